@@ -1,0 +1,40 @@
+"""Configuration from environment variables, with defaults for the embedded set-up."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings; read once per process with :func:`load`."""
+
+    instance_dir: Path
+    database_url: str
+    secret_key: str | None
+    timezone: str
+    timer_interval_s: float
+    attachment_dir: Path
+    max_attachment_bytes: int
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load() -> Settings:
+    """Settings from ``CASEFLOW_*`` environment variables."""
+    instance = Path(os.environ.get("CASEFLOW_INSTANCE_DIR", PROJECT_ROOT / "instance")).resolve()
+    default_db = f"sqlite:///{instance / 'caseflow.sqlite3'}"
+    return Settings(
+        instance_dir=instance,
+        database_url=os.environ.get("CASEFLOW_DATABASE_URL", default_db),
+        secret_key=os.environ.get("CASEFLOW_SECRET_KEY"),
+        timezone=os.environ.get("CASEFLOW_TIMEZONE", "Asia/Shanghai"),
+        timer_interval_s=float(os.environ.get("CASEFLOW_TIMER_INTERVAL", "5")),
+        attachment_dir=Path(os.environ.get("CASEFLOW_ATTACHMENT_DIR", instance / "attachments")).resolve(),
+        max_attachment_bytes=int(os.environ.get("CASEFLOW_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024))),
+    )

@@ -1,0 +1,1217 @@
+"""The engine: the one door to the workflow runtime (SpiffWorkflow 3.2).
+
+Web, API and CLI call these functions; nothing else imports SpiffWorkflow. Every function
+takes the caller's SQLAlchemy ``Session`` and never commits: one caller action is one
+transaction. Deployed versions are immutable, so parsed specs are cached per version.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+from uuid import UUID
+
+import jsonschema
+from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import NoneTask, ServiceTask
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.task import TaskState
+
+import bundles
+import clock
+import store
+from sandbox import RestrictedEnvironment, ScriptRejected
+from service_tasks import registry as operators
+from service_tasks.registry import OperatorError
+
+clock.install_into_spiffworkflow()
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class EngineError(Exception):
+    """Base of the engine's typed errors (mapped to HTTP codes, flashes and exit codes)."""
+
+    code = "error"
+    http_status = 400
+
+
+class NotFound(EngineError):
+    code, http_status = "not_found", 404
+
+
+class Forbidden(EngineError):
+    code, http_status = "forbidden", 403
+
+
+class Conflict(EngineError):
+    code, http_status = "conflict", 409
+
+
+class InvalidData(EngineError):
+    """Submitted data does not satisfy the form: ``fields`` maps field -> message."""
+
+    code, http_status = "invalid_data", 422
+
+    def __init__(self, fields: dict[str, str], message: str = "the submitted data is not valid"):
+        super().__init__(message + ": " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.message = message
+        self.fields = fields
+
+
+class DeployRejected(EngineError):
+    """A bundle failed validation; nothing was stored."""
+
+    code, http_status = "deploy_rejected", 422
+
+    def __init__(self, problems: list[bundles.Problem]):
+        super().__init__("deployment refused:\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = problems
+
+
+class InstanceError(EngineError):
+    """The instance cannot do what was asked in its current state."""
+
+    code, http_status = "instance_error", 409
+
+
+# --- SpiffWorkflow wiring -------------------------------------------------------------------
+
+
+class CaseflowServiceTask(ServiceTask):
+    """Service task whose result dict is merged into the data when no resultVariable is set."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.merge_result = not kwargs.get("result_variable")
+        super().__init__(*args, **kwargs)
+
+    def _execute(self, task: Any) -> bool:
+        result = task.workflow.script_engine.call_service(
+            task, operation_name=self.operation_name, operation_params=self.evaluate_params(task)
+        )
+        value = json.loads(result)
+        if self.merge_result and isinstance(value, dict):
+            task.data.update(value)
+        else:
+            task.data[self.result_variable] = value
+        return True
+
+
+class PassThroughTask(NoneTask):
+    """A plain ``bpmn:task`` (no type): BPMN gives it no behaviour, so it completes at once.
+
+    SpiffWorkflow treats it as a human task; Caseflow's humans work on user and manual tasks.
+    """
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = False
+
+
+class CaseflowParser(SpiffBpmnParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("task"): (SpiffTaskParser, PassThroughTask),
+        full_tag("serviceTask"): (ServiceTaskParser, CaseflowServiceTask),
+    }
+
+    def _add_diagram_indexes(self, bpmn: Any) -> None:
+        """Also accept lane references written without their process prefix.
+
+        Some modelers (BonitaSoft among them) give elements ids like ``Proc.Task`` but list
+        them in ``flowNodeRef`` as ``Task``; map those to the lane of their own process.
+        """
+        super()._add_diagram_indexes(bpmn)
+        lanes = self.document_lanes.get(self._document_key(bpmn))
+        if not lanes:
+            return
+        ids = {el.get("id") for el in bpmn.iter() if isinstance(el.tag, str) and el.get("id")}
+        for process in bpmn.iter(full_tag("process")):
+            prefix = f"{process.get('id')}."
+            for ref in process.iter(full_tag("flowNodeRef")):
+                text = (ref.text or "").strip()
+                if text and text not in ids and prefix + text in ids:
+                    lanes.setdefault(prefix + text, ref.getparent().get("name"))
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Serializes instance state only; the spec lives once per deployed version."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict) -> BpmnWorkflow:
+        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[CaseflowServiceTask] = ServiceTaskConverter
+    config[PassThroughTask] = config[NoneTask]
+    config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+SERIALIZER = _make_serializer()
+SERIALIZER_VERSION = SERIALIZER.VERSION
+
+_call_context = threading.local()
+
+
+class CaseflowScriptEngine(PythonScriptEngine):
+    """Restricted scripts, and service tasks routed to the operator registry."""
+
+    def __init__(self) -> None:
+        super().__init__(environment=RestrictedEnvironment())
+
+    def call_service(self, task: Any, operation_name: str = "", operation_params: dict | None = None,
+                     **_kwargs: Any) -> str:
+        # SpiffWorkflow 3.2's own call_service hides every failure behind a NameError.
+        try:
+            op = operators.get(operation_name)
+        except KeyError:
+            raise WorkflowTaskException(f"service operator {operation_name!r} is not registered", task=task)
+        params = {name: p.get("value") for name, p in (operation_params or {}).items()}
+        session: Session | None = getattr(_call_context, "session", None)
+        context = {
+            "now": clock.now(),
+            "next_number": (lambda name, year: store.next_number(session, name, year)) if session else None,
+        }
+        try:
+            result = op.run(_plain(task.data), params, context)
+        except OperatorError as err:
+            raise WorkflowTaskException(f"{operation_name}: {err}", task=task, exception=err)
+        except Exception as err:  # a rule bug: keep the real message for the instance error
+            raise WorkflowTaskException(f"{operation_name} failed: {type(err).__name__}: {err}",
+                                        task=task, exception=err)
+        return json.dumps(_plain(result))
+
+
+SCRIPT_ENGINE = CaseflowScriptEngine()
+
+# --- spec cache -------------------------------------------------------------------------------
+
+
+def role_key(name: str | None) -> str | None:
+    """Normalise a lane name or data value to a role key (``Customer service`` -> ``customer_service``)."""
+    if name is None:
+        return None
+    key = re.sub(r"[^0-9a-zA-Z\u4e00-\u9fff]+", "_", str(name).strip()).strip("_").lower()
+    return key or None
+
+
+@dataclass(frozen=True)
+class TaskMeta:
+    """What the host needs to know about a human task spec."""
+
+    name: str
+    title: str
+    lane: str | None
+    role: str | None
+    role_from_data: str | None
+    form: str | None
+    ui_form: str | None
+    due_key: str | None
+    documentation: str | None
+
+
+@dataclass
+class LoadedSpec:
+    """A parsed, immutable process version."""
+
+    key: str
+    spec: Any
+    subprocess_specs: dict
+    files: dict[str, str]
+    task_meta: dict[str, TaskMeta] = field(default_factory=dict)
+    start_form: str | None = None
+    business_key_field: str | None = None
+
+    def form_schema(self, filename: str | None) -> dict | None:
+        return json.loads(self.files[filename]) if filename and filename in self.files else None
+
+
+def _properties(task_spec: Any) -> dict:
+    return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
+
+
+def _task_meta(task_spec: Any) -> TaskMeta:
+    props = _properties(task_spec)
+    lane = getattr(task_spec, "lane", None)
+    return TaskMeta(
+        name=task_spec.bpmn_id or task_spec.name,
+        title=task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name,
+        lane=lane,
+        role=role_key(lane),
+        role_from_data=props.get("roleFromData"),
+        form=props.get("formJsonSchemaFilename"),
+        ui_form=props.get("formUiSchemaFilename"),
+        due_key=props.get("dueDataKey"),
+        documentation=getattr(task_spec, "documentation", None),
+    )
+
+
+def _all_task_specs(spec: Any, subprocess_specs: dict) -> Iterable[Any]:
+    for s in [spec, *subprocess_specs.values()]:
+        yield from s.task_specs.values()
+
+
+def _start_event(spec: Any) -> Any | None:
+    for ts in spec.start.outputs:
+        if isinstance(ts, StartEvent):
+            return ts
+    return None
+
+
+class SpecCache:
+    """Parsed specs per deployed version; versions never change, so entries never expire.
+
+    Keyed by the version's content hash (which covers the processes it calls), so two
+    databases served by one process can never see each other's specs.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._specs: dict[tuple[str, str], LoadedSpec] = {}
+
+    def get(self, session: Session, definition: store.ProcessDefinition) -> LoadedSpec:
+        cache_key = (definition.key, definition.content_hash)
+        loaded = self._specs.get(cache_key)
+        if loaded is None:
+            loaded = self._load(session, definition)
+            with self._lock:
+                self._specs[cache_key] = loaded
+        return loaded
+
+    def _load(self, session: Session, definition: store.ProcessDefinition) -> LoadedSpec:
+        parser = CaseflowParser()
+        seen: set[int] = set()
+
+        def add(defn: store.ProcessDefinition) -> None:
+            if defn.id in seen:
+                return
+            seen.add(defn.id)
+            _add_bundle_files(parser, defn.files)
+            for dep_id in (defn.dependencies or {}).values():
+                dep = session.get(store.ProcessDefinition, dep_id)
+                if dep is not None and dep.files is not defn.files:
+                    add(dep)
+
+        add(definition)
+        spec = parser.get_spec(definition.key)
+        subs = parser.get_subprocess_specs(definition.key)
+        loaded = LoadedSpec(definition.key, spec, subs, definition.files)
+        for ts in _all_task_specs(spec, subs):
+            if getattr(ts, "manual", False):
+                loaded.task_meta[ts.name] = _task_meta(ts)
+        start = _start_event(spec)
+        if start is not None:
+            props = _properties(start)
+            loaded.start_form = props.get("formJsonSchemaFilename")
+            loaded.business_key_field = props.get("businessKeyDataKey")
+        return loaded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._specs.clear()
+
+
+SPECS = SpecCache()
+
+
+def _add_bundle_files(parser: CaseflowParser, files: dict[str, str], seen_processes: set | None = None) -> None:
+    for name in sorted(files):
+        if name.endswith(".bpmn"):
+            tree = bundles.parse_xml(name, files[name])
+            ids = {p.get("id") for p in tree.getroot().iter(full_tag("process"))}
+            if ids & set(parser.process_parsers):
+                continue  # the same process came in through another dependency
+            parser.add_bpmn_xml(tree, filename=name)
+        elif name.endswith(".dmn"):
+            parser.add_dmn_xml(bundles.parse_xml(name, files[name]).getroot(), filename=name)
+
+
+# --- deploy -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeployResult:
+    """One process of a deployment: its key, version and whether a new version was stored."""
+
+    key: str
+    version: int
+    status: str  # deployed | unchanged
+    definition_id: int
+    name: str | None = None
+    bundle: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "version": self.version, "status": self.status,
+                "definition_id": self.definition_id, "name": self.name, "bundle": self.bundle}
+
+
+@dataclass
+class _ParsedBundle:
+    bundle: bundles.Bundle
+    parser: CaseflowParser
+    lines: dict[str, tuple[str, int]]
+    processes: dict[str, str | None]  # executable process id -> name
+    external_calls: dict[str, str] = field(default_factory=dict)  # called id -> source
+
+
+def _problem_from_validation(err: ValidationException, lines: dict[str, tuple[str, int]]) -> bundles.Problem:
+    element = getattr(err, "id", None) or None
+    file = getattr(err, "file_name", None) or None
+    line = getattr(err, "line_number", None) or None
+    if element and element in lines and not line:
+        file, line = lines[element]
+    return bundles.Problem(str(err).split("\n")[0], file=file, element=element, line=int(line) if line else None)
+
+
+def _latest_definition(session: Session, key: str) -> store.ProcessDefinition | None:
+    return session.scalars(
+        select(store.ProcessDefinition).where(store.ProcessDefinition.key == key)
+        .order_by(store.ProcessDefinition.version.desc()).limit(1)
+    ).first()
+
+
+def _parse_bundle(bundle: bundles.Bundle, problems: list[bundles.Problem]) -> _ParsedBundle | None:
+    parser = CaseflowParser(validator=VALIDATOR)
+    lines: dict[str, tuple[str, int]] = {}
+    processes: dict[str, str | None] = {}
+    ok = True
+    for name in bundle.bpmn_names + bundle.dmn_names:
+        try:
+            tree = bundles.parse_xml(name, bundle.files[name])
+        except bundles.BundleError as err:
+            problems.extend(err.problems)
+            ok = False
+            continue
+        lines.update({k: (name, v) for k, v in bundles.element_lines(tree).items()})
+        try:
+            if name.endswith(".bpmn"):
+                parser.add_bpmn_xml(tree, filename=name)
+                for proc in tree.getroot().iter(full_tag("process")):
+                    if proc.get("isExecutable", "true").lower() != "false":
+                        processes[proc.get("id")] = proc.get("name")
+            else:
+                parser.add_dmn_xml(tree.getroot(), filename=name)
+        except ValidationException as err:
+            problems.append(_problem_from_validation(err, lines))
+            ok = False
+        except Exception as err:  # SpiffWorkflow raises plain exceptions for some structural errors
+            problems.append(bundles.Problem(f"{type(err).__name__}: {err}", file=name))
+            ok = False
+    if not bundle.bpmn_names:
+        problems.append(bundles.Problem("bundle has no .bpmn file", file=bundle.source))
+        ok = False
+    elif ok and not processes:
+        problems.append(bundles.Problem("no executable process (every process has isExecutable=\"false\")", file=bundle.bpmn_names[0]))
+        ok = False
+    return _ParsedBundle(bundle, parser, lines, processes) if ok else None
+
+
+def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
+    """Build every executable process, then check operators and form files."""
+    registered = set(operators.names())
+    files = pb.bundle.files
+    checked_forms: set[str] = set()
+    for pid in pb.processes:
+        try:
+            spec = pb.parser.get_spec(pid)
+            subs = pb.parser.get_subprocess_specs(pid)
+        except ValidationException as err:
+            problems.append(_problem_from_validation(err, pb.lines))
+            continue
+        except Exception as err:
+            problems.append(bundles.Problem(f"process {pid}: {type(err).__name__}: {err}",
+                                            file=pb.lines.get(pid, (None, None))[0], element=pid))
+            continue
+        specs = [spec] + [s for k, s in subs.items() if k in pb.processes or k not in pb.external_calls]
+        for ts in (t for s in specs for t in s.task_specs.values()):
+            where = pb.lines.get(ts.bpmn_id or "", (None, None))
+            if isinstance(ts, ServiceTask) and ts.operation_name not in registered:
+                problems.append(bundles.Problem(
+                    f"service operator {ts.operation_name!r} is not registered "
+                    f"(see `caseflow operators`)", file=where[0], element=ts.bpmn_id, line=where[1]))
+            props = _properties(ts)
+            for prop in ("formJsonSchemaFilename", "formUiSchemaFilename"):
+                form = props.get(prop)
+                if not form or (form, ts.bpmn_id) in checked_forms:
+                    continue
+                checked_forms.add((form, ts.bpmn_id))
+                label = ts.bpmn_name or ts.bpmn_id
+                if form not in files:
+                    problems.append(bundles.Problem(
+                        f"task {label!r} references form file {form!r}, which is not in the bundle",
+                        file=where[0], element=ts.bpmn_id, line=where[1]))
+                    continue
+                try:
+                    schema = json.loads(files[form])
+                except json.JSONDecodeError as err:
+                    problems.append(bundles.Problem(f"not valid JSON: {err.msg}", file=form, line=err.lineno))
+                    continue
+                if prop == "formJsonSchemaFilename":
+                    try:
+                        jsonschema.validators.validator_for(schema).check_schema(schema)
+                    except jsonschema.SchemaError as err:
+                        problems.append(bundles.Problem(f"not a valid JSON Schema: {err.message}", file=form))
+
+
+def deploy(session: Session, paths: list[Any], actor: str = "system") -> list[DeployResult]:
+    """Validate the bundles at ``paths`` and store a new version of each changed process.
+
+    Raises :class:`DeployRejected` with every problem found; nothing is stored then.
+    """
+    try:
+        found = bundles.collect(paths)
+    except bundles.BundleError as err:
+        raise DeployRejected(err.problems) from err
+    return deploy_bundles(session, found, actor)
+
+
+def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "system") -> list[DeployResult]:
+    """Validate and store already-collected bundles (uploads use this)."""
+    problems: list[bundles.Problem] = []
+    parsed = [pb for pb in (_parse_bundle(b, problems) for b in found) if pb is not None]
+    if problems:
+        raise DeployRejected(problems)
+
+    owner: dict[str, _ParsedBundle] = {}
+    for pb in parsed:
+        for pid in pb.parser.process_parsers:
+            if pid in owner and owner[pid] is not pb:
+                problems.append(bundles.Problem(f"process id {pid!r} is defined in two bundles",
+                                                file=pb.bundle.source, element=pid))
+            owner[pid] = pb
+    # Call activities: resolve inside the bundle, then in this deployment, then deployed versions.
+    for pb in parsed:
+        for called in sorted(set(pb.parser.get_process_dependencies()) - set(pb.parser.process_parsers)):
+            if called in owner:
+                _add_bundle_files(pb.parser, owner[called].bundle.files)
+                pb.external_calls[called] = "bundle"
+            else:
+                latest = _latest_definition(session, called)
+                if latest is None:
+                    where = pb.lines.get(called, (pb.bundle.bpmn_names[0], None))
+                    problems.append(bundles.Problem(
+                        f"call activity target {called!r} is neither in the bundle nor deployed",
+                        file=where[0]))
+                    continue
+                pb.parser.process_parsers.update(_parsers_of(session, latest))
+                pb.external_calls[called] = f"definition:{latest.id}"
+    if problems:
+        raise DeployRejected(problems)
+    for pb in parsed:
+        _check_specs(pb, problems)
+    if problems:
+        raise DeployRejected(problems)
+
+    # Store callees first so callers can record the definition they call.
+    results: dict[str, DeployResult] = {}
+    order = _deploy_order(parsed)
+    hashes: dict[str, str] = {}
+    for pb, pid in order:
+        deps: dict[str, int] = {}
+        dep_hash_parts = []
+        for called in sorted(pb.external_calls):
+            if called in results:
+                deps[called] = results[called].definition_id
+                dep_hash_parts.append(hashes[called])
+            else:
+                latest = _latest_definition(session, called)
+                if latest is not None and pb.external_calls[called] != "bundle":
+                    deps[called] = latest.id
+                    dep_hash_parts.append(latest.content_hash)
+        content_hash = hashlib.sha256(
+            (pid + "\0" + pb.bundle.content_hash() + "\0" + "\0".join(dep_hash_parts)).encode()
+        ).hexdigest()
+        hashes[pid] = content_hash
+        latest = _latest_definition(session, pid)
+        if latest is not None and latest.content_hash == content_hash:
+            results[pid] = DeployResult(pid, latest.version, "unchanged", latest.id, latest.name, pb.bundle.source)
+            continue
+        definition = store.ProcessDefinition(
+            key=pid, version=(latest.version + 1) if latest else 1, name=pb.processes.get(pid),
+            content_hash=content_hash, files=dict(pb.bundle.files), dependencies=deps,
+            deployed_by=actor, deployed_at=clock.now(),
+        )
+        session.add(definition)
+        session.flush()
+        _audit(session, None, actor, "deployed", None, {"key": pid, "version": definition.version,
+                                                        "hash": content_hash, "bundle": pb.bundle.source})
+        results[pid] = DeployResult(pid, definition.version, "deployed", definition.id, definition.name,
+                                    pb.bundle.source)
+    return [results[pid] for _pb, pid in order]
+
+
+def _parsers_of(session: Session, definition: store.ProcessDefinition) -> dict:
+    parser = CaseflowParser()
+    SPECS.get(session, definition)  # validates that it loads
+    seen: set[int] = set()
+
+    def add(defn: store.ProcessDefinition) -> None:
+        if defn.id in seen:
+            return
+        seen.add(defn.id)
+        _add_bundle_files(parser, defn.files)
+        for dep_id in (defn.dependencies or {}).values():
+            dep = session.get(store.ProcessDefinition, dep_id)
+            if dep is not None:
+                add(dep)
+
+    add(definition)
+    return parser.process_parsers
+
+
+def _deploy_order(parsed: list[_ParsedBundle]) -> list[tuple[_ParsedBundle, str]]:
+    items = {pid: pb for pb in parsed for pid in pb.processes}
+    done: list[tuple[_ParsedBundle, str]] = []
+    visiting: set[str] = set()
+    placed: set[str] = set()
+
+    def visit(pid: str) -> None:
+        if pid in placed or pid in visiting:
+            return
+        visiting.add(pid)
+        for called in items[pid].external_calls:
+            if called in items:
+                visit(called)
+        visiting.discard(pid)
+        placed.add(pid)
+        done.append((items[pid], pid))
+
+    for pid in items:
+        visit(pid)
+    return done
+
+
+# --- process definitions -------------------------------------------------------------------------
+
+
+def list_processes(session: Session) -> list[dict]:
+    """Every process key with its latest version, the version new instances start on, and counts."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(store.ProcessDefinition.key, func.max(store.ProcessDefinition.version))
+        .group_by(store.ProcessDefinition.key).order_by(store.ProcessDefinition.key)
+    ).all()
+    out = []
+    for key, latest_version in rows:
+        start_def = startable_definition(session, key)
+        out.append({
+            "key": key,
+            "name": start_def.name,
+            "latest_version": latest_version,
+            "start_version": start_def.version,
+            "pinned": start_def.pinned,
+            "start_form": SPECS.get(session, start_def).start_form,
+        })
+    return out
+
+
+def startable_definition(session: Session, key: str) -> store.ProcessDefinition:
+    """The version new instances of ``key`` start on: the pinned one, else the latest."""
+    pinned = session.scalars(
+        select(store.ProcessDefinition).where(store.ProcessDefinition.key == key, store.ProcessDefinition.pinned)
+    ).first()
+    definition = pinned or _latest_definition(session, key)
+    if definition is None:
+        raise NotFound(f"no process {key!r} is deployed")
+    return definition
+
+
+def start_form(session: Session, key: str) -> dict | None:
+    """The JSON Schema of the start form of ``key`` (None when it has none)."""
+    loaded = SPECS.get(session, startable_definition(session, key))
+    return loaded.form_schema(loaded.start_form)
+
+
+# --- running instances ---------------------------------------------------------------------------
+
+
+class _WorkflowCache:
+    """Live workflows of recently saved instances, keyed by the row version they were saved as.
+
+    A hit skips deserialization; the random row version token means a rolled-back save can
+    never be mistaken for a committed one. Entries are taken out while in use.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, tuple[str, BpmnWorkflow]] = OrderedDict()
+        self.size = size
+
+    def take(self, instance_id: int, row_version: str) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(instance_id, None)
+        if item is not None and item[0] == row_version:
+            return item[1]
+        return None
+
+    def put(self, instance_id: int, row_version: str, wf: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[instance_id] = (row_version, wf)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+WORKFLOWS = _WorkflowCache()
+
+
+def _restore(session: Session, instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
+    wf = WORKFLOWS.take(instance.id, instance.row_version)
+    if wf is not None:
+        return wf
+    dct = json.loads(instance.state)
+    version = dct.pop(SERIALIZER.VERSION_KEY, SERIALIZER_VERSION)
+    if version != SERIALIZER_VERSION:
+        dct[SERIALIZER.VERSION_KEY] = version
+        SERIALIZER.migrate(dct)
+    dct["spec"] = loaded.spec
+    dct["subprocess_specs"] = loaded.subprocess_specs
+    wf = SERIALIZER.from_dict(dct)
+    wf.script_engine = SCRIPT_ENGINE
+    return wf
+
+
+def _serialize(wf: BpmnWorkflow) -> str:
+    return SERIALIZER.serialize_json(wf)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-compatible deep copy (dates become ISO strings; unknown objects are dropped)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (UUID,)):
+        return str(value)
+    return None
+
+
+def _process_data(wf: BpmnWorkflow) -> dict:
+    if wf.is_completed() and wf.data:
+        return _plain(wf.data)
+    task = wf.last_task or wf.task_tree
+    return _plain(task.data if task is not None else {})
+
+
+def _status(wf: BpmnWorkflow) -> str:
+    if wf.is_completed():
+        return "completed"
+    if wf.get_tasks(state=TaskState.READY, manual=True):
+        return "running"
+    return "waiting"
+
+
+def _human_task_rows(session: Session, instance_id: int, states: tuple[str, ...] = ("ready",)) -> list[store.HumanTask]:
+    return list(session.scalars(
+        select(store.HumanTask).where(store.HumanTask.instance_id == instance_id, store.HumanTask.state.in_(states))
+    ))
+
+
+def _parse_due(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        try:
+            parsed = dt.datetime.combine(dt.date.fromisoformat(str(value)), dt.time(23, 59, 59))
+        except ValueError:
+            return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _timer_due(task: Any) -> dt.datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # cycle timer
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(str(value))
+    except Exception:
+        return None
+
+
+def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec,
+          actor: str, completed: dict[str, str] | None = None) -> None:
+    """Save the workflow and bring human tasks, timers and the audit log in step with it."""
+    now = clock.now()
+    completed = completed or {}
+    data = _process_data(wf)
+    previous_data = instance.data or {}
+    previous_status = instance.status
+    instance.state = _serialize(wf)
+    instance.serializer_version = SERIALIZER_VERSION
+    instance.data = data
+    if instance.status not in ("error", "cancelled"):
+        instance.status = _status(wf)
+    instance.updated_at = now
+    if loaded.business_key_field and data.get(loaded.business_key_field):
+        instance.business_key = str(data[loaded.business_key_field])
+    if instance.status == "completed" and instance.completed_at is None:
+        instance.completed_at = now
+    try:
+        session.flush()  # UPDATE ... WHERE row_version = old: a concurrent writer makes this fail
+    except StaleDataError as err:
+        raise Conflict("the case was changed by someone else at the same time; reload and try again") from err
+    except OperationalError as err:
+        if "locked" in str(err).lower():
+            raise Conflict("the case is being changed by someone else; try again") from err
+        raise
+
+    # Human tasks.
+    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    rows = {r.id: r for r in _human_task_rows(session, instance.id)}
+    for task_id, row in rows.items():
+        if task_id in ready:
+            continue
+        if task_id in completed:
+            row.state, row.completed_by = "completed", completed[task_id]
+        else:
+            row.state, row.completed_by = "cancelled", actor
+        row.completed_at = now
+    for task_id, task in ready.items():
+        if task_id in rows:
+            continue
+        meta = loaded.task_meta.get(task.task_spec.name) or _task_meta(task.task_spec)
+        role = meta.role
+        if meta.role_from_data:
+            role = role_key(task.data.get(meta.role_from_data)) or role
+        session.add(store.HumanTask(
+            id=task_id, instance_id=instance.id, process_key=instance.process_key,
+            business_key=instance.business_key, name=meta.name, title=meta.title, lane=meta.lane,
+            role=role, form=meta.form, state="ready",
+            due_at=_parse_due(task.data.get(meta.due_key)) if meta.due_key else None, created_at=now,
+        ))
+    if instance.business_key:
+        for row in rows.values():
+            row.business_key = instance.business_key
+
+    # Timers.
+    session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
+    if instance.status not in ("completed", "cancelled"):
+        for task in wf.get_tasks(state=TaskState.WAITING):
+            if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+                due = _timer_due(task)
+                if due is not None:
+                    session.add(store.Timer(instance_id=instance.id, task_id=str(task.id),
+                                            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name,
+                                            due_at=due))
+
+    # Escalations recorded by the `escalate` operator become audit events.
+    before, after = previous_data.get("escalations") or [], data.get("escalations") or []
+    if isinstance(after, list) and len(after) > len(before):
+        for esc in after[len(before):]:
+            _audit(session, instance.id, "system", "escalation", None, esc if isinstance(esc, dict) else {"value": esc})
+    if instance.status == "completed" and previous_status != "completed":
+        _audit(session, instance.id, actor, "completed", None, {})
+    WORKFLOWS.put(instance.id, instance.row_version, wf)
+
+
+def _audit(session: Session, instance_id: int | None, actor: str, kind: str, task: str | None,
+           payload: dict | None) -> None:
+    session.add(store.AuditEvent(instance_id=instance_id, at=clock.now(), actor=actor, kind=kind, task=task,
+                                 payload=_plain(payload or {})))
+
+
+def _run_engine(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, actor: str,
+                steps: Any) -> None:
+    """Run ``steps(wf)`` (task run + engine steps); a failure puts the instance in ``error``."""
+    _call_context.session = session
+    try:
+        steps(wf)
+    except (SpiffWorkflowException, ScriptRejected, OperatorError) as err:
+        task = getattr(err, "task", None)
+        task_spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
+        task_name = (task_spec.bpmn_id or task_spec.name) if task_spec is not None else None
+        message = _error_message(err)
+        instance.status = "error"
+        instance.error = message
+        instance.error_task = task_name
+        _audit(session, instance.id, actor, "error", task_name, {"message": message})
+    finally:
+        _call_context.session = None
+
+
+def _error_message(err: Exception) -> str:
+    message = str(err).split("\n")[0]
+    task = getattr(err, "task", None)
+    if task is not None:
+        label = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+        if label and label not in message:
+            message = f"{message} (at {label!r})"
+    return message
+
+
+def _validate_form(schema: dict | None, data: dict | None) -> dict:
+    data = dict(data or {})
+    if schema is None:
+        return data
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    fields: dict[str, str] = {}
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+        if error.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", error.message)
+            key = ".".join([*map(str, error.path), *(missing[:1] or ["_"])])
+            fields.setdefault(key, "this field is required")
+        else:
+            key = ".".join(map(str, error.path)) or "_form"
+            fields.setdefault(key, error.message)
+    if fields:
+        raise InvalidData(fields)
+    return data
+
+
+def _load_instance(session: Session, instance_id: int) -> store.ProcessInstance:
+    instance = session.get(store.ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"no instance {instance_id}")
+    return instance
+
+
+def start(session: Session, key: str, data: dict | None = None, actor: str = "system",
+          version: int | None = None) -> dict:
+    """Start an instance of ``key`` (the start form validates ``data``) and run it until it waits."""
+    if version is not None:
+        definition = session.scalars(select(store.ProcessDefinition).where(
+            store.ProcessDefinition.key == key, store.ProcessDefinition.version == version)).first()
+        if definition is None:
+            raise NotFound(f"process {key!r} has no version {version}")
+    else:
+        definition = startable_definition(session, key)
+    loaded = SPECS.get(session, definition)
+    clean = _validate_form(loaded.form_schema(loaded.start_form), data) if loaded.start_form else dict(data or {})
+    wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=SCRIPT_ENGINE)
+    first = wf.get_next_task(state=TaskState.READY)
+    if first is not None:
+        first.data.update(copy.deepcopy(clean))
+    instance = store.ProcessInstance(
+        definition_id=definition.id, process_key=key, status="running", state="{}",
+        serializer_version=SERIALIZER_VERSION, data={}, started_by=actor, created_at=clock.now(),
+    )
+    session.add(instance)
+    session.flush()
+    _audit(session, instance.id, actor, "started", None, {"version": definition.version, "data": clean})
+    _run_engine(session, instance, wf, actor, lambda w: w.do_engine_steps())
+    _sync(session, instance, wf, loaded, actor)
+    return show(session, instance.id, audit=False)
+
+
+def _ready_task(session: Session, task_id: str) -> store.HumanTask:
+    row = session.get(store.HumanTask, str(task_id))
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    if row.state != "ready":
+        raise Conflict(f"task {task_id} is no longer ready (it is {row.state})")
+    return row
+
+
+def _check_roles(row: store.HumanTask, actor: str, roles: set[str] | None) -> None:
+    if roles is None:  # operator tools (CLI) act for anyone
+        return
+    if "admin" not in roles and row.role not in roles:
+        raise Forbidden(f"task {row.title!r} belongs to role {row.role!r}")
+    if row.assignee and row.assignee != actor and "admin" not in roles:
+        raise Forbidden(f"task {row.title!r} is claimed by {row.assignee}")
+
+
+def task_form(session: Session, task_id: str) -> dict:
+    """The task row with its form schema and UI schema (no workflow is deserialized)."""
+    row = session.get(store.HumanTask, str(task_id))
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    instance = _load_instance(session, row.instance_id)
+    loaded = SPECS.get(session, instance.definition)
+    meta = next((m for m in loaded.task_meta.values() if m.name == row.name), None)
+    out = _task_dict(row)
+    out["schema"] = loaded.form_schema(row.form)
+    out["ui_schema"] = loaded.form_schema(meta.ui_form) if meta else None
+    out["documentation"] = meta.documentation if meta else None
+    out["data"] = instance.data
+    return out
+
+
+def complete(session: Session, task_id: str, data: dict | None = None, actor: str = "system",
+             roles: set[str] | None = None) -> dict:
+    """Complete a ready human task with ``data`` (validated against its form) and run on.
+
+    ``roles`` are the actor's roles when the caller enforces them (web, API); the CLI
+    passes None. Raises NotFound, Forbidden, InvalidData or Conflict.
+    """
+    row = _ready_task(session, task_id)
+    _check_roles(row, actor, roles)
+    instance = _load_instance(session, row.instance_id)
+    if instance.status in ("error", "cancelled", "completed"):
+        raise InstanceError(f"instance {instance.id} is {instance.status}")
+    loaded = SPECS.get(session, instance.definition)
+    clean = _validate_form(loaded.form_schema(row.form), data)
+    wf = _restore(session, instance, loaded)
+    task = wf.get_task_from_id(UUID(row.id))
+    if task is None or task.state != TaskState.READY:
+        raise Conflict(f"task {task_id} is no longer ready")
+
+    def steps(w: BpmnWorkflow) -> None:
+        task.data.update(copy.deepcopy(clean))
+        task.run()
+        w.do_engine_steps()
+
+    _audit(session, instance.id, actor, "task_completed", row.name, {"title": row.title, "data": clean})
+    _run_engine(session, instance, wf, actor, steps)
+    _sync(session, instance, wf, loaded, actor, completed={row.id: actor})
+    return show(session, instance.id, audit=False)
+
+
+def claim(session: Session, task_id: str, actor: str, roles: set[str] | None = None) -> dict:
+    """Take a ready task so others see it is being worked on."""
+    row = _ready_task(session, task_id)
+    _check_roles(row, actor, roles)
+    if row.assignee and row.assignee != actor:
+        raise Conflict(f"task is already claimed by {row.assignee}")
+    row.assignee = actor
+    _audit(session, row.instance_id, actor, "task_claimed", row.name, {})
+    return _task_dict(row)
+
+
+def unclaim(session: Session, task_id: str, actor: str, roles: set[str] | None = None) -> dict:
+    """Give a claimed task back to its role."""
+    row = _ready_task(session, task_id)
+    if roles is not None and row.assignee != actor and "admin" not in roles:
+        raise Forbidden("only the holder or an admin can release this task")
+    row.assignee = None
+    _audit(session, row.instance_id, actor, "task_released", row.name, {})
+    return _task_dict(row)
+
+
+def _task_dict(row: store.HumanTask) -> dict:
+    return {
+        "id": row.id, "instance_id": row.instance_id, "process_key": row.process_key,
+        "business_key": row.business_key, "name": row.name, "title": row.title, "role": row.role,
+        "lane": row.lane, "assignee": row.assignee, "form": row.form, "state": row.state,
+        "due_at": row.due_at.isoformat() if row.due_at else None,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+        "completed_by": row.completed_by,
+    }
+
+
+def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
+               roles: Iterable[str] | None = None, assignee: str | None = None,
+               process_key: str | None = None, limit: int = 500) -> list[dict]:
+    """Ready human tasks, soonest deadline first; reads only the task table."""
+    stmt = select(store.HumanTask).where(store.HumanTask.state == "ready")
+    if instance_id is not None:
+        stmt = stmt.where(store.HumanTask.instance_id == instance_id)
+    if role is not None:
+        stmt = stmt.where(store.HumanTask.role == role)
+    if roles is not None:
+        stmt = stmt.where(store.HumanTask.role.in_(list(roles)))
+    if assignee is not None:
+        stmt = stmt.where(store.HumanTask.assignee == assignee)
+    if process_key is not None:
+        stmt = stmt.where(store.HumanTask.process_key == process_key)
+    stmt = stmt.order_by(store.HumanTask.due_at.is_(None), store.HumanTask.due_at, store.HumanTask.created_at).limit(limit)
+    return [_task_dict(r) for r in session.scalars(stmt)]
+
+
+def show(session: Session, instance_id: int, audit: bool = True) -> dict:
+    """An instance as stored: status, data, ready tasks, timers, error and (optionally) history."""
+    instance = _load_instance(session, instance_id)
+    out = {
+        "id": instance.id,
+        "process_key": instance.process_key,
+        "version": instance.definition.version,
+        "definition_id": instance.definition_id,
+        "business_key": instance.business_key,
+        "status": instance.status,
+        "error": {"message": instance.error, "task": instance.error_task} if instance.status == "error" else None,
+        "data": instance.data,
+        "tasks": list_tasks(session, instance_id=instance.id),
+        "timers": [
+            {"task": t.name, "task_id": t.task_id, "due_at": t.due_at.isoformat()}
+            for t in session.scalars(select(store.Timer).where(store.Timer.instance_id == instance.id)
+                                     .order_by(store.Timer.due_at))
+        ],
+        "started_by": instance.started_by,
+        "created_at": instance.created_at.isoformat(),
+        "updated_at": instance.updated_at.isoformat() if instance.updated_at else None,
+        "completed_at": instance.completed_at.isoformat() if instance.completed_at else None,
+    }
+    if audit:
+        out["audit"] = audit_log(session, instance.id)
+    return out
+
+
+def audit_log(session: Session, instance_id: int) -> list[dict]:
+    """The instance's history, oldest first."""
+    return [
+        {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task": e.task, "payload": e.payload}
+        for e in session.scalars(select(store.AuditEvent).where(store.AuditEvent.instance_id == instance_id)
+                                 .order_by(store.AuditEvent.id))
+    ]
+
+
+def completed_task_names(session: Session, instance_id: int) -> list[str]:
+    """BPMN ids of the human tasks completed so far (for highlighting the diagram)."""
+    return list(session.scalars(select(store.HumanTask.name).where(
+        store.HumanTask.instance_id == instance_id, store.HumanTask.state == "completed")))
+
+
+def diagram(session: Session, definition_id: int) -> dict[str, str]:
+    """The BPMN files of a deployed version (file name -> XML)."""
+    definition = session.get(store.ProcessDefinition, definition_id)
+    if definition is None:
+        raise NotFound(f"no process version {definition_id}")
+    return {n: t for n, t in definition.files.items() if n.endswith(".bpmn")}
+
+
+# --- timers, retry, cancel -----------------------------------------------------------------------
+
+
+def due_instance_ids(session: Session, limit: int = 100) -> list[int]:
+    """Instances with a timer due now (on PostgreSQL, rows other workers hold are skipped)."""
+    stmt = (select(store.Timer.instance_id).where(store.Timer.due_at <= clock.now())
+            .order_by(store.Timer.due_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(dict.fromkeys(session.scalars(stmt)))
+
+
+def fire_timers(session: Session, instance_id: int, actor: str = "timer") -> bool:
+    """Fire the due timers of one instance and run it on; True when something fired."""
+    instance = _load_instance(session, instance_id)
+    if instance.status in ("error", "cancelled", "completed"):
+        session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
+        return False
+    now = clock.now()
+    due = list(session.scalars(select(store.Timer).where(store.Timer.instance_id == instance.id,
+                                                         store.Timer.due_at <= now)))
+    if not due:
+        return False
+    loaded = SPECS.get(session, instance.definition)
+    wf = _restore(session, instance, loaded)
+
+    def steps(w: BpmnWorkflow) -> None:
+        w.refresh_timers()
+        w.do_engine_steps()
+
+    for timer in due:
+        _audit(session, instance.id, actor, "timer_fired", timer.name, {"due_at": timer.due_at.isoformat()})
+    _run_engine(session, instance, wf, actor, steps)
+    _sync(session, instance, wf, loaded, actor)
+    return True
+
+
+def fire_due_timers(session: Session, limit: int = 100) -> int:
+    """Fire every due timer (each instance in its own savepoint); returns instances advanced."""
+    fired = 0
+    for instance_id in due_instance_ids(session, limit):
+        try:
+            with session.begin_nested():
+                fired += fire_timers(session, instance_id)
+        except Conflict:
+            continue  # someone changed it meanwhile; the next round sees the new state
+    return fired
+
+
+def retry(session: Session, instance_id: int, actor: str = "system") -> dict:
+    """Run a failed instance again from its failing task (after the cause is fixed)."""
+    instance = _load_instance(session, instance_id)
+    if instance.status != "error":
+        raise InstanceError(f"instance {instance_id} is {instance.status}, not in error")
+    loaded = SPECS.get(session, instance.definition)
+    wf = _restore(session, instance, loaded)
+    failed = wf.get_tasks(state=TaskState.ERROR)
+    instance.status, instance.error, instance.error_task = "running", None, None
+    _audit(session, instance.id, actor, "retried", None, {"tasks": [t.task_spec.bpmn_id for t in failed]})
+
+    def steps(w: BpmnWorkflow) -> None:
+        for task in failed:
+            task._set_state(TaskState.READY)
+        w.do_engine_steps()
+
+    _run_engine(session, instance, wf, actor, steps)
+    _sync(session, instance, wf, loaded, actor)
+    return show(session, instance.id, audit=False)
+
+
+def update_data(session: Session, instance_id: int, changes: dict, actor: str) -> dict:
+    """Correct process data of an instance (e.g. before a retry); audited."""
+    instance = _load_instance(session, instance_id)
+    loaded = SPECS.get(session, instance.definition)
+    wf = _restore(session, instance, loaded)
+    targets = wf.get_tasks(state=TaskState.READY | TaskState.ERROR | TaskState.WAITING) or [wf.last_task]
+    for task in targets:
+        if task is not None:
+            task.data.update(copy.deepcopy(changes))
+    _audit(session, instance.id, actor, "data_changed", None, {"data": changes})
+    _sync(session, instance, wf, loaded, actor)
+    return show(session, instance.id, audit=False)
+
+
+def cancel(session: Session, instance_id: int, actor: str = "system", reason: str | None = None) -> dict:
+    """Cancel an unfinished instance: its tasks and timers go away."""
+    instance = _load_instance(session, instance_id)
+    if instance.status in ("completed", "cancelled"):
+        raise InstanceError(f"instance {instance_id} is already {instance.status}")
+    loaded = SPECS.get(session, instance.definition)
+    wf = _restore(session, instance, loaded)
+    wf.cancel()
+    instance.status = "cancelled"
+    instance.completed_at = clock.now()
+    _audit(session, instance.id, actor, "cancelled", None, {"reason": reason})
+    _sync(session, instance, wf, loaded, actor)
+    return show(session, instance.id, audit=False)
+
+
+def new_id() -> str:
+    """A random id (for uploads and tokens)."""
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""Caseflow schema package."""

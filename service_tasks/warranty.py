@@ -1,0 +1,127 @@
+"""Repair warranty and repair due date (PRODUCT.md §5.5–5.7, DOMAIN.md §3.10 RPR-06,
+RPR-08, RPR-10…12, T-12, T-13).
+
+Decision on G-13: the warranty ends on the purchase anniversary, which is still in
+warranty; a purchase on 29 February ends on 28 February of a non-leap year.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from service_tasks.calendar_ops import CALENDAR_PARAMS, calendar_from_params
+from service_tasks.registry import OperatorError, Param, operator
+from service_tasks.values import is_missing, iso, to_bool, to_date, to_int, to_str, to_str_list
+
+FAULT_CAUSES = {
+    "quality": "a quality fault",
+    "man_made": "man-made damage",
+    "improper_storage": "improper storage",
+    "no_fault_found": "no fault found",
+}
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """``day`` + ``years`` calendar years; 29 February becomes 28 February in a non-leap year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February -> non-leap year
+        return day.replace(year=day.year + years, day=28)
+
+
+def _required_date(data: dict, key: str) -> dt.date:
+    value = data.get(key)
+    if is_missing(value):
+        raise OperatorError("date is missing", field=key)
+    return to_date(value, key)
+
+
+@operator(
+    "assess_warranty",
+    params=[
+        Param("warranty_years", "int", 1, "Warranty length in years from the purchase date (RPR-10)."),
+        Param("free_causes", "list", ["quality"], "Fault causes repaired free of charge in warranty (RPR-11)."),
+    ],
+)
+def assess_warranty(data: dict, params: dict) -> dict:
+    """Decide whether a repair is in warranty and whether it is chargeable.
+
+    Inputs: ``purchase_date`` and ``received_date`` (ISO dates) and ``fault_cause``
+    (quality / man_made / improper_storage / no_fault_found), all required.
+    Outputs: ``in_warranty`` (received on or before the purchase date + ``warranty_years``;
+    29 Feb + 1 year = 28 Feb), ``warranty_until`` (that last day, ISO date),
+    ``chargeable`` = not (in warranty and fault_cause in ``free_causes``),
+    ``free_return_shipping`` (free repairs include return shipping, RPR-11) and
+    ``warranty_reason`` (one English sentence explaining the decision).
+    Parameters: ``warranty_years`` (1), ``free_causes`` (['quality']).
+    """
+    years = to_int(params["warranty_years"], "warranty_years")
+    free_causes = to_str_list(params["free_causes"], "free_causes")
+    unknown = sorted(set(free_causes) - set(FAULT_CAUSES))
+    if unknown:
+        raise OperatorError(f"unknown fault cause(s): {', '.join(unknown)}", field="free_causes")
+
+    purchase = _required_date(data, "purchase_date")
+    received = _required_date(data, "received_date")
+    if received < purchase:
+        raise OperatorError(f"{received} is before the purchase date {purchase}", field="received_date")
+    cause_value = data.get("fault_cause")
+    if is_missing(cause_value):
+        raise OperatorError("fault cause is missing (diagnose first)", field="fault_cause")
+    cause = to_str(cause_value, "fault_cause").lower()
+    if cause not in FAULT_CAUSES:
+        raise OperatorError(f"unknown fault cause {cause!r} (known: {', '.join(FAULT_CAUSES)})",
+                            field="fault_cause")
+
+    until = add_years(purchase, years)
+    in_warranty = received <= until
+    chargeable = not (in_warranty and cause in free_causes)
+    term = f"{years}-year warranty"
+    if not in_warranty:
+        reason = f"Chargeable: received on {received}, after the {term} ended on {until}."
+    elif chargeable:
+        reason = (f"Chargeable: received on {received}, within the {term} (until {until}), "
+                  f"but {FAULT_CAUSES[cause]} is not covered.")
+    else:
+        reason = (f"Free of charge, return shipping included: received on {received}, within the "
+                  f"{term} (until {until}), and {FAULT_CAUSES[cause]} is covered.")
+    return {
+        "in_warranty": in_warranty,
+        "warranty_until": until.isoformat(),
+        "chargeable": chargeable,
+        "free_return_shipping": not chargeable,
+        "warranty_reason": reason,
+    }
+
+
+@operator(
+    "compute_repair_due",
+    params=[
+        Param("repair_cycle_wd", "int", 5, "Repair cycle in working days (RPR-06, T-12)."),
+        *CALENDAR_PARAMS,
+    ],
+)
+def compute_repair_due(data: dict, params: dict) -> dict:
+    """Repair due date: ``repair_cycle_wd`` working days from the day after the clock start.
+
+    Inputs: ``received_date`` (date the device arrived, required), ``chargeable`` (bool,
+    from assess_warranty, required) and, when chargeable, ``payment_confirmed_date``
+    (date finance confirmed the payment, required then — the clock waits for it, RPR-08).
+    The clock starts on the later of receipt and payment.
+    Output: ``repair_due`` (ISO 8601 date-time, ``end_of_day`` local time of the last
+    working day). Parameters: ``repair_cycle_wd`` (5), ``timezone``, ``country``,
+    ``end_of_day``.
+    """
+    cal = calendar_from_params(params)
+    cycle = to_int(params["repair_cycle_wd"], "repair_cycle_wd")
+    received = _required_date(data, "received_date")
+    chargeable_value = data.get("chargeable")
+    if is_missing(chargeable_value):
+        raise OperatorError("chargeable is missing (run assess_warranty first)", field="chargeable")
+    start = received
+    if to_bool(chargeable_value, "chargeable"):
+        paid = data.get("payment_confirmed_date")
+        if is_missing(paid):
+            raise OperatorError("payment confirmation date is required for a chargeable repair",
+                                field="payment_confirmed_date")
+        start = max(start, to_date(paid, "payment_confirmed_date", cal.tz))
+    return {"repair_due": iso(cal.deadline(start, cycle))}
