@@ -292,3 +292,11 @@ def operators_run(name: str, data: str | None, params: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- web UI commands (code in web/commands.py) -----------------------------------------------
+from web.commands import demo_users, serve, users  # noqa: E402
+
+main.add_command(users)
+main.add_command(demo_users)
+main.add_command(serve)

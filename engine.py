@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -259,9 +259,15 @@ class LoadedSpec:
     task_meta: dict[str, TaskMeta] = field(default_factory=dict)
     start_form: str | None = None
     business_key_field: str | None = None
+    _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def form_schema(self, filename: str | None) -> dict | None:
-        return json.loads(self.files[filename]) if filename and filename in self.files else None
+        """The parsed JSON file ``filename`` of the bundle (parsed once per version)."""
+        if not filename or filename not in self.files:
+            return None
+        if filename not in self._parsed:
+            self._parsed[filename] = json.loads(self.files[filename])
+        return copy.deepcopy(self._parsed[filename])
 
 
 def _properties(task_spec: Any) -> dict:
@@ -646,10 +652,10 @@ def list_processes(session: Session) -> list[dict]:
 
 def startable_definition(session: Session, key: str) -> store.ProcessDefinition:
     """The version new instances of ``key`` start on: the pinned one, else the latest."""
-    pinned = session.scalars(
-        select(store.ProcessDefinition).where(store.ProcessDefinition.key == key, store.ProcessDefinition.pinned)
+    definition = session.scalars(
+        select(store.ProcessDefinition).where(store.ProcessDefinition.key == key)
+        .order_by(store.ProcessDefinition.pinned.desc(), store.ProcessDefinition.version.desc()).limit(1)
     ).first()
-    definition = pinned or _latest_definition(session, key)
     if definition is None:
         raise NotFound(f"no process {key!r} is deployed")
     return definition
@@ -782,7 +788,12 @@ def _timer_due(task: Any) -> dt.datetime | None:
 
 def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec,
           actor: str, completed: dict[str, str] | None = None) -> None:
-    """Save the workflow and bring human tasks, timers and the audit log in step with it."""
+    """Save the workflow and bring human tasks, timers and the audit log in step with it.
+
+    The instance row keeps the ids of its ready tasks and its pending timers, so only what
+    changed is written: usually one UPDATE of the instance, one of the finished task and
+    one INSERT of the next task.
+    """
     now = clock.now()
     completed = completed or {}
     data = _process_data(wf)
@@ -794,10 +805,20 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     if instance.status not in ("error", "cancelled"):
         instance.status = _status(wf)
     instance.updated_at = now
+    business_key_changed = False
     if loaded.business_key_field and data.get(loaded.business_key_field):
-        instance.business_key = str(data[loaded.business_key_field])
-    if instance.status == "completed" and instance.completed_at is None:
+        new_key = str(data[loaded.business_key_field])
+        business_key_changed = new_key != instance.business_key
+        instance.business_key = new_key
+    if instance.status in ("completed", "cancelled") and instance.completed_at is None:
         instance.completed_at = now
+
+    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    before = set(instance.ready_tasks or [])
+    instance.ready_tasks = sorted(ready)
+    timers = [] if instance.status in ("completed", "cancelled") else _pending_timers(wf)
+    timers_changed = timers != (instance.timers or [])
+    instance.timers = timers
     try:
         session.flush()  # UPDATE ... WHERE row_version = old: a concurrent writer makes this fail
     except StaleDataError as err:
@@ -807,59 +828,73 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
             raise Conflict("the case is being changed by someone else; try again") from err
         raise
 
-    # Human tasks.
-    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    rows = {r.id: r for r in _human_task_rows(session, instance.id)}
-    for task_id, row in rows.items():
-        if task_id in ready:
-            continue
-        if task_id in completed:
-            row.state, row.completed_by = "completed", completed[task_id]
-        else:
-            row.state, row.completed_by = "cancelled", actor
-        row.completed_at = now
+    # Human tasks: finish the ones that left the ready set, insert the new ones.
+    gone = before - set(ready)
+    done = [t for t in gone if t in completed]
+    for task_id in done:
+        session.execute(update(store.HumanTask).where(store.HumanTask.id == task_id).values(
+            state="completed", completed_by=completed[task_id], completed_at=now))
+    cancelled = [t for t in gone if t not in completed]
+    if cancelled:
+        session.execute(update(store.HumanTask).where(store.HumanTask.id.in_(cancelled)).values(
+            state="cancelled", completed_by=actor, completed_at=now))
+    rows = []
     for task_id, task in ready.items():
-        if task_id in rows:
+        if task_id in before:
             continue
         meta = loaded.task_meta.get(task.task_spec.name) or _task_meta(task.task_spec)
         role = meta.role
         if meta.role_from_data:
             role = role_key(task.data.get(meta.role_from_data)) or role
-        session.add(store.HumanTask(
+        due_at = _parse_due(task.data.get(meta.due_key)) if meta.due_key else None
+        rows.append(dict(
             id=task_id, instance_id=instance.id, process_key=instance.process_key,
             business_key=instance.business_key, name=meta.name, title=meta.title, lane=meta.lane,
-            role=role, form=meta.form, state="ready",
-            due_at=_parse_due(task.data.get(meta.due_key)) if meta.due_key else None, created_at=now,
+            role=role, form=meta.form, state="ready", assignee=None, completed_at=None, completed_by=None,
+            due_at=due_at, sort_due=due_at or store.NO_DEADLINE, created_at=now,
         ))
-    if instance.business_key:
-        for row in rows.values():
-            row.business_key = instance.business_key
+    if rows:
+        session.execute(insert(store.HumanTask.__table__), rows)
+    if business_key_changed and before & set(ready):
+        session.execute(update(store.HumanTask).where(store.HumanTask.id.in_(list(before & set(ready))))
+                        .values(business_key=instance.business_key))
 
-    # Timers.
-    session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
-    if instance.status not in ("completed", "cancelled"):
-        for task in wf.get_tasks(state=TaskState.WAITING):
-            if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
-                due = _timer_due(task)
-                if due is not None:
-                    session.add(store.Timer(instance_id=instance.id, task_id=str(task.id),
-                                            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id or task.task_spec.name,
-                                            due_at=due))
+    # Timers: the table the worker polls follows the instance's pending timers.
+    if timers_changed:
+        session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
+        if timers:
+            session.execute(insert(store.Timer.__table__), [
+                dict(instance_id=instance.id, task_id=t["task_id"], name=t["task"],
+                     due_at=dt.datetime.fromisoformat(t["due_at"])) for t in timers])
 
     # Escalations recorded by the `escalate` operator become audit events.
-    before, after = previous_data.get("escalations") or [], data.get("escalations") or []
-    if isinstance(after, list) and len(after) > len(before):
-        for esc in after[len(before):]:
+    esc_before, esc_after = previous_data.get("escalations") or [], data.get("escalations") or []
+    if isinstance(esc_after, list) and len(esc_after) > len(esc_before):
+        for esc in esc_after[len(esc_before):]:
             _audit(session, instance.id, "system", "escalation", None, esc if isinstance(esc, dict) else {"value": esc})
     if instance.status == "completed" and previous_status != "completed":
         _audit(session, instance.id, actor, "completed", None, {})
     WORKFLOWS.put(instance.id, instance.row_version, wf)
 
 
+def _pending_timers(wf: BpmnWorkflow) -> list[dict]:
+    """The waiting timer events of a workflow, soonest first."""
+    out = []
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+            due = _timer_due(task)
+            if due is not None:
+                spec = task.task_spec
+                out.append({"task": spec.bpmn_name or spec.bpmn_id or spec.name, "task_id": str(task.id),
+                            "due_at": due.isoformat()})
+    return sorted(out, key=lambda t: t["due_at"])
+
+
 def _audit(session: Session, instance_id: int | None, actor: str, kind: str, task: str | None,
            payload: dict | None) -> None:
-    session.add(store.AuditEvent(instance_id=instance_id, at=clock.now(), actor=actor, kind=kind, task=task,
-                                 payload=_plain(payload or {})))
+    """Append one audit event (a plain INSERT; the log is append-only)."""
+    session.execute(insert(store.AuditEvent.__table__), [dict(instance_id=instance_id, at=clock.now(), actor=actor,
+                                                    kind=kind, task=task, payload=_plain(payload or {}))])
 
 
 def _run_engine(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, actor: str,
@@ -1046,20 +1081,21 @@ def _task_dict(row: store.HumanTask) -> dict:
 def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
                roles: Iterable[str] | None = None, assignee: str | None = None,
                process_key: str | None = None, limit: int = 500) -> list[dict]:
-    """Ready human tasks, soonest deadline first; reads only the task table."""
-    stmt = select(store.HumanTask).where(store.HumanTask.state == "ready")
+    """Ready human tasks, soonest deadline first; reads only the task table (one indexed query)."""
+    table = store.HumanTask.__table__
+    stmt = select(table).where(table.c.state == "ready")
     if instance_id is not None:
-        stmt = stmt.where(store.HumanTask.instance_id == instance_id)
+        stmt = stmt.where(table.c.instance_id == instance_id)
     if role is not None:
-        stmt = stmt.where(store.HumanTask.role == role)
+        stmt = stmt.where(table.c.role == role)
     if roles is not None:
-        stmt = stmt.where(store.HumanTask.role.in_(list(roles)))
+        stmt = stmt.where(table.c.role.in_(list(roles)))
     if assignee is not None:
-        stmt = stmt.where(store.HumanTask.assignee == assignee)
+        stmt = stmt.where(table.c.assignee == assignee)
     if process_key is not None:
-        stmt = stmt.where(store.HumanTask.process_key == process_key)
-    stmt = stmt.order_by(store.HumanTask.due_at.is_(None), store.HumanTask.due_at, store.HumanTask.created_at).limit(limit)
-    return [_task_dict(r) for r in session.scalars(stmt)]
+        stmt = stmt.where(table.c.process_key == process_key)
+    stmt = stmt.order_by(table.c.sort_due, table.c.created_at).limit(limit)
+    return [_task_dict(r) for r in session.execute(stmt)]
 
 
 def show(session: Session, instance_id: int, audit: bool = True) -> dict:
@@ -1074,12 +1110,8 @@ def show(session: Session, instance_id: int, audit: bool = True) -> dict:
         "status": instance.status,
         "error": {"message": instance.error, "task": instance.error_task} if instance.status == "error" else None,
         "data": instance.data,
-        "tasks": list_tasks(session, instance_id=instance.id),
-        "timers": [
-            {"task": t.name, "task_id": t.task_id, "due_at": t.due_at.isoformat()}
-            for t in session.scalars(select(store.Timer).where(store.Timer.instance_id == instance.id)
-                                     .order_by(store.Timer.due_at))
-        ],
+        "tasks": list_tasks(session, instance_id=instance.id) if instance.ready_tasks else [],
+        "timers": list(instance.timers or []),
         "started_by": instance.started_by,
         "created_at": instance.created_at.isoformat(),
         "updated_at": instance.updated_at.isoformat() if instance.updated_at else None,
@@ -1215,3 +1247,601 @@ def cancel(session: Session, instance_id: int, actor: str = "system", reason: st
 def new_id() -> str:
     """A random id (for uploads and tokens)."""
     return uuid.uuid4().hex
+
+
+# --- versions and migration ---------------------------------------------------------------------
+# Which version new instances start on (pin/unpin), the versions of a process with their
+# instance counts, a readable diff of two versions and the migration of running instances
+# (SpiffWorkflow's workflow diff: SpiffWorkflow.bpmn.util.diff).
+
+from SpiffWorkflow.bpmn.util.diff import diff_workflow as _spiff_diff_workflow  # noqa: E402
+from SpiffWorkflow.bpmn.util.diff import migrate_workflow as _spiff_migrate_workflow  # noqa: E402
+
+UNFINISHED_STATUSES = ("running", "waiting", "error")
+# Spec attributes that may differ on a task an instance is waiting at: the flows around it
+# (a task added after it changes its outputs) and its label.
+_MIGRATION_NEUTRAL_ATTRS = {"inputs", "outputs"}
+_MIGRATION_COSMETIC_ATTRS = {"bpmn_name", "documentation"}
+# Task states in which an instance "is at" a task: these must exist unchanged in the target.
+_LIVE_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def get_definition(session: Session, definition_id: int) -> store.ProcessDefinition:
+    """A deployed version by id (NotFound otherwise)."""
+    definition = session.get(store.ProcessDefinition, definition_id)
+    if definition is None:
+        raise NotFound(f"no process version with id {definition_id}")
+    return definition
+
+
+def find_definition(session: Session, key: str, version: int) -> store.ProcessDefinition:
+    """Version ``version`` of process ``key`` (NotFound otherwise)."""
+    definition = session.scalars(select(store.ProcessDefinition).where(
+        store.ProcessDefinition.key == key, store.ProcessDefinition.version == version)).first()
+    if definition is None:
+        raise NotFound(f"process {key!r} has no version {version}")
+    return definition
+
+
+def _version_dict(definition: store.ProcessDefinition, counts: dict[str, int] | None = None,
+                  latest: int | None = None, start_id: int | None = None) -> dict:
+    counts = counts or {}
+    return {
+        "definition_id": definition.id,
+        "key": definition.key,
+        "version": definition.version,
+        "name": definition.name,
+        "content_hash": definition.content_hash,
+        "deployed_at": definition.deployed_at.isoformat() if definition.deployed_at else None,
+        "deployed_by": definition.deployed_by,
+        "pinned": bool(definition.pinned),
+        "latest": latest is not None and definition.version == latest,
+        "starts_new_instances": start_id is not None and definition.id == start_id,
+        "files": sorted(definition.files or {}),
+        "dependencies": dict(definition.dependencies or {}),
+        "running_instances": sum(counts.get(s, 0) for s in UNFINISHED_STATUSES),
+        "instances": {s: counts.get(s, 0) for s in (*UNFINISHED_STATUSES, "completed", "cancelled")},
+    }
+
+
+def list_versions(session: Session, key: str) -> list[dict]:
+    """Every deployed version of ``key``, newest first, with who deployed it when, its content
+    hash and how many instances run on it (one grouped query for all counts)."""
+    from sqlalchemy import func
+
+    definitions = list(session.scalars(select(store.ProcessDefinition).where(store.ProcessDefinition.key == key)
+                                       .order_by(store.ProcessDefinition.version.desc())))
+    if not definitions:
+        raise NotFound(f"no process {key!r} is deployed")
+    counts: dict[int, dict[str, int]] = {}
+    rows = session.execute(
+        select(store.ProcessInstance.definition_id, store.ProcessInstance.status, func.count())
+        .join(store.ProcessDefinition, store.ProcessDefinition.id == store.ProcessInstance.definition_id)
+        .where(store.ProcessDefinition.key == key)
+        .group_by(store.ProcessInstance.definition_id, store.ProcessInstance.status)
+    ).all()
+    for definition_id, status, n in rows:
+        counts.setdefault(definition_id, {})[status] = int(n)
+    pinned = next((d for d in definitions if d.pinned), None)
+    start_id = (pinned or definitions[0]).id
+    return [_version_dict(d, counts.get(d.id), definitions[0].version, start_id) for d in definitions]
+
+
+def version_info(session: Session, definition_id: int) -> dict:
+    """One version as in :func:`list_versions`."""
+    definition = get_definition(session, definition_id)
+    return next(v for v in list_versions(session, definition.key) if v["definition_id"] == definition.id)
+
+
+def pin(session: Session, key: str, version: int, actor: str) -> dict:
+    """Make new instances of ``key`` start on ``version`` (a rollback without redeploying)."""
+    definition = find_definition(session, key, version)
+    previous = session.scalars(select(store.ProcessDefinition).where(
+        store.ProcessDefinition.key == key, store.ProcessDefinition.pinned)).all()
+    for other in previous:
+        if other.id != definition.id:
+            other.pinned = False
+    definition.pinned = True
+    session.flush()
+    _audit(session, None, actor, "pinned", None,
+           {"key": key, "version": version, "definition_id": definition.id,
+            "previous": [p.version for p in previous if p.id != definition.id]})
+    return version_info(session, definition.id)
+
+
+def unpin(session: Session, key: str, actor: str) -> dict:
+    """New instances of ``key`` start on the latest version again."""
+    definitions = session.scalars(select(store.ProcessDefinition).where(store.ProcessDefinition.key == key)).all()
+    if not definitions:
+        raise NotFound(f"no process {key!r} is deployed")
+    was = [d.version for d in definitions if d.pinned]
+    for d in definitions:
+        d.pinned = False
+    session.flush()
+    _audit(session, None, actor, "unpinned", None, {"key": key, "previous": was})
+    start_def = startable_definition(session, key)
+    return {"key": key, "start_version": start_def.version, "definition_id": start_def.id, "previously_pinned": was}
+
+
+# --- readable diff of two versions (lxml, no workflow objects) ---
+
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_DI_NAMESPACES = {"http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
+                  "http://www.omg.org/spec/DD/20100524/DI"}
+_DIFF_CONTAINERS = {"definitions", "process", "subProcess", "transaction", "adHocSubProcess", "laneSet",
+                    "childLaneSet", "collaboration"}
+_DIFF_TRANSPARENT = {"extensionElements", "properties", "parameters"}
+_DIFF_LISTS = {"incoming", "outgoing", "flowNodeRef"}
+
+
+def _qname(el: Any) -> tuple[str | None, str]:
+    from lxml import etree
+
+    q = etree.QName(el)
+    return q.namespace, q.localname
+
+
+def _attr_label(name: str) -> str:
+    if name.startswith("{"):
+        ns, local = name[1:].split("}", 1)
+        return f"spiffworkflow:{local}" if ns == _SPIFF_NS else local
+    return name
+
+
+def _flatten(el: Any, prefix: str = "", attributes: bool = True) -> dict[str, str]:
+    """The comparable properties of one element: attributes, extension properties, service-task
+    operator and parameters, scripts, conditions, timer expressions, flow references."""
+    out: dict[str, str] = {}
+    _ns, local = _qname(el)
+    if attributes:
+        for name, value in el.attrib.items():
+            if name != "id":
+                out[f"{prefix}{_attr_label(name)}"] = value
+    lists: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue  # comments, processing instructions
+        cns, clocal = _qname(child)
+        if cns in _DI_NAMESPACES or (local in _DIFF_CONTAINERS and child.get("id")):
+            continue  # layout, or an element of its own
+        text = (child.text or "").strip()
+        if clocal in _DIFF_LISTS:
+            lists.setdefault(prefix + clocal, []).append(text)
+        elif cns == _SPIFF_NS and clocal == "property":
+            out[f"{prefix}property {child.get('name')}"] = child.get("value", text)
+        elif cns == _SPIFF_NS and clocal == "parameter":
+            out[f"{prefix}parameter {child.get('id')}"] = child.get("value", text)
+            if child.get("type"):
+                out[f"{prefix}parameter {child.get('id')} type"] = child.get("type")
+        elif cns == _SPIFF_NS and clocal == "serviceTaskOperator":
+            out[f"{prefix}operator"] = child.get("id", "")
+            for name, value in child.attrib.items():
+                if name != "id":
+                    out[f"{prefix}operator {_attr_label(name)}"] = value
+            out.update(_flatten(child, prefix, attributes=False))
+        elif clocal in _DIFF_TRANSPARENT:
+            out.update(_flatten(child, prefix, attributes=False))
+        else:
+            n = seen[clocal] = seen.get(clocal, 0) + 1
+            label = clocal if n == 1 else f"{clocal}[{n}]"
+            if text:
+                out[prefix + label] = text
+            out.update(_flatten(child, prefix + label + " "))
+    for key, values in lists.items():
+        out[key] = ", ".join(sorted(v for v in values if v))
+    return out
+
+
+def _diff_elements(files: dict[str, str]) -> tuple[dict[str, dict], str]:
+    """Elements by id over the BPMN files of a version, plus a fingerprint of the layout."""
+    from lxml import etree
+
+    elements: dict[str, dict] = {}
+    layout = hashlib.sha256()
+    for name in sorted(files):
+        if not name.endswith(".bpmn"):
+            continue
+        root = bundles.parse_xml(name, files[name]).getroot()
+        for el in root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            ns, local = _qname(el)
+            parent = el.getparent()
+            if ns in _DI_NAMESPACES:
+                if parent is root:
+                    layout.update(etree.tostring(el, method="c14n"))
+                continue
+            if not el.get("id") or parent is None or _qname(parent)[1] not in _DIFF_CONTAINERS:
+                continue
+            elements.setdefault(el.get("id"), {
+                "id": el.get("id"), "type": local, "name": el.get("name"), "file": name,
+                "properties": _flatten(el),
+            })
+    return elements, layout.hexdigest()
+
+
+def _text_diff(name: str, old: str | None, new: str | None) -> list[str]:
+    import difflib
+
+    def lines(text: str | None) -> list[str]:
+        if text is None:
+            return []
+        if name.endswith(".json"):
+            try:
+                text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
+            except ValueError:
+                pass
+        return text.splitlines()
+
+    return list(difflib.unified_diff(lines(old), lines(new), f"a/{name}", f"b/{name}", lineterm="", n=2))[:400]
+
+
+def diff_versions(session: Session, definition_id_a: int, definition_id_b: int) -> dict:
+    """What changed from version A to version B: elements added, removed and changed (with
+    each changed property: attributes, extension properties, service-task operator and
+    parameters, scripts and conditions), and the form/DMN files added, removed or changed."""
+    a, b = get_definition(session, definition_id_a), get_definition(session, definition_id_b)
+    old, old_layout = _diff_elements(a.files or {})
+    new, new_layout = _diff_elements(b.files or {})
+
+    def brief(e: dict) -> dict:
+        return {"id": e["id"], "type": e["type"], "name": e["name"], "file": e["file"]}
+
+    changed = []
+    for eid in sorted(set(old) & set(new), key=lambda i: (old[i]["type"], i)):
+        po, pn = old[eid]["properties"], new[eid]["properties"]
+        changes = [{"property": k, "old": po.get(k), "new": pn.get(k)}
+                   for k in sorted(set(po) | set(pn)) if po.get(k) != pn.get(k)]
+        if old[eid]["type"] != new[eid]["type"]:
+            changes.insert(0, {"property": "type", "old": old[eid]["type"], "new": new[eid]["type"]})
+        if changes:
+            changed.append({**brief(new[eid]), "changes": changes})
+    other_old = {n: t for n, t in (a.files or {}).items() if not n.endswith(".bpmn")}
+    other_new = {n: t for n, t in (b.files or {}).items() if not n.endswith(".bpmn")}
+    files_changed = [{"file": n, "diff": _text_diff(n, other_old[n], other_new[n])}
+                     for n in sorted(set(other_old) & set(other_new)) if other_old[n] != other_new[n]]
+    bpmn_files = sorted(n for n in set(a.files or {}) | set(b.files or {}) if n.endswith(".bpmn"))
+    return {
+        "from": _version_dict(a),
+        "to": _version_dict(b),
+        "elements": {
+            "added": [{**brief(new[i]), "properties": new[i]["properties"]}
+                      for i in sorted(set(new) - set(old), key=lambda i: (new[i]["type"], i))],
+            "removed": [brief(old[i]) for i in sorted(set(old) - set(new), key=lambda i: (old[i]["type"], i))],
+            "changed": changed,
+        },
+        "files": {
+            "added": sorted(set(other_new) - set(other_old)),
+            "removed": sorted(set(other_old) - set(other_new)),
+            "changed": files_changed,
+            "bpmn_added": [n for n in bpmn_files if n not in (a.files or {})],
+            "bpmn_removed": [n for n in bpmn_files if n not in (b.files or {})],
+        },
+        "layout_changed": old_layout != new_layout,
+        "identical": a.content_hash == b.content_hash,
+    }
+
+
+def diff_lines(diff: dict) -> list[str]:
+    """A plain-text rendering of :func:`diff_versions` (CLI, logs)."""
+    out = [f"{diff['from']['key']} v{diff['from']['version']} -> {diff['to']['key']} v{diff['to']['version']}"]
+    els = diff["elements"]
+    for e in els["added"]:
+        out.append(f"+ {e['type']} {e['id']}" + (f" ({e['name']})" if e["name"] else ""))
+    for e in els["removed"]:
+        out.append(f"- {e['type']} {e['id']}" + (f" ({e['name']})" if e["name"] else ""))
+    for e in els["changed"]:
+        out.append(f"~ {e['type']} {e['id']}" + (f" ({e['name']})" if e["name"] else ""))
+        for c in e["changes"]:
+            out.append(f"    {c['property']}: {c['old']!r} -> {c['new']!r}")
+    files = diff["files"]
+    out += [f"+ file {n}" for n in files["added"]] + [f"- file {n}" for n in files["removed"]]
+    for f in files["changed"]:
+        out.append(f"~ file {f['file']}")
+        out += [f"    {line}" for line in f["diff"]]
+    if diff["layout_changed"]:
+        out.append("~ diagram layout")
+    if len(out) == 1:
+        out.append("(no differences)")
+    return out
+
+
+# --- migration of running instances ---
+
+
+@dataclass
+class _MigrationTrial:
+    """The outcome of migrating one instance's workflow in memory."""
+
+    entry: dict
+    workflow: BpmnWorkflow | None = None
+
+
+def _fresh_workflow(instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
+    """Deserialize the stored state (never the cached live object, which stays valid)."""
+    dct = json.loads(instance.state)
+    version = dct.pop(SERIALIZER.VERSION_KEY, SERIALIZER_VERSION)
+    if version != SERIALIZER_VERSION:
+        dct[SERIALIZER.VERSION_KEY] = version
+        SERIALIZER.migrate(dct)
+    dct["spec"] = loaded.spec
+    dct["subprocess_specs"] = loaded.subprocess_specs
+    wf = SERIALIZER.from_dict(dct)
+    wf.script_engine = SCRIPT_ENGINE
+    return wf
+
+
+def _task_label(task: Any) -> str:
+    spec = task.task_spec
+    label = spec.bpmn_name or spec.bpmn_id or spec.name
+    return f"{label!r} ({spec.bpmn_id})" if spec.bpmn_id and spec.bpmn_id != label else repr(label)
+
+
+def _check_workflow_diff(wdiff: Any, version: int, reasons: list[str], notes: list[str], where: str = "") -> None:
+    changed = set(wdiff.changed)
+    removed = set(wdiff.removed)
+    for task in list(wdiff.alignment) + list(removed):
+        spec = task.task_spec
+        at = f"{where}the instance {_STATE_VERBS.get(task.state, 'is at')} task {_task_label(task)}"
+        if task in removed:
+            if task.has_state(_LIVE_STATES):
+                reasons.append(f"{at}, which does not exist in version {version}")
+            elif task.has_state(TaskState.FINISHED_MASK) and spec.bpmn_id:
+                reasons.append(f"{where}the instance has passed task {_task_label(task)}, which does not exist "
+                               f"in version {version} (its history could not be kept)")
+            continue
+        if task not in changed or not task.has_state(_LIVE_STATES):
+            continue
+        target = wdiff.alignment.get(task)
+        if target is not None and target.name != spec.name:
+            reasons.append(f"{at}; version {version} has {target.bpmn_name or target.name!r} ({target.name}) "
+                           f"in its place")
+            continue
+        attrs = set(_spec_changes(task, target)) - _MIGRATION_NEUTRAL_ATTRS
+        blocking = sorted(attrs - _MIGRATION_COSMETIC_ATTRS)
+        if blocking:
+            reasons.append(f"{at}, which is changed in version {version}: "
+                           f"{', '.join(_ATTR_WORDS.get(a, a) for a in blocking)}")
+        elif attrs:
+            notes.append(f"{where}task {_task_label(task)}: {', '.join(_ATTR_WORDS.get(a, a) for a in sorted(attrs))} "
+                         f"changed (applied)")
+
+
+_STATE_VERBS = {TaskState.READY: "waits at", TaskState.WAITING: "waits at", TaskState.STARTED: "is in",
+                TaskState.ERROR: "failed at"}
+_ATTR_WORDS = {"extensions": "properties/extensions", "lane": "lane (role)", "bpmn_name": "title",
+               "operation_params": "service parameters", "operation_name": "service operator",
+               "typename": "element type", "manual": "manual flag", "event_definition": "event definition",
+               "cond_task_specs": "conditions", "script": "script"}
+
+
+def _spec_changes(task: Any, target: Any) -> list[str]:
+    s1, s2 = SERIALIZER.registry.convert(task.task_spec), SERIALIZER.registry.convert(target)
+    if s1.get("typename") != s2.get("typename"):
+        return ["typename"]
+    return [k for k, v in s1.items() if s2.get(k) != v]
+
+
+def _verify_specs(wf: BpmnWorkflow, version: int, reasons: list[str]) -> None:
+    """Every task of the migrated workflow must point at a spec of the target version."""
+    workflows = [wf, *wf.subprocesses.values()]
+    for w in workflows:
+        for task in w.tasks.values():
+            if w.spec.task_specs.get(task.task_spec.name) is not task.task_spec:
+                reasons.append(f"task {_task_label(task)} would refer to an element missing from version {version}")
+                return
+
+
+def _try_migration(session: Session, instance: store.ProcessInstance | None, instance_id: int,
+                   target: store.ProcessDefinition, target_loaded: LoadedSpec) -> _MigrationTrial:
+    """Migrate one instance's workflow in memory and say whether that is safe (and why not)."""
+    entry: dict[str, Any] = {"instance_id": instance_id, "business_key": None, "status": None,
+                             "from_version": None, "from_definition_id": None,
+                             "to_version": target.version, "to_definition_id": target.id,
+                             "can_migrate": False, "reasons": [], "notes": [], "tasks": []}
+    reasons, notes = entry["reasons"], entry["notes"]
+    if instance is None:
+        reasons.append(f"no instance {instance_id}")
+        return _MigrationTrial(entry)
+    entry.update(business_key=instance.business_key, status=instance.status,
+                 from_version=instance.definition.version, from_definition_id=instance.definition_id)
+    if instance.process_key != target.key:
+        reasons.append(f"the instance belongs to process {instance.process_key!r}, the target version to {target.key!r}")
+    elif instance.definition_id == target.id:
+        reasons.append(f"the instance already runs on version {target.version}")
+    elif instance.status in ("completed", "cancelled"):
+        reasons.append(f"the instance is {instance.status}")
+    if reasons:
+        return _MigrationTrial(entry)
+    try:
+        source_loaded = SPECS.get(session, instance.definition)
+        wf = _fresh_workflow(instance, source_loaded)
+        entry["tasks"] = [{"task": t.task_spec.bpmn_id or t.task_spec.name, "title": t.task_spec.bpmn_name,
+                           "state": TaskState.get_name(t.state).lower()}
+                          for t in wf.get_tasks(state=_LIVE_STATES) if t.task_spec.bpmn_id]
+        top_diff, sub_diffs = _spiff_diff_workflow(SERIALIZER.registry, wf, target_loaded.spec,
+                                                   target_loaded.subprocess_specs)
+        _check_workflow_diff(top_diff, target.version, reasons, notes)
+        for sp_id, sub_diff in sub_diffs.items():
+            sub = wf.subprocesses[sp_id]
+            where = f"in sub-process {sub.spec.name!r}: "
+            if sub_diff is None:
+                if not sub.is_completed():
+                    reasons.append(f"{where}it is running but does not exist in version {target.version}")
+                continue
+            _check_workflow_diff(sub_diff, target.version, reasons, notes, where)
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            form = _properties(task.task_spec).get("formJsonSchemaFilename")
+            if form and source_loaded.files.get(form) != target_loaded.files.get(form):
+                notes.append(f"the form {form} of task {_task_label(task)} differs in version {target.version}; "
+                             f"the new form applies")
+        if reasons:
+            return _MigrationTrial(entry)
+        # Keep the data and timer state of the tasks the migration resets and re-predicts.
+        keep = {t.id: (copy.deepcopy(t.data), copy.deepcopy(t.internal_data), t.state, t.task_spec.name)
+                for w in (wf, *wf.subprocesses.values())
+                for t in w.get_tasks(state=TaskState.READY | TaskState.WAITING, skip_subprocesses=True)}
+        _spiff_migrate_workflow(top_diff, wf, target_loaded.spec)
+        wf.subprocess_specs = target_loaded.subprocess_specs
+        for sp_id, sub_diff in sub_diffs.items():
+            if sub_diff is not None and sp_id in wf.subprocesses:
+                sub = wf.subprocesses[sp_id]
+                _spiff_migrate_workflow(sub_diff, sub, target_loaded.subprocess_specs[sub.spec.name])
+        for w in (wf, *wf.subprocesses.values()):
+            for task_id, (data, internal, state, spec_name) in keep.items():
+                task = w.tasks.get(task_id)
+                if task is not None and task.task_spec.name == spec_name:
+                    task.data = data
+                    if task.state == state:
+                        task.internal_data = internal
+        _verify_specs(wf, target.version, reasons)
+        if not reasons:  # the migrated state must load against the target spec
+            dct = json.loads(_serialize(wf))
+            dct.pop(SERIALIZER.VERSION_KEY, None)
+            dct["spec"], dct["subprocess_specs"] = target_loaded.spec, target_loaded.subprocess_specs
+            SERIALIZER.from_dict(dct)
+    except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as err:
+        reasons.append(f"the workflow could not be compared with version {target.version}: "
+                       f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    if reasons:
+        return _MigrationTrial(entry)
+    entry["can_migrate"] = True
+    return _MigrationTrial(entry, wf)
+
+
+def _migration_target(session: Session, target_definition_id: int) -> tuple[store.ProcessDefinition, LoadedSpec]:
+    target = get_definition(session, target_definition_id)
+    return target, SPECS.get(session, target)
+
+
+def _instances_by_id(session: Session, instance_ids: Iterable[int]) -> dict[int, store.ProcessInstance]:
+    ids = list(dict.fromkeys(int(i) for i in instance_ids))
+    found: dict[int, store.ProcessInstance] = {}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for inst in session.scalars(select(store.ProcessInstance).where(store.ProcessInstance.id.in_(chunk))):
+            found[inst.id] = inst
+    return {i: found.get(i) for i in ids}  # type: ignore[misc]
+
+
+def migration_candidates(session: Session, key: str | None = None, version: int | None = None,
+                         definition_id: int | None = None, exclude_definition_id: int | None = None,
+                         status: str | None = None) -> list[int]:
+    """Ids of unfinished instances: of a process, of one of its versions, or of a definition."""
+    stmt = select(store.ProcessInstance.id).where(store.ProcessInstance.status.in_(UNFINISHED_STATUSES))
+    if key is not None:
+        stmt = stmt.where(store.ProcessInstance.process_key == key)
+    if version is not None:
+        if key is None:
+            raise InvalidData({"version": "a version needs the process key"})
+        stmt = stmt.where(store.ProcessInstance.definition_id == find_definition(session, key, version).id)
+    if definition_id is not None:
+        stmt = stmt.where(store.ProcessInstance.definition_id == definition_id)
+    if exclude_definition_id is not None:
+        stmt = stmt.where(store.ProcessInstance.definition_id != exclude_definition_id)
+    if status is not None:
+        stmt = stmt.where(store.ProcessInstance.status == status)
+    return list(session.scalars(stmt.order_by(store.ProcessInstance.id)))
+
+
+def migration_plan(session: Session, instance_ids: Iterable[int], target_definition_id: int) -> dict:
+    """Per instance: can it move to the target version, and why not. Changes nothing.
+
+    An instance cannot move when a task it is at (ready, waiting, running or failed) is
+    missing or changed in the target (beyond its label and the flows around it), when a task
+    it has passed no longer exists, or when the migrated state would not load.
+    """
+    target, target_loaded = _migration_target(session, target_definition_id)
+    entries = [_try_migration(session, inst, iid, target, target_loaded).entry
+               for iid, inst in _instances_by_id(session, instance_ids).items()]
+    return _migration_report(target, entries, dry_run=True)
+
+
+def _migration_report(target: store.ProcessDefinition, entries: list[dict], dry_run: bool) -> dict:
+    movable = [e for e in entries if e["can_migrate"]]
+    return {
+        "key": target.key, "to_version": target.version, "to_definition_id": target.id, "dry_run": dry_run,
+        "requested": len(entries),
+        "can_migrate": len(movable),
+        "migrated": 0 if dry_run else sum(1 for e in entries if e.get("migrated")),
+        "refused": sum(1 for e in entries if not e["can_migrate"] or (not dry_run and not e.get("migrated"))),
+        "instances": entries,
+    }
+
+
+class _MigrationAborted(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _migrate_one(session: Session, instance: store.ProcessInstance, trial: _MigrationTrial,
+                 target: store.ProcessDefinition, target_loaded: LoadedSpec, actor: str, batch: str) -> None:
+    wf = trial.workflow
+    assert wf is not None
+    previous_status = instance.status
+    from_version, from_id = instance.definition.version, instance.definition_id
+    instance.definition_id = target.id
+    instance.definition = target
+    _audit(session, instance.id, actor, "migrated", None,
+           {"from_version": from_version, "to_version": target.version, "from_definition_id": from_id,
+            "to_definition_id": target.id, "migration": batch})
+    if previous_status != "error":
+        _run_engine(session, instance, wf, actor, lambda w: w.do_engine_steps())
+        if instance.status == "error":
+            raise _MigrationAborted(f"after the migration the instance failed: {instance.error}")
+    _sync(session, instance, wf, target_loaded, actor)
+    # Ready tasks keep their ids; bring their rows in step with the target's task specs.
+    for row in _human_task_rows(session, instance.id):
+        task = wf.get_task_from_id(UUID(row.id))
+        if task is None:
+            continue
+        meta = target_loaded.task_meta.get(task.task_spec.name) or _task_meta(task.task_spec)
+        role = role_key(task.data.get(meta.role_from_data)) if meta.role_from_data else None
+        row.name, row.title, row.lane, row.form = meta.name, meta.title, meta.lane, meta.form
+        row.role = role or meta.role
+    session.flush()
+
+
+def migrate(session: Session, instance_ids: Iterable[int], target_definition_id: int, actor: str,
+            dry_run: bool = False) -> dict:
+    """Move running instances to another version of their process, as one audited action.
+
+    Each instance is migrated in its own savepoint: all of it or nothing of it. Instances
+    that cannot move (see :func:`migration_plan`) are left untouched and reported with the
+    reason. Migrated instances keep their ready tasks (same ids), data and timers, and run
+    on through the target version's flow. ``dry_run`` only reports.
+    """
+    target, target_loaded = _migration_target(session, target_definition_id)
+    instances = _instances_by_id(session, instance_ids)
+    entries: list[dict] = []
+    batch = new_id()
+    for iid, inst in instances.items():
+        trial = _try_migration(session, inst, iid, target, target_loaded)
+        entry = trial.entry
+        entries.append(entry)
+        if dry_run or not entry["can_migrate"] or inst is None:
+            entry["migrated"] = False
+            continue
+        try:
+            with session.begin_nested():
+                _migrate_one(session, inst, trial, target, target_loaded, actor, batch)
+            entry["migrated"] = True
+        except _MigrationAborted as err:
+            entry.update(migrated=False, can_migrate=False)
+            entry["reasons"].append(err.reason)
+        except (Conflict, SpiffWorkflowException, StaleDataError) as err:
+            entry.update(migrated=False, can_migrate=False)
+            entry["reasons"].append(f"the migration failed and was undone: {str(err).splitlines()[0]}")
+        if not entry["migrated"]:
+            session.expire(inst)
+    report = _migration_report(target, entries, dry_run)
+    if not dry_run:
+        _audit(session, None, actor, "migration", None, {
+            "key": target.key, "to_version": target.version, "to_definition_id": target.id, "migration": batch,
+            "migrated": [e["instance_id"] for e in entries if e.get("migrated")],
+            "refused": {str(e["instance_id"]): e["reasons"] for e in entries if not e.get("migrated")},
+        })
+        report["migration"] = batch
+    return report

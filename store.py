@@ -25,8 +25,10 @@ from sqlalchemy import (
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +61,9 @@ def _now() -> dt.datetime:
     return clock.now()
 
 
+NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -74,7 +79,7 @@ class ProcessDefinition(Base):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str | None] = mapped_column(String(300))
     content_hash: Mapped[str] = mapped_column(String(64))
-    files: Mapped[dict[str, Any]] = mapped_column(JSON)  # bundle file name -> text
+    files: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # bundle file name -> text (loaded on use)
     dependencies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # called id -> definition id
     deployed_at: Mapped[dt.datetime] = mapped_column(default=_now)
     deployed_by: Mapped[str] = mapped_column(String(200))
@@ -95,6 +100,8 @@ class ProcessInstance(Base):
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # process data snapshot for read paths
+    ready_tasks: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ids of its ready human tasks
+    timers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # pending timers [{task, task_id, due_at}]
     error: Mapped[str | None] = mapped_column(Text)
     error_task: Mapped[str | None] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
@@ -116,7 +123,7 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_task_role_state", "role", "state", "due_at"),
+        Index("ix_task_role_state_order", "role", "state", "sort_due", "created_at"),
         Index("ix_task_assignee_state", "assignee", "state"),
     )
 
@@ -132,6 +139,9 @@ class HumanTask(Base):
     form: Mapped[str | None] = mapped_column(String(300))
     state: Mapped[str] = mapped_column(String(20))  # ready | completed | cancelled
     due_at: Mapped[dt.datetime | None] = mapped_column()
+    # due_at, or NO_DEADLINE: a non-null inbox order the (role, state, sort_due) index serves
+    # alike on every backend (they disagree on where NULLs sort).
+    sort_due: Mapped[dt.datetime] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
     completed_at: Mapped[dt.datetime | None] = mapped_column()
     completed_by: Mapped[str | None] = mapped_column(String(200))
@@ -239,8 +249,6 @@ def next_number(session: Session, name: str, year: int) -> int:
     The row is locked by the UPDATE itself (PostgreSQL row lock, SQLite database lock), so
     concurrent transactions get distinct numbers.
     """
-    from sqlalchemy import update
-
     for _attempt in range(2):
         result = session.execute(
             update(Sequence)
@@ -253,7 +261,7 @@ def next_number(session: Session, name: str, year: int) -> int:
         try:
             with session.begin_nested():
                 session.add(Sequence(name=name, year=year, value=0))
-        except Exception:  # another transaction created it first: take the UPDATE path again
+        except IntegrityError:  # another transaction created it first: take the UPDATE path again
             pass
     raise RuntimeError(f"could not allocate a number from sequence {name}/{year}")
 

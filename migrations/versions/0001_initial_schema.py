@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:59:42.883038
+Create Date: 2026-11-23 00:10:11.386655
 """
 from alembic import op
 import sqlalchemy as sa
@@ -77,6 +77,8 @@ def upgrade() -> None:
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('serializer_version', sa.String(length=20), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('ready_tasks', sa.JSON(), nullable=False),
+    sa.Column('timers', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('error_task', sa.String(length=200), nullable=True),
     sa.Column('parent_id', sa.Integer(), nullable=True),
@@ -151,6 +153,7 @@ def upgrade() -> None:
     sa.Column('form', sa.String(length=300), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('due_at', store.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sort_due', store.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', store.UTCDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', store.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_by', sa.String(length=200), nullable=True),
@@ -160,7 +163,7 @@ def upgrade() -> None:
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_human_task_instance_id'), ['instance_id'], unique=False)
         batch_op.create_index('ix_task_assignee_state', ['assignee', 'state'], unique=False)
-        batch_op.create_index('ix_task_role_state', ['role', 'state', 'due_at'], unique=False)
+        batch_op.create_index('ix_task_role_state_order', ['role', 'state', 'sort_due', 'created_at'], unique=False)
 
     op.create_table('timer',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -186,7 +189,7 @@ def downgrade() -> None:
 
     op.drop_table('timer')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_task_role_state')
+        batch_op.drop_index('ix_task_role_state_order')
         batch_op.drop_index('ix_task_assignee_state')
         batch_op.drop_index(batch_op.f('ix_human_task_instance_id'))
 

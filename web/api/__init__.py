@@ -1,4 +1,11 @@
-"""The REST API under /api/v1 (blueprint ``bp``)."""
+"""The REST API under /api/v1 (blueprint ``bp``): JSON only, personal bearer tokens.
+
+Operations are declared in ``processes``, ``instances``, ``tasks`` and ``account`` with the
+marshmallow schemas of ``schema/``; ``docs`` builds the OpenAPI document from them. Every
+error is ``{"error": {"code", "message", "fields"}}`` (see ``core``).
+"""
 from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from web.api import core, processes, instances, tasks, account, docs  # noqa: E402,F401  (register routes)

@@ -1,0 +1,206 @@
+"""Engine benchmark: raw SpiffWorkflow vs Caseflow with persistence, and inbox query time.
+
+Runs on one core. Prints a table, or one JSON object with ``--json`` (keys raw_per_s,
+sqlite_per_s, postgres_per_s, ratio_sqlite, ratio_postgres, inbox_ms_1k, inbox_ms_100k,
+plus the per-database inbox figures). PostgreSQL is a throwaway server started from the
+system's binaries, as in the test suite.
+
+    .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from sqlalchemy import insert  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402  (raw baseline only)
+from SpiffWorkflow.task import TaskState  # noqa: E402
+
+import engine  # noqa: E402
+import store  # noqa: E402
+
+DIAGRAM = ROOT / "tests" / "engine" / "data"
+ROLES = ["customer_service", "quality", "logistics", "marketing", "manager", "general_manager",
+         "service_center", "finance"]
+
+
+def pin_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+def raw_per_second(n: int) -> float:
+    """Full in-memory runs of the diagram with plain SpiffWorkflow (same parser and script engine)."""
+    parser = engine.CaseflowParser()
+    engine._add_bundle_files(parser, {p.name: p.read_text() for p in DIAGRAM.iterdir() if p.is_file()})
+    spec, subs = parser.get_spec("two_tasks"), parser.get_subprocess_specs("two_tasks")
+
+    def one(i: int) -> None:
+        wf = BpmnWorkflow(spec, subs, script_engine=engine.SCRIPT_ENGINE)
+        wf.get_next_task(state=TaskState.READY).data.update({"ref": f"R-{i}"})
+        wf.do_engine_steps()
+        for data in ({"amount": i % 700}, {}):
+            task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+            task.data.update(data)
+            task.run()
+            wf.do_engine_steps()
+        assert wf.is_completed()
+
+    for i in range(50):
+        one(i)
+    started = time.perf_counter()
+    for i in range(n):
+        one(i)
+    return n / (time.perf_counter() - started)
+
+
+def caseflow_per_second(db: store.Database, n: int) -> float:
+    """Full runs through the engine: start, complete, complete — one transaction each."""
+    with db.session() as s:
+        engine.deploy(s, [DIAGRAM], actor="bench")
+
+    def one(i: int) -> None:
+        with db.session() as s:
+            view = engine.start(s, "two_tasks", {"ref": f"R-{i}"}, actor="bench")
+        for data in ({"amount": i % 700}, {}):
+            with db.session() as s:
+                view = engine.complete(s, view["tasks"][0]["id"], data, actor="bench")
+        assert view["status"] == "completed"
+
+    for i in range(50):
+        one(i)
+    started = time.perf_counter()
+    for i in range(n):
+        one(i)
+    return n / (time.perf_counter() - started)
+
+
+def seed_instances(db: store.Database, total: int) -> None:
+    """Bulk-insert stored instances (each with one completed and one ready human task)."""
+    with db.session() as s:
+        definition = s.query(store.ProcessDefinition).filter_by(key="two_tasks").first()
+        existing = s.query(store.ProcessInstance).count()
+    now = dt.datetime.now(dt.timezone.utc)
+    rnd = random.Random(7)
+    batch = 5000
+    for start in range(existing, total, batch):
+        count = min(batch, total - start)
+        instances, tasks = [], []
+        with db.session() as s:
+            first_id = (s.query(store.ProcessInstance.id).order_by(store.ProcessInstance.id.desc()).limit(1)
+                        .scalar() or 0) + 1
+            for k in range(count):
+                iid = first_id + k
+                instances.append(dict(id=iid, definition_id=definition.id, process_key="two_tasks",
+                                      business_key=f"B-{iid}", status="running", state="{}",
+                                      serializer_version="1.5", data={}, started_by="seed", created_at=now,
+                                      updated_at=now, row_version=uuid.uuid4().hex))
+                role = rnd.choice(ROLES)
+                tasks.append(dict(id=str(uuid.uuid4()), instance_id=iid, process_key="two_tasks",
+                                  business_key=f"B-{iid}", name="enter", title="Enter amount", role=role,
+                                  state="completed", created_at=now, completed_at=now, completed_by="seed",
+                                  sort_due=store.NO_DEADLINE))
+                due = now + dt.timedelta(hours=rnd.randint(-48, 400))
+                tasks.append(dict(id=str(uuid.uuid4()), instance_id=iid, process_key="two_tasks",
+                                  business_key=f"B-{iid}", name="approve", title="Approve", role=role,
+                                  state="ready", created_at=now, due_at=due, sort_due=due))
+            s.execute(insert(store.ProcessInstance), instances)
+            s.execute(insert(store.HumanTask), tasks)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+
+
+def inbox_ms(db: store.Database, repeats: int = 60) -> float:
+    """Median time to list one role's ready tasks (the first inbox page of 50)."""
+    timings = []
+    for i in range(repeats):
+        role = ROLES[i % len(ROLES)]
+        with db.session() as s:
+            started = time.perf_counter()
+            rows = engine.list_tasks(s, role=role, limit=50)
+            timings.append((time.perf_counter() - started) * 1000)
+        assert rows, "seeded inbox is empty"
+    return statistics.median(timings)
+
+
+def measure_database(db: store.Database, n: int) -> dict:
+    per_s = caseflow_per_second(db, n)
+    seed_instances(db, 1_000)
+    small = inbox_ms(db)
+    seed_instances(db, 100_000)
+    large = inbox_ms(db)
+    return {"per_s": per_s, "inbox_ms_1k": small, "inbox_ms_100k": large}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--instances", type=int, default=400, help="instances per throughput run")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    pin_one_core()
+
+    raw = raw_per_second(args.instances)
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_db = store.Database(f"sqlite:///{tmp}/bench.sqlite3")
+        sqlite_db.upgrade()
+        sqlite = measure_database(sqlite_db, args.instances)
+        sqlite_db.dispose()
+    postgres = None
+    if not args.skip_postgres:
+        from pg_server import PostgresServer
+
+        server = PostgresServer().start()
+        try:
+            engine.WORKFLOWS.clear()
+            pg_db = store.Database(server.create_database("bench"))
+            pg_db.upgrade()
+            postgres = measure_database(pg_db, args.instances)
+            pg_db.dispose()
+        finally:
+            server.stop()
+
+    result = {
+        "raw_per_s": round(raw, 1),
+        "sqlite_per_s": round(sqlite["per_s"], 1),
+        "postgres_per_s": round(postgres["per_s"], 1) if postgres else None,
+        "ratio_sqlite": round(sqlite["per_s"] / raw, 3),
+        "ratio_postgres": round(postgres["per_s"] / raw, 3) if postgres else None,
+        "inbox_ms_1k": round(max(sqlite["inbox_ms_1k"], postgres["inbox_ms_1k"] if postgres else 0), 3),
+        "inbox_ms_100k": round(max(sqlite["inbox_ms_100k"], postgres["inbox_ms_100k"] if postgres else 0), 3),
+        "inbox_ms_1k_sqlite": round(sqlite["inbox_ms_1k"], 3),
+        "inbox_ms_100k_sqlite": round(sqlite["inbox_ms_100k"], 3),
+        "inbox_ms_1k_postgres": round(postgres["inbox_ms_1k"], 3) if postgres else None,
+        "inbox_ms_100k_postgres": round(postgres["inbox_ms_100k"], 3) if postgres else None,
+        "instances_per_run": args.instances,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"diagram: 2 user tasks + script task + 3-way gateway; {args.instances} instances per run; one core")
+    print(f"raw SpiffWorkflow in memory : {result['raw_per_s']:>9} instances/s")
+    print(f"Caseflow + SQLite           : {result['sqlite_per_s']:>9} instances/s  ratio {result['ratio_sqlite']}")
+    if postgres:
+        print(f"Caseflow + PostgreSQL       : {result['postgres_per_s']:>9} instances/s  ratio {result['ratio_postgres']}")
+    print("inbox (one role, first 50 ready tasks), median ms:")
+    print(f"  SQLite     1k: {result['inbox_ms_1k_sqlite']:.3f}   100k: {result['inbox_ms_100k_sqlite']:.3f}")
+    if postgres:
+        print(f"  PostgreSQL 1k: {result['inbox_ms_1k_postgres']:.3f}   100k: {result['inbox_ms_100k_postgres']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Fixtures of the API tests: the Flask app on the test database, users with roles, tokens."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import engine
+from web import accounts
+from web.api import tokens as api_tokens
+
+DATA = Path(__file__).resolve().parent / "data"
+
+USERS = {
+    "admin": ("admin",),
+    "quality": ("quality",),
+    "manager": ("manager",),
+    "service": ("customer_service",),
+}
+
+
+@pytest.fixture
+def app(database, tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("CASEFLOW_SECRET_KEY", "test-secret")
+    import web
+
+    application = web.create_app(overrides={
+        "TESTING": True,
+        # svc_demo (the test diagrams) is started by customer service, as complaints are.
+        "CASEFLOW_START_ROLES": {"svc_demo": {"customer_service"}, "complaint": {"customer_service"}},
+    }, database=database)
+    yield application
+    engine.WORKFLOWS.clear()
+
+
+@pytest.fixture
+def tokens(database) -> dict[str, str]:
+    """A user per role above, each with one API token: name -> plain token."""
+    out = {}
+    with database.session() as s:
+        for name, roles in USERS.items():
+            accounts.create_user(s, name, f"{name}-password", list(roles))
+            _row, plain = api_tokens.create_token(s, name, "tests")
+            out[name] = plain
+    return out
+
+
+class Api:
+    """The Flask test client with a bearer token per call."""
+
+    def __init__(self, client: Any, tokens: dict[str, str]):
+        self.client = client
+        self.tokens = tokens
+
+    def _headers(self, who: str | None, headers: dict | None) -> dict:
+        out = dict(headers or {})
+        if who is not None:
+            out["Authorization"] = f"Bearer {self.tokens.get(who, who)}"
+        return out
+
+    def get(self, path: str, who: str | None = "admin", **kw: Any) -> Any:
+        return self.client.get(path, headers=self._headers(who, kw.pop("headers", None)), **kw)
+
+    def post(self, path: str, json: Any = None, who: str | None = "admin", **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self._headers(who, kw.pop("headers", None)), **kw)
+
+    def delete(self, path: str, who: str | None = "admin", **kw: Any) -> Any:
+        return self.client.delete(path, headers=self._headers(who, kw.pop("headers", None)), **kw)
+
+    def upload(self, files: dict[str, bytes | str], who: str = "admin", validate_only: bool = False) -> Any:
+        data = {"files": [(io.BytesIO(c.encode() if isinstance(c, str) else c), n) for n, c in files.items()]}
+        path = "/api/v1/processes" + ("?validate_only=true" if validate_only else "")
+        return self.client.post(path, data=data, content_type="multipart/form-data",
+                                headers=self._headers(who, None))
+
+    def upload_folder(self, folder: str, who: str = "admin", as_zip: bool = False) -> Any:
+        files = {p.name: p.read_bytes() for p in sorted((DATA / folder).iterdir()) if p.is_file()}
+        if as_zip:
+            return self.upload({f"{folder}.zip": make_zip({f"{folder}/{n}": c for n, c in files.items()})}, who)
+        return self.upload(files, who)
+
+
+def make_zip(entries: dict[str, bytes | str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in entries.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def api(app, tokens) -> Api:
+    return Api(app.test_client(), tokens)
+
+
+def start_data(i: int = 1) -> dict:
+    return {"ref": f"CP-{i:04d}", "customer_name": "ACME Ltd"}

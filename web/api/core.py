@@ -1,0 +1,262 @@
+"""The machinery every API view uses: operations registered with their schemas (for the
+OpenAPI document), bearer-token authentication, request parsing and the error format."""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Response, current_app, g, jsonify, request
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import HTTPException
+
+import engine
+from schema.common import flatten_messages
+from web import get_db
+from web.api import bp
+from web.api import tokens as api_tokens
+from web.api.upload import UploadRejected
+from web.errors import engine_error_fields, json_error
+
+MAX_DB_ID = 2**62
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+
+ERROR_TEXT = {
+    400: "The request is malformed (e.g. the body is not JSON).",
+    401: "No valid API token: send `Authorization: Bearer <token>`.",
+    403: "The caller's roles do not allow this.",
+    404: "No such resource.",
+    405: "The method is not allowed here.",
+    409: "Conflict with the current state (e.g. the task is no longer ready).",
+    413: "The upload is too large.",
+    415: "Unsupported content type (send application/json).",
+    422: "The input is not valid; `fields` names each problem.",
+}
+
+
+@dataclass
+class Operation:
+    """One API operation, as registered on the blueprint and described in the OpenAPI document."""
+
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    description: str
+    tags: list[str]
+    body: type[Schema] | None = None
+    multipart: dict | None = None
+    query: type[Schema] | None = None
+    response: type[Schema] | None = None
+    status: int = 200
+    errors: set[int] = field(default_factory=set)
+    auth: bool = True
+    admin: bool = False
+
+    @property
+    def path(self) -> str:
+        return "/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.rule)
+
+    @property
+    def path_params(self) -> list[tuple[str, str]]:
+        return [(name, conv or "string") for conv, name in re.findall(r"<(?:(\w+):)?(\w+)>", self.rule)]
+
+
+OPERATIONS: list[Operation] = []
+
+
+def caller() -> api_tokens.ApiCaller:
+    return g.api_caller
+
+
+def actor() -> str:
+    return caller().username
+
+
+def engine_roles() -> set[str]:
+    """Roles passed to the engine, which enforces them on task actions (admins act on all)."""
+    return set(caller().roles)
+
+
+def _authenticate(admin: bool) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "send a personal API token as `Authorization: Bearer <token>`")
+    who = api_tokens.authenticate(get_db(), token.strip())
+    if who is None:
+        raise ApiError(401, "unauthorized", "the API token is unknown, revoked or its user is deactivated")
+    g.api_caller = who
+    if admin and not who.is_admin:
+        raise ApiError(403, "forbidden", "this operation needs the admin role")
+
+
+def load_json(schema: type[Schema]) -> dict:
+    """The request body, validated by ``schema`` (415 not JSON, 400 malformed, 422 invalid)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        payload: Any = {}
+    else:
+        if request.mimetype != JSON and not request.mimetype.endswith("+json"):
+            raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+        try:
+            import json
+
+            payload = json.loads(raw)
+        except ValueError as err:
+            raise ApiError(400, "bad_request", f"the body is not valid JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise ApiError(422, "invalid_data", "the body must be a JSON object", {"_body": "must be an object"})
+    return schema().load(payload)
+
+
+def load_query(schema: type[Schema]) -> dict:
+    args = {k: v for k, v in request.args.items()}
+    return schema().load(args)
+
+
+class ApiError(Exception):
+    """An error answered in the API's error format."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def operation(rule: str, method: str, *, summary: str, tags: list[str], description: str = "",
+              body: type[Schema] | None = None, multipart: dict | None = None, query: type[Schema] | None = None,
+              response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] = (),
+              auth: bool = True, admin: bool = False) -> Callable:
+    """Register a view on the API blueprint and describe it for the OpenAPI document.
+
+    The view receives path arguments plus ``body`` and/or ``query`` (validated dicts) and
+    returns data dumped with ``response`` (or a ready ``Response``).
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        op = Operation(rule, method, fn.__name__, summary, description or inspect.cleandoc(fn.__doc__ or ""), tags,
+                       body, multipart, query, response, status, set(errors), auth, admin)
+
+        @wraps(fn)
+        def view(**kwargs: Any) -> Any:
+            for name, value in kwargs.items():
+                if isinstance(value, int) and not 0 < value <= MAX_DB_ID:
+                    raise ApiError(404, "not_found", f"no resource with {name} {value}")
+            if auth:
+                _authenticate(admin)
+            if query is not None:
+                kwargs["query"] = load_query(query)
+            if body is not None:
+                kwargs["body"] = load_json(body)
+            result = fn(**kwargs)
+            if isinstance(result, Response):
+                return result
+            payload = response().dump(result) if response is not None else result
+            out = jsonify(payload)
+            out.status_code = status
+            return out
+
+        bp.add_url_rule(rule, fn.__name__, view, methods=[method])
+        OPERATIONS.append(op)
+        return fn
+
+    return decorate
+
+
+# --- errors: one format for everything under /api/v1 ---
+
+
+def _error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+    response = json_error(status, code, message, fields)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="caseflow"'
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(err: ApiError) -> Response:
+    return _error(err.status, err.code, err.message, err.fields)
+
+
+@bp.errorhandler(ValidationError)
+def _validation_error(err: ValidationError) -> Response:
+    fields = flatten_messages(err.messages)
+    return _error(422, "invalid_data", "the request is not valid: " +
+                  "; ".join(f"{k}: {v}" for k, v in fields.items()), fields)
+
+
+@bp.errorhandler(engine.EngineError)
+def _engine_error(err: engine.EngineError) -> Response:
+    from web.errors import ERROR_STATUS
+
+    status = ERROR_STATUS.get(type(err), getattr(err, "http_status", 400))
+    message = err.message if isinstance(err, engine.InvalidData) else str(err)
+    return _error(status, err.code, message, engine_error_fields(err))
+
+
+@bp.errorhandler(UploadRejected)
+def _upload_rejected(err: UploadRejected) -> Response:
+    return _error(422, "deploy_rejected", "the upload is not a usable bundle:\n" +
+                  "\n".join(f"  {p}" for p in err.problems), {"problems": [p.as_dict() for p in err.problems]})
+
+
+@bp.errorhandler(api_tokens.TokenError)
+def _token_error(err: api_tokens.TokenError) -> Response:
+    return _error(404, "not_found", str(err))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(err: HTTPException) -> Response:
+    status = err.code or 500
+    code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_data"}.get(
+        status, re.sub(r"\W+", "_", (err.name or "error").lower()))
+    response = _error(status, code, err.description or err.name or "error")
+    if status == 405 and getattr(err, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(err.valid_methods)
+    return response
+
+
+@bp.errorhandler(Exception)
+def _unexpected(err: Exception) -> Response:
+    if isinstance(err, HTTPException):  # pragma: no cover - handled above
+        return _http_error(err)
+    current_app.logger.exception("API request failed: %s %s", request.method, request.path)
+    return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@bp.route("/<path:_rest>", methods=list(_METHODS))
+def not_found(_rest: str) -> Response:
+    """Unknown API paths (and known paths with another method) answer in the API's format."""
+    adapter = current_app.url_map.bind("localhost")
+    allowed = []
+    for method in _METHODS:
+        try:
+            endpoint, _args = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.not_found":
+            allowed.append(method)
+    if allowed:
+        response = _error(405, "method_not_allowed", f"{request.method} is not allowed here; use {', '.join(allowed)}")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return _error(404, "not_found", f"no API resource at {request.path}")
+
+
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.after_request
+def _api_headers(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

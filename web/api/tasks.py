@@ -1,0 +1,69 @@
+"""Human tasks: the caller's ready tasks, one task with its form schema, claim, complete."""
+from __future__ import annotations
+
+import engine
+import store
+from schema import instances as si
+from schema import tasks as s
+from web import get_db
+from web.api.core import ApiError, actor, caller, engine_roles, operation
+
+TAGS = ["tasks"]
+
+
+@operation("/tasks", "GET", summary="The caller's ready tasks", tags=TAGS, query=s.TaskListQuerySchema,
+           response=s.TaskListSchema, errors=(403, 422))
+def list_tasks(query: dict) -> dict:
+    """Ready tasks of the caller's roles (admins: all), soonest deadline first. `role` narrows
+    to one of the caller's roles (403 for another), `assignee=me` to tasks they claimed."""
+    who = caller()
+    role = query.get("role")
+    if role is not None and not who.is_admin and role not in who.roles:
+        raise ApiError(403, "forbidden", f"role {role!r} is not one of yours")
+    roles = None if who.is_admin else sorted(who.roles)
+    items = engine.list_tasks(get_db(), instance_id=query.get("instance"), role=role, roles=roles,
+                              assignee=who.username if query.get("assignee") == "me" else None,
+                              process_key=query.get("process"), limit=query["limit"])
+    return {"items": items}
+
+
+def _visible(task_id: str) -> store.HumanTask:
+    row = get_db().get(store.HumanTask, task_id)
+    if row is None:
+        raise engine.NotFound(f"no task {task_id}")
+    who = caller()
+    if not who.is_admin and row.role not in who.roles:
+        raise ApiError(403, "forbidden", f"task {row.title!r} belongs to role {row.role!r}")
+    return row
+
+
+@operation("/tasks/<task_id>", "GET", summary="One task with its form schema", tags=TAGS,
+           response=s.TaskDetailSchema, errors=(403, 404))
+def get_task(task_id: str) -> dict:
+    """The task, its form's JSON Schema and UI schema, and the process data."""
+    _visible(task_id)
+    return engine.task_form(get_db(), task_id)
+
+
+@operation("/tasks/<task_id>/claim", "POST", summary="Claim a task", tags=TAGS, response=s.TaskSchema,
+           errors=(403, 404, 409))
+def claim(task_id: str) -> dict:
+    _visible(task_id)
+    return engine.claim(get_db(), task_id, actor(), roles=engine_roles())
+
+
+@operation("/tasks/<task_id>/unclaim", "POST", summary="Give a claimed task back", tags=TAGS,
+           response=s.TaskSchema, errors=(403, 404, 409))
+def unclaim(task_id: str) -> dict:
+    _visible(task_id)
+    return engine.unclaim(get_db(), task_id, actor(), roles=engine_roles())
+
+
+@operation("/tasks/<task_id>/complete", "POST", summary="Complete a task", tags=TAGS,
+           body=s.CompleteRequestSchema, response=si.InstanceSchema, errors=(403, 404, 409, 415, 422))
+def complete(task_id: str, body: dict) -> dict:
+    """Submit the form `data`: 422 with `fields` when it does not satisfy the form, 409 when
+    the task is no longer ready, 403 when it belongs to a role that is not the caller's.
+    Returns the instance as it is after running on."""
+    _visible(task_id)
+    return engine.complete(get_db(), task_id, body["data"], actor=actor(), roles=engine_roles())

@@ -1,0 +1,182 @@
+"""What a case page shows, built from the engine's view of an instance (no workflow is loaded):
+key facts, deadlines and their state, the history timeline and escalations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import store
+from web import attachments, deadlines
+from web.labels import LabelBook, book_for_definition
+
+# Data keys shown first on case and task pages, per process; other processes show every scalar.
+KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "complaint": (
+        "complaint_no", "customer_name", "customer_code", "customer_contact", "channel", "product_no",
+        "product_model", "order_no", "ship_date", "ship_qty", "lot_size", "functional_defect_qty",
+        "cosmetic_defect_qty", "defect_rate", "complaint_type", "found_stage", "kpi_class", "urgency",
+        "special_major", "grading_rules", "responsible_dept", "claim_amount", "loss_amount",
+        "complaint_ratio", "description", "customer_request",
+    ),
+    "repair": (
+        "repair_number", "customer_name", "customer_contact", "phone", "email", "address", "recipient",
+        "product_model", "serial_no", "purchase_date", "warranty_claim", "received_date", "in_warranty",
+        "chargeable", "fault_cause", "parts", "estimated_fee", "fault_description", "special_requirements",
+        "accessories",
+    ),
+}
+LONG_TEXT_KEYS = {"description", "customer_request", "fault_description", "special_requirements"}
+MAX_GENERIC_FACTS = 40
+
+
+@dataclass
+class Fact:
+    """A labelled value as a page shows it."""
+
+    key: str
+    label: str
+    text: str
+    long: bool = False
+    attachment_id: int | None = None
+
+
+def display(book: LabelBook, key: str, value: Any) -> str:
+    """A data value as text: enum labels, yes/no, lists, local date-times."""
+    from web.templating import when, yes_no
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return yes_no(value)
+    label = book.value_label(key, value) if not isinstance(value, (list, dict)) else None
+    if label:
+        return label
+    if isinstance(value, list):
+        return ", ".join(display(book, key, v) for v in value if not isinstance(v, dict))
+    if isinstance(value, dict):
+        return ", ".join(f"{book.label(k)}: {display(book, k, v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:,.6f}".rstrip("0").rstrip(".")
+    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and value[10:11] == "T":
+        return when(value)
+    return str(value)
+
+
+def facts(book: LabelBook, process_key: str, data: dict, names: dict[int, str] | None = None) -> list[Fact]:
+    """The key data of a case, in the process's order, empty values left out."""
+    names = names or {}
+    keys = KEY_FIELDS.get(process_key)
+    if keys is None:
+        keys = tuple(k for k, v in data.items() if not isinstance(v, (dict, list)) or
+                     (isinstance(v, list) and all(not isinstance(i, dict) for i in v)))[:MAX_GENERIC_FACTS]
+    out = []
+    for key in keys:
+        value = data.get(key)
+        if value is None or value == "" or value == []:
+            continue
+        ident = attachments.parse_reference(value)
+        text = names.get(ident, _("attachment")) if ident is not None else display(book, key, value)
+        out.append(Fact(key, book.label(key), text, long=key in LONG_TEXT_KEYS, attachment_id=ident))
+    return out
+
+
+@dataclass
+class DeadlineRow:
+    key: str
+    label: str
+    due: str
+    state: str
+    escalated: bool
+
+
+def deadline_rows(book: LabelBook, data: dict, audit: list[dict], completed_at: str | None) -> list[DeadlineRow]:
+    """Each deadline in the data with its state: met/late once done, else overdue/due soon/open.
+
+    A complaint has reacted once its first task was completed; every other deadline is met
+    when the case is closed in time.
+    """
+    escalated = {e.get("deadline") for e in data.get("escalations") or [] if isinstance(e, dict)}
+    first_done = next((e["at"] for e in audit if e["kind"] == "task_completed"), None)
+    rows = []
+    for key in deadlines.DEADLINE_KEYS:
+        due = data.get(key)
+        if not due:
+            continue
+        done_at = completed_at or (first_done if key == "react_by" else None)
+        rows.append(DeadlineRow(key, book.label(key), due, deadlines.state(due, done_at), key in escalated))
+    return rows
+
+
+@dataclass
+class TimelineEntry:
+    at: str
+    actor: str
+    kind: str
+    text: str
+    details: list[Fact] = field(default_factory=list)
+
+
+def _describe(event: dict, titles: dict[str, str], book: LabelBook) -> str:
+    from web.labels import role_label
+
+    task = titles.get(event.get("task") or "", event.get("task") or "")
+    payload = event.get("payload") or {}
+    kind = event["kind"]
+    if kind == "started":
+        return _("Case started (process version %(v)s)", v=payload.get("version", "?"))
+    if kind == "task_completed":
+        return _("Completed: %(task)s", task=payload.get("title") or task)
+    if kind == "task_claimed":
+        return _("Took over: %(task)s", task=task)
+    if kind == "task_released":
+        return _("Released: %(task)s", task=task)
+    if kind == "timer_fired":
+        return _("Timer fired: %(task)s", task=task)
+    if kind == "escalation":
+        return _("Escalated to %(level)s: %(deadline)s overrun",
+                 level=role_label(payload.get("level")), deadline=book.label(str(payload.get("deadline") or "")))
+    if kind == "error":
+        return _("Stopped with an error at %(task)s: %(message)s", task=task, message=payload.get("message", ""))
+    if kind == "retried":
+        return _("Retried after an error")
+    if kind == "data_changed":
+        return _("Data corrected")
+    if kind == "cancelled":
+        return _("Case cancelled: %(reason)s", reason=payload.get("reason") or "—")
+    if kind == "completed":
+        return _("Case closed")
+    return kind
+
+
+def timeline(session: Session, instance_id: int, audit: list[dict], book: LabelBook,
+             names: dict[int, str]) -> list[TimelineEntry]:
+    """The history, newest first, with the data each completed task submitted."""
+    titles = dict(session.execute(select(store.HumanTask.name, store.HumanTask.title)
+                                  .where(store.HumanTask.instance_id == instance_id)).all())
+    out = []
+    for event in audit:
+        data = (event.get("payload") or {}).get("data") if event["kind"] in ("task_completed", "started",
+                                                                                "data_changed") else None
+        details = []
+        for key, value in (data or {}).items():
+            ident = attachments.parse_reference(value)
+            text = names.get(ident, "") if ident is not None else display(book, key, value)
+            if text:
+                details.append(Fact(key, book.label(key), text, attachment_id=ident))
+        out.append(TimelineEntry(event["at"], event["actor"], event["kind"], _describe(event, titles, book), details))
+    out.reverse()
+    return out
+
+
+def label_book(session: Session, definition_id: int) -> LabelBook:
+    return book_for_definition(session.get(store.ProcessDefinition, definition_id))
+
+
+def attachment_names(session: Session, instance_id: int) -> dict[int, str]:
+    return {a.id: a.filename for a in attachments.for_instance(session, instance_id)}
+

@@ -1,0 +1,1 @@
+"""Task and start forms rendered from JSON Schema, and posted forms read back into typed data."""

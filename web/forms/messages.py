@@ -1,0 +1,43 @@
+"""The engine's validation messages (JSON Schema wording, English) in the user's language."""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from flask_babel import gettext as _
+
+# (pattern of the engine's message, localized message built from its groups)
+_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
+    (re.compile(r" is a required property$"), lambda m: _("This field is required.")),
+    (re.compile(r" is less than the minimum of (\S+)$"), lambda m: _("The smallest allowed value is %(n)s.", n=m[1])),
+    (re.compile(r" is less than or equal to the minimum of (\S+)$"),
+     lambda m: _("The value must be greater than %(n)s.", n=m[1])),
+    (re.compile(r" is greater than the maximum of (\S+)$"), lambda m: _("The largest allowed value is %(n)s.", n=m[1])),
+    (re.compile(r" is greater than or equal to the maximum of (\S+)$"),
+     lambda m: _("The value must be less than %(n)s.", n=m[1])),
+    (re.compile(r" is too short$|should be non-empty$|does not have enough properties$"),
+     lambda m: _("Please fill this in.")),
+    (re.compile(r" is too long$|is expected to be empty$"), lambda m: _("This is too long.")),
+    (re.compile(r" is not one of "), lambda m: _("Choose one of the offered values.")),
+    (re.compile(r" is not a '(date|date-time)'$"), lambda m: _("Enter a valid date.")),
+    (re.compile(r" is not a '([^']+)'$"), lambda m: _("The format is not valid (%(f)s).", f=m[1])),
+    (re.compile(r" does not match "), lambda m: _("The format is not valid.")),
+    (re.compile(r" is not of type '(integer)'"), lambda m: _("Enter a whole number.")),
+    (re.compile(r" is not of type '(number)'"), lambda m: _("Enter a number.")),
+    (re.compile(r" is not of type "), lambda m: _("The value has the wrong type.")),
+    (re.compile(r" is not a multiple of (\S+)$"), lambda m: _("The value must be a multiple of %(n)s.", n=m[1])),
+]
+
+
+def localize(message: str) -> str:
+    """The engine's field message in the current language (unknown wording is kept)."""
+    for pattern, build in _PATTERNS:
+        match = pattern.search(message)
+        if match:
+            return build(match)
+    return message
+
+
+def localize_all(fields: dict[str, str]) -> dict[str, str]:
+    return {name: localize(str(text)) for name, text in fields.items()}

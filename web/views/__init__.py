@@ -1,0 +1,74 @@
+"""Blueprints of the staff UI (and the REST API's), the sign-in gate and HTML error pages."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+import engine
+from web import templating
+from web.errors import engine_error_response, json_error, wants_json
+from web.extensions import login_manager
+
+# Endpoints reachable without signing in (the API authenticates with its own bearer tokens).
+PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "static"}
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def register(app: Flask) -> None:
+    """Register the API blueprint and the UI blueprints, with their shared hooks."""
+    from web.api import bp as api_bp
+    from web.views import account, admin, auth, cases, inbox, printouts, register as complaint_register, start, tasks
+
+    app.register_blueprint(api_bp)
+    for module in (auth, inbox, tasks, start, cases, complaint_register, printouts, admin, account):
+        app.register_blueprint(module.bp)
+    templating.init_app(app)
+
+    @app.before_request
+    def _require_sign_in() -> Any:
+        if request.blueprint == "api" or request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.blueprint != "api":
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if current_user.is_authenticated and response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(engine.EngineError)
+    def _engine_error(err: engine.EngineError) -> Any:
+        return engine_error_response(err)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err: CSRFError) -> Any:
+        message = _("The form has expired or did not come from this site. Go back, reload the page and try again.")
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> Any:
+        if wants_json():
+            return json_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or "")
+        messages = {
+            403: _("You do not have permission to see this page or do this."),
+            404: _("This page does not exist."),
+            413: _("The upload is too large."),
+        }
+        message = messages.get(err.code or 500, err.description)
+        return render_template("error.html", status=err.code, message=message), err.code or 500

@@ -1,0 +1,80 @@
+"""Helpers every blueprint uses: the signed-in user's roles, admin guard, safe redirects."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+import config
+
+# Who may start which process from the UI (PRODUCT.md §1); other processes: admin only.
+DEFAULT_START_ROLES: dict[str, set[str]] = {
+    "complaint": {"customer_service"},
+    "repair": {"service_center", "customer_service"},
+}
+
+
+def settings() -> config.Settings:
+    return current_app.config["CASEFLOW_SETTINGS"]
+
+
+def business_tz() -> ZoneInfo:
+    return ZoneInfo(settings().timezone)
+
+
+def actor() -> str:
+    """The name recorded in the audit log for the signed-in user."""
+    return current_user.username
+
+
+def engine_roles() -> set[str]:
+    """The roles passed to the engine, which enforces them on every task action."""
+    return set(current_user.roles)
+
+
+def inbox_roles() -> set[str] | None:
+    """Roles whose tasks the user sees; None (all) for an admin."""
+    return None if current_user.is_admin else set(current_user.roles)
+
+
+def may_work_on(task: dict) -> bool:
+    """The task belongs to one of the user's roles (admins may act on every task)."""
+    return current_user.is_admin or task.get("role") in current_user.roles
+
+
+def start_roles(process_key: str) -> set[str]:
+    table = current_app.config.get("CASEFLOW_START_ROLES", DEFAULT_START_ROLES)
+    return set(table.get(process_key, set()))
+
+
+def may_start(process_key: str) -> bool:
+    return current_user.is_admin or bool(start_roles(process_key) & set(current_user.roles))
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only users with the ``admin`` role (403 for everyone else)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated or not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def safe_target(target: str | None, fallback: str = "inbox.index") -> str:
+    """``target`` if it is a path on this site, else the URL of ``fallback``."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for(fallback)
+
+
+def redirect_back(fallback: str = "inbox.index") -> Any:
+    return redirect(safe_target(request.form.get("next") or request.args.get("next"), fallback))

@@ -1,0 +1,78 @@
+"""``/complaints``: the complaint register with filters, and the same rows as CSV."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+from flask_babel import gettext as _
+
+import clock
+import store
+from web import casefile, complaint_register as register, get_db
+from web.labels import OUTPUT_ENUMS, pick
+from web.templating import day, status_label, when
+from web.views.common import business_tz
+
+bp = Blueprint("register", __name__)
+
+
+def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
+    def enum(key: str) -> list[tuple[str, str]]:
+        known = OUTPUT_ENUMS[key]
+        values = list(known) + [v for v in register.distinct_values(session, key) if v not in known]
+        return [(v, pick(*known[v]) if v in known else v) for v in values]
+
+    return {
+        "status": [(s, status_label(s) if s != "open" else _("Open")) for s in register.STATUSES],
+        "kpi_class": enum("kpi_class"),
+        "urgency": enum("urgency"),
+        "department": enum("responsible_dept"),
+    }
+
+
+@bp.route("/complaints")
+def index() -> Any:
+    session = get_db()
+    flt = register.RegisterFilter.from_args(request.args)
+    number = request.args.get("page", "1")
+    result = register.page(session, flt, business_tz(), int(number) if number.isdigit() else 1)
+    books = {r.definition_id: casefile.label_book(session, r.definition_id) for r in result.rows}
+    return render_template("register.html", result=result, flt=flt, choices=_choices(session), books=books)
+
+
+def _csv_headers() -> list[str]:
+    return [_("Complaint no."), _("Received"), _("Customer"), _("Product"), _("Type"), _("KPI class"),
+            _("Urgency"), _("Responsible department"), _("Complaint content"), _("Status"), _("Current tasks"),
+            _("Closed")]
+
+
+def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[str]) -> list[str]:
+    book = casefile.label_book(session, row.definition_id)
+    data = row.data or {}
+
+    def shown(key: str) -> str:
+        return casefile.display(book, key, data.get(key))
+
+    return [row.business_key or f"#{row.id}", when(row.created_at), shown("customer_name") or shown("customer_code"),
+            " ".join(filter(None, (shown("product_no"), shown("product_model")))), shown("complaint_type"),
+            shown("kpi_class"), shown("urgency"), shown("responsible_dept"), shown("description"),
+            status_label(row.status), "; ".join(tasks), day(row.completed_at) if row.completed_at else ""]
+
+
+@bp.route("/complaints.csv")
+def export() -> Any:
+    """Every complaint matching the filters, as UTF-8 CSV with a BOM (opens in Excel)."""
+    session = get_db()
+    flt = register.RegisterFilter.from_args(request.args)
+    result = register.all_rows(session, flt, business_tz())
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(_csv_headers())
+    for row in result.rows:
+        writer.writerow(_csv_row(session, row, result.current_tasks.get(row.id, [])))
+    stamp = clock.now().astimezone(business_tz()).strftime("%Y%m%d-%H%M")
+    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="complaints-{stamp}.csv"'})

@@ -1,0 +1,111 @@
+"""A task's form: show it, complete it, claim and release it (roles enforced by the engine too)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+import engine
+import store
+from web import attachments, casefile, get_db, rollback_request
+from web.forms.messages import localize_all
+from web.views import form_page
+from web.views.common import actor, engine_roles, may_work_on, redirect_back
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+def conflict_message(err: engine.EngineError) -> str:
+    """A task could not be changed because the case moved on: say so in the user's language."""
+    if isinstance(err, engine.Conflict):
+        return _("This task was changed by someone else meanwhile (%(detail)s).", detail=str(err))
+    return _("The case cannot go on in its current state (%(detail)s).", detail=str(err))
+
+
+def _load(task_id: str) -> dict:
+    """The task with its form; 403 when it belongs to none of the user's roles."""
+    task = engine.task_form(get_db(), task_id)
+    if not may_work_on(task):
+        abort(403)
+    return task
+
+
+def _render(task: dict, values: dict | None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    session = get_db()
+    instance = session.get(store.ProcessInstance, task["instance_id"])
+    book = casefile.label_book(session, instance.definition_id)
+    form = form_page.build(session, task["schema"], task["ui_schema"], values, errors, task["instance_id"])
+    held_by_other = bool(task["assignee"]) and task["assignee"] != current_user.username and not current_user.is_admin
+    facts = casefile.facts(book, instance.process_key, instance.data or {},
+                           casefile.attachment_names(session, instance.id))
+    missing = [book.label(k) for k in (instance.data or {}).get("intake_missing") or
+               (instance.data or {}).get("application_missing") or []]
+    return render_template("task.html", task=task, form=form, facts=facts, instance=instance,
+                           held_by_other=held_by_other, missing=missing), status
+
+
+@bp.route("/<task_id>")
+def show(task_id: str) -> Any:
+    task = _load(task_id)
+    if task["state"] != "ready":
+        flash(_("This task is already done."), "info")
+        return redirect(url_for("cases.show", instance_id=task["instance_id"]))
+    return _render(task, task["data"])
+
+
+@bp.route("/<task_id>", methods=["POST"])
+def submit(task_id: str) -> Any:
+    """Convert the form to typed data and complete the task; errors re-show what was typed."""
+    session = get_db()
+    task = _load(task_id)
+    batch = attachments.UploadBatch(session, actor(), task["instance_id"])
+    submission = form_page.read(task["schema"], task["ui_schema"], batch)
+    if submission.errors:
+        batch.discard()
+        rollback_request()
+        return _render(task, submission.raw, submission.errors, 422)
+    try:
+        view = engine.complete(session, task_id, submission.data, actor=actor(), roles=engine_roles())
+    except engine.InvalidData as err:
+        batch.discard()
+        rollback_request()
+        return _render(task, submission.raw, localize_all(err.fields), 422)
+    except (engine.Conflict, engine.InstanceError) as err:
+        batch.discard()
+        rollback_request()
+        flash(conflict_message(err), "error")
+        return redirect(url_for("cases.show", instance_id=task["instance_id"]))
+    except engine.EngineError:
+        batch.discard()
+        raise
+    if view["status"] == "error":
+        flash(_("The task was saved, but the case stopped with an error; an administrator has to look at it."),
+              "error")
+        return redirect(url_for("cases.show", instance_id=view["id"]))
+    flash(_("Done: %(task)s (%(case)s).", task=task["title"], case=view["business_key"] or f"#{view['id']}"),
+          "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/<task_id>/claim", methods=["POST"])
+def claim(task_id: str) -> Any:
+    _load(task_id)
+    try:
+        engine.claim(get_db(), task_id, actor(), roles=engine_roles())
+    except (engine.Conflict, engine.InstanceError) as err:
+        rollback_request()
+        flash(conflict_message(err), "error")
+    return redirect_back()
+
+
+@bp.route("/<task_id>/unclaim", methods=["POST"])
+def unclaim(task_id: str) -> Any:
+    _load(task_id)
+    try:
+        engine.unclaim(get_db(), task_id, actor(), roles=engine_roles())
+    except (engine.Conflict, engine.InstanceError) as err:
+        rollback_request()
+        flash(conflict_message(err), "error")
+    return redirect_back()
