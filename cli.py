@@ -262,8 +262,9 @@ def operators(click_ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--data", help="Input data as JSON (or @file.json).")
 @click.option("--params", "params", help="Parameters as JSON (or @file.json).")
-def operators_run(name: str, data: str | None, params: str | None) -> None:
-    """Run operator NAME on sample data and print its result as JSON."""
+@click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: the result is always JSON.")
+def operators_run(name: str, data: str | None, params: str | None, as_json: bool) -> None:
+    """Run operator NAME on sample data and print its result as JSON (numbers are not allocated)."""
     import datetime as dt
 
     import clock
