@@ -301,3 +301,10 @@ from web.commands import demo_users, serve, users  # noqa: E402
 main.add_command(users)
 main.add_command(demo_users)
 main.add_command(serve)
+
+
+# --- process versions, migration and API tokens (code in admin_commands.py) -------------------
+from admin_commands import COMMANDS as _ADMIN_COMMANDS  # noqa: E402
+
+for _command in _ADMIN_COMMANDS:
+    main.add_command(_command)

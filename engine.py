@@ -212,6 +212,11 @@ class CaseflowScriptEngine(PythonScriptEngine):
         }
         try:
             result = op.run(_plain(task.data), params, context)
+            if op.audit:
+                events = getattr(_call_context, "events", None)
+                if events is not None:
+                    payload = result.get("last_escalation", result) if op.audit == "escalation" else result
+                    events.append((op.audit, task.task_spec.bpmn_id, payload))
         except OperatorError as err:
             raise WorkflowTaskException(f"{operation_name}: {err}", task=task, exception=err)
         except Exception as err:  # a rule bug: keep the real message for the instance error
@@ -246,28 +251,47 @@ class TaskMeta:
     ui_form: str | None
     due_key: str | None
     documentation: str | None
+    process: str = ""  # id of the process (bundle) that defines the task
+
+    @property
+    def ref(self) -> str:
+        """Unique within a loaded spec, also across called processes: ``process:bpmn_id``."""
+        return f"{self.process}:{self.name}"
 
 
 @dataclass
 class LoadedSpec:
-    """A parsed, immutable process version."""
+    """A parsed, immutable process version (with the processes it calls)."""
 
     key: str
     spec: Any
     subprocess_specs: dict
-    files: dict[str, str]
-    task_meta: dict[str, TaskMeta] = field(default_factory=dict)
+    files: dict[str, str]  # the version's own bundle
+    process_files: dict[str, dict[str, str]] = field(default_factory=dict)  # process id -> its bundle
+    task_meta: dict[str, TaskMeta] = field(default_factory=dict)  # TaskMeta.ref -> meta
     start_form: str | None = None
     business_key_field: str | None = None
-    _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
+    _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
-    def form_schema(self, filename: str | None) -> dict | None:
-        """The parsed JSON file ``filename`` of the bundle (parsed once per version)."""
-        if not filename or filename not in self.files:
+    def meta(self, task_spec: Any) -> TaskMeta:
+        """The metadata of a human task spec of this version."""
+        found = self.task_meta.get(f"{_spec_process(task_spec)}:{task_spec.bpmn_id or task_spec.name}")
+        return found or _task_meta(task_spec)
+
+    def form_schema(self, filename: str | None, process: str | None = None) -> dict | None:
+        """The parsed JSON file ``filename`` of ``process``'s bundle (default: this version's own)."""
+        files = self.process_files.get(process or self.key, self.files)
+        if not filename or filename not in files:
             return None
-        if filename not in self._parsed:
-            self._parsed[filename] = json.loads(self.files[filename])
-        return copy.deepcopy(self._parsed[filename])
+        cache_key = (process or self.key, filename)
+        if cache_key not in self._parsed:
+            self._parsed[cache_key] = json.loads(files[filename])
+        return copy.deepcopy(self._parsed[cache_key])
+
+
+def _spec_process(task_spec: Any) -> str:
+    wf_spec = getattr(task_spec, "_wf_spec", None)
+    return getattr(wf_spec, "name", "") or ""
 
 
 def _properties(task_spec: Any) -> dict:
@@ -287,6 +311,7 @@ def _task_meta(task_spec: Any) -> TaskMeta:
         ui_form=props.get("formUiSchemaFilename"),
         due_key=props.get("dueDataKey"),
         documentation=getattr(task_spec, "documentation", None),
+        process=_spec_process(task_spec),
     )
 
 
@@ -323,26 +348,14 @@ class SpecCache:
         return loaded
 
     def _load(self, session: Session, definition: store.ProcessDefinition) -> LoadedSpec:
-        parser = CaseflowParser()
-        seen: set[int] = set()
-
-        def add(defn: store.ProcessDefinition) -> None:
-            if defn.id in seen:
-                return
-            seen.add(defn.id)
-            _add_bundle_files(parser, defn.files)
-            for dep_id in (defn.dependencies or {}).values():
-                dep = session.get(store.ProcessDefinition, dep_id)
-                if dep is not None and dep.files is not defn.files:
-                    add(dep)
-
-        add(definition)
+        parser, process_files = _definition_parser(session, definition)
         spec = parser.get_spec(definition.key)
         subs = parser.get_subprocess_specs(definition.key)
-        loaded = LoadedSpec(definition.key, spec, subs, definition.files)
+        loaded = LoadedSpec(definition.key, spec, subs, definition.files, process_files)
         for ts in _all_task_specs(spec, subs):
             if getattr(ts, "manual", False):
-                loaded.task_meta[ts.name] = _task_meta(ts)
+                meta = _task_meta(ts)
+                loaded.task_meta[meta.ref] = meta
         start = _start_event(spec)
         if start is not None:
             props = _properties(start)
@@ -358,7 +371,9 @@ class SpecCache:
 SPECS = SpecCache()
 
 
-def _add_bundle_files(parser: CaseflowParser, files: dict[str, str], seen_processes: set | None = None) -> None:
+def _add_bundle_files(parser: CaseflowParser, files: dict[str, str]) -> set[str]:
+    """Add a bundle's BPMN and DMN files to ``parser``; returns the process ids it added."""
+    added: set[str] = set()
     for name in sorted(files):
         if name.endswith(".bpmn"):
             tree = bundles.parse_xml(name, files[name])
@@ -366,8 +381,10 @@ def _add_bundle_files(parser: CaseflowParser, files: dict[str, str], seen_proces
             if ids & set(parser.process_parsers):
                 continue  # the same process came in through another dependency
             parser.add_bpmn_xml(tree, filename=name)
+            added |= ids
         elif name.endswith(".dmn"):
             parser.add_dmn_xml(bundles.parse_xml(name, files[name]).getroot(), filename=name)
+    return added
 
 
 # --- deploy -------------------------------------------------------------------------------------
@@ -584,23 +601,34 @@ def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "
     return [results[pid] for _pb, pid in order]
 
 
-def _parsers_of(session: Session, definition: store.ProcessDefinition) -> dict:
+def _definition_parser(session: Session, definition: store.ProcessDefinition
+                       ) -> tuple[CaseflowParser, dict[str, dict[str, str]]]:
+    """A parser holding a version's files and those of every version it calls.
+
+    Also returns which bundle each process id came from, so forms resolve in their own bundle.
+    """
     parser = CaseflowParser()
-    SPECS.get(session, definition)  # validates that it loads
+    process_files: dict[str, dict[str, str]] = {}
     seen: set[int] = set()
 
     def add(defn: store.ProcessDefinition) -> None:
         if defn.id in seen:
             return
         seen.add(defn.id)
-        _add_bundle_files(parser, defn.files)
+        for pid in _add_bundle_files(parser, defn.files):
+            process_files[pid] = defn.files
         for dep_id in (defn.dependencies or {}).values():
             dep = session.get(store.ProcessDefinition, dep_id)
             if dep is not None:
                 add(dep)
 
     add(definition)
-    return parser.process_parsers
+    return parser, process_files
+
+
+def _parsers_of(session: Session, definition: store.ProcessDefinition) -> dict:
+    SPECS.get(session, definition)  # validates that it loads
+    return _definition_parser(session, definition)[0].process_parsers
 
 
 def _deploy_order(parsed: list[_ParsedBundle]) -> list[tuple[_ParsedBundle, str]]:
@@ -740,11 +768,32 @@ def _plain(value: Any) -> Any:
     return None
 
 
+_DATA_STATES = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
 def _process_data(wf: BpmnWorkflow) -> dict:
-    if wf.is_completed() and wf.data:
-        return _plain(wf.data)
-    task = wf.last_task or wf.task_tree
-    return _plain(task.data if task is not None else {})
+    """The case data as people see it: every task's own writes, replayed in time order.
+
+    Each SpiffWorkflow task holds a copy of the data; with parallel paths (a non-interrupting
+    escalation beside the main path, a call activity) the copies diverge, and no single task
+    has the whole truth. A task's writes are what differs from its parent's data, so applying
+    them oldest first gives "the latest write of each key wins" across all paths.
+    """
+    merged: dict = {}
+    tasks = sorted(wf.get_tasks(state=_DATA_STATES), key=lambda t: t.last_state_change)
+    for task in tasks:
+        parent = task.parent
+        if parent is None:
+            merged.update(task.data)
+            continue
+        base = parent.data
+        for key, value in task.data.items():
+            if key not in base or base[key] != value:
+                merged[key] = value
+        for key in base:
+            if key not in task.data:
+                merged.pop(key, None)
+    return _plain(merged)
 
 
 def _status(wf: BpmnWorkflow) -> str:
@@ -797,7 +846,6 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     now = clock.now()
     completed = completed or {}
     data = _process_data(wf)
-    previous_data = instance.data or {}
     previous_status = instance.status
     instance.state = _serialize(wf)
     instance.serializer_version = SERIALIZER_VERSION
@@ -842,13 +890,13 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     for task_id, task in ready.items():
         if task_id in before:
             continue
-        meta = loaded.task_meta.get(task.task_spec.name) or _task_meta(task.task_spec)
+        meta = loaded.meta(task.task_spec)
         role = meta.role
         if meta.role_from_data:
             role = role_key(task.data.get(meta.role_from_data)) or role
         due_at = _parse_due(task.data.get(meta.due_key)) if meta.due_key else None
         rows.append(dict(
-            id=task_id, instance_id=instance.id, process_key=instance.process_key,
+            id=task_id, instance_id=instance.id, process_key=instance.process_key, spec_ref=meta.ref,
             business_key=instance.business_key, name=meta.name, title=meta.title, lane=meta.lane,
             role=role, form=meta.form, state="ready", assignee=None, completed_at=None, completed_by=None,
             due_at=due_at, sort_due=due_at or store.NO_DEADLINE, created_at=now,
@@ -867,11 +915,6 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
                 dict(instance_id=instance.id, task_id=t["task_id"], name=t["task"],
                      due_at=dt.datetime.fromisoformat(t["due_at"])) for t in timers])
 
-    # Escalations recorded by the `escalate` operator become audit events.
-    esc_before, esc_after = previous_data.get("escalations") or [], data.get("escalations") or []
-    if isinstance(esc_after, list) and len(esc_after) > len(esc_before):
-        for esc in esc_after[len(esc_before):]:
-            _audit(session, instance.id, "system", "escalation", None, esc if isinstance(esc, dict) else {"value": esc})
     if instance.status == "completed" and previous_status != "completed":
         _audit(session, instance.id, actor, "completed", None, {})
     WORKFLOWS.put(instance.id, instance.row_version, wf)
@@ -899,8 +942,12 @@ def _audit(session: Session, instance_id: int | None, actor: str, kind: str, tas
 
 def _run_engine(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, actor: str,
                 steps: Any) -> None:
-    """Run ``steps(wf)`` (task run + engine steps); a failure puts the instance in ``error``."""
+    """Run ``steps(wf)`` (task run + engine steps); a failure puts the instance in ``error``.
+
+    Operators declared with an audit kind (e.g. ``escalate``) are logged as they run.
+    """
     _call_context.session = session
+    _call_context.events = events = []
     try:
         steps(wf)
     except (SpiffWorkflowException, ScriptRejected, OperatorError) as err:
@@ -911,9 +958,12 @@ def _run_engine(session: Session, instance: store.ProcessInstance, wf: BpmnWorkf
         instance.status = "error"
         instance.error = message
         instance.error_task = task_name
-        _audit(session, instance.id, actor, "error", task_name, {"message": message})
+        events.append(("error", task_name, {"message": message}))
     finally:
         _call_context.session = None
+        _call_context.events = None
+    for kind, task_name, payload in events:
+        _audit(session, instance.id, "system" if kind != "error" else actor, kind, task_name, payload)
 
 
 def _error_message(err: Exception) -> str:
@@ -1006,10 +1056,11 @@ def task_form(session: Session, task_id: str) -> dict:
         raise NotFound(f"no task {task_id}")
     instance = _load_instance(session, row.instance_id)
     loaded = SPECS.get(session, instance.definition)
-    meta = next((m for m in loaded.task_meta.values() if m.name == row.name), None)
+    meta = loaded.task_meta.get(row.spec_ref)
+    process = meta.process if meta else None
     out = _task_dict(row)
-    out["schema"] = loaded.form_schema(row.form)
-    out["ui_schema"] = loaded.form_schema(meta.ui_form) if meta else None
+    out["schema"] = loaded.form_schema(row.form, process)
+    out["ui_schema"] = loaded.form_schema(meta.ui_form, process) if meta else None
     out["documentation"] = meta.documentation if meta else None
     out["data"] = instance.data
     return out
@@ -1028,7 +1079,8 @@ def complete(session: Session, task_id: str, data: dict | None = None, actor: st
     if instance.status in ("error", "cancelled", "completed"):
         raise InstanceError(f"instance {instance.id} is {instance.status}")
     loaded = SPECS.get(session, instance.definition)
-    clean = _validate_form(loaded.form_schema(row.form), data)
+    meta = loaded.task_meta.get(row.spec_ref)
+    clean = _validate_form(loaded.form_schema(row.form, meta.process if meta else None), data)
     wf = _restore(session, instance, loaded)
     task = wf.get_task_from_id(UUID(row.id))
     if task is None or task.state != TaskState.READY:
@@ -1284,9 +1336,9 @@ def find_definition(session: Session, key: str, version: int) -> store.ProcessDe
 
 
 def _version_dict(definition: store.ProcessDefinition, counts: dict[str, int] | None = None,
-                  latest: int | None = None, start_id: int | None = None) -> dict:
+                  latest: int | None = None, start_id: int | None = None, with_files: bool = False) -> dict:
     counts = counts or {}
-    return {
+    out = {
         "definition_id": definition.id,
         "key": definition.key,
         "version": definition.version,
@@ -1297,11 +1349,13 @@ def _version_dict(definition: store.ProcessDefinition, counts: dict[str, int] | 
         "pinned": bool(definition.pinned),
         "latest": latest is not None and definition.version == latest,
         "starts_new_instances": start_id is not None and definition.id == start_id,
-        "files": sorted(definition.files or {}),
         "dependencies": dict(definition.dependencies or {}),
         "running_instances": sum(counts.get(s, 0) for s in UNFINISHED_STATUSES),
         "instances": {s: counts.get(s, 0) for s in (*UNFINISHED_STATUSES, "completed", "cancelled")},
     }
+    if with_files:  # the files column is deferred: only load it when asked
+        out["files"] = sorted(definition.files or {})
+    return out
 
 
 def list_versions(session: Session, key: str) -> list[dict]:
@@ -1328,9 +1382,11 @@ def list_versions(session: Session, key: str) -> list[dict]:
 
 
 def version_info(session: Session, definition_id: int) -> dict:
-    """One version as in :func:`list_versions`."""
+    """One version as in :func:`list_versions`, with the names of its files."""
     definition = get_definition(session, definition_id)
-    return next(v for v in list_versions(session, definition.key) if v["definition_id"] == definition.id)
+    info = next(v for v in list_versions(session, definition.key) if v["definition_id"] == definition.id)
+    info["files"] = sorted(definition.files or {})
+    return info
 
 
 def pin(session: Session, key: str, version: int, actor: str) -> dict:
@@ -1601,7 +1657,11 @@ def _check_workflow_diff(wdiff: Any, version: int, reasons: list[str], notes: li
             continue
         attrs = set(_spec_changes(task, target)) - _MIGRATION_NEUTRAL_ATTRS
         blocking = sorted(attrs - _MIGRATION_COSMETIC_ATTRS)
-        if blocking:
+        if blocking and task.state == TaskState.ERROR and "typename" not in attrs:
+            # Moving a failed instance to a corrected version is the point: retry runs the fix.
+            notes.append(f"{where}the failed task {_task_label(task)} is changed in version {version} "
+                         f"({', '.join(_ATTR_WORDS.get(a, a) for a in blocking)}); a retry runs it as changed")
+        elif blocking:
             reasons.append(f"{at}, which is changed in version {version}: "
                            f"{', '.join(_ATTR_WORDS.get(a, a) for a in blocking)}")
         elif attrs:
@@ -1797,7 +1857,8 @@ def _migrate_one(session: Session, instance: store.ProcessInstance, trial: _Migr
         task = wf.get_task_from_id(UUID(row.id))
         if task is None:
             continue
-        meta = target_loaded.task_meta.get(task.task_spec.name) or _task_meta(task.task_spec)
+        meta = target_loaded.meta(task.task_spec)
+        row.spec_ref = meta.ref
         role = role_key(task.data.get(meta.role_from_data)) if meta.role_from_data else None
         row.name, row.title, row.lane, row.form = meta.name, meta.title, meta.lane, meta.form
         row.role = role or meta.role
@@ -1811,7 +1872,10 @@ def migrate(session: Session, instance_ids: Iterable[int], target_definition_id:
     Each instance is migrated in its own savepoint: all of it or nothing of it. Instances
     that cannot move (see :func:`migration_plan`) are left untouched and reported with the
     reason. Migrated instances keep their ready tasks (same ids), data and timers, and run
-    on through the target version's flow. ``dry_run`` only reports.
+    on through the target version's flow; an instance in ``error`` moves as it is (its
+    failed task may be corrected by the target) and continues with :func:`retry`. The
+    action is audited per instance (``migrated``) and once (``migration``, instance none)
+    when anything moved. ``dry_run`` only reports.
     """
     target, target_loaded = _migration_target(session, target_definition_id)
     instances = _instances_by_id(session, instance_ids)
@@ -1837,7 +1901,7 @@ def migrate(session: Session, instance_ids: Iterable[int], target_definition_id:
         if not entry["migrated"]:
             session.expire(inst)
     report = _migration_report(target, entries, dry_run)
-    if not dry_run:
+    if not dry_run and report["migrated"]:  # a refused migration changes nothing, not even the log
         _audit(session, None, actor, "migration", None, {
             "key": target.key, "to_version": target.version, "to_definition_id": target.id, "migration": batch,
             "migrated": [e["instance_id"] for e in entries if e.get("migrated")],

@@ -132,6 +132,7 @@ class HumanTask(Base):
     process_key: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))  # BPMN element id
+    spec_ref: Mapped[str] = mapped_column(String(400))  # "process id:element id" (forms resolve there)
     title: Mapped[str] = mapped_column(String(300))
     lane: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str | None] = mapped_column(String(100))

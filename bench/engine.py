@@ -112,11 +112,12 @@ def seed_instances(db: store.Database, total: int) -> None:
                 tasks.append(dict(id=str(uuid.uuid4()), instance_id=iid, process_key="two_tasks",
                                   business_key=f"B-{iid}", name="enter", title="Enter amount", role=role,
                                   state="completed", created_at=now, completed_at=now, completed_by="seed",
-                                  sort_due=store.NO_DEADLINE))
+                                  sort_due=store.NO_DEADLINE, spec_ref="two_tasks:enter"))
                 due = now + dt.timedelta(hours=rnd.randint(-48, 400))
                 tasks.append(dict(id=str(uuid.uuid4()), instance_id=iid, process_key="two_tasks",
                                   business_key=f"B-{iid}", name="approve", title="Approve", role=role,
-                                  state="ready", created_at=now, due_at=due, sort_due=due))
+                                  state="ready", created_at=now, due_at=due, sort_due=due,
+                                  spec_ref="two_tasks:approve"))
             s.execute(insert(store.ProcessInstance), instances)
             s.execute(insert(store.HumanTask), tasks)
     with db.engine.connect() as conn:

@@ -38,7 +38,7 @@ class VersionSchema(Schema):
     pinned = fields.Boolean(required=True)
     latest = fields.Boolean(required=True)
     starts_new_instances = fields.Boolean(required=True)
-    files = fields.List(fields.String(), required=True)
+    files = fields.List(fields.String(), metadata={"description": "file names (single version only)"})
     dependencies = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                                metadata={"description": "called process id -> definition id"})
     running_instances = fields.Integer(required=True, metadata={"description": "unfinished instances"})

@@ -89,26 +89,33 @@ def compute_deadlines(data: dict, params: dict) -> dict:
         Param("level", "str", doc="Role notified: 'manager' (first level) or 'general_manager' (second)."),
         Param("now", "datetime", None, "Evaluation time (supplied by the engine)."),
     ],
+    audit="escalation",
 )
 def escalate(data: dict, params: dict) -> dict:
     """Record an escalation after a deadline overrun (called behind a boundary timer).
 
-    Input: ``escalations`` (the list so far; absent = empty) and the deadline key named
-    by ``deadline``. Appends ``{deadline, level, due, at}`` — ``due`` the deadline value
+    Input: ``escalations`` (the record so far; absent = empty) and the deadline key named
+    by ``deadline``. Adds ``{key, deadline, level, due, at}`` — ``due`` the deadline value
     from the data (None when the key is absent), ``at`` = ``now`` (ISO 8601).
-    Outputs: ``escalations`` (the new list) and ``last_escalation`` (the new record).
-    Parameters: ``deadline``, ``level``.
+    Outputs: ``escalations`` — a mapping ``"<deadline>:<level>[:n]" -> record`` (a mapping,
+    not a list, so escalations written on parallel branches all survive when the branches
+    join) — and ``last_escalation`` (the new record). The engine writes each call to the
+    audit log as an ``escalation`` event. Parameters: ``deadline``, ``level``.
     """
     deadline = to_str(params["deadline"], "deadline")
     level = to_str(params["level"], "level")
     now = now_param(params)
     previous = data.get("escalations")
     if previous is None:
-        previous = []
-    if not isinstance(previous, list):
-        raise OperatorError(f"expected a list, got {type(previous).__name__}", field="escalations")
+        previous = {}
+    if not isinstance(previous, dict):
+        raise OperatorError(f"expected a mapping, got {type(previous).__name__}", field="escalations")
     due = data.get(deadline)
     if isinstance(due, (dt.date, dt.datetime)):
         due = iso(due)
-    record = {"deadline": deadline, "level": level, "due": due, "at": iso(now)}
-    return {"escalations": [*previous, record], "last_escalation": record}
+    key, n = f"{deadline}:{level}", 1
+    while key in previous:
+        n += 1
+        key = f"{deadline}:{level}:{n}"
+    record = {"key": key, "deadline": deadline, "level": level, "due": due, "at": iso(now)}
+    return {"escalations": {**previous, key: record}, "last_escalation": record}

@@ -65,6 +65,7 @@ class Operator:
     name: str
     fn: OperatorFn
     params: tuple[Param, ...] = field(default_factory=tuple)
+    audit: str | None = None  # audit-event kind the engine records for every call (payload: the result)
 
     @property
     def doc(self) -> str:
@@ -104,13 +105,17 @@ class Operator:
 _REGISTRY: dict[str, Operator] = {}
 
 
-def operator(name: str, params: list[Param] | tuple[Param, ...] = ()) -> Callable[[OperatorFn], OperatorFn]:
-    """Register ``fn`` as the service-task operator ``name``."""
+def operator(name: str, params: list[Param] | tuple[Param, ...] = (),
+             audit: str | None = None) -> Callable[[OperatorFn], OperatorFn]:
+    """Register ``fn`` as the service-task operator ``name``.
+
+    ``audit`` names an audit-event kind: the engine then logs every call with its result.
+    """
 
     def decorate(fn: OperatorFn) -> OperatorFn:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise ValueError(f"operator {name} is registered twice")
-        _REGISTRY[name] = Operator(name=name, fn=fn, params=tuple(params))
+        _REGISTRY[name] = Operator(name=name, fn=fn, params=tuple(params), audit=audit)
         return fn
 
     return decorate

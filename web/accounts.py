@@ -1,6 +1,7 @@
 """Staff accounts: the role catalogue (PRODUCT.md §1), argon2 password hashing, user records."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -25,8 +26,12 @@ ROLES: dict[str, tuple[str, str]] = {
 }
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so both paths take the same time.
-_DUMMY_HASH = _hasher.hash("caseflow-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths take the same time."""
+    return _hasher.hash("caseflow-no-such-user")
 
 
 class AccountError(ValueError):
@@ -60,7 +65,7 @@ def authenticate(session: Session, username: str, password: str) -> store.User |
     """The active user with these credentials (re-hashing an outdated hash), else None."""
     user = find_user(session, username.strip())
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.active:

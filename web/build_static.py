@@ -1,4 +1,5 @@
-"""Copy the front-end files the UI needs from node_modules into web/static/vendor (no CDN).
+"""Build the UI's static assets: copy the front-end files it needs from node_modules into
+web/static/vendor (no CDN), and compile the translations (web/translations/*/messages.po -> .mo).
 
 Run from the repository root after ``npm install``: ``.venv/bin/python web/build_static.py``.
 Self-contained on purpose (no project imports), so it runs before the app is importable.
@@ -12,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = ROOT / "node_modules"
 VENDOR = ROOT / "web" / "static" / "vendor"
+TRANSLATIONS = ROOT / "web" / "translations"
 
 # package-relative source -> vendor-relative target
 FILES = {
@@ -36,7 +38,25 @@ def build(node_modules: Path = NODE_MODULES, vendor: Path = VENDOR) -> list[Path
     return written
 
 
+def compile_translations(folder: Path = TRANSLATIONS) -> list[Path]:
+    """Compile every ``messages.po`` under ``folder`` into the ``messages.mo`` Flask-Babel reads."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po_path in sorted(folder.glob("*/LC_MESSAGES/messages.po")):
+        with open(po_path, "rb") as fh:
+            catalog = read_po(fh)
+        mo_path = po_path.with_suffix(".mo")
+        with open(mo_path, "wb") as fh:
+            write_mo(fh, catalog)
+        written.append(mo_path)
+    return written
+
+
 def main() -> int:
+    for path in compile_translations():
+        print(f"compiled {path.relative_to(ROOT)}")
     try:
         for path in build():
             print(f"copied {path.relative_to(ROOT)}")

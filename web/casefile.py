@@ -94,13 +94,28 @@ class DeadlineRow:
     escalated: bool
 
 
+def escalations(audit: list[dict]) -> list[dict]:
+    """The escalation records (deadline, level, due, at), oldest first, from the audit log.
+
+    The log has every escalation, also those of parallel branches that the data snapshot
+    may not show.
+    """
+    out = []
+    for event in audit:
+        if event["kind"] == "escalation":
+            record = dict(event.get("payload") or {})
+            record.setdefault("at", event["at"])
+            out.append(record)
+    return out
+
+
 def deadline_rows(book: LabelBook, data: dict, audit: list[dict], completed_at: str | None) -> list[DeadlineRow]:
     """Each deadline in the data with its state: met/late once done, else overdue/due soon/open.
 
     A complaint has reacted once its first task was completed; every other deadline is met
     when the case is closed in time.
     """
-    escalated = {e.get("deadline") for e in data.get("escalations") or [] if isinstance(e, dict)}
+    escalated = {e.get("deadline") for e in escalations(audit)}
     first_done = next((e["at"] for e in audit if e["kind"] == "task_completed"), None)
     rows = []
     for key in deadlines.DEADLINE_KEYS:

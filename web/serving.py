@@ -74,7 +74,8 @@ class CaseflowServer(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings of newer gunicorn releases are skipped on older ones
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from web import create_app
@@ -103,4 +104,5 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         "timeout": 60,
         "graceful_timeout": 10,
         "preload_app": False,
+        "control_socket": str(Path(settings.instance_dir) / "gunicorn.ctl"),
     }).run()

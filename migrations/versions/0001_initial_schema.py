@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:10:11.386655
+Create Date: 2026-11-23 00:16:25.390384
 """
 from alembic import op
 import sqlalchemy as sa
@@ -146,6 +146,7 @@ def upgrade() -> None:
     sa.Column('process_key', sa.String(length=200), nullable=False),
     sa.Column('business_key', sa.String(length=100), nullable=True),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('spec_ref', sa.String(length=400), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('lane', sa.String(length=200), nullable=True),
     sa.Column('role', sa.String(length=100), nullable=True),

@@ -2,7 +2,7 @@
 new ones start on the latest, pinning rolls new starts back without redeploying."""
 from __future__ import annotations
 
-from conftest import start_data
+from conftest import DATA, start_data
 
 
 def _start(api, i: int) -> dict:
@@ -78,13 +78,11 @@ def test_redeploying_the_same_bundle_is_unchanged(api):
 
 
 def test_validate_only_reports_and_stores_nothing(api):
-    files = {p: (api_data := None) for p in ()}  # noqa: F841 - keep flake quiet about the walrus
-    r = api.client.post(
-        "/api/v1/processes?validate_only=true",
-        data={"files": [(open(f, "rb"), f.name) for f in sorted((__import__("conftest").DATA / "v1").iterdir())]},
-        content_type="multipart/form-data", headers={"Authorization": f"Bearer {api.tokens['admin']}"})
+    files = {p.name: p.read_bytes() for p in sorted((DATA / "v1").iterdir())}
+    r = api.upload(files, validate_only=True)
     assert r.status_code == 201, r.json
     assert r.json["validate_only"] is True
+    assert r.json["files"] == ["review.schema.json", "start.schema.json", "svc_demo.bpmn"]
     assert r.json["processes"][0]["status"] == "deployed" and r.json["processes"][0]["definition_id"] is None
     assert api.get("/api/v1/processes").json["items"] == []
 

@@ -186,3 +186,55 @@ def test_every_form_file_is_used():
     text = BPMN_FILE.read_text(encoding="utf-8")
     unused = [p.name for p in BUNDLE.glob("*.schema.json") if f'"{p.name}"' not in text]
     assert unused == []
+
+
+# Keys written by the operators the diagram calls (service_tasks/intake, numbering, warranty,
+# calendar_ops); `escalations` / `last_escalation` are shared with the caller and kept.
+OPERATOR_OUTPUTS = {"application_complete", "application_missing", "review_due", "repair_number", "in_warranty",
+                    "warranty_until", "chargeable", "free_return_shipping", "warranty_reason", "repair_due"}
+
+
+def _script(process, task_id: str) -> str:
+    (text,) = x(process, f"./bpmn:scriptTask[@id='{task_id}']/bpmn:script/text()")
+    return text
+
+
+def test_initialisation_clears_every_key_the_process_writes(process):
+    """A repair called again by the same complaint must not inherit the earlier repair's data
+    (see test_repair.test_second_repair_of_a_complaint_starts_clean); the list in the script
+    has to follow the forms."""
+    import ast
+
+    tree = ast.parse(_script(process, "init_repair_case"))
+    cleared = {t.id for node in ast.walk(tree) if isinstance(node, ast.Delete) for t in node.targets}
+    application = set(json.loads((BUNDLE / "repair_application.schema.json").read_text())["properties"])
+    written = set(OPERATOR_OUTPUTS)
+    for path in BUNDLE.glob("*.schema.json"):
+        written |= set(json.loads(path.read_text(encoding="utf-8"))["properties"]) - application
+    for script in x(process, "./bpmn:scriptTask[@id!='init_repair_case']/bpmn:script/text()"):
+        written |= {t.id for node in ast.walk(ast.parse(script)) if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)}
+    assert cleared == written
+
+
+def test_every_end_sets_the_outputs_for_the_caller(process):
+    """Each outcome script sets repair_outcome and the outputs its path did not reach."""
+    import ast
+
+    expected = {
+        "set_outcome_remote_guidance": ("remote_guidance", {"repair_number", "in_warranty", "chargeable", "repair_due"}),
+        "set_outcome_abandoned": ("abandoned", {"in_warranty", "chargeable", "repair_due"}),
+        "set_outcome_returned_unrepaired": ("returned_unrepaired", {"repair_due"}),
+        "set_outcome_repaired": ("repaired", set()),
+    }
+    for task_id, (outcome, nulls) in expected.items():
+        assigned = {}
+        for node in ast.walk(ast.parse(_script(process, task_id))):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    assigned[t.id] = ast.literal_eval(node.value)
+        assert assigned == {"repair_outcome": outcome, **{k: None for k in nulls}}, task_id
+    ends = {e.get("id") for e in x(process, "./bpmn:endEvent")}
+    outcome_ends = {x(process, f"./bpmn:sequenceFlow[@sourceRef='{t}']/@targetRef")[0] for t in expected}
+    assert outcome_ends == {"end_remote_guidance", "end_abandoned", "end_returned_unrepaired", "end_repaired"}
+    assert ends - outcome_ends == {"end_review_escalation", "end_reminder_sent", "end_overrun_negotiated"}

@@ -118,18 +118,24 @@ def escalate(data, params, now=NOW):
 def test_escalate_appends_a_record():
     data = {"react_by": "2026-03-10T18:00:00+08:00"}
     out = escalate(data, {"deadline": "react_by", "level": "manager"})
-    record = {"deadline": "react_by", "level": "manager", "due": "2026-03-10T18:00:00+08:00",
-              "at": "2026-03-06T02:00:00+00:00"}
-    assert out == {"escalations": [record], "last_escalation": record}
+    record = {"key": "react_by:manager", "deadline": "react_by", "level": "manager",
+              "due": "2026-03-10T18:00:00+08:00", "at": "2026-03-06T02:00:00+00:00"}
+    assert out == {"escalations": {"react_by:manager": record}, "last_escalation": record}
 
 
 def test_escalate_keeps_earlier_records_without_mutating_them():
-    first = {"deadline": "react_by", "level": "manager", "due": "x", "at": "y"}
-    data = {"escalations": [first], "react_by": "2026-03-10T18:00:00+08:00"}
+    first = {"key": "react_by:manager", "deadline": "react_by", "level": "manager", "due": "x", "at": "y"}
+    data = {"escalations": {"react_by:manager": first}, "react_by": "2026-03-10T18:00:00+08:00"}
     out = escalate(data, {"deadline": "react_by", "level": "general_manager"})
-    assert [e["level"] for e in out["escalations"]] == ["manager", "general_manager"]
-    assert data["escalations"] == [first]
+    assert [e["level"] for e in out["escalations"].values()] == ["manager", "general_manager"]
+    assert data["escalations"] == {"react_by:manager": first}
     assert out["last_escalation"]["level"] == "general_manager"
+
+
+def test_escalate_same_deadline_and_level_again_gets_a_new_key():
+    once = escalate({}, {"deadline": "repair_due", "level": "manager"})
+    twice = escalate({"escalations": once["escalations"]}, {"deadline": "repair_due", "level": "manager"})
+    assert list(twice["escalations"]) == ["repair_due:manager", "repair_due:manager:2"]
 
 
 def test_escalate_due_is_none_when_the_deadline_key_is_absent():

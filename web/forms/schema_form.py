@@ -58,8 +58,12 @@ def property_type(node: dict) -> str | None:
     return kind
 
 
-def widget_for(node: dict, ui: dict) -> str:
-    """The widget of a schema node: ``ui:widget`` wins, then ``x-widget``, format and type."""
+def widget_for(node: dict, ui: dict, required: bool = False) -> str:
+    """The widget of a schema node: ``ui:widget`` wins, then ``x-widget``, format and type.
+
+    A required yes/no question without a fixed answer gets two radio buttons, so leaving it
+    unanswered is an error instead of a silent "no"; other booleans are a checkbox.
+    """
     wanted = ui.get("ui:widget") or node.get("x-widget")
     kind = property_type(node)
     if wanted == "hidden":
@@ -74,7 +78,11 @@ def widget_for(node: dict, ui: dict) -> str:
     if kind == "object":
         return "object"
     if kind == "boolean":
-        return "yesno" if wanted in ("radio", "select") else "checkbox"
+        if wanted in ("radio", "select"):
+            return "yesno"
+        if wanted == "checkbox" or "const" in node or not required:
+            return "checkbox"
+        return "yesno"
     if "enum" in node or "oneOf" in node:
         return "radio" if wanted == "radio" else "select"
     if wanted in ("textarea", "file"):
@@ -182,7 +190,7 @@ def build_fields(schema: dict | None, ui_schema: dict | None, values: dict | Non
 def build_field(key: str, node: dict, ui: dict, value: Any, ctx: FormContext, prefix: str,
                 required: bool) -> FormField:
     name = f"{prefix}{key}"
-    widget = widget_for(node, ui)
+    widget = widget_for(node, ui, required)
     help_text = ui.get("ui:help") if isinstance(ui.get("ui:help"), str) else labels.schema_description(node)
     f = FormField(name=name, key=key, label=labels.schema_title(node, key), widget=widget, required=required,
                   help=help_text, error=ctx.errors.get(name), attrs=_attrs(node, widget, ui),

@@ -53,17 +53,19 @@ class _Reader:
     def object(self, schema: dict, ui: dict, src: str, dst: str) -> tuple[dict, dict]:
         data: dict[str, Any] = {}
         raw: dict[str, Any] = {}
+        required = set(schema.get("required") or [])
         for key, node in (schema.get("properties") or {}).items():
             if not isinstance(node, dict):
                 continue
             sub_ui = ui.get(key) if isinstance(ui.get(key), dict) else {}
             if node.get("readOnly") or sub_ui.get("ui:readonly"):
                 continue
-            self.field(key, node, sub_ui, src + key, dst + key, data, raw)
+            self.field(key, node, sub_ui, src + key, dst + key, data, raw, key in required)
         return data, raw
 
-    def field(self, key: str, node: dict, ui: dict, src: str, dst: str, data: dict, raw: dict) -> None:
-        widget = widget_for(node, ui)
+    def field(self, key: str, node: dict, ui: dict, src: str, dst: str, data: dict, raw: dict,
+              required: bool) -> None:
+        widget = widget_for(node, ui, required)
         if widget == "object":
             sub_data, raw[key] = self.object(node, ui, src + ".", dst + ".")
             if sub_data:
@@ -123,7 +125,9 @@ class _Reader:
         if widget in ("select", "radio"):
             return self.choice(text, node, dst)
         if widget == "yesno":
-            return {"true": True, "false": False}.get(text, self.choice(text, node, dst))
+            if text in ("true", "false"):
+                return text == "true"
+            return self.choice(text, node, dst)
         if widget == "integer" or (widget != "number" and property_type(node) == "integer"):
             return self.integer(text, dst)
         if widget == "number" or property_type(node) == "number":

@@ -26,10 +26,10 @@ CONTENT_SECURITY_POLICY = (
 def register(app: Flask) -> None:
     """Register the API blueprint and the UI blueprints, with their shared hooks."""
     from web.api import bp as api_bp
-    from web.views import account, admin, auth, cases, inbox, printouts, register as complaint_register, start, tasks
+    from web.views import account, admin, auth, cases, complaints, inbox, printouts, start, tasks
 
     app.register_blueprint(api_bp)
-    for module in (auth, inbox, tasks, start, cases, complaint_register, printouts, admin, account):
+    for module in (auth, inbox, tasks, start, cases, complaints, printouts, admin, account):
         app.register_blueprint(module.bp)
     templating.init_app(app)
 

@@ -68,7 +68,7 @@ def show(instance_id: int) -> Any:
         "case.html", case=view, facts=casefile.facts(book, view["process_key"], data, names),
         deadline_rows=casefile.deadline_rows(book, data, view["audit"], view["completed_at"]),
         timeline=casefile.timeline(session, instance_id, view["audit"], book, names),
-        escalations=[e for e in data.get("escalations") or [] if isinstance(e, dict)],
+        escalations=casefile.escalations(view["audit"]),
         files=attachments.for_instance(session, instance_id), book=book,
         diagram={"active": active, "completed": completed, "failed": failed},
         print_forms=printouts.forms_for(view["process_key"], data),

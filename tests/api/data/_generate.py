@@ -6,6 +6,10 @@ threshold parameter and user tasks:
 * ``v1``: start -> deadline (working_days_deadline, days=2) -> review (Quality) -> end
 * ``v2``: as v1, days=3, and a new user task ``approve`` (Manager) after ``review``
 * ``v3_unsafe``: v2 without ``review`` (instances waiting there cannot move)
+* ``v0_broken``: v1 with an invalid ``days`` parameter (instances fail at ``deadline``)
+
+and ``timer_demo`` (no forms, no layout): a review with a non-interrupting 24 h boundary
+timer that leads to a reminder task; ``timer_v2`` adds an approval after the review.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ def user_task(tid: str, name: str, form: str) -> str:
 """
 
 
-def diagram(tasks: list[str], days: int) -> str:
+def diagram(tasks: list[str], days: int | str) -> str:
     """``tasks``: the user tasks in order among review / approve."""
     lanes = {"cs": ("Customer service", ["start", "deadline"]),
              "quality": ("Quality", ["review"] if "review" in tasks else []),
@@ -119,7 +123,7 @@ APPROVE = {"type": "object", "title": "Approve", "required": ["approved"],
            "properties": {"approved": {"type": "boolean", "title": "Approved"}}}
 
 
-def write(folder: str, tasks: list[str], days: int, forms: dict[str, dict]) -> None:
+def write(folder: str, tasks: list[str], days: int | str, forms: dict[str, dict]) -> None:
     out = HERE / folder
     out.mkdir(exist_ok=True)
     (out / "svc_demo.bpmn").write_text(diagram(tasks, days), encoding="utf-8")
@@ -127,7 +131,52 @@ def write(folder: str, tasks: list[str], days: int, forms: dict[str, dict]) -> N
         (out / name).write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
 
 
+TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" \
+xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_timer_demo" \
+targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="timer_demo" name="Timer demo" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_t">
+      <bpmn:lane id="Lane_t_quality" name="Quality">
+        <bpmn:flowNodeRef>t_start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>t_review</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="Lane_t_manager" name="Manager">
+        <bpmn:flowNodeRef>t_remind</bpmn:flowNodeRef>%(approve_ref)s
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="t_start" />
+    <bpmn:userTask id="t_review" name="Review" />
+    <bpmn:boundaryEvent id="t_overdue" name="Overdue" cancelActivity="false" attachedToRef="t_review">
+      <bpmn:timerEventDefinition id="TimerDef_1"><bpmn:timeDuration>"PT24H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:userTask id="t_remind" name="Chase the review" />
+    <bpmn:endEvent id="t_end_remind" />
+%(approve)s    <bpmn:endEvent id="t_end" />
+    <bpmn:sequenceFlow id="t_f1" sourceRef="t_start" targetRef="t_review" />
+    <bpmn:sequenceFlow id="t_f2" sourceRef="t_review" targetRef="%(after_review)s" />
+    <bpmn:sequenceFlow id="t_f3" sourceRef="t_overdue" targetRef="t_remind" />
+    <bpmn:sequenceFlow id="t_f4" sourceRef="t_remind" targetRef="t_end_remind" />
+%(approve_flow)s  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def timer_diagram(with_approve: bool) -> str:
+    return TIMER % {
+        "approve_ref": "\n        <bpmn:flowNodeRef>t_approve</bpmn:flowNodeRef>" if with_approve else "",
+        "approve": '    <bpmn:userTask id="t_approve" name="Approve" />\n' if with_approve else "",
+        "after_review": "t_approve" if with_approve else "t_end",
+        "approve_flow": '    <bpmn:sequenceFlow id="t_f5" sourceRef="t_approve" targetRef="t_end" />\n'
+        if with_approve else "",
+    }
+
+
 if __name__ == "__main__":
+    write("v0_broken", ["review"], "'soon'", {"start.schema.json": START, "review.schema.json": REVIEW})
+    for folder, with_approve in (("timer_v1", False), ("timer_v2", True)):
+        (HERE / folder).mkdir(exist_ok=True)
+        (HERE / folder / "timer_demo.bpmn").write_text(timer_diagram(with_approve), encoding="utf-8")
     write("v1", ["review"], 2, {"start.schema.json": START, "review.schema.json": REVIEW})
     review_v2 = json.loads(json.dumps(REVIEW))
     review_v2["properties"]["comment"]["maxLength"] = 500

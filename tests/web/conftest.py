@@ -1,0 +1,120 @@
+"""Fixtures of the web UI tests: an app on a temporary SQLite database, signed-in clients."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from markupsafe import escape
+
+import engine
+import store
+from web import create_app
+from web.build_static import compile_translations
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLES = Path(__file__).resolve().parent / "bundles"
+PASSWORD = "secret-pw"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# role sets of the test users (one argon2 hash for all keeps the suite fast)
+USERS = {
+    "service": ["customer_service"],
+    "quality": ["quality"],
+    "manager": ["manager"],
+    "gm": ["general_manager"],
+    "repair": ["service_center"],
+    "finance": ["finance"],
+    "admin": ["admin"],
+    "logistics": ["logistics"],
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _translations() -> None:
+    compile_translations()
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return PasswordHasher().hash(PASSWORD)
+
+
+@pytest.fixture
+def app(database: store.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password_hash: str):
+    """The Flask app on the test database; attachments and secrets under ``tmp_path``."""
+    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("CASEFLOW_MAX_ATTACHMENT_BYTES", "2048")
+    with database.session() as session:
+        for name, roles in USERS.items():
+            user = store.User(username=name, password_hash=password_hash, display_name=name.title(), active=True)
+            user.roles = [store.UserRole(role=r) for r in roles]
+            session.add(user)
+    application = create_app({"TESTING": True}, database=database)
+    yield application
+
+
+@pytest.fixture
+def deployed(database: store.Database) -> dict[str, int]:
+    """The real complaint and repair processes plus the form-demo bundle, deployed."""
+    with database.session() as session:
+        results = engine.deploy(session, [ROOT / "processes", BUNDLES / "formdemo"], actor="admin")
+        return {r.key: r.definition_id for r in results}
+
+
+class Browser:
+    """A test client that signs in and posts forms with the session's CSRF token."""
+
+    def __init__(self, app: Any, language: str = "en"):
+        self.client = app.test_client()
+        self.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        self.token: str | None = None
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.client.get(url, **kwargs)
+
+    def page_token(self, url: str = "/login") -> str:
+        match = TOKEN.search(self.client.get(url).get_data(as_text=True))
+        assert match, f"no CSRF token on {url}"
+        self.token = match.group(1)
+        return self.token
+
+    def post(self, url: str, data: dict | None = None, **kwargs: Any) -> Any:
+        payload = dict(data or {})
+        payload.setdefault("csrf_token", self.token or self.page_token())
+        return self.client.post(url, data=payload, **kwargs)
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        self.page_token("/login")
+        response = self.post("/login", {"username": username, "password": password})
+        if response.status_code == 302:
+            self.page_token("/account/")
+        return response
+
+
+@pytest.fixture
+def browser(app: Any):
+    """``browser(user=None, language="en")``: a new client, signed in as ``user`` when given."""
+
+    def make(user: str | None = None, language: str = "en") -> Browser:
+        b = Browser(app, language)
+        if user:
+            assert b.login(user).status_code == 302
+        return b
+
+    return make
+
+
+@pytest.fixture
+def task_id():
+    """``task_id(browser, title)``: the id of the ready task ``title`` in the user's inbox."""
+
+    def find(b: Browser, title: str) -> str:
+        html = b.get("/").get_data(as_text=True)
+        match = re.search(r'href="/tasks/([0-9a-f-]+)">' + re.escape(str(escape(title))) + "<", html)
+        assert match, f"task {title!r} not in the inbox"
+        return match.group(1)
+
+    return find

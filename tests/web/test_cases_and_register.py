@@ -1,0 +1,126 @@
+"""Case page (data, deadlines, tasks, history, escalations, diagram), case list, printable
+sheets and the complaint register with its filters and CSV export.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import pytest
+
+import engine
+
+BASE = {"channel": "email", "customer_code": "C-9", "product_no": "P-1", "ship_date": "2026-02-01",
+        "ship_qty": 500, "found_stage": "after_sales", "description": "Problem", "lot_size": 500,
+        "functional_defect_qty": 0, "cosmetic_defect_qty": 1}
+
+
+def start(database, actor: str = "service", **data) -> dict:
+    with database.session() as s:
+        return engine.start(s, "complaint", {**BASE, **data}, actor=actor)
+
+
+@pytest.fixture
+def complaints(database, deployed, frozen_clock) -> dict[str, dict]:
+    """A serious quality complaint, a transport complaint a week later and a packaging one."""
+    out = {"serious": start(database, customer_name="Alpha Ltd", complaint_type="quality", functional_defect_qty=20)}
+    frozen_clock.advance(dt.timedelta(days=7))
+    out["transport"] = start(database, customer_name="Beta GmbH", complaint_type="transport")
+    out["packaging"] = start(database, customer_name="Gamma Inc", complaint_type="packaging",
+                             description="Torn boxes, 12 cartons")
+    return out
+
+
+def test_case_page_shows_key_data_deadlines_tasks_history_and_diagram(complaints, browser):
+    case = complaints["serious"]
+    html = browser("quality").get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert case["business_key"] in html and "Alpha Ltd" in html
+    assert "Serious" in html and "Major" in html  # urgency and KPI class with their labels
+    assert 'data-testid="deadlines"' in html and "Containment by" in html and "React by" in html
+    assert "Check validity and confirm grade" in html and "not taken over" in html
+    assert "Case started (process version 1)" in html
+    assert 'data-url="/cases/%d/diagram.bpmn"' % case["id"] in html
+    assert "data-active='[\"confirm_grade\"]'" in html
+    assert "/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in html
+    assert "Handling sheet (F04)" in html and "1D–4D report (F09)" in html
+
+
+def test_case_page_in_chinese(complaints, browser):
+    html = browser("quality", language="zh").get(f"/cases/{complaints['serious']['id']}").get_data(as_text=True)
+    assert "关键信息" in html and "严重" in html and "流程图" in html and "处理记录" in html
+
+
+def test_the_diagram_file_is_the_process_of_the_case(complaints, browser):
+    response = browser("service").get(f"/cases/{complaints['serious']['id']}/diagram.bpmn")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    assert b'<bpmn:process id="complaint"' in response.data
+    assert browser("service").get("/cases/999/diagram.bpmn").status_code == 404
+    assert browser("service").get("/cases/999").status_code == 404
+
+
+def test_escalations_and_overdue_deadlines_show_on_the_case(database, complaints, browser, frozen_clock):
+    import worker
+
+    case = complaints["serious"]
+    frozen_clock.advance(dt.timedelta(days=30))
+    worker.run_once(database)
+    html = browser("manager").get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'data-testid="escalations"' in html and "Manager" in html
+    assert "Escalated to Manager" in html and "badge-overdue" in html and "badge-escalated" in html
+
+
+def test_case_list_filters(complaints, browser):
+    b = browser("service")
+    html = b.get("/cases").get_data(as_text=True)
+    assert all(c["business_key"] in html for c in complaints.values())
+    html = b.get("/cases?q=Beta").get_data(as_text=True)
+    assert complaints["transport"]["business_key"] in html and complaints["serious"]["business_key"] not in html
+    assert complaints["serious"]["business_key"] not in b.get("/cases?process=repair").get_data(as_text=True)
+
+
+def register_numbers(html: str) -> list[str]:
+    return re.findall(r">(CP-\d{4}-\d{6})<", html)
+
+
+def test_register_lists_every_complaint_and_filters(complaints, browser):
+    b = browser("manager")
+    keys = {name: c["business_key"] for name, c in complaints.items()}
+    assert set(register_numbers(b.get("/complaints").get_data(as_text=True))) == set(keys.values())
+    assert register_numbers(b.get("/complaints?urgency=serious").get_data(as_text=True)) == [keys["serious"]]
+    assert register_numbers(b.get("/complaints?department=logistics").get_data(as_text=True)) == [keys["transport"]]
+    assert register_numbers(b.get("/complaints?kpi_class=major").get_data(as_text=True)) == [keys["serious"]]
+    assert set(register_numbers(b.get("/complaints?status=open").get_data(as_text=True))) == set(keys.values())
+    assert register_numbers(b.get("/complaints?status=closed").get_data(as_text=True)) == []
+    late = b.get("/complaints?date_from=2026-03-05&date_to=2026-03-31").get_data(as_text=True)
+    assert set(register_numbers(late)) == {keys["transport"], keys["packaging"]}
+    assert register_numbers(b.get("/complaints?date_to=2026-03-02").get_data(as_text=True)) == [keys["serious"]]
+    assert register_numbers(b.get("/complaints?q=Gamma").get_data(as_text=True)) == [keys["packaging"]]
+
+
+def test_register_csv_export_uses_the_filters(complaints, browser):
+    response = browser("quality").get("/complaints.csv?urgency=serious")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment;" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert table[0][:3] == ["Complaint no.", "Received", "Customer"]
+    assert len(table) == 2 and table[1][0] == complaints["serious"]["business_key"] and table[1][2] == "Alpha Ltd"
+    zh = browser("quality", language="zh").get("/complaints.csv").get_data(as_text=True)
+    assert zh.lstrip("\ufeff").startswith("客诉单号,受理时间,客户")
+
+
+def test_printable_sheets_exist_per_process(complaints, browser):
+    b = browser("quality")
+    case_id = complaints["packaging"]["id"]
+    f04 = b.get(f"/cases/{case_id}/print/f04")
+    assert f04.status_code == 200 and "Torn boxes, 12 cartons" in f04.get_data(as_text=True)
+    assert "print.css" in f04.get_data(as_text=True)
+    f09 = b.get(f"/cases/{case_id}/print/f09").get_data(as_text=True)
+    assert "CAR NO." in f09 and complaints["packaging"]["business_key"] in f09
+    assert b.get(f"/cases/{case_id}/print/f14").status_code == 404  # no repair on this complaint
+    assert b.get(f"/cases/{case_id}/print/f99").status_code == 404
+    zh = browser("quality", language="zh").get(f"/cases/{case_id}/print/f04").get_data(as_text=True)
+    assert "客诉处理单" in zh and "投诉内容" in zh
