@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 import store
 
 PROCESS_KEY = "complaint"
-STATUSES = ("open", "running", "waiting", "error", "completed", "cancelled")
+STATUSES = ("open", "error", "closed", "rejected", "cancelled")
 OPEN_STATUSES = ("running", "waiting", "error")
 DATA_FILTERS = {"kpi_class": "kpi_class", "urgency": "urgency", "department": "responsible_dept"}
 
@@ -55,11 +55,25 @@ def _value(key: str):
     return store.ProcessInstance.data[key].as_string()
 
 
+def status_key(row: store.ProcessInstance) -> str:
+    """The register's status of a complaint: open, error, closed, rejected or cancelled."""
+    if row.status in OPEN_STATUSES:
+        return "error" if row.status == "error" else "open"
+    if row.status == "completed":
+        return "rejected" if (row.data or {}).get("outcome") == "rejected" else "closed"
+    return row.status
+
+
 def statement(flt: RegisterFilter, tz: ZoneInfo) -> Select:
     """SELECT of the complaint instances matching ``flt``, newest first."""
     stmt = select(store.ProcessInstance).where(store.ProcessInstance.process_key == PROCESS_KEY)
     if flt.status == "open":
         stmt = stmt.where(store.ProcessInstance.status.in_(OPEN_STATUSES))
+    elif flt.status == "rejected":
+        stmt = stmt.where(store.ProcessInstance.status == "completed", _value("outcome") == "rejected")
+    elif flt.status == "closed":
+        stmt = stmt.where(store.ProcessInstance.status == "completed",
+                          or_(_value("outcome").is_(None), _value("outcome") != "rejected"))
     elif flt.status:
         stmt = stmt.where(store.ProcessInstance.status == flt.status)
     for attr, key in DATA_FILTERS.items():

@@ -9,7 +9,8 @@ import clock
 DUE_SOON = dt.timedelta(hours=24)
 
 # Deadline keys of the complaint and repair processes, in the order a case meets them.
-DEADLINE_KEYS = ("react_by", "containment_by", "close_by", "special_major_by", "repair_due")
+DEADLINE_KEYS = ("react_by", "containment_by", "close_by", "special_major_by", "review_due", "device_due",
+                 "repair_due")
 
 
 def parse_moment(value: Any) -> dt.datetime | None:

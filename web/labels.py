@@ -32,6 +32,14 @@ OUTPUT_LABELS: dict[str, tuple[str, str]] = {
     "close_by": ("Close by", "结案期限"),
     "special_major_by": ("Special major if unresolved by", "未解决升级期限"),
     "repair_due": ("Repair due", "维修期限"),
+    "review_due": ("Reply to the application by", "申请答复期限"),
+    "device_due": ("Device expected by", "设备寄达期限"),
+    "device_reminder_at": ("Reminder to ship on", "提醒寄送时间"),
+    "outcome": ("Outcome", "处理结果"),
+    "repair_outcome": ("Repair outcome", "返修结果"),
+    "closed_at": ("Closed at", "结案时间"),
+    "grade_overridden": ("Grade overridden", "等级已修改"),
+    "confirm_role": ("Confirmed by", "确认部门"),
     "in_warranty": ("In warranty", "保修期内"),
     "chargeable": ("Chargeable", "收费维修"),
     "loss_amount": ("Loss amount (RMB)", "损失金额(元)"),
@@ -48,7 +56,11 @@ OUTPUT_ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     "kpi_class": {"major": ("Major", "重大"), "general": ("General", "一般"), "other": ("Other", "其他")},
     "urgency": {"serious": ("Serious", "严重"), "general": ("General", "一般"),
                 "occasional": ("Occasional", "偶发")},
-    "responsible_dept": {k: v for k, v in ROLES.items()},
+    "responsible_dept": dict(ROLES),
+    "confirm_role": dict(ROLES),
+    "outcome": {"rejected": ("Rejected (not valid)", "不成立"), "closed": ("Closed", "已结案")},
+    "repair_outcome": {"remote_guidance": ("Remote guidance", "远程指导"), "abandoned": ("Abandoned", "已放弃"),
+                       "returned_unrepaired": ("Returned unrepaired", "未修退回"), "repaired": ("Repaired", "已修复")},
 }
 
 

@@ -109,9 +109,9 @@ def retry(instance_id: int) -> dict:
            tags=TAGS, admin=True, body=s.MigrateRequestSchema, response=s.MigrationReportSchema,
            errors=(404, 409, 415, 422))
 def migrate(instance_id: int, body: dict) -> dict:
-    """Move the instance to another version of its process (`dry_run`: only say whether it
-    can and why not). Refused (409, with the reasons) when it is at a task that is missing
-    or changed in the target."""
+    """Move the instance to another version of its process. Refused (409, `fields.reasons`)
+    when it is at a task that is missing or changed in the target; nothing changes then.
+    `dry_run`: only report whether it can move and why not (200)."""
     session = get_db()
     instance = session.get(store.ProcessInstance, instance_id)
     if instance is None:
@@ -119,7 +119,7 @@ def migrate(instance_id: int, body: dict) -> dict:
     target = _target(session, instance.process_key, body)
     report = engine.migrate(session, [instance_id], target.id, actor(), dry_run=body["dry_run"])
     entry = report["instances"][0]
-    if not entry["can_migrate"]:
+    if not entry["can_migrate"] and not body["dry_run"]:
         raise ApiError(409, "migration_refused", f"instance {instance_id} cannot move to version "
                        f"{target.version}: " + "; ".join(entry["reasons"]), {"reasons": entry["reasons"]})
     return report

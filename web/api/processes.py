@@ -28,13 +28,12 @@ def list_processes() -> dict:
     return {"items": engine.list_processes(get_db())}
 
 
-def deploy_upload(session: Any, files: list[tuple[str, Any]], who: str, validate_only: bool = False) -> dict:
-    """Validate an uploaded bundle and store it (or only report, with ``validate_only``).
+def deploy_bundle(session: Any, bundle: bundles.Bundle, who: str, validate_only: bool = False) -> dict:
+    """Validate a bundle and store it (or only report, with ``validate_only``).
 
-    Raises ``upload.UploadRejected`` or ``engine.DeployRejected`` with the problems (file,
-    element, line), exactly as ``caseflow deploy`` reports them. Shared with the admin UI.
+    Raises ``engine.DeployRejected`` with the problems (file, element, line), exactly as
+    ``caseflow deploy`` reports them. Shared with the admin UI.
     """
-    bundle = upload.bundle_from_files(files)
     early = upload.precheck(bundle)
     if early:
         raise engine.DeployRejected(early)
@@ -50,6 +49,11 @@ def deploy_upload(session: Any, files: list[tuple[str, Any]], who: str, validate
     else:
         results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=who)]
     return {"validate_only": validate_only, "files": sorted(bundle.files), "processes": results}
+
+
+def deploy_upload(session: Any, files: list[tuple[str, Any]], who: str, validate_only: bool = False) -> dict:
+    """:func:`deploy_bundle` for uploaded ``(filename, stream)`` pairs (raises ``UploadRejected`` too)."""
+    return deploy_bundle(session, upload.bundle_from_files(files), who, validate_only)
 
 
 @operation("/processes", "POST", summary="Deploy a bundle by upload", tags=TAGS, admin=True,
@@ -130,4 +134,4 @@ def start_form(key: str) -> dict:
             "schema": engine.start_form(session, key)}
 
 
-__all__ = ["deploy_upload", "bundles"]
+__all__ = ["deploy_bundle", "deploy_upload"]

@@ -1,6 +1,7 @@
 """Blueprints of the staff UI (and the REST API's), the sign-in gate and HTML error pages."""
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from flask import Flask, render_template, request
@@ -31,6 +32,10 @@ def register(app: Flask) -> None:
     app.register_blueprint(api_bp)
     for module in (auth, inbox, tasks, start, cases, complaints, printouts, admin, account):
         app.register_blueprint(module.bp)
+    if importlib.util.find_spec("web.admin_versions") is not None:  # /admin/processes, built beside this UI
+        from web.admin_versions import bp as versions_bp
+
+        app.register_blueprint(versions_bp)
     templating.init_app(app)
 
     @app.before_request

@@ -12,10 +12,15 @@ import clock
 import store
 from web import casefile, complaint_register as register, get_db
 from web.labels import OUTPUT_ENUMS, pick
-from web.templating import day, status_label, when
+from web.templating import day, when
 from web.views.common import business_tz
 
 bp = Blueprint("register", __name__)
+
+
+def register_status_label(key: str) -> str:
+    return {"open": _("Open"), "error": _("Error"), "closed": _("Closed"), "rejected": _("Rejected"),
+            "cancelled": _("Cancelled")}.get(key, key)
 
 
 def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
@@ -25,7 +30,7 @@ def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
         return [(v, pick(*known[v]) if v in known else v) for v in values]
 
     return {
-        "status": [(s, status_label(s) if s != "open" else _("Open")) for s in register.STATUSES],
+        "status": [(s, register_status_label(s)) for s in register.STATUSES],
         "kpi_class": enum("kpi_class"),
         "urgency": enum("urgency"),
         "department": enum("responsible_dept"),
@@ -39,7 +44,8 @@ def index() -> Any:
     number = request.args.get("page", "1")
     result = register.page(session, flt, business_tz(), int(number) if number.isdigit() else 1)
     books = {r.definition_id: casefile.label_book(session, r.definition_id) for r in result.rows}
-    return render_template("register.html", result=result, flt=flt, choices=_choices(session), books=books)
+    return render_template("register.html", result=result, flt=flt, choices=_choices(session), books=books,
+                           status_of=lambda row: register.status_key(row), status_label=register_status_label)
 
 
 def _csv_headers() -> list[str]:
@@ -58,7 +64,7 @@ def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[str]) -> list
     return [row.business_key or f"#{row.id}", when(row.created_at), shown("customer_name") or shown("customer_code"),
             " ".join(filter(None, (shown("product_no"), shown("product_model")))), shown("complaint_type"),
             shown("kpi_class"), shown("urgency"), shown("responsible_dept"), shown("description"),
-            status_label(row.status), "; ".join(tasks), day(row.completed_at) if row.completed_at else ""]
+            register_status_label(register.status_key(row)), "; ".join(tasks), day(row.completed_at) if row.completed_at else ""]
 
 
 @bp.route("/complaints.csv")
