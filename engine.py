@@ -444,6 +444,14 @@ def _parse_bundle(bundle: bundles.Bundle, problems: list[bundles.Problem]) -> _P
             ok = False
             continue
         lines.update({k: (name, v) for k, v in bundles.element_lines(tree).items()})
+        clashes = _operator_id_clashes(tree)
+        if clashes:
+            problems.extend(bundles.Problem(
+                f"element id {op!r} is also the name of the service operator it calls; SpiffWorkflow "
+                f"indexes both by id, so give the task another id", file=name, element=op, line=line)
+                for op, line in clashes)
+            ok = False
+            continue
         try:
             if name.endswith(".bpmn"):
                 parser.add_bpmn_xml(tree, filename=name)
@@ -465,6 +473,14 @@ def _parse_bundle(bundle: bundles.Bundle, problems: list[bundles.Problem]) -> _P
         problems.append(bundles.Problem("no executable process (every process has isExecutable=\"false\")", file=bundle.bpmn_names[0]))
         ok = False
     return _ParsedBundle(bundle, parser, lines, processes) if ok else None
+
+
+def _operator_id_clashes(tree: Any) -> list[tuple[str, int]]:
+    """(operator name, line) of flow elements whose id equals a serviceTaskOperator id."""
+    operators_used = {el.get("id") for el in tree.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}serviceTaskOperator")}
+    return [(el.get("id"), el.sourceline) for el in tree.iter()
+            if isinstance(el.tag, str) and el.tag.startswith("{http://www.omg.org/spec/BPMN/20100524/MODEL}")
+            and el.get("id") in operators_used]
 
 
 def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:

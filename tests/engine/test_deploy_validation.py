@@ -97,3 +97,13 @@ def test_missing_path_is_refused(session, tmp_path):
     with pytest.raises(engine.DeployRejected) as err:
         engine.deploy(session, [tmp_path / "nope"], actor="admin")
     assert "no such file" in str(err.value)
+
+
+def test_task_id_equal_to_its_operator_name_gets_a_clear_message(session, tmp_path):
+    text = (Path(__file__).parent / "data_service" / "grade.bpmn").read_text()
+    text = text.replace('id="grade" name="Grade complaint"', 'id="grade_complaint" name="Grade complaint"')
+    text = text.replace('targetRef="grade"', 'targetRef="grade_complaint"').replace('sourceRef="grade"', 'sourceRef="grade_complaint"')
+    with pytest.raises(engine.DeployRejected) as err:
+        _deploy_text(session, tmp_path, "clash.bpmn", text)
+    [problem] = err.value.problems
+    assert problem.element == "grade_complaint" and problem.line and "another id" in problem.message

@@ -217,3 +217,37 @@ def test_candidates_and_wrong_targets(session, frozen_clock):
         "the instance already runs on version 2"]
     with pytest.raises(engine.NotFound):
         engine.migrate(session, [a], 999, actor="root")
+
+
+def test_instances_inside_call_activities_move_and_finish(database, conformance, tmp_path):
+    """The conformance file Approvals.bpmn (call activities, parallel sub-process, lanes)."""
+    import re
+
+    source = (conformance / "Approvals.bpmn").read_text(encoding="utf-8")
+    (tmp_path / "a1").mkdir()
+    (tmp_path / "a1" / "Approvals.bpmn").write_text(source, encoding="utf-8")
+    renamed = re.sub(r'(<model:(?:userTask|manualTask)\b[^>]*name=")([^"]*)"', r'\1\2 (v2)"', source)
+    assert renamed != source
+    (tmp_path / "a2").mkdir()
+    (tmp_path / "a2" / "Approvals.bpmn").write_text(renamed, encoding="utf-8")
+    ids = []
+    with database.session() as s:
+        engine.deploy(s, [tmp_path / "a1"], actor="admin")
+        for steps in range(9):  # one instance at each of the nine human tasks
+            view = engine.start(s, "Approvals", {}, actor="t")
+            for _ in range(steps):
+                view = engine.complete(s, view["tasks"][0]["id"], {}, actor="t")
+            ids.append(view["id"])
+    with database.session() as s:
+        target = next(r for r in engine.deploy(s, [tmp_path / "a2"], actor="admin") if r.key == "Approvals")
+        report = engine.migrate(s, ids, target.definition_id, actor="root")
+    assert report["migrated"] == 9, [e["reasons"] for e in report["instances"]]
+    assert all(any("title changed (applied)" in n for n in e["notes"]) for e in report["instances"])
+    with database.session() as s:
+        titles = {t["title"] for t in engine.list_tasks(s)}
+        assert titles and all(t.endswith("(v2)") for t in titles)
+        for instance_id, remaining in zip(ids, range(9, 0, -1)):
+            view = engine.show(s, instance_id)
+            for _ in range(remaining):
+                view = engine.complete(s, view["tasks"][0]["id"], {}, actor="t")
+            assert view["status"] == "completed" and view["version"] == 2
