@@ -291,10 +291,6 @@ def operators_run(name: str, data: str | None, params: str | None, as_json: bool
                           if isinstance(v, (dt.date, dt.datetime)) else str(v)))
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- web UI commands (code in web/commands.py) -----------------------------------------------
 from web.commands import demo_users, serve, users  # noqa: E402
 
@@ -308,3 +304,7 @@ from admin_commands import COMMANDS as _ADMIN_COMMANDS  # noqa: E402
 
 for _command in _ADMIN_COMMANDS:
     main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()

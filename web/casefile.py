@@ -145,7 +145,7 @@ def _describe(event: dict, titles: dict[str, str], book: LabelBook) -> str:
     if kind == "started":
         return _("Case started (process version %(v)s)", v=payload.get("version", "?"))
     if kind == "task_completed":
-        return _("Completed: %(task)s", task=payload.get("title") or task)
+        return _("Completed: %(task)s", task=titles.get(event.get("task") or "") or payload.get("title") or task)
     if kind == "task_claimed":
         return _("Took over: %(task)s", task=task)
     if kind == "task_released":
@@ -171,8 +171,9 @@ def _describe(event: dict, titles: dict[str, str], book: LabelBook) -> str:
 def timeline(session: Session, instance_id: int, audit: list[dict], book: LabelBook,
              names: dict[int, str]) -> list[TimelineEntry]:
     """The history, newest first, with the data each completed task submitted."""
-    titles = dict(session.execute(select(store.HumanTask.name, store.HumanTask.title)
-                                  .where(store.HumanTask.instance_id == instance_id)).all())
+    titles = {name: book.task_title(form, title) for name, title, form in session.execute(
+        select(store.HumanTask.name, store.HumanTask.title, store.HumanTask.form)
+        .where(store.HumanTask.instance_id == instance_id))}
     out = []
     for event in audit:
         data = (event.get("payload") or {}).get("data") if event["kind"] in ("task_completed", "started",

@@ -99,19 +99,19 @@ class RegisterPage:
     total: int
     page: int
     pages: int
-    current_tasks: dict[int, list[str]] = field(default_factory=dict)
+    current_tasks: dict[int, list[dict]] = field(default_factory=dict)
 
 
-def current_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[str]]:
-    """Titles of the ready tasks of each instance."""
-    out: dict[int, list[str]] = {}
+def current_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[dict]]:
+    """The ready tasks of each instance (``instance_id``, ``title``, ``form``)."""
+    out: dict[int, list[dict]] = {}
     if not instance_ids:
         return out
-    for instance_id, title in session.execute(
-            select(store.HumanTask.instance_id, store.HumanTask.title)
+    for instance_id, title, form in session.execute(
+            select(store.HumanTask.instance_id, store.HumanTask.title, store.HumanTask.form)
             .where(store.HumanTask.instance_id.in_(instance_ids), store.HumanTask.state == "ready")
             .order_by(store.HumanTask.created_at)):
-        out.setdefault(instance_id, []).append(title)
+        out.setdefault(instance_id, []).append({"instance_id": instance_id, "title": title, "form": form})
     return out
 
 

@@ -112,6 +112,13 @@ class LabelBook:
 
     keys: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     enums: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
+    forms: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # form file -> title
+
+    def task_title(self, form: str | None, title: str) -> str:
+        """A task's name in Chinese from its form's ``x-title-zh``; otherwise the BPMN name."""
+        if locale() == "zh" and form in self.forms and self.forms[form][1]:
+            return self.forms[form][1] or title
+        return title
 
     def label(self, key: str) -> str:
         if key in self.keys:
@@ -168,9 +175,27 @@ def book_for_definition(definition: store.ProcessDefinition) -> LabelBook:
                 continue
             if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
                 book.add_schema(schema)
+                book.forms[name] = (schema.get("title"), schema.get("x-title-zh"))
         with _lock:
             _books[definition.id] = book
     return book
+
+
+def task_title(task: dict) -> str:
+    """The localized name of a task dict (``instance_id``, ``form``, ``title``) for the page."""
+    from flask import g
+
+    from web import get_db
+
+    cache: dict[int, int] = g.setdefault("definition_of_instance", {})
+    instance_id = task["instance_id"]
+    if instance_id not in cache:
+        instance = get_db().get(store.ProcessInstance, instance_id)
+        cache[instance_id] = instance.definition_id if instance is not None else 0
+    definition = get_db().get(store.ProcessDefinition, cache[instance_id]) if cache[instance_id] else None
+    if definition is None:
+        return task["title"]
+    return book_for_definition(definition).task_title(task.get("form"), task["title"])
 
 
 def role_label(role: str | None) -> str:

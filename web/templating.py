@@ -100,8 +100,8 @@ def init_app(app: Flask) -> None:
     app.context_processor(_globals)
     app.jinja_env.filters.update(
         when=when, day=day, role_label=labels.role_label, process_label=process_label,
-        status_label=status_label, deadline_label=deadline_label, yes_no=yes_no,
+        status_label=status_label, deadline_label=deadline_label, yes_no=yes_no, task_title=labels.task_title,
     )
-    app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick)
+    app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=labels.task_title)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -158,3 +158,28 @@ def test_one_error_format(api):
     assert api.get("/api/v1/openapi.json", who=None).json["openapi"].startswith("3.")
     page = api.get("/api/v1/docs", who=None)
     assert page.status_code == 200 and b"/api/v1/tasks/{task_id}/complete" in page.data
+
+
+def test_tokens_are_stored_hashed_and_follow_the_user(api, database):
+    import hashlib
+
+    from sqlalchemy import select
+
+    import store
+
+    with database.session() as s:
+        hashes = set(s.scalars(select(store.ApiToken.token_hash)))
+        assert hashlib.sha256(api.tokens["quality"].encode()).hexdigest() in hashes
+        assert api.tokens["quality"] not in hashes
+        s.scalars(select(store.User).where(store.User.username == "quality")).one().active = False
+    assert api.get("/api/v1/me", who="quality").status_code == 401  # deactivated user
+    with database.session() as s:
+        user = s.scalars(select(store.User).where(store.User.username == "manager")).one()
+        user.roles = [store.UserRole(role="quality")]
+    assert api.get("/api/v1/me", who="manager").json["roles"] == ["quality"]  # roles are read per request
+
+
+def test_too_large_upload_is_413(api, app):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    r = api.upload({"svc_demo.bpmn": "x" * 5000})
+    assert r.status_code == 413 and r.json["error"]["code"] == "too_large"

@@ -50,6 +50,11 @@ def test_case_page_shows_key_data_deadlines_tasks_history_and_diagram(complaints
 def test_case_page_in_chinese(complaints, browser):
     html = browser("quality", language="zh").get(f"/cases/{complaints['serious']['id']}").get_data(as_text=True)
     assert "关键信息" in html and "严重" in html and "流程图" in html and "处理记录" in html
+    assert "判断投诉成立并确认等级" in html  # the task's name from its form's x-title-zh
+    inbox = browser("quality", language="zh").get("/").get_data(as_text=True)
+    assert ">判断投诉成立并确认等级</a>" in inbox
+    register = browser("quality", language="zh").get("/complaints").get_data(as_text=True)
+    assert "判断投诉成立并确认等级" in register and "未结案" in register
 
 
 def test_the_diagram_file_is_the_process_of_the_case(complaints, browser):

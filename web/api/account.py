@@ -4,7 +4,7 @@ from __future__ import annotations
 from schema import tokens as s
 from web import get_db
 from web.api import tokens as api_tokens
-from web.api.core import ApiError, caller, no_store, operation
+from web.api.core import ApiError, caller, operation
 
 TAGS = ["account"]
 
@@ -39,5 +39,3 @@ def revoke_token(token_id: int) -> dict:
                                         "token, in the web UI or with `caseflow tokens revoke`")
     return api_tokens.token_dict(api_tokens.revoke_token(get_db(), token_id, caller().username))
 
-
-__all__ = ["no_store"]

@@ -250,11 +250,6 @@ def not_found(_rest: str) -> Response:
     return _error(404, "not_found", f"no API resource at {request.path}")
 
 
-def no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.after_request
 def _api_headers(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")

@@ -18,6 +18,7 @@ bp = Blueprint("cases", __name__)
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PAGE_SIZE = 100
+NEVER = "9999-"  # a timer parked on 9999-01-01 waits for a deadline that does not apply
 
 
 @bp.route("/cases")
@@ -72,6 +73,7 @@ def show(instance_id: int) -> Any:
         files=attachments.for_instance(session, instance_id), book=book,
         diagram={"active": active, "completed": completed, "failed": failed},
         print_forms=printouts.forms_for(view["process_key"], data),
+        timers=[t for t in view["timers"] if not t["due_at"].startswith(NEVER)],
         data_json=json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True),
     )
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 import clock
 import store
 from web import casefile, complaint_register as register, get_db
-from web.labels import OUTPUT_ENUMS, pick
+from web.labels import OUTPUT_ENUMS, pick, task_title
 from web.templating import day, when
 from web.views.common import business_tz
 
@@ -54,7 +54,7 @@ def _csv_headers() -> list[str]:
             _("Closed")]
 
 
-def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[str]) -> list[str]:
+def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[dict]) -> list[str]:
     book = casefile.label_book(session, row.definition_id)
     data = row.data or {}
 
@@ -64,7 +64,7 @@ def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[str]) -> list
     return [row.business_key or f"#{row.id}", when(row.created_at), shown("customer_name") or shown("customer_code"),
             " ".join(filter(None, (shown("product_no"), shown("product_model")))), shown("complaint_type"),
             shown("kpi_class"), shown("urgency"), shown("responsible_dept"), shown("description"),
-            register_status_label(register.status_key(row)), "; ".join(tasks), day(row.completed_at) if row.completed_at else ""]
+            register_status_label(register.status_key(row)), "; ".join(task_title(t) for t in tasks), day(row.completed_at) if row.completed_at else ""]
 
 
 @bp.route("/complaints.csv")
