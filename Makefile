@@ -20,16 +20,18 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-web/static/vendor/.built: node_modules/.installed web/build_static.py
+web/static/vendor/.built: node_modules/.installed web/build_static.py $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 	$(BIN)/python web/build_static.py
 	touch $@
 
 static: install web/static/vendor/.built
 
-# Browser tests need Debian's chromium; the PostgreSQL tests need the server binaries.
+# Browser tests need Debian's chromium (and a CJK font for Chinese pages); the PostgreSQL
+# tests need the server binaries.
 system-test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \

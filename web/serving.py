@@ -32,6 +32,7 @@ class TimerLeader:
         self.db = db
         self.settings = settings
         self.stop = threading.Event()
+        self.worker_stop: threading.Event | None = None
         self._lock_file: Any = None
 
     def try_lead(self) -> bool:
@@ -49,7 +50,7 @@ class TimerLeader:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
-        worker.start_background(self.db, self.settings.timer_interval_s)
+        self.worker_stop = worker.start_background(self.db, self.settings.timer_interval_s)
         log.info("timer worker runs in process %s", os.getpid())
         return True
 

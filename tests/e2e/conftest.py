@@ -109,10 +109,10 @@ class Staff:
         self.page.click("form[action='/login'] button[type=submit]")
         self.page.wait_for_url(base + "/")
 
-    def open_task(self, case_url: str, title: str) -> None:
-        """Open ``title`` from the case's current tasks."""
+    def open_task(self, case_url: str, name: str) -> None:
+        """Open the task ``name`` (its BPMN id) from the case's current tasks."""
         self.page.goto(case_url)
-        self.page.locator("[data-testid=current-tasks] a", has_text=title).first.click()
+        self.page.locator(f"[data-testid=current-tasks] a[data-task='{name}']").click()
         self.page.wait_for_selector("form.schema-form")
 
     def fill(self, answers: dict[str, Any]) -> None:

@@ -46,16 +46,16 @@ def test_complaint_from_registration_to_closure(staff, server):
     quality.submit()
     assert "我的待办" in quality.page.content()
 
-    quality.open_task(case_url, "1D")
+    quality.open_task(case_url, "d1_describe")
     quality.fill({"problem_description": "Housing scratched while packing", "containment_needed": "false"})
     quality.submit()
-    quality.open_task(case_url, "3D")
+    quality.open_task(case_url, "d3_root_cause")
     quality.fill({"root_cause": "Foam insert missing", "responsibility": "internal"})
     quality.submit()
-    quality.open_task(case_url, "4D")
+    quality.open_task(case_url, "d4_actions")
     quality.fill({"corrective_actions": "Add foam insert", "preventive_actions": "Packing checklist"})
     quality.submit()
-    quality.open_task(case_url, "Propose resolution plan")
+    quality.open_task(case_url, "resolution_plan")
     quality.fill({"plan_summary": "Exchange the 3 units", "delivery_amount": "120000",
                   "disposition_lines": [{"kind": "exchange", "quantity": "3", "amount": "360"}]})
     quality.submit()
@@ -68,22 +68,22 @@ def test_complaint_from_registration_to_closure(staff, server):
     ARTIFACTS.mkdir(exist_ok=True)
     manager.page.screenshot(path=str(ARTIFACTS / "complaint-case-diagram.png"), full_page=True)
     manager.page.locator("#diagram").screenshot(path=str(ARTIFACTS / "complaint-diagram.png"))
-    manager.open_task(case_url, "Approve resolution plan")
+    manager.open_task(case_url, "manager_approve_plan")
     manager.fill({"manager_decision": "approve", "manager_comment": "Agreed"})
     manager.submit()
 
-    service.open_task(case_url, "Implement plan")
+    service.open_task(case_url, "implement_notify")
     service.fill({"implementation_result": "Units exchanged", "customer_notified_on": "2026-03-05",
                   "notification_channel": "email"})
     service.submit()
-    service.open_task(case_url, "Collect customer feedback")
+    service.open_task(case_url, "customer_feedback")
     service.fill({"customer_feedback": "Satisfied with the exchange", "satisfaction": "4", "satisfied": "true"})
     service.submit()
 
-    quality.open_task(case_url, "Verify CAPA")
+    quality.open_task(case_url, "capa_verify")
     quality.fill({"capa_effective": "true", "verification_notes": "Two lots without scratches"})
     quality.submit()
-    quality.open_task(case_url, "Close and summarise")
+    quality.open_task(case_url, "close_summary")
     quality.fill({"final_result": "Exchanged and closed", "lessons_learned": "Check the packing"})
     quality.submit()
 
@@ -114,45 +114,45 @@ def test_repair_with_a_fee(staff, server):
     case_url = case_url_of(service.page)
 
     centre = staff("repair", locale="zh-CN")
-    centre.open_task(case_url, "Review application")
+    centre.open_task(case_url, "review_application")
     centre.fill({"review_opinion": "Please send the device in", "remote_fixable": "false"})
     centre.submit()
-    centre.open_task(case_url, "Send repair number")
+    centre.open_task(case_url, "send_shipping_instructions")
     centre.fill({"ship_to_address": "Service centre, Suzhou", "shipping_method": "express",
                  "instructions_sent_via": "email"})
     centre.submit()
-    centre.open_task(case_url, "Receive device")
+    centre.open_task(case_url, "receive_device")
     centre.fill({"received_date": today})
     centre.submit()
-    centre.open_task(case_url, "Diagnose fault")
+    centre.open_task(case_url, "diagnose_device")
     centre.fill({"fault_cause": "man_made", "diagnosis": "Cracked display board", "estimated_fee": "560",
                  "parts": [{"part_name": "Display board", "quantity": "1", "unit_price": "480"}]})
     centre.submit()
-    centre.open_task(case_url, "Send repair fee notice")
+    centre.open_task(case_url, "send_fee_notice")
     centre.fill({"fee_amount": "560", "fee_breakdown": "Board 480, labour 80",
                  "payment_instructions": "ICBC 6222 0000", "fee_notice_date": today,
                  "fee_notice_sent_via": "fax"})
     centre.submit()
 
-    service.open_task(case_url, "fee answer")
+    service.open_task(case_url, "record_fee_decision")
     service.fill({"fee_decision": "accepted", "fee_decision_date": today})
     service.submit()
 
     finance = staff("finance")
-    finance.open_task(case_url, "Confirm payment")
+    finance.open_task(case_url, "confirm_payment")
     finance.fill({"payment_confirmed_date": today, "payment_amount": "560"})
     finance.submit()
 
-    centre.open_task(case_url, "Repair device")
+    centre.open_task(case_url, "repair_device")
     centre.fill({"work_done": "Replaced the display board", "test_result": "24 h burn-in passed",
                  "technician": "Wu", "repair_completed_date": today,
                  "parts_used": [{"part_name": "Display board", "quantity": "1"}]})
     centre.submit()
-    centre.open_task(case_url, "Ship device back")
+    centre.open_task(case_url, "ship_back")
     centre.fill({"carrier": "SF Express", "tracking_no": "SF123456", "shipped_date": today,
                  "repair_report_enclosed": True})
     centre.submit()
-    service.open_task(case_url, "Notify customer: device shipped")
+    service.open_task(case_url, "notify_customer_shipped")
     service.fill({"ship_notice_via": "phone"})
     service.submit()
 

@@ -202,6 +202,8 @@ def build_field(key: str, node: dict, ui: dict, value: Any, ctx: FormContext, pr
         item_ui = ui.get("items") if isinstance(ui.get("items"), dict) else {}
         rows = value if isinstance(value, list) else []
         f.rows = [build_fields(items, item_ui, row, ctx, prefix=f"{name}.{i}.") for i, row in enumerate(rows)]
+        if not f.rows:  # one blank line to start with (left out on submit if it stays blank)
+            f.rows = [build_fields(items, item_ui, {}, FormContext({}, ctx.tz), prefix=f"{name}.0.")]
         f.template_row = build_fields(items, item_ui, {}, FormContext({}, ctx.tz), prefix=f"{name}.{ROW_INDEX}.")
         f.attrs["min_rows"] = node.get("minItems", 0)
     else:
@@ -225,7 +227,3 @@ def iter_fields(fields: list[FormField]):
         for row in f.rows:
             yield from iter_fields(row)
 
-
-def has_widget(fields: list[FormField], widget: str) -> bool:
-    return any(f.widget == widget for f in iter_fields(fields)) or any(
-        f.widget == "rows" and has_widget(f.template_row, widget) for f in iter_fields(fields))

@@ -2,11 +2,7 @@
 (function () {
   "use strict";
 
-  function renumber(table, fieldName) {
-    // Rows keep the index they were rendered with; the server renumbers on submit.
-    return table.querySelectorAll("tbody tr[data-row]").length;
-  }
-
+  // Rows keep the index they were rendered with; the server renumbers them on submit.
   function addRow(fieldset) {
     var template = fieldset.querySelector("template");
     var tbody = fieldset.querySelector("tbody");
@@ -30,10 +26,7 @@
     var remove = target.closest("[data-remove-row]");
     if (remove) {
       event.preventDefault();
-      var row = remove.closest("tr[data-row]");
-      var table = row.closest("table");
-      row.remove();
-      renumber(table);
+      remove.closest("tr[data-row]").remove();
     }
   });
 })();
