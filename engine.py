@@ -748,9 +748,13 @@ WORKFLOWS = _WorkflowCache()
 
 
 def _restore(session: Session, instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
+    """The instance's live workflow: from the cache when it is current, else deserialized."""
     wf = WORKFLOWS.take(instance.id, instance.row_version)
-    if wf is not None:
-        return wf
+    return wf if wf is not None else _fresh_workflow(instance, loaded)
+
+
+def _fresh_workflow(instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
+    """Deserialize the stored state against the cached spec (never the cached live object)."""
     dct = json.loads(instance.state)
     version = dct.pop(SERIALIZER.VERSION_KEY, SERIALIZER_VERSION)
     if version != SERIALIZER_VERSION:
@@ -1629,20 +1633,6 @@ class _MigrationTrial:
 
     entry: dict
     workflow: BpmnWorkflow | None = None
-
-
-def _fresh_workflow(instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
-    """Deserialize the stored state (never the cached live object, which stays valid)."""
-    dct = json.loads(instance.state)
-    version = dct.pop(SERIALIZER.VERSION_KEY, SERIALIZER_VERSION)
-    if version != SERIALIZER_VERSION:
-        dct[SERIALIZER.VERSION_KEY] = version
-        SERIALIZER.migrate(dct)
-    dct["spec"] = loaded.spec
-    dct["subprocess_specs"] = loaded.subprocess_specs
-    wf = SERIALIZER.from_dict(dct)
-    wf.script_engine = SCRIPT_ENGINE
-    return wf
 
 
 def _task_label(task: Any) -> str:

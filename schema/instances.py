@@ -30,35 +30,30 @@ class TimerSchema(Schema):
     due_at = DateTimeString(required=True)
 
 
-class InstanceSchema(Schema):
+class _InstanceFields(Schema):
+    """Fields shared by the full instance and its list summary."""
+
     id = fields.Integer(required=True)
     process_key = fields.String(required=True)
     version = fields.Integer(required=True)
     definition_id = fields.Integer(required=True)
     business_key = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    started_by = fields.String(required=True)
+    created_at = DateTimeString(required=True)
+    updated_at = DateTimeString(allow_none=True)
+    completed_at = DateTimeString(allow_none=True)
+
+
+class InstanceSchema(_InstanceFields):
     error = fields.Nested(InstanceErrorSchema, allow_none=True, required=True)
     data = JsonObject(required=True)
     tasks = fields.List(fields.Nested(TaskSchema), required=True, metadata={"description": "ready tasks"})
     timers = fields.List(fields.Nested(TimerSchema), required=True)
-    started_by = fields.String(required=True)
-    created_at = DateTimeString(required=True)
-    updated_at = DateTimeString(allow_none=True)
-    completed_at = DateTimeString(allow_none=True)
 
 
-class InstanceSummarySchema(Schema):
-    id = fields.Integer(required=True)
-    process_key = fields.String(required=True)
-    version = fields.Integer(required=True)
-    definition_id = fields.Integer(required=True)
-    business_key = fields.String(allow_none=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+class InstanceSummarySchema(_InstanceFields):
     error = fields.String(allow_none=True)
-    started_by = fields.String(required=True)
-    created_at = DateTimeString(required=True)
-    updated_at = DateTimeString(allow_none=True)
-    completed_at = DateTimeString(allow_none=True)
 
 
 class InstanceListQuerySchema(PageQuery):

@@ -6,26 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
 import clock
-import cli
-
-
-@pytest.fixture
-def caseflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Run `caseflow ARGS...` against a fresh SQLite database; returns (exit code, parsed output)."""
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, object, str]:
-        result = runner.invoke(cli.main, list(args), catch_exceptions=False)
-        out = result.stdout
-        parsed = json.loads(out) if "--json" in args and result.exit_code == 0 else out
-        return result.exit_code, parsed, result.stderr
-
-    return run
 
 
 def test_approvals_runs_to_completion_after_nine_tasks(caseflow, conformance):

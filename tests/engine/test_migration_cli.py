@@ -5,26 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-import cli
 
 DATA = Path(__file__).resolve().parents[1] / "api" / "data"
-
-
-@pytest.fixture
-def caseflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CASEFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def run(*args: str) -> tuple[int, object, str]:
-        result = runner.invoke(cli.main, list(args), catch_exceptions=False)
-        out = result.stdout
-        parsed = json.loads(out) if "--json" in args and out.strip().startswith("{") else out
-        return result.exit_code, parsed, result.stderr
-
-    return run
 
 
 def _start(caseflow, ref: str) -> dict:
