@@ -1,6 +1,7 @@
 """Sign-in, sign-out, CSRF, cookies, security headers and the language switch."""
 from __future__ import annotations
 
+import re
 import pytest
 
 import store
@@ -103,3 +104,20 @@ def test_the_language_switch_is_saved_on_the_user(database, browser):
 def test_unknown_pages_are_404_in_html(browser):
     response = browser("service").get("/no/such/page")
     assert response.status_code == 404 and "This page does not exist." in response.get_data(as_text=True)
+
+
+def test_personal_api_tokens_are_created_once_used_and_revoked_in_the_ui(browser):
+    me = browser("quality")
+    page = me.post("/account/tokens", {"name": "ERP link"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    token = re.search(r'id="new_token" readonly value="(cf_[^"]+)"', html).group(1)
+    assert "ERP link" in html
+    assert token not in me.get("/account/").get_data(as_text=True)  # shown once only
+    api = me.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    token_id = re.search(r'/account/tokens/(\d+)/revoke', me.get("/account/").get_data(as_text=True)).group(1)
+    assert me.post(f"/account/tokens/{token_id}/revoke").status_code == 302
+    assert me.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    other = browser("manager")
+    assert other.post(f"/account/tokens/{token_id}/revoke").status_code == 303  # not theirs: refused

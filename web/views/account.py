@@ -1,4 +1,4 @@
-"""``/account``: the signed-in user's own settings (display name, language, password)."""
+"""``/account``: the signed-in user's own settings (display name, password, API tokens)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +9,7 @@ from flask_login import current_user, login_user
 
 import store
 from web import accounts, get_db, rollback_request
+from web.api import tokens
 from web.extensions import StaffUser
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -25,14 +26,49 @@ def index() -> Any:
             if not accounts.password_matches(user, request.form.get("current_password", "")):
                 rollback_request()
                 flash(_("The current password is not correct."), "error")
-                return render_template("account.html", user=user), 422
+                return _page(user), 422
             try:
                 accounts.set_password(user, new_password)
             except accounts.AccountError as err:
                 rollback_request()
                 flash(str(err), "error")
-                return render_template("account.html", user=user), 422
+                return _page(user), 422
             login_user(StaffUser(user))  # the new password ends other sign-ins, not this one
         flash(_("Saved."), "success")
         return redirect(url_for("account.index"))
-    return render_template("account.html", user=user)
+    return _page(user)
+
+
+def _page(user: store.User, new_token: str | None = None) -> str:
+    rows = tokens.list_tokens(get_db(), user.username)
+    return render_template("account.html", user=user, tokens=[tokens.token_dict(r) for r in rows],
+                           new_token=new_token)
+
+
+@bp.post("/tokens")
+def create_token() -> Any:
+    """Create a personal API token; its text is shown once, on this response only."""
+    session = get_db()
+    user = session.get(store.User, current_user.id)
+    try:
+        _row, plain = tokens.create_token(session, user.username, request.form.get("name"))
+    except tokens.TokenError as err:
+        rollback_request()
+        flash(str(err), "error")
+        return _page(user), 422
+    flash(_("Token created. Copy it now: it is not shown again."), "success")
+    return _page(user, new_token=plain)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int) -> Any:
+    """Revoke one of my tokens."""
+    session = get_db()
+    try:
+        tokens.revoke_token(session, token_id, current_user.username)
+    except tokens.TokenError:
+        rollback_request()
+        flash(_("No such token."), "error")
+        return redirect(url_for("account.index")), 303
+    flash(_("Token revoked."), "success")
+    return redirect(url_for("account.index"))
