@@ -882,6 +882,7 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
         instance.completed_at = now
 
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    instance.trail = _trail(wf, loaded)
     before = set(instance.ready_tasks or [])
     instance.ready_tasks = sorted(ready)
     timers = [] if instance.status in ("completed", "cancelled") else _pending_timers(wf)
@@ -938,6 +939,16 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     if instance.status == "completed" and previous_status != "completed":
         _audit(session, instance.id, actor, "completed", None, {})
     WORKFLOWS.put(instance.id, instance.row_version, wf)
+
+
+def _trail(wf: BpmnWorkflow, loaded: LoadedSpec) -> list[str]:
+    """BPMN ids of completed elements drawn in this version's own diagram (not in called ones)."""
+    ids = set()
+    for task in wf.get_tasks(state=TaskState.COMPLETED):
+        spec = task.task_spec
+        if spec.bpmn_id and loaded.process_files.get(_spec_process(spec), loaded.files) is loaded.files:
+            ids.add(spec.bpmn_id)
+    return sorted(ids)
 
 
 def _pending_timers(wf: BpmnWorkflow) -> list[dict]:
@@ -1203,10 +1214,9 @@ def audit_log(session: Session, instance_id: int) -> list[dict]:
     ]
 
 
-def completed_task_names(session: Session, instance_id: int) -> list[str]:
-    """BPMN ids of the human tasks completed so far (for highlighting the diagram)."""
-    return list(session.scalars(select(store.HumanTask.name).where(
-        store.HumanTask.instance_id == instance_id, store.HumanTask.state == "completed")))
+def completed_elements(session: Session, instance_id: int) -> list[str]:
+    """BPMN ids of the instance's own diagram elements completed so far (to mark the diagram)."""
+    return list(_load_instance(session, instance_id).trail or [])
 
 
 def diagram(session: Session, definition_id: int) -> dict[str, str]:

@@ -102,6 +102,7 @@ class ProcessInstance(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # process data snapshot for read paths
     ready_tasks: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ids of its ready human tasks
     timers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # pending timers [{task, task_id, due_at}]
+    trail: Mapped[list[Any]] = mapped_column(JSON, default=list)  # BPMN ids of the elements completed so far
     error: Mapped[str | None] = mapped_column(Text)
     error_task: Mapped[str | None] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))

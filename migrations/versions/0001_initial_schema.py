@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:16:25.390384
+Create Date: 2026-11-23 00:35:08.228698
 """
 from alembic import op
 import sqlalchemy as sa
@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('ready_tasks', sa.JSON(), nullable=False),
     sa.Column('timers', sa.JSON(), nullable=False),
+    sa.Column('trail', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('error_task', sa.String(length=200), nullable=True),
     sa.Column('parent_id', sa.Integer(), nullable=True),

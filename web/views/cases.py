@@ -63,7 +63,7 @@ def show(instance_id: int) -> Any:
     names = casefile.attachment_names(session, instance_id)
     data = view["data"] or {}
     active = sorted({t["name"] for t in view["tasks"]})
-    completed = sorted(set(engine.completed_task_names(session, instance_id)) - set(active))
+    completed = sorted(set(engine.completed_elements(session, instance_id)) - set(active))
     failed = [view["error"]["task"]] if view.get("error") and view["error"].get("task") else []
     return render_template(
         "case.html", case=view, facts=casefile.facts(book, view["process_key"], data, names),
