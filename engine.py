@@ -791,7 +791,50 @@ def _plain(value: Any) -> Any:
 _DATA_STATES = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
-def _process_data(wf: BpmnWorkflow) -> dict:
+@dataclass
+class _Snapshot:
+    """What the tables keep of a workflow, gathered in one walk of its task tree."""
+
+    data: dict
+    status: str
+    ready: dict[str, Any]  # task id -> ready human task
+    timers: list[dict]  # pending timers, soonest first
+    trail: list[str]  # BPMN ids of completed elements of the version's own diagram
+
+
+def _snapshot(wf: BpmnWorkflow, loaded: LoadedSpec) -> _Snapshot:
+    """Walk the task tree once (called processes included) and collect the snapshot."""
+    ready: dict[str, Any] = {}
+    timers: list[dict] = []
+    trail: set[str] = set()
+    with_data: list[Any] = []
+    for task in wf.get_tasks():
+        state, spec = task.state, task.task_spec
+        if state & _DATA_STATES:
+            with_data.append(task)
+        if state == TaskState.COMPLETED:
+            if spec.bpmn_id and loaded.process_files.get(_spec_process(spec), loaded.files) is loaded.files:
+                trail.add(spec.bpmn_id)
+        elif state == TaskState.READY:
+            if spec.manual:
+                ready[str(task.id)] = task
+        elif state == TaskState.WAITING:
+            if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+                due = _timer_due(task)
+                if due is not None:
+                    timers.append({"task": spec.bpmn_name or spec.bpmn_id or spec.name, "task_id": str(task.id),
+                                   "due_at": due.isoformat()})
+    completed = wf.is_completed()
+    return _Snapshot(
+        data=_replay_writes(with_data),
+        status="completed" if completed else "running" if ready else "waiting",
+        ready=ready,
+        timers=[] if completed else sorted(timers, key=lambda t: t["due_at"]),
+        trail=sorted(trail),
+    )
+
+
+def _replay_writes(tasks: list[Any]) -> dict:
     """The case data as people see it: every task's own writes, replayed in time order.
 
     Each SpiffWorkflow task holds a copy of the data; with parallel paths (a non-interrupting
@@ -800,8 +843,7 @@ def _process_data(wf: BpmnWorkflow) -> dict:
     them oldest first gives "the latest write of each key wins" across all paths.
     """
     merged: dict = {}
-    tasks = sorted(wf.get_tasks(state=_DATA_STATES), key=lambda t: t.last_state_change)
-    for task in tasks:
+    for task in sorted(tasks, key=lambda t: t.last_state_change):
         parent = task.parent
         if parent is None:
             merged.update(task.data)
@@ -814,14 +856,6 @@ def _process_data(wf: BpmnWorkflow) -> dict:
             if key not in task.data:
                 merged.pop(key, None)
     return _plain(merged)
-
-
-def _status(wf: BpmnWorkflow) -> str:
-    if wf.is_completed():
-        return "completed"
-    if wf.get_tasks(state=TaskState.READY, manual=True):
-        return "running"
-    return "waiting"
 
 
 def _human_task_rows(session: Session, instance_id: int, states: tuple[str, ...] = ("ready",)) -> list[store.HumanTask]:
@@ -865,13 +899,14 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     """
     now = clock.now()
     completed = completed or {}
-    data = _process_data(wf)
+    snap = _snapshot(wf, loaded)
+    data = snap.data
     previous_status = instance.status
     instance.state = _serialize(wf)
     instance.serializer_version = SERIALIZER_VERSION
     instance.data = data
     if instance.status not in ("error", "cancelled"):
-        instance.status = _status(wf)
+        instance.status = snap.status
     instance.updated_at = now
     business_key_changed = False
     if loaded.business_key_field and data.get(loaded.business_key_field):
@@ -881,11 +916,11 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     if instance.status in ("completed", "cancelled") and instance.completed_at is None:
         instance.completed_at = now
 
-    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    instance.trail = _trail(wf, loaded)
+    ready = snap.ready
+    instance.trail = snap.trail
     before = set(instance.ready_tasks or [])
     instance.ready_tasks = sorted(ready)
-    timers = [] if instance.status in ("completed", "cancelled") else _pending_timers(wf)
+    timers = [] if instance.status in ("completed", "cancelled") else snap.timers
     timers_changed = timers != (instance.timers or [])
     instance.timers = timers
     try:
@@ -939,29 +974,6 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
     if instance.status == "completed" and previous_status != "completed":
         _audit(session, instance.id, actor, "completed", None, {})
     WORKFLOWS.put(instance.id, instance.row_version, wf)
-
-
-def _trail(wf: BpmnWorkflow, loaded: LoadedSpec) -> list[str]:
-    """BPMN ids of completed elements drawn in this version's own diagram (not in called ones)."""
-    ids = set()
-    for task in wf.get_tasks(state=TaskState.COMPLETED):
-        spec = task.task_spec
-        if spec.bpmn_id and loaded.process_files.get(_spec_process(spec), loaded.files) is loaded.files:
-            ids.add(spec.bpmn_id)
-    return sorted(ids)
-
-
-def _pending_timers(wf: BpmnWorkflow) -> list[dict]:
-    """The waiting timer events of a workflow, soonest first."""
-    out = []
-    for task in wf.get_tasks(state=TaskState.WAITING):
-        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
-            due = _timer_due(task)
-            if due is not None:
-                spec = task.task_spec
-                out.append({"task": spec.bpmn_name or spec.bpmn_id or spec.name, "task_id": str(task.id),
-                            "due_at": due.isoformat()})
-    return sorted(out, key=lambda t: t["due_at"])
 
 
 def _audit(session: Session, instance_id: int | None, actor: str, kind: str, task: str | None,
@@ -1104,9 +1116,17 @@ def complete(session: Session, task_id: str, data: dict | None = None, actor: st
     ``roles`` are the actor's roles when the caller enforces them (web, API); the CLI
     passes None. Raises NotFound, Forbidden, InvalidData or Conflict.
     """
-    row = _ready_task(session, task_id)
+    found = session.execute(
+        select(store.HumanTask, store.ProcessInstance)
+        .join(store.ProcessInstance, store.ProcessInstance.id == store.HumanTask.instance_id)
+        .where(store.HumanTask.id == str(task_id))
+    ).first()
+    if found is None:
+        raise NotFound(f"no task {task_id}")
+    row, instance = found
+    if row.state != "ready":
+        raise Conflict(f"task {task_id} is no longer ready (it is {row.state})")
     _check_roles(row, actor, roles)
-    instance = _load_instance(session, row.instance_id)
     if instance.status in ("error", "cancelled", "completed"):
         raise InstanceError(f"instance {instance.id} is {instance.status}")
     loaded = SPECS.get(session, instance.definition)
