@@ -1,8 +1,8 @@
 """The one clock of Caseflow: engine, service tasks, audit and SpiffWorkflow timers use it.
 
 In production it is the system clock. Tests set or advance it instead of sleeping;
-SpiffWorkflow's timer module is pointed at this clock by ``engine`` (see
-``install_into_spiffworkflow``), so timer events follow it too.
+``engine`` points SpiffWorkflow's timer events at this clock (``ClockDatetime``), so
+timers follow it too.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def reset() -> None:
         _frozen = None
 
 
-class _ClockDatetime(_dt.datetime):
+class ClockDatetime(_dt.datetime):
     """A ``datetime`` whose ``now()`` reads Caseflow's clock (for SpiffWorkflow's timers)."""
 
     @classmethod
@@ -55,9 +55,3 @@ class _ClockDatetime(_dt.datetime):
         current = now()
         return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
 
-
-def install_into_spiffworkflow() -> None:
-    """Make SpiffWorkflow's timer events read this clock (idempotent)."""
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
-
-    timer.datetime = _ClockDatetime

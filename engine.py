@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_events
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -47,7 +48,8 @@ from sandbox import RestrictedEnvironment, ScriptRejected
 from service_tasks import registry as operators
 from service_tasks.registry import OperatorError
 
-clock.install_into_spiffworkflow()
+# SpiffWorkflow's timer events read datetime.now(); make them read Caseflow's clock.
+timer_events.datetime = clock.ClockDatetime
 
 # --- errors ------------------------------------------------------------------------------
 
@@ -1251,11 +1253,9 @@ def diagram(session: Session, definition_id: int) -> dict[str, str]:
 
 
 def due_instance_ids(session: Session, limit: int = 100) -> list[int]:
-    """Instances with a timer due now (on PostgreSQL, rows other workers hold are skipped)."""
+    """Instances with a timer due now, soonest first (``fire_timers`` claims them one by one)."""
     stmt = (select(store.Timer.instance_id).where(store.Timer.due_at <= clock.now())
             .order_by(store.Timer.due_at).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
     return list(dict.fromkeys(session.scalars(stmt)))
 
 
@@ -1266,8 +1266,11 @@ def fire_timers(session: Session, instance_id: int, actor: str = "timer") -> boo
         session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
         return False
     now = clock.now()
-    due = list(session.scalars(select(store.Timer).where(store.Timer.instance_id == instance.id,
-                                                         store.Timer.due_at <= now)))
+    stmt = select(store.Timer).where(store.Timer.instance_id == instance.id, store.Timer.due_at <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        # claim the rows: another worker holding them is skipped, not waited for
+        stmt = stmt.with_for_update(skip_locked=True)
+    due = list(session.scalars(stmt))
     if not due:
         return False
     loaded = SPECS.get(session, instance.definition)

@@ -73,6 +73,6 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the web UI and API with gunicorn, and the timer worker in the background."""
     from web.serving import serve as run
 
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    shown = "localhost" if host in ("0.0.0.0", "::") else host  # the address actually bound
     click.echo(f"Caseflow is running at http://{shown}:{port}/  (Ctrl-C stops)")
     run(host, port, workers, threads)

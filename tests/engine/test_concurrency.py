@@ -78,3 +78,30 @@ def test_sequence_numbers_unique_under_concurrency(postgres_server):
         t.join(60)
     db.dispose()
     assert sorted(got) == list(range(1, 101))
+
+
+@pytest.mark.postgres
+def test_two_timer_workers_do_not_fire_the_same_timer(postgres_server, conformance, frozen_clock):
+    import datetime as dt
+
+    db = store.Database(postgres_server.create_database("timer_claims"))
+    db.upgrade()
+    with db.session() as s:
+        engine.deploy(s, [conformance / "timer.bpmn"], actor="admin")
+        iid = engine.start(s, "timer")["id"]
+    frozen_clock.advance(dt.timedelta(seconds=1))
+    engine.WORKFLOWS.clear()
+    first, second = db.sessionmaker(), db.sessionmaker()
+    try:
+        assert engine.fire_timers(first, iid) is True  # claims the timer rows, not yet committed
+        assert engine.fire_timers(second, iid) is False  # the rows are held: skipped, not waited for
+        second.rollback()
+        first.commit()
+    finally:
+        first.close()
+        second.close()
+    with db.session() as s:
+        shown = engine.show(s, iid)
+    db.dispose()
+    assert shown["status"] == "completed"
+    assert [e["kind"] for e in shown["audit"]].count("timer_fired") == 1
