@@ -255,7 +255,8 @@ def test_start_form_holds_the_registration_contract(nodes):
             "order_no", "ship_date", "ship_qty", "found_stage", "description", "customer_request",
             "complaint_type", "functional_defect_qty", "cosmetic_defect_qty", "lot_size", "defect_rate",
             "complainant_count", "claim_amount", "customer_requires_formal_report", "caused_line_stop",
-            "repeat_issue", "litigation", "media_exposure", "received_at"} == set(p)
+            "repeat_issue", "litigation", "media_exposure", "received_at", "evidence"} == set(p)
+    assert p["evidence"]["x-widget"] == "file"  # F22 supporting evidence, stored as an attachment
     assert p["channel"]["enum"] == ["phone", "email", "letter", "fax", "visit", "onsite", "web", "other"]
     assert p["complaint_type"]["enum"] == ["quality", "transport", "packaging", "labeling", "quantity",
                                            "service", "other"]
