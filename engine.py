@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -1156,7 +1156,16 @@ def claim(session: Session, task_id: str, actor: str, roles: set[str] | None = N
     _check_roles(row, actor, roles)
     if row.assignee and row.assignee != actor:
         raise Conflict(f"task is already claimed by {row.assignee}")
-    row.assignee = actor
+    # Conditional UPDATE: of two people taking the task at once, exactly one gets it.
+    taken = session.execute(
+        update(store.HumanTask)
+        .where(store.HumanTask.id == row.id, store.HumanTask.state == "ready",
+               or_(store.HumanTask.assignee.is_(None), store.HumanTask.assignee == actor))
+        .values(assignee=actor).execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire(row, ["assignee", "state"])
+    if taken != 1:
+        raise Conflict("someone else took or finished the task meanwhile")
     _audit(session, row.instance_id, actor, "task_claimed", row.name, {})
     return _task_dict(row)
 

@@ -105,3 +105,25 @@ def test_two_timer_workers_do_not_fire_the_same_timer(postgres_server, conforman
     db.dispose()
     assert shown["status"] == "completed"
     assert [e["kind"] for e in shown["audit"]].count("timer_fired") == 1
+
+
+def test_two_people_taking_the_same_task_one_gets_it(any_database: store.Database):
+    db = any_database
+    with db.session() as s:
+        engine.deploy(s, [DATA], actor="admin")
+        task_id = engine.start(s, "two_tasks", {"ref": "R-1"}, actor="alice")["tasks"][0]["id"]
+    first, second = db.sessionmaker(), db.sessionmaker()
+    try:
+        # both load the task while it is free, then both try to take it
+        assert engine._ready_task(first, task_id).assignee is None
+        assert engine._ready_task(second, task_id).assignee is None
+        assert engine.claim(first, task_id, actor="ann")["assignee"] == "ann"
+        first.commit()
+        with pytest.raises(engine.Conflict):
+            engine.claim(second, task_id, actor="ben")
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    with db.session() as s:
+        assert engine.list_tasks(s, instance_id=None, assignee="ann")[0]["id"] == task_id
