@@ -20,6 +20,9 @@ import config
 import engine
 import store
 
+#: An instance, version or token id: a positive database integer.
+DB_ID = click.IntRange(1, config.MAX_DB_ID)
+
 EXIT_ERRORS = {engine.NotFound: 3, engine.Forbidden: 4, engine.Conflict: 5, engine.InvalidData: 6,
                engine.DeployRejected: 7, engine.InstanceError: 8}
 EXIT_NOT_ALL_MIGRATED = 9
@@ -73,7 +76,7 @@ def versions(key: str, as_json: bool) -> None:
 
 @click.command("pin")
 @click.argument("key")
-@click.argument("version", type=int)
+@click.argument("version", type=DB_ID)
 @click.option("--user", default="admin", show_default=True, help="Actor recorded in the audit log.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def pin(key: str, version: int, user: str, as_json: bool) -> None:
@@ -94,8 +97,8 @@ def unpin(key: str, user: str, as_json: bool) -> None:
 
 @click.command("diff")
 @click.argument("key")
-@click.argument("from_version", type=int)
-@click.argument("to_version", type=int)
+@click.argument("from_version", type=DB_ID)
+@click.argument("to_version", type=DB_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def diff(key: str, from_version: int, to_version: int, as_json: bool) -> None:
     """What changed in process KEY from FROM_VERSION to TO_VERSION."""
@@ -149,8 +152,8 @@ def _print_report(r: dict) -> None:
 
 @click.command("migrate")
 @click.option("--to", "to", required=True, help="Target: VERSION of the instances' process, KEY@VERSION or def:ID.")
-@click.option("--instance", "instance_ids", type=int, multiple=True, help="An instance id (repeatable).")
-@click.option("--from-version", type=int, help="Every unfinished instance of this version.")
+@click.option("--instance", "instance_ids", type=DB_ID, multiple=True, help="An instance id (repeatable).")
+@click.option("--from-version", type=DB_ID, help="Every unfinished instance of this version.")
 @click.option("--all-of", "all_of", metavar="KEY", help="Every unfinished instance of process KEY.")
 @click.option("--process", "process_key", metavar="KEY", help="The process (with --from-version).")
 @click.option("--dry-run", is_flag=True, help="Only report whether each instance can move, and why not.")
@@ -240,7 +243,7 @@ def tokens_list(user: str, as_json: bool) -> None:
 
 
 @tokens.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=DB_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tokens_revoke(token_id: int, as_json: bool) -> None:
     """Revoke token TOKEN_ID (of any user); requests with it get 401 from now on."""

@@ -43,6 +43,9 @@ class CliContext:
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 
+#: An instance, version or token id: a positive database integer.
+DB_ID = click.IntRange(1, config.MAX_DB_ID)
+
 
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
@@ -146,7 +149,7 @@ def start(ctx: CliContext, key: str, data: str | None, user: str, as_json: bool)
 
 
 @main.command()
-@click.option("--instance", "instance_id", type=int, help="Only tasks of this instance.")
+@click.option("--instance", "instance_id", type=DB_ID, help="Only tasks of this instance.")
 @click.option("--role", help="Only tasks of this role.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
@@ -172,7 +175,7 @@ def complete(ctx: CliContext, task_id: str, data: str | None, user: str, as_json
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=DB_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def show(ctx: CliContext, instance_id: int, as_json: bool) -> None:
@@ -189,7 +192,7 @@ def show(ctx: CliContext, instance_id: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=DB_ID)
 @click.option("--user", default="admin", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
@@ -200,7 +203,7 @@ def retry(ctx: CliContext, instance_id: int, user: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=DB_ID)
 @click.option("--reason", help="Why the case is cancelled (audited).")
 @click.option("--user", default="admin", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

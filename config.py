@@ -7,6 +7,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
+#: The largest id a database integer column holds (ids beyond it are "not found").
+MAX_DB_ID = 2**31 - 1  # INTEGER columns (PostgreSQL int4)
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -1245,6 +1245,13 @@ def audit_log(session: Session, instance_id: int) -> list[dict]:
     ]
 
 
+def instance_tasks(session: Session, instance_id: int) -> list[dict]:
+    """Every human task the instance has had (ready, completed, cancelled), oldest first."""
+    table = store.HumanTask.__table__
+    stmt = select(table).where(table.c.instance_id == instance_id).order_by(table.c.created_at)
+    return [_task_dict(r) for r in session.execute(stmt)]
+
+
 def completed_elements(session: Session, instance_id: int) -> list[str]:
     """BPMN ids of the instance's own diagram elements completed so far (to mark the diagram)."""
     return list(_load_instance(session, instance_id).trail or [])

@@ -1,6 +1,7 @@
 """Process instances: start, list, get, cancel, retry, audit log, migration."""
 from __future__ import annotations
 
+from config import MAX_DB_ID
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schema.common import (AwareDateTime, DateTimeString, JsonObject, PageQuery, RequestSchema, StrictBoolean,
@@ -15,7 +16,7 @@ class StartRequestSchema(RequestSchema):
     process = fields.String(required=True, validate=validate.Length(min=1, max=200),
                             metadata={"description": "process key", "example": "complaint"})
     data = JsonObject(load_default=dict, metadata={"description": "start form data"})
-    version = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=2_000_000_000),
+    version = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=MAX_DB_ID),
                             metadata={"description": "start on this version (admins only)"})
 
 
@@ -58,7 +59,7 @@ class InstanceSummarySchema(_InstanceFields):
 
 class InstanceListQuerySchema(PageQuery):
     process = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "process key"})
-    version = fields.Integer(validate=validate.Range(min=1, max=2_000_000_000),
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_DB_ID),
                              metadata={"description": "only this version of `process`"})
     status = fields.String(validate=validate.OneOf(STATUSES))
     business_key = fields.String(validate=validate.Length(min=1, max=100))
@@ -98,7 +99,7 @@ class _TargetMixin:
 
 
 class MigrateRequestSchema(_TargetMixin, RequestSchema):
-    to_version = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=2_000_000_000),
+    to_version = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=MAX_DB_ID),
                                metadata={"description": "target version of the instance's process"})
     to_definition_id = StrictInteger(allow_none=True, validate=_ID)
     dry_run = StrictBoolean(load_default=False, metadata={"description": "only report whether it can move"})
@@ -106,11 +107,11 @@ class MigrateRequestSchema(_TargetMixin, RequestSchema):
 
 class BulkMigrateRequestSchema(_TargetMixin, RequestSchema):
     process = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    to_version = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=2_000_000_000))
+    to_version = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=MAX_DB_ID))
     to_definition_id = StrictInteger(allow_none=True, validate=_ID)
     instance_ids = fields.List(StrictInteger(validate=_ID), validate=validate.Length(min=1, max=10_000),
                                metadata={"description": "these instances"})
-    from_version = StrictInteger(validate=validate.Range(min=1, max=2_000_000_000),
+    from_version = StrictInteger(validate=validate.Range(min=1, max=MAX_DB_ID),
                                  metadata={"description": "every unfinished instance of this version"})
     all = StrictBoolean(metadata={"description": "every unfinished instance of the process"})
     dry_run = StrictBoolean(load_default=False)

@@ -1,6 +1,7 @@
 """Processes and their deployed versions: list, versions, upload, pin, diagram, diff."""
 from __future__ import annotations
 
+from config import MAX_DB_ID
 from marshmallow import Schema, fields, validate
 
 from schema.common import DateTimeString, JsonObject, QueryBoolean, QuerySchema, RequestSchema, StrictInteger
@@ -51,7 +52,7 @@ class VersionListSchema(Schema):
 
 
 class PinRequestSchema(RequestSchema):
-    version = StrictInteger(required=True, validate=validate.Range(min=1, max=2_000_000_000))
+    version = StrictInteger(required=True, validate=validate.Range(min=1, max=MAX_DB_ID))
 
 
 class UnpinResponseSchema(Schema):
@@ -91,8 +92,8 @@ class DiagramSchema(Schema):
 
 
 class DiffQuerySchema(QuerySchema):
-    from_version = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1, max=2_000_000_000))
-    to_version = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1, max=2_000_000_000))
+    from_version = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1, max=MAX_DB_ID))
+    to_version = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1, max=MAX_DB_ID))
 
 
 class ElementSchema(Schema):

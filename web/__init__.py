@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, g
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter
 
 import config
 import store
@@ -30,6 +31,14 @@ def _secret_key(settings: config.Settings) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` limited to what a BIGINT column holds (larger ids do not match: 404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", config.MAX_DB_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict[str, Any] | None = None, database: store.Database | None = None) -> Flask:
@@ -77,6 +86,9 @@ def create_app(overrides: dict[str, Any] | None = None, database: store.Database
         if session is not None:
             session.rollback()  # anything not committed above
             session.close()
+
+    # Ids in URLs are database integers: a larger number is simply "not found", never an overflow.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     from web import extensions
 

@@ -57,7 +57,9 @@ def display(book: LabelBook, key: str, value: Any) -> str:
     if label:
         return label
     if isinstance(value, list):
-        return ", ".join(display(book, key, v) for v in value if not isinstance(v, dict))
+        if any(isinstance(v, dict) for v in value):  # rows of a table: one "label: value, …" per row
+            return "; ".join(display(book, key, v) for v in value if isinstance(v, dict))
+        return ", ".join(display(book, key, v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{book.label(k)}: {display(book, k, v)}" for k, v in value.items())
     if isinstance(value, float):
@@ -85,6 +87,25 @@ def facts(book: LabelBook, process_key: str, data: dict, names: dict[int, str] |
     return out
 
 
+def work_facts(book: LabelBook, process_key: str, data: dict, names: dict[int, str] | None = None) -> list[Fact]:
+    """What people entered on the case's forms so far, beyond the key data (for reviewers).
+
+    Every data key that is a field of one of the process's forms, in the order it was
+    written; the key data (``facts``) is left out.
+    """
+    names = names or {}
+    shown = set(KEY_FIELDS.get(process_key, ()))
+    out = []
+    for key, value in data.items():
+        if key in shown or key not in book.keys or value is None or value == "" or value == []:
+            continue
+        ident = attachments.parse_reference(value)
+        text = names.get(ident, _("attachment")) if ident is not None else display(book, key, value)
+        if text:
+            out.append(Fact(key, book.label(key), text, long=True, attachment_id=ident))
+    return out
+
+
 @dataclass
 class DeadlineRow:
     key: str
@@ -109,20 +130,26 @@ def escalations(audit: list[dict]) -> list[dict]:
     return out
 
 
-def deadline_rows(book: LabelBook, data: dict, audit: list[dict], completed_at: str | None) -> list[DeadlineRow]:
+def deadline_rows(book: LabelBook, data: dict, audit: list[dict], completed_at: str | None,
+                  tasks: list[dict]) -> list[DeadlineRow]:
     """Each deadline in the data with its state: met/late once done, else overdue/due soon/open.
 
-    A complaint has reacted once its first task was completed; every other deadline is met
-    when the case is closed in time.
+    A deadline is done when the tasks it binds (their due time is that deadline) are all
+    finished; a deadline no task carries (closure, the 2-month trigger) when the case is.
     """
     escalated = {e.get("deadline") for e in escalations(audit)}
-    first_done = next((e["at"] for e in audit if e["kind"] == "task_completed"), None)
     rows = []
     for key in deadlines.DEADLINE_KEYS:
         due = data.get(key)
         if not due:
             continue
-        done_at = completed_at or (first_done if key == "react_by" else None)
+        due_at = deadlines.parse_moment(due)
+        bound = [t for t in tasks if t["due_at"] and deadlines.parse_moment(t["due_at"]) == due_at]
+        if bound:
+            finished = [t["completed_at"] for t in bound if t["state"] != "ready" and t["completed_at"]]
+            done_at = max(finished) if len(finished) == len(bound) else None
+        else:
+            done_at = completed_at
         rows.append(DeadlineRow(key, book.label(key), due, deadlines.state(due, done_at), key in escalated))
     return rows
 

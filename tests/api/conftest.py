@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import engine
 import store
 from web.api import tokens as api_tokens
 
-DATA = Path(__file__).resolve().parent / "data"
+from api_helpers import DATA, make_zip  # noqa: F401  (shared with the test modules)
 
 USERS = {
     "admin": ("admin",),
@@ -88,18 +87,7 @@ class Api:
         return self.upload(files, who)
 
 
-def make_zip(entries: dict[str, bytes | str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, content in entries.items():
-            zf.writestr(name, content)
-    return buf.getvalue()
-
-
 @pytest.fixture
 def api(app, tokens) -> Api:
     return Api(app.test_client(), tokens)
 
-
-def start_data(i: int = 1) -> dict:
-    return {"ref": f"CP-{i:04d}", "customer_name": "ACME Ltd"}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 import store
-from conftest import DATA, make_zip, start_data
+from api_helpers import DATA, make_zip, start_data
 from web import accounts
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

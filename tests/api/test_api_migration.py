@@ -1,7 +1,7 @@
 """Migration over the API: one instance, many (by id, by version, all), dry runs, refusals."""
 from __future__ import annotations
 
-from conftest import start_data
+from api_helpers import start_data
 
 
 def _start(api, i: int) -> dict:

@@ -13,7 +13,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import engine
-from conftest import DATA, start_data
+from api_helpers import DATA, start_data
 
 MAX_EXAMPLES = 10
 # Every built-in check (no 5xx, documented status codes, content types and headers, response

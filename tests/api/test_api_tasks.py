@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import start_data
+from api_helpers import start_data
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import DATA, make_zip, start_data
+from api_helpers import DATA, make_zip, start_data
 
 V1 = (DATA / "v1" / "svc_demo.bpmn").read_text(encoding="utf-8")
 HEAD, BODY = V1.split("\n", 1)

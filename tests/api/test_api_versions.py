@@ -2,7 +2,7 @@
 new ones start on the latest, pinning rolls new starts back without redeploying."""
 from __future__ import annotations
 
-from conftest import DATA, start_data
+from api_helpers import DATA, start_data
 
 
 def _start(api, i: int) -> dict:

@@ -121,3 +121,9 @@ def test_personal_api_tokens_are_created_once_used_and_revoked_in_the_ui(browser
     assert me.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     other = browser("manager")
     assert other.post(f"/account/tokens/{token_id}/revoke").status_code == 303  # not theirs: refused
+
+
+@pytest.mark.parametrize("url", ["/cases/99999999999999999999999", "/cases/2147483648",
+                                 "/cases/99999999999999999999999/print/f04", "/attachments/99999999999999999999"])
+def test_ids_beyond_the_database_range_are_not_found(browser, url):
+    assert browser("admin").get(url).status_code == 404

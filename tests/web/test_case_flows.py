@@ -134,3 +134,26 @@ def test_repair_with_a_fee(app, database, deployed, browser, frozen_clock):
     assert number in f14 and "ICBC 6222 0000" in f14 and "Display board" in f14
     f15 = service.get(f"/cases/{instance_id}/print/f15").get_data(as_text=True)
     assert "Replaced display board" in f15 and "SF123456" in f15
+
+
+def test_reviewers_see_the_work_so_far_and_a_rejection_reason(database, deployed, browser, task_id, frozen_clock):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
+    import complaint_helpers as ch
+
+    with database.session() as s:
+        iid = ch.start(s, ch.quality_registration())["id"]
+        ch.confirm(s, iid)
+        ch.eight_d(s, iid)
+        ch.plan(s, iid)
+    manager = browser("manager")
+    html = manager.get(f"/tasks/{task_id(manager, 'Approve resolution plan (ESC-LDR-01)')}").get_data(as_text=True)
+    work = html.split('data-testid="work-so-far"', 1)[1].split("</details>", 1)[0]
+    assert "Exchange the 20 units" in work and "5000" in work.replace(",", "")  # plan summary and its lines
+    with database.session() as s:
+        ch.manager_decides(s, iid, "reject", "Cheaper option please.")
+    quality = browser("quality")
+    html = quality.get(f"/tasks/{task_id(quality, 'Propose resolution plan')}").get_data(as_text=True)
+    assert "Cheaper option please." in html.split('data-testid="work-so-far"', 1)[1]

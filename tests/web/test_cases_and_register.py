@@ -129,3 +129,23 @@ def test_printable_sheets_exist_per_process(complaints, browser):
     assert b.get(f"/cases/{case_id}/print/f99").status_code == 404
     zh = browser("quality", language="zh").get(f"/cases/{case_id}/print/f04").get_data(as_text=True)
     assert "客诉处理单" in zh and "投诉内容" in zh
+
+
+def test_a_deadline_is_met_when_the_tasks_it_binds_are_done_in_time(database, complaints, browser):
+    case = complaints["packaging"]  # registered just now: react_by still ahead
+
+    def states() -> dict[str, str]:
+        html = browser("quality").get(f"/cases/{case['id']}").get_data(as_text=True)
+        table = html.split('data-testid="deadlines"', 1)[1].split("</table>", 1)[0]
+        return {label.strip(): state for label, state in
+                re.findall(r"<th>([^<]+)</th>.*?badge-([a-z_]+)", table, re.S)}
+
+    with database.session() as s:
+        [confirm] = engine.list_tasks(s, instance_id=case["id"])
+        engine.complete(s, confirm["id"], {"complaint_valid": True, "override_grade": False}, actor="quality")
+    assert states()["React by"] in ("open", "due_soon")  # 1D, also bound to react_by, is still open
+    with database.session() as s:
+        [d1] = engine.list_tasks(s, instance_id=case["id"])
+        engine.complete(s, d1["id"], {"problem_description": "Torn boxes", "containment_needed": False,
+                                      "d1_owner": "QA"}, actor="quality")
+    assert states()["React by"] == "met"

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import engine
+from config import MAX_DB_ID
 from schema.common import flatten_messages
 from web import get_db
 from web.api import bp
@@ -20,7 +21,7 @@ from web.api import tokens as api_tokens
 from web.api.upload import UploadRejected
 from web.errors import engine_error_fields, json_error
 
-MAX_DB_ID = 2**62
+
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 

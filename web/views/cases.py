@@ -67,7 +67,8 @@ def show(instance_id: int) -> Any:
     failed = [view["error"]["task"]] if view.get("error") and view["error"].get("task") else []
     return render_template(
         "case.html", case=view, facts=casefile.facts(book, view["process_key"], data, names),
-        deadline_rows=casefile.deadline_rows(book, data, view["audit"], view["completed_at"]),
+        deadline_rows=casefile.deadline_rows(book, data, view["audit"], view["completed_at"],
+                                             engine.instance_tasks(session, instance_id)),
         timeline=casefile.timeline(session, instance_id, view["audit"], book, names),
         escalations=casefile.escalations(view["audit"]),
         files=attachments.for_instance(session, instance_id), book=book,

@@ -11,6 +11,7 @@ import engine
 import store
 from web import attachments, casefile, get_db, rollback_request
 from web.forms.messages import localize_all
+from web.labels import task_title
 from web.views import form_page
 from web.views.common import actor, engine_roles, may_work_on, redirect_back
 
@@ -38,12 +39,13 @@ def _render(task: dict, values: dict | None, errors: dict[str, str] | None = Non
     book = casefile.label_book(session, instance.definition_id)
     form = form_page.build(session, task["schema"], task["ui_schema"], values, errors, task["instance_id"])
     held_by_other = bool(task["assignee"]) and task["assignee"] != current_user.username and not current_user.is_admin
-    facts = casefile.facts(book, instance.process_key, instance.data or {},
-                           casefile.attachment_names(session, instance.id))
+    names = casefile.attachment_names(session, instance.id)
+    facts = casefile.facts(book, instance.process_key, instance.data or {}, names)
+    work = casefile.work_facts(book, instance.process_key, instance.data or {}, names)
     missing = [book.label(k) for k in (instance.data or {}).get("intake_missing") or
                (instance.data or {}).get("application_missing") or []]
     return render_template("task.html", task=task, form=form, facts=facts, instance=instance,
-                           held_by_other=held_by_other, missing=missing), status
+                           held_by_other=held_by_other, missing=missing, work=work), status
 
 
 @bp.route("/<task_id>")
@@ -84,7 +86,7 @@ def submit(task_id: str) -> Any:
         flash(_("The task was saved, but the case stopped with an error; an administrator has to look at it."),
               "error")
         return redirect(url_for("cases.show", instance_id=view["id"]))
-    flash(_("Done: %(task)s (%(case)s).", task=task["title"], case=view["business_key"] or f"#{view['id']}"),
+    flash(_("Done: %(task)s (%(case)s).", task=task_title(task), case=view["business_key"] or f"#{view['id']}"),
           "success")
     return redirect(url_for("inbox.index"))
 
