@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 import store
@@ -55,6 +55,11 @@ def _value(key: str):
     return store.ProcessInstance.data[key].as_string()
 
 
+def received_at(row: store.ProcessInstance) -> str | dt.datetime:
+    """When the complaint was received (``received_at``), else when it was registered."""
+    return (row.data or {}).get("received_at") or row.created_at
+
+
 def status_key(row: store.ProcessInstance) -> str:
     """The register's status of a complaint: open, error, closed, rejected or cancelled."""
     if row.status in OPEN_STATUSES:
@@ -80,12 +85,18 @@ def statement(flt: RegisterFilter, tz: ZoneInfo) -> Select:
         wanted = getattr(flt, attr)
         if wanted:
             stmt = stmt.where(_value(key) == wanted)
+    # Dates filter on the receipt day: ``received_at`` is written in the business time zone
+    # (compute_deadlines), so its first ten characters are the local day; a complaint not
+    # graded yet has none and counts from its registration time.
+    received_day = func.substr(_value("received_at"), 1, 10)
     if flt.date_from:
         start = dt.datetime.combine(flt.date_from, dt.time(), tz)
-        stmt = stmt.where(store.ProcessInstance.created_at >= start)
+        stmt = stmt.where(or_(received_day >= flt.date_from.isoformat(),
+                              and_(_value("received_at").is_(None), store.ProcessInstance.created_at >= start)))
     if flt.date_to:
         end = dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time(), tz)
-        stmt = stmt.where(store.ProcessInstance.created_at < end)
+        stmt = stmt.where(or_(received_day <= flt.date_to.isoformat(),
+                              and_(_value("received_at").is_(None), store.ProcessInstance.created_at < end)))
     if flt.q:
         like = f"%{flt.q}%"
         stmt = stmt.where(or_(store.ProcessInstance.business_key.ilike(like), _value("customer_name").ilike(like),

@@ -149,3 +149,15 @@ def test_a_deadline_is_met_when_the_tasks_it_binds_are_done_in_time(database, co
         engine.complete(s, d1["id"], {"problem_description": "Torn boxes", "containment_needed": False,
                                       "d1_owner": "QA"}, actor="quality")
     assert states()["React by"] == "met"
+
+
+def test_register_shows_and_filters_by_the_receipt_time_and_defuses_formulas(database, deployed, browser,
+                                                                              frozen_clock):
+    late = start(database, customer_name="=cmd|' /C calc'!A0", complaint_type="transport",
+                 received_at="2026-02-20T10:00:00+08:00")  # registered on 2026-03-02
+    b = browser("service")
+    html = b.get("/complaints?date_from=2026-02-20&date_to=2026-02-20").get_data(as_text=True)
+    assert register_numbers(html) == [late["business_key"]] and "2026-02-20 10:00" in html
+    assert register_numbers(b.get("/complaints?date_from=2026-03-02").get_data(as_text=True)) == []
+    body = b.get("/complaints.csv").get_data(as_text=True)
+    assert "'=cmd" in body and ",=cmd" not in body

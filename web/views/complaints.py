@@ -45,7 +45,8 @@ def index() -> Any:
     result = register.page(session, flt, business_tz(), int(number) if number.isdigit() else 1)
     books = {r.definition_id: casefile.label_book(session, r.definition_id) for r in result.rows}
     return render_template("register.html", result=result, flt=flt, choices=_choices(session), books=books,
-                           status_of=lambda row: register.status_key(row), status_label=register_status_label)
+                           status_of=lambda row: register.status_key(row), status_label=register_status_label,
+                           received_at=register.received_at)
 
 
 def _csv_headers() -> list[str]:
@@ -61,10 +62,17 @@ def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[dict]) -> lis
     def shown(key: str) -> str:
         return casefile.display(book, key, data.get(key))
 
-    return [row.business_key or f"#{row.id}", when(row.created_at), shown("customer_name") or shown("customer_code"),
+    return [_cell(v) for v in [
+            row.business_key or f"#{row.id}", when(register.received_at(row)), shown("customer_name") or shown("customer_code"),
             " ".join(filter(None, (shown("product_no"), shown("product_model")))), shown("complaint_type"),
             shown("kpi_class"), shown("urgency"), shown("responsible_dept"), shown("description"),
-            register_status_label(register.status_key(row)), "; ".join(task_title(t) for t in tasks), day(row.completed_at) if row.completed_at else ""]
+            register_status_label(register.status_key(row)), "; ".join(task_title(t) for t in tasks),
+            day(row.completed_at) if row.completed_at else ""]]
+
+
+def _cell(value: str) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @bp.route("/complaints.csv")
@@ -80,5 +88,5 @@ def export() -> Any:
     for row in result.rows:
         writer.writerow(_csv_row(session, row, result.current_tasks.get(row.id, [])))
     stamp = clock.now().astimezone(business_tz()).strftime("%Y%m%d-%H%M")
-    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="complaints-{stamp}.csv"'})
