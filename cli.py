@@ -94,6 +94,15 @@ def _run(ctx: CliContext, fn: Callable[[Any], Any]) -> Any:
         _fail(str(err), EXIT_ERRORS.get(type(err), 1))
 
 
+def _emit_instance(as_json: bool, view: dict) -> None:
+    """Print an instance; exit 8 with a one-line message when it stopped with an error."""
+    _emit(as_json, view, _print_instance)
+    if view.get("status") == "error":
+        error = view.get("error") or {}
+        _fail(f"instance {view['id']} stopped with an error at {error.get('task')}: {error.get('message')} "
+              f"(fix the cause, then `caseflow retry {view['id']}`)", EXIT_ERRORS[engine.InstanceError])
+
+
 def _print_instance(view: dict) -> None:
     click.echo(f"instance {view['id']}  {view['process_key']} v{view['version']}  "
                f"{view.get('business_key') or ''}  status: {view['status']}")
@@ -145,7 +154,7 @@ def start(ctx: CliContext, key: str, data: str | None, user: str, as_json: bool)
     """Start an instance of process KEY and run it until it waits."""
     payload = _json_arg(data, "--data")
     view = _run(ctx, lambda s: engine.start(s, key, payload, actor=user))
-    _emit(as_json, view, _print_instance)
+    _emit_instance(as_json, view)
 
 
 @main.command()
@@ -171,7 +180,7 @@ def complete(ctx: CliContext, task_id: str, data: str | None, user: str, as_json
     """Complete a ready task with form data and run the instance on."""
     payload = _json_arg(data, "--data")
     view = _run(ctx, lambda s: engine.complete(s, task_id, payload, actor=user))
-    _emit(as_json, view, _print_instance)
+    _emit_instance(as_json, view)
 
 
 @main.command()
@@ -199,7 +208,7 @@ def show(ctx: CliContext, instance_id: int, as_json: bool) -> None:
 def retry(ctx: CliContext, instance_id: int, user: str, as_json: bool) -> None:
     """Run a failed instance again from the task that failed."""
     view = _run(ctx, lambda s: engine.retry(s, instance_id, actor=user))
-    _emit(as_json, view, _print_instance)
+    _emit_instance(as_json, view)
 
 
 @main.command()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
@@ -62,15 +61,17 @@ def test_gateway_without_default(caseflow, conformance):
     caseflow("deploy", str(conformance / "exclusive_gateway_no_default.bpmn"))
     code, view, _ = caseflow("start", "NoDefaultGateway", "--data", '{"x": 2}', "--json")
     assert code == 0 and view["status"] == "completed"
-    code, view, _ = caseflow("start", "NoDefaultGateway", "--data", '{"x": 1}', "--json")
-    assert code == 0
+    code, out, err = caseflow("start", "NoDefaultGateway", "--data", '{"x": 1}', "--json")
+    assert code != 0  # the instance is stored, but scripts learn that it stopped
+    assert "Gateway_CheckValue" in err and err.strip().count("\n") == 0
+    view = out  # the JSON view is printed all the same
     assert view["status"] == "error"
     assert "Gateway_CheckValue" in view["error"]["message"] and view["error"]["task"] == "Gateway_CheckValue"
     code, shown, _ = caseflow("show", str(view["id"]), "--json")
     assert shown["data"]["x"] == 1  # nothing lost
     assert any(e["kind"] == "error" for e in shown["audit"])
     code, out, _ = caseflow("show", str(view["id"]))
-    assert code == 0 and "error" in out
+    assert code == 0 and "error" in out  # showing a failed instance is not itself a failure
 
 
 def test_missing_form_file_is_refused_and_nothing_stored(caseflow, conformance):

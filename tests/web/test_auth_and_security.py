@@ -108,10 +108,11 @@ def test_unknown_pages_are_404_in_html(browser):
 
 def test_personal_api_tokens_are_created_once_used_and_revoked_in_the_ui(browser):
     me = browser("quality")
-    page = me.post("/account/tokens", {"name": "ERP link"})
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
+    created = me.post("/account/tokens", {"name": "ERP link"})
+    assert created.status_code == 303  # post/redirect/get: reloading does not create another token
+    html = me.get(created.headers["Location"]).get_data(as_text=True)
     token = re.search(r'id="new_token" readonly value="(cf_[^"]+)"', html).group(1)
+    assert html.count(token) == 1  # in its field only, not also in a message
     assert "ERP link" in html
     assert token not in me.get("/account/").get_data(as_text=True)  # shown once only
     api = me.client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})

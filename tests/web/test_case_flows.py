@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import select
 
+import engine
 import store
 
 ROLE_USER = {"customer_service": "service", "quality": "quality", "manager": "manager",
@@ -157,3 +158,16 @@ def test_reviewers_see_the_work_so_far_and_a_rejection_reason(database, deployed
     quality = browser("quality")
     html = quality.get(f"/tasks/{task_id(quality, 'Propose resolution plan')}").get_data(as_text=True)
     assert "Cheaper option please." in html.split('data-testid="work-so-far"', 1)[1]
+
+
+def test_intake_completion_lists_what_is_missing_in_words(database, deployed, browser, task_id):
+    with database.session() as s:
+        engine.start(s, "complaint", {"channel": "phone", "complaint_type": "quality", "customer_name": "ACME",
+                                      "description": "Broken hinge"}, actor="service")
+    b = browser("service")
+    html = b.get(f"/tasks/{task_id(b, 'Complete intake data')}").get_data(as_text=True)
+    banner = html.split('data-testid="missing-items"', 1)[1].split("</div>", 1)[0]
+    assert "|" not in banner and " or " in banner and "Product no." in banner
+    zh = browser("service", language="zh")
+    banner = zh.get(f"/tasks/{task_id(b, 'Complete intake data')}").get_data(as_text=True)
+    assert " 或 " in banner.split('data-testid="missing-items"', 1)[1].split("</div>", 1)[0]

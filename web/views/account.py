@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
@@ -39,8 +39,9 @@ def index() -> Any:
     return _page(user)
 
 
-def _page(user: store.User, new_token: str | None = None) -> str:
+def _page(user: store.User) -> str:
     rows = tokens.list_tokens(get_db(), user.username)
+    new_token = next(iter(get_flashed_messages(category_filter=["new_token"])), None)
     return render_template("account.html", user=user, tokens=[tokens.token_dict(r) for r in rows],
                            new_token=new_token)
 
@@ -57,7 +58,8 @@ def create_token() -> Any:
         flash(str(err), "error")
         return _page(user), 422
     flash(_("Token created. Copy it now: it is not shown again."), "success")
-    return _page(user, new_token=plain)
+    flash(plain, "new_token")  # shown once on the next page (post/redirect/get: no duplicate on reload)
+    return redirect(url_for("account.index") + "#tokens", 303)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

@@ -30,9 +30,10 @@ def _render(key: str, schema: dict | None, values: dict | None, errors: dict[str
 
 
 def _allowed(key: str) -> dict | None:
+    schema = engine.start_form(get_db(), key)  # NotFound (404) when the process is not deployed
     if not may_start(key):
         abort(403)
-    return engine.start_form(get_db(), key)  # NotFound (404) when the process is not deployed
+    return schema
 
 
 @bp.route("/<key>")

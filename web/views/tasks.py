@@ -42,10 +42,15 @@ def _render(task: dict, values: dict | None, errors: dict[str, str] | None = Non
     names = casefile.attachment_names(session, instance.id)
     facts = casefile.facts(book, instance.process_key, instance.data or {}, names)
     work = casefile.work_facts(book, instance.process_key, instance.data or {}, names)
-    missing = [book.label(k) for k in (instance.data or {}).get("intake_missing") or
+    missing = [missing_label(book, item) for item in (instance.data or {}).get("intake_missing") or
                (instance.data or {}).get("application_missing") or []]
     return render_template("task.html", task=task, form=form, facts=facts, instance=instance,
                            held_by_other=held_by_other, missing=missing, work=work), status
+
+
+def missing_label(book: casefile.LabelBook, item: str) -> str:
+    """A missing-items entry of the intake checks in words: ``a|b`` one of, ``a+b`` all of."""
+    return _(" or ").join(" + ".join(book.label(k) for k in alt.split("+")) for alt in str(item).split("|"))
 
 
 @bp.route("/<task_id>")
