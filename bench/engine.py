@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,6 +43,16 @@ def pin_one_core() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
+def runs_per_second(one: Callable[[int], None], n: int, warm_up: int = 50) -> float:
+    """Runs of ``one(i)`` per second over ``n`` runs, after ``warm_up`` untimed ones."""
+    for i in range(warm_up):
+        one(i)
+    started = time.perf_counter()
+    for i in range(n):
+        one(i)
+    return n / (time.perf_counter() - started)
+
+
 def raw_per_second(n: int) -> float:
     """Full in-memory runs of the diagram with plain SpiffWorkflow (same parser and script engine)."""
     parser = engine.CaseflowParser()
@@ -59,12 +70,7 @@ def raw_per_second(n: int) -> float:
             wf.do_engine_steps()
         assert wf.is_completed()
 
-    for i in range(50):
-        one(i)
-    started = time.perf_counter()
-    for i in range(n):
-        one(i)
-    return n / (time.perf_counter() - started)
+    return runs_per_second(one, n)
 
 
 def caseflow_per_second(db: store.Database, n: int) -> float:
@@ -80,12 +86,7 @@ def caseflow_per_second(db: store.Database, n: int) -> float:
                 view = engine.complete(s, view["tasks"][0]["id"], data, actor="bench")
         assert view["status"] == "completed"
 
-    for i in range(50):
-        one(i)
-    started = time.perf_counter()
-    for i in range(n):
-        one(i)
-    return n / (time.perf_counter() - started)
+    return runs_per_second(one, n)
 
 
 def seed_instances(db: store.Database, total: int) -> None:
