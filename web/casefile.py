@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import store
 from web import attachments, deadlines
-from web.labels import LabelBook, book_for_definition
+from web.labels import PERCENT_KEYS, LabelBook, book_for_definition
 
 # Data keys shown first on case and task pages, per process; other processes show every scalar.
 KEY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -62,6 +62,8 @@ def display(book: LabelBook, key: str, value: Any) -> str:
         return ", ".join(display(book, key, v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{book.label(k)}: {display(book, k, v)}" for k, v in value.items())
+    if key in PERCENT_KEYS and isinstance(value, (int, float)):
+        return f"{value * 100:.2f} %"
     if isinstance(value, float):
         return f"{value:,.6f}".rstrip("0").rstrip(".")
     if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and value[10:11] == "T":
@@ -201,6 +203,9 @@ def timeline(session: Session, instance_id: int, audit: list[dict], book: LabelB
     titles = {name: book.task_title(form, title) for name, title, form in session.execute(
         select(store.HumanTask.name, store.HumanTask.title, store.HumanTask.form)
         .where(store.HumanTask.instance_id == instance_id))}
+    actors = {e["actor"] for e in audit}
+    people = dict(session.execute(select(store.User.username, store.User.display_name)
+                                  .where(store.User.username.in_(actors))).all()) if actors else {}
     out = []
     for event in audit:
         data = (event.get("payload") or {}).get("data") if event["kind"] in ("task_completed", "started",
@@ -211,7 +216,8 @@ def timeline(session: Session, instance_id: int, audit: list[dict], book: LabelB
             text = names.get(ident, "") if ident is not None else display(book, key, value)
             if text:
                 details.append(Fact(key, book.label(key), text, attachment_id=ident))
-        out.append(TimelineEntry(event["at"], event["actor"], event["kind"], _describe(event, titles, book), details))
+        actor = people.get(event["actor"]) or event["actor"]
+        out.append(TimelineEntry(event["at"], actor, event["kind"], _describe(event, titles, book), details))
     out.reverse()
     return out
 

@@ -52,6 +52,9 @@ OUTPUT_LABELS: dict[str, tuple[str, str]] = {
     "escalations": ("Escalations", "升级记录"),
 }
 
+# Ratios kept as fractions in the data, shown as percentages.
+PERCENT_KEYS = frozenset({"complaint_ratio", "defect_rate"})
+
 OUTPUT_ENUMS: dict[str, dict[str, tuple[str, str]]] = {
     "kpi_class": {"major": ("Major", "重大"), "general": ("General", "一般"), "other": ("Other", "其他")},
     "urgency": {"serious": ("Serious", "严重"), "general": ("General", "一般"),

@@ -11,6 +11,7 @@ import re
 import pytest
 
 import engine
+import store
 
 BASE = {"channel": "email", "customer_code": "C-9", "product_no": "P-1", "ship_date": "2026-02-01",
         "ship_qty": 500, "found_stage": "after_sales", "description": "Problem", "lot_size": 500,
@@ -161,3 +162,22 @@ def test_register_shows_and_filters_by_the_receipt_time_and_defuses_formulas(dat
     assert register_numbers(b.get("/complaints?date_from=2026-03-02").get_data(as_text=True)) == []
     body = b.get("/complaints.csv").get_data(as_text=True)
     assert "'=cmd" in body and ",=cmd" not in body
+
+
+def test_history_names_people_and_ratios_read_as_percentages(database, deployed, browser):
+    with database.session() as s:  # the scenario helpers act as "qa1"
+        s.add(store.User(username="qa1", password_hash="x", display_name="李品保", active=True))
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
+    import complaint_helpers as ch
+
+    with database.session() as s:
+        iid = ch.start(s, ch.quality_registration())["id"]
+        ch.confirm(s, iid)
+        ch.eight_d(s, iid)
+        ch.plan(s, iid, delivery_amount=100000)  # 6,000 RMB loss -> 6 %
+    html = browser("manager").get(f"/cases/{iid}").get_data(as_text=True)
+    assert "李品保" in html.split('data-testid="timeline"', 1)[1]
+    assert "6.00 %" in html
