@@ -1,9 +1,9 @@
-"""The restricted Python environment for scripts, conditions and timer expressions.
+"""The rules of the restricted Python environment for scripts, conditions and timers.
 
 Diagrams come from process owners, so their scripts must not reach the host: no
 imports, no names or attributes starting with an underscore (which closes the usual
 ``().__class__.__mro__`` escapes), a short list of safe builtins, and date helpers that
-read Caseflow's clock.
+read Caseflow's clock. ``engine`` runs SpiffWorkflow's scripts through these rules.
 """
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import builtins
 import datetime as dt
 from functools import lru_cache
 from typing import Any
-
-from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
 
 import clock
 
@@ -91,29 +89,3 @@ def compile_checked(source: str, mode: str) -> Any:
         raise ScriptRejected(f"syntax error: {err.msg} (line {err.lineno})") from err
     _Checker().visit(tree)
     return compile(tree, "<script>", mode)
-
-
-class RestrictedEnvironment(TaskDataEnvironment):
-    """TaskDataEnvironment that checks code first and runs it with safe builtins only."""
-
-    def __init__(self) -> None:
-        super().__init__({"__builtins__": SAFE_BUILTINS, **HELPERS})
-
-    def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
-        code = compile_checked(expression.strip(), "eval")
-        scope = dict(self.globals)
-        scope.update(external_context or {})
-        scope.update(context)
-        scope["__builtins__"] = SAFE_BUILTINS
-        return eval(code, scope)  # noqa: S307 - checked and restricted above
-
-    def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
-        code = compile_checked(script, "exec")
-        self.check_for_overwrite(context, external_context or {})
-        context.update(external_context or {})
-        context.update(self.globals)
-        try:
-            exec(code, context)  # noqa: S102 - checked and restricted above
-        finally:
-            self._remove_globals_and_functions_from_context(context, external_context)
-        return True
