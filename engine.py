@@ -1294,6 +1294,19 @@ def diagram(session: Session, definition_id: int) -> dict[str, str]:
     return {n: t for n, t in definition.files.items() if n.endswith(".bpmn")}
 
 
+def diagram_xml(session: Session, definition_id: int) -> str:
+    """The BPMN file of a deployed version that defines its process (for drawing it)."""
+    definition = session.get(store.ProcessDefinition, definition_id)
+    if definition is None:
+        raise NotFound(f"no process version {definition_id}")
+    files = diagram(session, definition_id)
+    for name in sorted(files):
+        root = bundles.parse_xml(name, files[name]).getroot()
+        if any(p.get("id") == definition.key for p in root.iter(full_tag("process"))):
+            return files[name]
+    raise NotFound(f"no BPMN file of version {definition_id} defines {definition.key!r}")
+
+
 # --- timers, retry, cancel -----------------------------------------------------------------------
 
 

@@ -14,7 +14,6 @@ import re
 import time
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -30,7 +29,6 @@ bp = Blueprint("admin_versions", __name__, url_prefix="/admin/processes", templa
 
 STASH_TTL_S = 24 * 3600
 _STASH_ID = re.compile(r"^[0-9a-f]{32}$")
-_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 @bp.before_request
@@ -144,17 +142,6 @@ def unpin(key: str) -> Any:
     return redirect(url_for(".versions", key=key))
 
 
-def _bpmn_for(files: dict[str, str], key: str) -> str | None:
-    for name in sorted(files):
-        try:
-            root = ElementTree.fromstring(files[name].encode())
-        except ElementTree.ParseError:
-            continue
-        if any(p.get("id") == key for p in root.iter(f"{{{_BPMN_NS}}}process")):
-            return files[name]
-    return files[sorted(files)[0]] if files else None
-
-
 @bp.route("/<key>/v<int:version>")
 def show_version(key: str, version: int) -> Any:
     """A version's diagram (bpmn-js) and its files."""
@@ -170,10 +157,7 @@ def diagram_xml(key: str, version: int) -> Any:
     """The BPMN XML of the version (for bpmn-js)."""
     session = get_db()
     definition = engine.find_definition(session, key, version)
-    xml = _bpmn_for(engine.diagram(session, definition.id), key)
-    if xml is None:
-        abort(404)
-    response = Response(xml, mimetype="application/xml")
+    response = Response(engine.diagram_xml(session, definition.id), mimetype="application/xml")
     response.headers["Cache-Control"] = "private, max-age=86400"  # a deployed version never changes
     return response
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
-from xml.etree import ElementTree
 
 from flask import Blueprint, Response, abort, render_template, request, send_file
 from sqlalchemy import or_, select
@@ -16,7 +15,6 @@ from web.views import printouts
 
 bp = Blueprint("cases", __name__)
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 PAGE_SIZE = 100
 NEVER = "9999-"  # a timer parked on 9999-01-01 waits for a deadline that does not apply
 
@@ -40,18 +38,6 @@ def index() -> Any:
     rows = list(session.scalars(stmt))
     return render_template("cases.html", rows=rows, processes=engine.list_processes(session),
                            selected={"process": process, "status": status, "q": query})
-
-
-def diagram_file(files: dict[str, str], process_key: str) -> str | None:
-    """The BPMN file of a bundle that defines ``process_key`` (else the first one)."""
-    for name in sorted(files):
-        try:
-            root = ElementTree.fromstring(files[name].encode())
-        except ElementTree.ParseError:
-            continue
-        if any(p.get("id") == process_key for p in root.iter(f"{{{BPMN_NS}}}process")):
-            return files[name]
-    return files[sorted(files)[0]] if files else None
 
 
 @bp.route("/cases/<int:instance_id>")
@@ -86,10 +72,7 @@ def diagram(instance_id: int) -> Any:
     instance = session.get(store.ProcessInstance, instance_id)
     if instance is None:
         abort(404)
-    xml = diagram_file(engine.diagram(session, instance.definition_id), instance.process_key)
-    if xml is None:
-        abort(404)
-    response = Response(xml, mimetype="application/xml")
+    response = Response(engine.diagram_xml(session, instance.definition_id), mimetype="application/xml")
     response.headers["Cache-Control"] = "private, max-age=86400"  # a deployed version never changes
     return response
 
