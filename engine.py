@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from uuid import UUID
 
 import jsonschema
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,7 +32,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_events
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser
@@ -44,9 +44,11 @@ from SpiffWorkflow.task import TaskState
 
 import bpmn_diff
 import bundles
+import case_rows
 import clock
 import store
 import sandbox
+from case_rows import Case, DefinitionRef
 from sandbox import ScriptRejected
 from service_tasks import registry as operators
 from service_tasks.registry import OperatorError
@@ -303,6 +305,7 @@ class LoadedSpec:
     start_form: str | None = None
     business_key_field: str | None = None
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _validators: dict[tuple[str, str | None], Any] = field(default_factory=dict, repr=False)
 
     def meta(self, task_spec: Any) -> TaskMeta:
         """The metadata of a human task spec of this version."""
@@ -318,6 +321,18 @@ class LoadedSpec:
         if cache_key not in self._parsed:
             self._parsed[cache_key] = json.loads(files[filename])
         return copy.deepcopy(self._parsed[cache_key])
+
+    def validator(self, filename: str | None, process: str | None = None) -> Any | None:
+        """A JSON Schema validator for the form ``filename`` (built once; None without a form)."""
+        cache_key = (process or self.key, filename)
+        if cache_key not in self._validators:
+            schema = self.form_schema(filename, process)
+            if schema is None:
+                self._validators[cache_key] = None
+            else:
+                validator_cls = jsonschema.validators.validator_for(schema)
+                self._validators[cache_key] = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+        return self._validators[cache_key]
 
 
 def _spec_process(task_spec: Any) -> str:
@@ -369,10 +384,12 @@ class SpecCache:
         self._lock = threading.Lock()
         self._specs: dict[tuple[str, str], LoadedSpec] = {}
 
-    def get(self, session: Session, definition: store.ProcessDefinition) -> LoadedSpec:
+    def get(self, session: Session, definition: store.ProcessDefinition | DefinitionRef) -> LoadedSpec:
         cache_key = (definition.key, definition.content_hash)
         loaded = self._specs.get(cache_key)
         if loaded is None:
+            if not isinstance(definition, store.ProcessDefinition):  # the files are needed now
+                definition = session.get(store.ProcessDefinition, definition.id)
             loaded = self._load(session, definition)
             with self._lock:
                 self._specs[cache_key] = loaded
@@ -725,12 +742,9 @@ def list_processes(session: Session) -> list[dict]:
     return out
 
 
-def startable_definition(session: Session, key: str) -> store.ProcessDefinition:
+def startable_definition(session: Session, key: str) -> DefinitionRef:
     """The version new instances of ``key`` start on: the pinned one, else the latest."""
-    definition = session.scalars(
-        select(store.ProcessDefinition).where(store.ProcessDefinition.key == key)
-        .order_by(store.ProcessDefinition.pinned.desc(), store.ProcessDefinition.version.desc()).limit(1)
-    ).first()
+    definition = case_rows.startable_definition(session, key)
     if definition is None:
         raise NotFound(f"no process {key!r} is deployed")
     return definition
@@ -778,15 +792,18 @@ class _WorkflowCache:
 WORKFLOWS = _WorkflowCache()
 
 
-def _restore(session: Session, instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
+def _restore(session: Session, case: Case | store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
     """The instance's live workflow: from the cache when it is current, else deserialized."""
-    wf = WORKFLOWS.take(instance.id, instance.row_version)
-    return wf if wf is not None else _fresh_workflow(instance, loaded)
+    wf = WORKFLOWS.take(case.id, case.row_version)
+    if wf is not None:
+        return wf
+    state = case_rows.load_state(session, case) if isinstance(case, Case) else case.state
+    return _fresh_workflow(state, loaded)
 
 
-def _fresh_workflow(instance: store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
-    """Deserialize the stored state against the cached spec (never the cached live object)."""
-    dct = json.loads(instance.state)
+def _fresh_workflow(state: str, loaded: LoadedSpec) -> BpmnWorkflow:
+    """Deserialize stored state against the cached spec (never the cached live object)."""
+    dct = json.loads(state)
     version = dct.pop(SERIALIZER.VERSION_KEY, SERIALIZER_VERSION)
     if version != SERIALIZER_VERSION:
         dct[SERIALIZER.VERSION_KEY] = version
@@ -920,59 +937,60 @@ def _timer_due(task: Any) -> dt.datetime | None:
         return None
 
 
-def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec,
-          actor: str, completed: dict[str, str] | None = None) -> None:
+def _sync(session: Session, case: Case, wf: BpmnWorkflow, loaded: LoadedSpec, actor: str,
+          events: list[dict], completed: dict[str, str] | None = None) -> list[dict]:
     """Save the workflow and bring human tasks, timers and the audit log in step with it.
 
-    The instance row keeps the ids of its ready tasks and its pending timers, so only what
-    changed is written: usually one UPDATE of the instance, one of the finished task and
-    one INSERT of the next task.
+    The case keeps the ids of its ready tasks and its pending timers, so only what changed
+    is written: usually the instance row (insert or version-checked update), the finished
+    task, the next task and the action's audit events. ``events`` (from :func:`_event`)
+    are appended in order. Returns the case's ready task rows.
     """
     now = clock.now()
     completed = completed or {}
     snap = _snapshot(wf, loaded)
     data = snap.data
-    previous_status = instance.status
-    instance.state = _serialize(wf)
-    instance.serializer_version = SERIALIZER_VERSION
-    instance.data = data
-    if instance.status not in ("error", "cancelled"):
-        instance.status = snap.status
-    instance.updated_at = now
+    previous_status = case.status
+    case.state = _serialize(wf)
+    case.serializer_version = SERIALIZER_VERSION
+    case.data = data
+    if case.status not in ("error", "cancelled"):
+        case.status = snap.status
+    case.updated_at = now
     business_key_changed = False
     if loaded.business_key_field and data.get(loaded.business_key_field):
         new_key = str(data[loaded.business_key_field])
-        business_key_changed = new_key != instance.business_key
-        instance.business_key = new_key
-    if instance.status in ("completed", "cancelled") and instance.completed_at is None:
-        instance.completed_at = now
+        business_key_changed = new_key != case.business_key
+        case.business_key = new_key
+    if case.status in ("completed", "cancelled") and case.completed_at is None:
+        case.completed_at = now
+    if case.status == "completed" and previous_status != "completed":
+        events.append(_event(actor, "completed", None, {}))
 
     ready = snap.ready
-    instance.trail = snap.trail
-    before = set(instance.ready_tasks or [])
-    instance.ready_tasks = sorted(ready)
-    timers = [] if instance.status in ("completed", "cancelled") else snap.timers
-    timers_changed = timers != (instance.timers or [])
-    instance.timers = timers
+    case.trail = snap.trail
+    before = set(case.ready_tasks or [])
+    case.ready_tasks = sorted(ready)
+    timers = [] if case.status in ("completed", "cancelled") else snap.timers
+    timers_changed = timers != (case.timers or [])
+    case.timers = timers
     try:
-        session.flush()  # UPDATE ... WHERE row_version = old: a concurrent writer makes this fail
-    except StaleDataError as err:
-        raise Conflict("the case was changed by someone else at the same time; reload and try again") from err
+        saved = case_rows.save_case(session, case)
     except OperationalError as err:
         if "locked" in str(err).lower():
             raise Conflict("the case is being changed by someone else; try again") from err
         raise
+    if not saved:
+        raise Conflict("the case was changed by someone else at the same time; reload and try again")
 
     # Human tasks: finish the ones that left the ready set, insert the new ones.
-    gone = before - set(ready)
-    done = [t for t in gone if t in completed]
-    for task_id in done:
-        session.execute(update(store.HumanTask).where(store.HumanTask.id == task_id).values(
-            state="completed", completed_by=completed[task_id], completed_at=now))
-    cancelled = [t for t in gone if t not in completed]
-    if cancelled:
-        session.execute(update(store.HumanTask).where(store.HumanTask.id.in_(cancelled)).values(
-            state="cancelled", completed_by=actor, completed_at=now))
+    kept = before & set(ready)
+    changes = [dict(id=t, state="completed", completed_by=completed[t], completed_at=now)
+               if t in completed else dict(id=t, state="cancelled", completed_by=actor, completed_at=now)
+               for t in sorted(before - set(ready))]
+    if business_key_changed:
+        changes += [dict(id=t, business_key=case.business_key) for t in sorted(kept)]
+    case_rows.update_tasks(session, changes)
     rows = []
     for task_id, task in ready.items():
         if task_id in before:
@@ -983,45 +1001,43 @@ def _sync(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, l
             role = role_key(task.data.get(meta.role_from_data)) or role
         due_at = _parse_due(task.data.get(meta.due_key)) if meta.due_key else None
         rows.append(dict(
-            id=task_id, instance_id=instance.id, process_key=instance.process_key, spec_ref=meta.ref,
-            business_key=instance.business_key, name=meta.name, title=meta.title, lane=meta.lane,
+            id=task_id, instance_id=case.id, process_key=case.process_key, spec_ref=meta.ref,
+            business_key=case.business_key, name=meta.name, title=meta.title, lane=meta.lane,
             role=role, form=meta.form, state="ready", assignee=None, completed_at=None, completed_by=None,
             due_at=due_at, sort_due=due_at or store.NO_DEADLINE, created_at=now,
         ))
-    if rows:
-        session.execute(insert(store.HumanTask.__table__), rows)
-    if business_key_changed and before & set(ready):
-        session.execute(update(store.HumanTask).where(store.HumanTask.id.in_(list(before & set(ready))))
-                        .values(business_key=instance.business_key))
+    case_rows.insert_tasks(session, rows)
 
     # Timers: the table the worker polls follows the instance's pending timers.
     if timers_changed:
-        session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
-        if timers:
-            session.execute(insert(store.Timer.__table__), [
-                dict(instance_id=instance.id, task_id=t["task_id"], name=t["task"],
-                     due_at=dt.datetime.fromisoformat(t["due_at"])) for t in timers])
+        case_rows.replace_timers(session, case.id, [
+            dict(task_id=t["task_id"], name=t["task"], due_at=dt.datetime.fromisoformat(t["due_at"]))
+            for t in timers])
+    case_rows.append_audit(session, [dict(e, instance_id=case.id) for e in events])
+    WORKFLOWS.put(case.id, case.row_version, wf)
+    return rows + case_rows.tasks_by_id(session, sorted(kept))
 
-    if instance.status == "completed" and previous_status != "completed":
-        _audit(session, instance.id, actor, "completed", None, {})
-    WORKFLOWS.put(instance.id, instance.row_version, wf)
+
+def _event(actor: str, kind: str, task: str | None, payload: dict | None) -> dict:
+    """An audit event (its instance is set when it is written)."""
+    return dict(at=clock.now(), actor=actor, kind=kind, task=task, payload=_plain(payload or {}))
 
 
 def _audit(session: Session, instance_id: int | None, actor: str, kind: str, task: str | None,
            payload: dict | None) -> None:
-    """Append one audit event (a plain INSERT; the log is append-only)."""
-    session.execute(insert(store.AuditEvent.__table__), [dict(instance_id=instance_id, at=clock.now(), actor=actor,
-                                                    kind=kind, task=task, payload=_plain(payload or {}))])
+    """Append one audit event now (actions that save a case pass theirs to :func:`_sync`)."""
+    case_rows.append_audit(session, [dict(_event(actor, kind, task, payload), instance_id=instance_id)])
 
 
-def _run_engine(session: Session, instance: store.ProcessInstance, wf: BpmnWorkflow, actor: str,
-                steps: Any) -> None:
+def _run_engine(session: Session, case: Case, wf: BpmnWorkflow, actor: str, steps: Any,
+                events: list[dict]) -> None:
     """Run ``steps(wf)`` (task run + engine steps); a failure puts the instance in ``error``.
 
-    Operators declared with an audit kind (e.g. ``escalate``) are logged as they run.
+    Operators declared with an audit kind (e.g. ``escalate``) and the failure are added to
+    ``events`` as they happen.
     """
     _call_context.session = session
-    _call_context.events = events = []
+    _call_context.events = ran = []
     try:
         steps(wf)
     except (SpiffWorkflowException, ScriptRejected, OperatorError) as err:
@@ -1029,15 +1045,15 @@ def _run_engine(session: Session, instance: store.ProcessInstance, wf: BpmnWorkf
         task_spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
         task_name = (task_spec.bpmn_id or task_spec.name) if task_spec is not None else None
         message = _error_message(err)
-        instance.status = "error"
-        instance.error = message
-        instance.error_task = task_name
-        events.append(("error", task_name, {"message": message}))
+        case.status = "error"
+        case.error = message
+        case.error_task = task_name
+        ran.append(("error", task_name, {"message": message}))
     finally:
         _call_context.session = None
         _call_context.events = None
-    for kind, task_name, payload in events:
-        _audit(session, instance.id, "system" if kind != "error" else actor, kind, task_name, payload)
+    events.extend(_event("system" if kind != "error" else actor, kind, task_name, payload)
+                  for kind, task_name, payload in ran)
 
 
 def _error_message(err: Exception) -> str:
@@ -1050,12 +1066,12 @@ def _error_message(err: Exception) -> str:
     return message
 
 
-def _validate_form(schema: dict | None, data: dict | None) -> dict:
+def _validate_form(loaded: LoadedSpec, form: str | None, process: str | None, data: dict | None) -> dict:
+    """``data`` checked against the form ``form`` of ``process`` (no form: taken as it is)."""
     data = dict(data or {})
-    if schema is None:
+    validator = loaded.validator(form, process)
+    if validator is None:
         return data
-    validator_cls = jsonschema.validators.validator_for(schema)
-    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
     fields: dict[str, str] = {}
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "required":
@@ -1070,73 +1086,70 @@ def _validate_form(schema: dict | None, data: dict | None) -> dict:
     return data
 
 
-def _load_instance(session: Session, instance_id: int) -> store.ProcessInstance:
-    instance = session.get(store.ProcessInstance, instance_id)
-    if instance is None:
+def _load_case(session: Session, instance_id: int) -> Case:
+    case = case_rows.load_case(session, instance_id)
+    if case is None:
         raise NotFound(f"no instance {instance_id}")
-    return instance
+    return case
 
 
 def start(session: Session, key: str, data: dict | None = None, actor: str = "system",
           version: int | None = None) -> dict:
     """Start an instance of ``key`` (the start form validates ``data``) and run it until it waits."""
-    if version is not None:
-        definition = session.scalars(select(store.ProcessDefinition).where(
-            store.ProcessDefinition.key == key, store.ProcessDefinition.version == version)).first()
-        if definition is None:
-            raise NotFound(f"process {key!r} has no version {version}")
-    else:
-        definition = startable_definition(session, key)
+    definition = case_rows.startable_definition(session, key, version)
+    if definition is None:
+        raise NotFound(f"process {key!r} has no version {version}" if version is not None
+                       else f"no process {key!r} is deployed")
     loaded = SPECS.get(session, definition)
-    clean = _validate_form(loaded.form_schema(loaded.start_form), data) if loaded.start_form else dict(data or {})
+    clean = _validate_form(loaded, loaded.start_form, None, data) if loaded.start_form else dict(data or {})
     wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=SCRIPT_ENGINE)
     first = wf.get_next_task(state=TaskState.READY)
     if first is not None:
         first.data.update(copy.deepcopy(clean))
-    instance = store.ProcessInstance(
-        definition_id=definition.id, process_key=key, status="running", state="{}",
-        serializer_version=SERIALIZER_VERSION, data={}, started_by=actor, created_at=clock.now(),
-    )
-    session.add(instance)
-    session.flush()
-    _audit(session, instance.id, actor, "started", None, {"version": definition.version, "data": clean})
-    _run_engine(session, instance, wf, actor, lambda w: w.do_engine_steps())
-    _sync(session, instance, wf, loaded, actor)
-    return show(session, instance.id, audit=False)
+    now = clock.now()
+    case = Case(id=None, definition=definition, process_key=key, business_key=None, status="running",
+                serializer_version=SERIALIZER_VERSION, data={}, ready_tasks=[], timers=[], trail=[], error=None,
+                error_task=None, started_by=actor, created_at=now, updated_at=now, completed_at=None,
+                row_version=None)
+    events = [_event(actor, "started", None, {"version": definition.version, "data": clean})]
+    _run_engine(session, case, wf, actor, lambda w: w.do_engine_steps(), events)
+    rows = _sync(session, case, wf, loaded, actor, events)
+    return _view(session, case, rows, audit=False)
 
 
-def _ready_task(session: Session, task_id: str) -> store.HumanTask:
-    row = session.get(store.HumanTask, str(task_id))
-    if row is None:
+def _ready_task(session: Session, task_id: str) -> dict:
+    found = case_rows.tasks_by_id(session, [str(task_id)])
+    if not found:
         raise NotFound(f"no task {task_id}")
-    if row.state != "ready":
-        raise Conflict(f"task {task_id} is no longer ready (it is {row.state})")
+    row = found[0]
+    if row["state"] != "ready":
+        raise Conflict(f"task {task_id} is no longer ready (it is {row['state']})")
     return row
 
 
-def _check_roles(row: store.HumanTask, actor: str, roles: set[str] | None) -> None:
+def _check_roles(row: dict, actor: str, roles: set[str] | None) -> None:
     if roles is None:  # operator tools (CLI) act for anyone
         return
-    if "admin" not in roles and row.role not in roles:
-        raise Forbidden(f"task {row.title!r} belongs to role {row.role!r}")
-    if row.assignee and row.assignee != actor and "admin" not in roles:
-        raise Forbidden(f"task {row.title!r} is claimed by {row.assignee}")
+    if "admin" not in roles and row["role"] not in roles:
+        raise Forbidden(f"task {row['title']!r} belongs to role {row['role']!r}")
+    if row["assignee"] and row["assignee"] != actor and "admin" not in roles:
+        raise Forbidden(f"task {row['title']!r} is claimed by {row['assignee']}")
 
 
 def task_form(session: Session, task_id: str) -> dict:
     """The task row with its form schema and UI schema (no workflow is deserialized)."""
-    row = session.get(store.HumanTask, str(task_id))
-    if row is None:
+    found = case_rows.load_task_with_case(session, str(task_id))
+    if found is None:
         raise NotFound(f"no task {task_id}")
-    instance = _load_instance(session, row.instance_id)
-    loaded = SPECS.get(session, instance.definition)
-    meta = loaded.task_meta.get(row.spec_ref)
+    row, case = found
+    loaded = SPECS.get(session, case.definition)
+    meta = loaded.task_meta.get(row["spec_ref"])
     process = meta.process if meta else None
     out = _task_dict(row)
-    out["schema"] = loaded.form_schema(row.form, process)
+    out["schema"] = loaded.form_schema(row["form"], process)
     out["ui_schema"] = loaded.form_schema(meta.ui_form, process) if meta else None
     out["documentation"] = meta.documentation if meta else None
-    out["data"] = instance.data
+    out["data"] = case.data
     return out
 
 
@@ -1147,24 +1160,20 @@ def complete(session: Session, task_id: str, data: dict | None = None, actor: st
     ``roles`` are the actor's roles when the caller enforces them (web, API); the CLI
     passes None. Raises NotFound, Forbidden, InvalidData or Conflict.
     """
-    found = session.execute(
-        select(store.HumanTask, store.ProcessInstance)
-        .join(store.ProcessInstance, store.ProcessInstance.id == store.HumanTask.instance_id)
-        .where(store.HumanTask.id == str(task_id))
-    ).first()
+    found = case_rows.load_task_with_case(session, str(task_id))
     if found is None:
         raise NotFound(f"no task {task_id}")
-    row, instance = found
-    if row.state != "ready":
-        raise Conflict(f"task {task_id} is no longer ready (it is {row.state})")
+    row, case = found
+    if row["state"] != "ready":
+        raise Conflict(f"task {task_id} is no longer ready (it is {row['state']})")
     _check_roles(row, actor, roles)
-    if instance.status in ("error", "cancelled", "completed"):
-        raise InstanceError(f"instance {instance.id} is {instance.status}")
-    loaded = SPECS.get(session, instance.definition)
-    meta = loaded.task_meta.get(row.spec_ref)
-    clean = _validate_form(loaded.form_schema(row.form, meta.process if meta else None), data)
-    wf = _restore(session, instance, loaded)
-    task = wf.get_task_from_id(UUID(row.id))
+    if case.status in ("error", "cancelled", "completed"):
+        raise InstanceError(f"instance {case.id} is {case.status}")
+    loaded = SPECS.get(session, case.definition)
+    meta = loaded.task_meta.get(row["spec_ref"])
+    clean = _validate_form(loaded, row["form"], meta.process if meta else None, data)
+    wf = _restore(session, case, loaded)
+    task = wf.get_task_from_id(UUID(row["id"]))
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"task {task_id} is no longer ready")
 
@@ -1173,51 +1182,53 @@ def complete(session: Session, task_id: str, data: dict | None = None, actor: st
         task.run()
         w.do_engine_steps()
 
-    _audit(session, instance.id, actor, "task_completed", row.name, {"title": row.title, "data": clean})
-    _run_engine(session, instance, wf, actor, steps)
-    _sync(session, instance, wf, loaded, actor, completed={row.id: actor})
-    return show(session, instance.id, audit=False)
+    events = [_event(actor, "task_completed", row["name"], {"title": row["title"], "data": clean})]
+    _run_engine(session, case, wf, actor, steps, events)
+    rows = _sync(session, case, wf, loaded, actor, events, completed={row["id"]: actor})
+    return _view(session, case, rows, audit=False)
 
 
 def claim(session: Session, task_id: str, actor: str, roles: set[str] | None = None) -> dict:
     """Take a ready task so others see it is being worked on."""
     row = _ready_task(session, task_id)
     _check_roles(row, actor, roles)
-    if row.assignee and row.assignee != actor:
-        raise Conflict(f"task is already claimed by {row.assignee}")
+    if row["assignee"] and row["assignee"] != actor:
+        raise Conflict(f"task is already claimed by {row['assignee']}")
     # Conditional UPDATE: of two people taking the task at once, exactly one gets it.
     taken = session.execute(
         update(store.HumanTask)
-        .where(store.HumanTask.id == row.id, store.HumanTask.state == "ready",
+        .where(store.HumanTask.id == row["id"], store.HumanTask.state == "ready",
                or_(store.HumanTask.assignee.is_(None), store.HumanTask.assignee == actor))
-        .values(assignee=actor).execution_options(synchronize_session=False)
+        .values(assignee=actor).execution_options(synchronize_session="fetch")
     ).rowcount
-    session.expire(row, ["assignee", "state"])
     if taken != 1:
         raise Conflict("someone else took or finished the task meanwhile")
-    _audit(session, row.instance_id, actor, "task_claimed", row.name, {})
-    return _task_dict(row)
+    _audit(session, row["instance_id"], actor, "task_claimed", row["name"], {})
+    return _task_dict(dict(row, assignee=actor))
 
 
 def unclaim(session: Session, task_id: str, actor: str, roles: set[str] | None = None) -> dict:
     """Give a claimed task back to its role."""
     row = _ready_task(session, task_id)
-    if roles is not None and row.assignee != actor and "admin" not in roles:
+    if roles is not None and row["assignee"] != actor and "admin" not in roles:
         raise Forbidden("only the holder or an admin can release this task")
-    row.assignee = None
-    _audit(session, row.instance_id, actor, "task_released", row.name, {})
-    return _task_dict(row)
+    case_rows.update_tasks(session, [dict(id=row["id"], assignee=None)])
+    _audit(session, row["instance_id"], actor, "task_released", row["name"], {})
+    return _task_dict(dict(row, assignee=None))
 
 
-def _task_dict(row: store.HumanTask) -> dict:
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _task_dict(row: Any) -> dict:
+    """The public form of a human task row (a mapping of its columns)."""
     return {
-        "id": row.id, "instance_id": row.instance_id, "process_key": row.process_key,
-        "business_key": row.business_key, "name": row.name, "title": row.title, "role": row.role,
-        "lane": row.lane, "assignee": row.assignee, "form": row.form, "state": row.state,
-        "due_at": row.due_at.isoformat() if row.due_at else None,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "completed_at": row.completed_at.isoformat() if row.completed_at else None,
-        "completed_by": row.completed_by,
+        "id": row["id"], "instance_id": row["instance_id"], "process_key": row["process_key"],
+        "business_key": row["business_key"], "name": row["name"], "title": row["title"], "role": row["role"],
+        "lane": row["lane"], "assignee": row["assignee"], "form": row["form"], "state": row["state"],
+        "due_at": _iso(row["due_at"]), "created_at": _iso(row["created_at"]),
+        "completed_at": _iso(row["completed_at"]), "completed_by": row["completed_by"],
     }
 
 
@@ -1238,30 +1249,36 @@ def list_tasks(session: Session, instance_id: int | None = None, role: str | Non
     if process_key is not None:
         stmt = stmt.where(table.c.process_key == process_key)
     stmt = stmt.order_by(table.c.sort_due, table.c.created_at).limit(limit)
-    return [_task_dict(r) for r in session.execute(stmt)]
+    return [_task_dict(r._mapping) for r in session.execute(stmt)]
 
 
 def show(session: Session, instance_id: int, audit: bool = True) -> dict:
     """An instance as stored: status, data, ready tasks, timers, error and (optionally) history."""
-    instance = _load_instance(session, instance_id)
+    case = _load_case(session, instance_id)
+    return _view(session, case, case_rows.tasks_by_id(session, case.ready_tasks or []), audit)
+
+
+def _view(session: Session, case: Case, ready_rows: list[dict], audit: bool) -> dict:
+    """The public form of a case, given its ready task rows."""
+    rows = sorted(ready_rows, key=lambda r: (r["sort_due"], r["created_at"]))
     out = {
-        "id": instance.id,
-        "process_key": instance.process_key,
-        "version": instance.definition.version,
-        "definition_id": instance.definition_id,
-        "business_key": instance.business_key,
-        "status": instance.status,
-        "error": {"message": instance.error, "task": instance.error_task} if instance.status == "error" else None,
-        "data": instance.data,
-        "tasks": list_tasks(session, instance_id=instance.id) if instance.ready_tasks else [],
-        "timers": list(instance.timers or []),
-        "started_by": instance.started_by,
-        "created_at": instance.created_at.isoformat(),
-        "updated_at": instance.updated_at.isoformat() if instance.updated_at else None,
-        "completed_at": instance.completed_at.isoformat() if instance.completed_at else None,
+        "id": case.id,
+        "process_key": case.process_key,
+        "version": case.definition.version,
+        "definition_id": case.definition_id,
+        "business_key": case.business_key,
+        "status": case.status,
+        "error": {"message": case.error, "task": case.error_task} if case.status == "error" else None,
+        "data": case.data,
+        "tasks": [_task_dict(r) for r in rows],
+        "timers": list(case.timers or []),
+        "started_by": case.started_by,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": _iso(case.updated_at),
+        "completed_at": _iso(case.completed_at),
     }
     if audit:
-        out["audit"] = audit_log(session, instance.id)
+        out["audit"] = audit_log(session, case.id)
     return out
 
 
@@ -1278,12 +1295,12 @@ def instance_tasks(session: Session, instance_id: int) -> list[dict]:
     """Every human task the instance has had (ready, completed, cancelled), oldest first."""
     table = store.HumanTask.__table__
     stmt = select(table).where(table.c.instance_id == instance_id).order_by(table.c.created_at)
-    return [_task_dict(r) for r in session.execute(stmt)]
+    return [_task_dict(r._mapping) for r in session.execute(stmt)]
 
 
 def completed_elements(session: Session, instance_id: int) -> list[str]:
     """BPMN ids of the instance's own diagram elements completed so far (to mark the diagram)."""
-    return list(_load_instance(session, instance_id).trail or [])
+    return list(_load_case(session, instance_id).trail or [])
 
 
 def diagram(session: Session, definition_id: int) -> dict[str, str]:
@@ -1319,29 +1336,28 @@ def due_instance_ids(session: Session, limit: int = 100) -> list[int]:
 
 def fire_timers(session: Session, instance_id: int, actor: str = "timer") -> bool:
     """Fire the due timers of one instance and run it on; True when something fired."""
-    instance = _load_instance(session, instance_id)
-    if instance.status in ("error", "cancelled", "completed"):
-        session.execute(delete(store.Timer).where(store.Timer.instance_id == instance.id))
+    case = _load_case(session, instance_id)
+    if case.status in ("error", "cancelled", "completed"):
+        case_rows.replace_timers(session, case.id, [])
         return False
     now = clock.now()
-    stmt = select(store.Timer).where(store.Timer.instance_id == instance.id, store.Timer.due_at <= now)
+    stmt = select(store.Timer).where(store.Timer.instance_id == case.id, store.Timer.due_at <= now)
     if session.get_bind().dialect.name == "postgresql":
         # claim the rows: another worker holding them is skipped, not waited for
         stmt = stmt.with_for_update(skip_locked=True)
     due = list(session.scalars(stmt))
     if not due:
         return False
-    loaded = SPECS.get(session, instance.definition)
-    wf = _restore(session, instance, loaded)
+    loaded = SPECS.get(session, case.definition)
+    wf = _restore(session, case, loaded)
 
     def steps(w: BpmnWorkflow) -> None:
         w.refresh_timers()
         w.do_engine_steps()
 
-    for timer in due:
-        _audit(session, instance.id, actor, "timer_fired", timer.name, {"due_at": timer.due_at.isoformat()})
-    _run_engine(session, instance, wf, actor, steps)
-    _sync(session, instance, wf, loaded, actor)
+    events = [_event(actor, "timer_fired", timer.name, {"due_at": timer.due_at.isoformat()}) for timer in due]
+    _run_engine(session, case, wf, actor, steps, events)
+    _sync(session, case, wf, loaded, actor, events)
     return True
 
 
@@ -1359,52 +1375,49 @@ def fire_due_timers(session: Session, limit: int = 100) -> int:
 
 def retry(session: Session, instance_id: int, actor: str = "system") -> dict:
     """Run a failed instance again from its failing task (after the cause is fixed)."""
-    instance = _load_instance(session, instance_id)
-    if instance.status != "error":
-        raise InstanceError(f"instance {instance_id} is {instance.status}, not in error")
-    loaded = SPECS.get(session, instance.definition)
-    wf = _restore(session, instance, loaded)
+    case = _load_case(session, instance_id)
+    if case.status != "error":
+        raise InstanceError(f"instance {instance_id} is {case.status}, not in error")
+    loaded = SPECS.get(session, case.definition)
+    wf = _restore(session, case, loaded)
     failed = wf.get_tasks(state=TaskState.ERROR)
-    instance.status, instance.error, instance.error_task = "running", None, None
-    _audit(session, instance.id, actor, "retried", None, {"tasks": [t.task_spec.bpmn_id for t in failed]})
+    case.status, case.error, case.error_task = "running", None, None
+    events = [_event(actor, "retried", None, {"tasks": [t.task_spec.bpmn_id for t in failed]})]
 
     def steps(w: BpmnWorkflow) -> None:
         for task in failed:
             task._set_state(TaskState.READY)
         w.do_engine_steps()
 
-    _run_engine(session, instance, wf, actor, steps)
-    _sync(session, instance, wf, loaded, actor)
-    return show(session, instance.id, audit=False)
+    _run_engine(session, case, wf, actor, steps, events)
+    return _view(session, case, _sync(session, case, wf, loaded, actor, events), audit=False)
 
 
 def update_data(session: Session, instance_id: int, changes: dict, actor: str) -> dict:
     """Correct process data of an instance (e.g. before a retry); audited."""
-    instance = _load_instance(session, instance_id)
-    loaded = SPECS.get(session, instance.definition)
-    wf = _restore(session, instance, loaded)
+    case = _load_case(session, instance_id)
+    loaded = SPECS.get(session, case.definition)
+    wf = _restore(session, case, loaded)
     targets = wf.get_tasks(state=TaskState.READY | TaskState.ERROR | TaskState.WAITING) or [wf.last_task]
     for task in targets:
         if task is not None:
             task.data.update(copy.deepcopy(changes))
-    _audit(session, instance.id, actor, "data_changed", None, {"data": changes})
-    _sync(session, instance, wf, loaded, actor)
-    return show(session, instance.id, audit=False)
+    events = [_event(actor, "data_changed", None, {"data": changes})]
+    return _view(session, case, _sync(session, case, wf, loaded, actor, events), audit=False)
 
 
 def cancel(session: Session, instance_id: int, actor: str = "system", reason: str | None = None) -> dict:
     """Cancel an unfinished instance: its tasks and timers go away."""
-    instance = _load_instance(session, instance_id)
-    if instance.status in ("completed", "cancelled"):
-        raise InstanceError(f"instance {instance_id} is already {instance.status}")
-    loaded = SPECS.get(session, instance.definition)
-    wf = _restore(session, instance, loaded)
+    case = _load_case(session, instance_id)
+    if case.status in ("completed", "cancelled"):
+        raise InstanceError(f"instance {instance_id} is already {case.status}")
+    loaded = SPECS.get(session, case.definition)
+    wf = _restore(session, case, loaded)
     wf.cancel()
-    instance.status = "cancelled"
-    instance.completed_at = clock.now()
-    _audit(session, instance.id, actor, "cancelled", None, {"reason": reason})
-    _sync(session, instance, wf, loaded, actor)
-    return show(session, instance.id, audit=False)
+    case.status = "cancelled"
+    case.completed_at = clock.now()
+    events = [_event(actor, "cancelled", None, {"reason": reason})]
+    return _view(session, case, _sync(session, case, wf, loaded, actor, events), audit=False)
 
 
 def new_id() -> str:
@@ -1621,7 +1634,7 @@ def _verify_specs(wf: BpmnWorkflow, version: int, reasons: list[str]) -> None:
                 return
 
 
-def _try_migration(session: Session, instance: store.ProcessInstance | None, instance_id: int,
+def _try_migration(session: Session, instance: Case | None, instance_id: int,
                    target: store.ProcessDefinition, target_loaded: LoadedSpec) -> _MigrationTrial:
     """Migrate one instance's workflow in memory and say whether that is safe (and why not)."""
     entry: dict[str, Any] = {"instance_id": instance_id, "business_key": None, "status": None,
@@ -1644,7 +1657,7 @@ def _try_migration(session: Session, instance: store.ProcessInstance | None, ins
         return _MigrationTrial(entry)
     try:
         source_loaded = SPECS.get(session, instance.definition)
-        wf = _fresh_workflow(instance, source_loaded)
+        wf = _fresh_workflow(case_rows.load_state(session, instance), source_loaded)
         entry["tasks"] = [{"task": t.task_spec.bpmn_id or t.task_spec.name, "title": t.task_spec.bpmn_name,
                            "state": TaskState.get_name(t.state).lower()}
                           for t in wf.get_tasks(state=_LIVE_STATES) if t.task_spec.bpmn_id]
@@ -1703,13 +1716,8 @@ def _migration_target(session: Session, target_definition_id: int) -> tuple[stor
     return target, SPECS.get(session, target)
 
 
-def _instances_by_id(session: Session, instance_ids: Iterable[int]) -> dict[int, store.ProcessInstance]:
-    ids = list(dict.fromkeys(int(i) for i in instance_ids))
-    found: dict[int, store.ProcessInstance] = {}
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        for inst in session.scalars(select(store.ProcessInstance).where(store.ProcessInstance.id.in_(chunk))):
-            found[inst.id] = inst
-    return {i: found.get(i) for i in ids}  # type: ignore[misc]
+def _instances_by_id(session: Session, instance_ids: Iterable[int]) -> dict[int, Case | None]:
+    return {i: case_rows.load_case(session, i) for i in dict.fromkeys(int(i) for i in instance_ids)}
 
 
 def migration_candidates(session: Session, key: str | None = None, version: int | None = None,
@@ -1763,22 +1771,22 @@ class _MigrationAborted(Exception):
         self.reason = reason
 
 
-def _migrate_one(session: Session, instance: store.ProcessInstance, trial: _MigrationTrial,
+def _migrate_one(session: Session, instance: Case, trial: _MigrationTrial,
                  target: store.ProcessDefinition, target_loaded: LoadedSpec, actor: str, batch: str) -> None:
     wf = trial.workflow
     assert wf is not None
     previous_status = instance.status
     from_version, from_id = instance.definition.version, instance.definition_id
-    instance.definition_id = target.id
-    instance.definition = target
-    _audit(session, instance.id, actor, "migrated", None,
-           {"from_version": from_version, "to_version": target.version, "from_definition_id": from_id,
-            "to_definition_id": target.id, "migration": batch})
+    instance.definition = DefinitionRef(target.id, target.key, target.version, target.content_hash, target.name,
+                                        target.pinned)
+    events = [_event(actor, "migrated", None, {"from_version": from_version, "to_version": target.version,
+                                               "from_definition_id": from_id, "to_definition_id": target.id,
+                                               "migration": batch})]
     if previous_status != "error":
-        _run_engine(session, instance, wf, actor, lambda w: w.do_engine_steps())
+        _run_engine(session, instance, wf, actor, lambda w: w.do_engine_steps(), events)
         if instance.status == "error":
             raise _MigrationAborted(f"after the migration the instance failed: {instance.error}")
-    _sync(session, instance, wf, target_loaded, actor)
+    _sync(session, instance, wf, target_loaded, actor, events)
     # Ready tasks keep their ids; bring their rows in step with the target's task specs.
     for row in _human_task_rows(session, instance.id):
         task = wf.get_task_from_id(UUID(row.id))
@@ -1825,8 +1833,6 @@ def migrate(session: Session, instance_ids: Iterable[int], target_definition_id:
         except (Conflict, SpiffWorkflowException, StaleDataError) as err:
             entry.update(migrated=False, can_migrate=False)
             entry["reasons"].append(f"the migration failed and was undone: {str(err).splitlines()[0]}")
-        if not entry["migrated"]:
-            session.expire(inst)
     report = _migration_report(target, entries, dry_run)
     if not dry_run and report["migrated"]:  # a refused migration changes nothing, not even the log
         _audit(session, None, actor, "migration", None, {

@@ -115,8 +115,8 @@ def test_two_people_taking_the_same_task_one_gets_it(any_database: store.Databas
     first, second = db.sessionmaker(), db.sessionmaker()
     try:
         # both load the task while it is free, then both try to take it
-        assert engine._ready_task(first, task_id).assignee is None
-        assert engine._ready_task(second, task_id).assignee is None
+        assert engine._ready_task(first, task_id)["assignee"] is None
+        assert engine._ready_task(second, task_id)["assignee"] is None
         assert engine.claim(first, task_id, actor="ann")["assignee"] == "ann"
         first.commit()
         with pytest.raises(engine.Conflict):

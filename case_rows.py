@@ -1,0 +1,229 @@
+"""The rows one engine action touches, read and written with SQLAlchemy Core statements built once.
+
+Starting a case or completing a task is the hot path of the whole product: it runs once per
+user action and must commit its instance row, task rows, timers and audit events together.
+Doing that through the session's connection with pre-built statements keeps the database
+cost to a few executions (no unit-of-work flush, no statement construction per call).
+Pages keep reading the ORM models of ``store``; after a write here the session forgets its
+ORM copies of the touched rows, so it never serves stale values.
+
+No SpiffWorkflow here: this module only moves plain values in and out of tables.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+import store
+
+_CASE = store.ProcessInstance.__table__
+_DEFINITION = store.ProcessDefinition.__table__
+_TASK = store.HumanTask.__table__
+_TIMER = store.Timer.__table__
+_AUDIT = store.AuditEvent.__table__
+
+
+@dataclass(frozen=True)
+class DefinitionRef:
+    """The identifying columns of a deployed version (its files stay in the database)."""
+
+    id: int
+    key: str
+    version: int
+    content_hash: str
+    name: str | None = None
+    pinned: bool = False
+
+
+@dataclass
+class Case:
+    """An instance row as the engine's write paths use it: plain values, no ORM state."""
+
+    id: int | None  # None until the first save inserts the row
+    definition: DefinitionRef
+    process_key: str
+    business_key: str | None
+    status: str
+    serializer_version: str
+    data: dict
+    ready_tasks: list
+    timers: list
+    trail: list
+    error: str | None
+    error_task: str | None
+    started_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    row_version: str | None  # None until inserted
+    state: str | None = None  # SpiffWorkflow's JSON; loaded only when the live workflow is not cached
+
+    @property
+    def definition_id(self) -> int:
+        return self.definition.id
+
+
+# Every instance column but the (large) state, then the version's identifying columns.
+_CASE_FIELDS = [c.name for c in _CASE.c if c.name not in ("state", "parent_id", "definition_id")]
+_DEFINITION_FIELDS = ["id", "key", "version", "content_hash", "name", "pinned"]
+_CASE_COLUMNS = [_CASE.c[name].label(f"c_{name}") for name in _CASE_FIELDS]
+_DEFINITION_COLUMNS = [_DEFINITION.c[name].label(f"d_{name}") for name in _DEFINITION_FIELDS]
+_TASK_COLUMNS = [c.label(f"t_{c.name}") for c in _TASK.c]
+
+_SELECT_CASE = (select(*_CASE_COLUMNS, *_DEFINITION_COLUMNS)
+                .join_from(_CASE, _DEFINITION, _CASE.c.definition_id == _DEFINITION.c.id)
+                .where(_CASE.c.id == bindparam("case_id")))
+_SELECT_TASK_WITH_CASE = (select(*_TASK_COLUMNS, *_CASE_COLUMNS, *_DEFINITION_COLUMNS)
+                          .join_from(_TASK, _CASE, _TASK.c.instance_id == _CASE.c.id)
+                          .join(_DEFINITION, _CASE.c.definition_id == _DEFINITION.c.id)
+                          .where(_TASK.c.id == bindparam("task_id")))
+_SELECT_STATE = select(_CASE.c.state).where(_CASE.c.id == bindparam("case_id"))
+_SELECT_DEFINITION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.id == bindparam("definition_id"))
+_SELECT_STARTABLE = (select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"))
+                     .order_by(_DEFINITION.c.pinned.desc(), _DEFINITION.c.version.desc()).limit(1))
+_SELECT_VERSION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"),
+                                                     _DEFINITION.c.version == bindparam("version"))
+_SELECT_TASKS = select(_TASK).where(_TASK.c.id.in_(bindparam("task_ids", expanding=True)))
+_INSERT_CASE = insert(_CASE)
+# The SET clause comes from the parameter names; the WHERE is the optimistic version check.
+_UPDATE_CASE = update(_CASE).where(_CASE.c.id == bindparam("_id"), _CASE.c.row_version == bindparam("_old"))
+_UPDATE_TASK = update(_TASK).where(_TASK.c.id == bindparam("_id"))
+_INSERT_TASKS = insert(_TASK)
+_DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.instance_id == bindparam("case_id"))
+_INSERT_TIMERS = insert(_TIMER)
+_INSERT_AUDIT = insert(_AUDIT)
+
+# The Case fields one save writes (id, creation columns and the version token aside).
+WRITTEN = ("definition_id", "business_key", "status", "state", "serializer_version", "data", "ready_tasks",
+           "timers", "trail", "error", "error_task", "updated_at", "completed_at")
+
+
+def _definition(m: Mapping[str, Any]) -> DefinitionRef:
+    return DefinitionRef(m["d_id"], m["d_key"], m["d_version"], m["d_content_hash"], m["d_name"],
+                         bool(m["d_pinned"]))
+
+
+def _case(m: Mapping[str, Any]) -> Case:
+    values = {name: m[f"c_{name}"] for name in _CASE_FIELDS}
+    return Case(definition=_definition(m), **values)
+
+
+def load_case(session: Session, case_id: int) -> Case | None:
+    """The instance ``case_id`` without its state, or None."""
+    found = session.connection().execute(_SELECT_CASE, {"case_id": case_id}).first()
+    return _case(found._mapping) if found is not None else None
+
+
+def load_task_with_case(session: Session, task_id: str) -> tuple[dict, Case] | None:
+    """A human task row (as a dict) and its instance, in one query; None for an unknown task."""
+    found = session.connection().execute(_SELECT_TASK_WITH_CASE, {"task_id": task_id}).first()
+    if found is None:
+        return None
+    m = found._mapping
+    return {c.name: m[f"t_{c.name}"] for c in _TASK.c}, _case(m)
+
+
+def load_state(session: Session, case: Case) -> str:
+    """The stored SpiffWorkflow JSON of ``case`` (kept on it for later use)."""
+    if case.state is None:
+        case.state = session.connection().execute(_SELECT_STATE, {"case_id": case.id}).scalar_one()
+    return case.state
+
+
+def definition(session: Session, definition_id: int) -> DefinitionRef | None:
+    """The version with id ``definition_id``, or None."""
+    found = session.connection().execute(_SELECT_DEFINITION, {"definition_id": definition_id}).first()
+    return _definition(found._mapping) if found is not None else None
+
+
+def startable_definition(session: Session, key: str, version: int | None = None) -> DefinitionRef | None:
+    """Version ``version`` of ``key``, or when None the one new instances start on (pinned, else latest)."""
+    if version is None:
+        found = session.connection().execute(_SELECT_STARTABLE, {"key": key}).first()
+    else:
+        found = session.connection().execute(_SELECT_VERSION, {"key": key, "version": version}).first()
+    return _definition(found._mapping) if found is not None else None
+
+
+def save_case(session: Session, case: Case) -> bool:
+    """Insert a new case or update a stored one; False when someone else changed it meanwhile.
+
+    Every save gives the row a fresh random version token; an update matches only the
+    token it was loaded with, so of two concurrent writers exactly one succeeds.
+    """
+    conn = session.connection()
+    values = {name: getattr(case, name) for name in WRITTEN}
+    if case.state is None:  # never loaded, so unchanged
+        del values["state"]
+    token = uuid.uuid4().hex
+    if case.id is None:
+        values.update(process_key=case.process_key, started_by=case.started_by, created_at=case.created_at,
+                      row_version=token)
+        case.id = conn.execute(_INSERT_CASE, values).inserted_primary_key[0]
+    else:
+        values.update(_id=case.id, _old=case.row_version, row_version=token)
+        if conn.execute(_UPDATE_CASE, values).rowcount != 1:
+            return False
+        _forget(session, store.ProcessInstance, [case.id])
+    case.row_version = token
+    return True
+
+
+def update_tasks(session: Session, changes: list[dict]) -> None:
+    """Apply per-task column changes (each dict has the task ``id`` and the new values)."""
+    if not changes:
+        return
+    conn = session.connection()
+    by_columns: dict[tuple[str, ...], list[dict]] = {}
+    for change in changes:
+        params = {k: v for k, v in change.items() if k != "id"}
+        params["_id"] = change["id"]
+        by_columns.setdefault(tuple(sorted(params)), []).append(params)
+    for rows in by_columns.values():
+        conn.execute(_UPDATE_TASK, rows)
+    _forget(session, store.HumanTask, [c["id"] for c in changes])
+
+
+def insert_tasks(session: Session, rows: list[dict]) -> None:
+    """Insert new human task rows."""
+    if rows:
+        session.connection().execute(_INSERT_TASKS, rows)
+
+
+def tasks_by_id(session: Session, task_ids: Iterable[str]) -> list[dict]:
+    """The human task rows with these ids, as dicts."""
+    ids = list(task_ids)
+    if not ids:
+        return []
+    return [dict(r._mapping) for r in session.connection().execute(_SELECT_TASKS, {"task_ids": ids})]
+
+
+def replace_timers(session: Session, case_id: int, timers: list[dict]) -> None:
+    """Make the timer table hold exactly ``timers`` (dicts with task_id, name, due_at) for the case."""
+    conn = session.connection()
+    conn.execute(_DELETE_TIMERS, {"case_id": case_id})
+    if timers:
+        conn.execute(_INSERT_TIMERS, [dict(t, instance_id=case_id) for t in timers])
+
+
+def append_audit(session: Session, events: list[dict]) -> None:
+    """Append audit events (dicts with the AuditEvent columns) in their order."""
+    if events:
+        session.connection().execute(_INSERT_AUDIT, events)
+
+
+def _forget(session: Session, model: type, ids: Iterable[Any]) -> None:
+    """Expire the session's ORM copies of rows just written with Core (if it holds any)."""
+    identity_map = session.identity_map
+    if not len(identity_map):
+        return
+    for row_id in ids:
+        obj = identity_map.get(identity_key(model, row_id))
+        if obj is not None:
+            session.expire(obj)
