@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -63,6 +63,7 @@ class Case:
     completed_at: dt.datetime | None
     row_version: str | None  # None until inserted
     state: str | None = None  # SpiffWorkflow's JSON; loaded only when the live workflow is not cached
+    stored: dict[str, Any] = field(default_factory=dict, repr=False)  # WRITTEN values as last read or saved
 
     @property
     def definition_id(self) -> int:
@@ -111,7 +112,9 @@ def _definition(m: Mapping[str, Any]) -> DefinitionRef:
 
 def _case(m: Mapping[str, Any]) -> Case:
     values = {name: m[f"c_{name}"] for name in _CASE_FIELDS}
-    return Case(definition=_definition(m), **values)
+    case = Case(definition=_definition(m), **values)
+    case.stored = {name: getattr(case, name) for name in WRITTEN if name != "state"}
+    return case
 
 
 def load_case(session: Session, case_id: int) -> Case | None:
@@ -158,19 +161,23 @@ def save_case(session: Session, case: Case) -> bool:
     token it was loaded with, so of two concurrent writers exactly one succeeds.
     """
     conn = session.connection()
-    values = {name: getattr(case, name) for name in WRITTEN}
+    current = {name: getattr(case, name) for name in WRITTEN}
     if case.state is None:  # never loaded, so unchanged
-        del values["state"]
+        del current["state"]
     token = uuid.uuid4().hex
     if case.id is None:
-        values.update(process_key=case.process_key, started_by=case.started_by, created_at=case.created_at,
-                      row_version=token)
+        values = dict(current, process_key=case.process_key, started_by=case.started_by,
+                      created_at=case.created_at, row_version=token)
         case.id = conn.execute(_INSERT_CASE, values).inserted_primary_key[0]
     else:
+        # Only changed columns: the indexes on unchanged ones are left alone.
+        values = {k: v for k, v in current.items() if k not in case.stored or case.stored[k] != v}
         values.update(_id=case.id, _old=case.row_version, row_version=token)
         if conn.execute(_UPDATE_CASE, values).rowcount != 1:
             return False
         _forget(session, store.ProcessInstance, [case.id])
+    current.pop("state", None)
+    case.stored = current
     case.row_version = token
     return True
 

@@ -1,9 +1,15 @@
 """Engine benchmark: raw SpiffWorkflow vs Caseflow with persistence, and inbox query time.
 
-Runs on one core. Prints a table, or one JSON object with ``--json`` (keys raw_per_s,
-sqlite_per_s, postgres_per_s, ratio_sqlite, ratio_postgres, inbox_ms_1k, inbox_ms_100k,
-plus the per-database inbox figures). PostgreSQL is a throwaway server started from the
-system's binaries, as in the test suite.
+Everything runs on one core: the engine, SQLite inside it, and PostgreSQL, a throwaway
+server started from the system's binaries as in the test suite (fsync off like the test
+server; on these virtual machines a server on the other core answered slower, not faster).
+
+Prints a table, or one JSON object with ``--json``: raw_per_s, sqlite_per_s, postgres_per_s,
+ratio_sqlite, ratio_postgres, inbox_ms_1k, inbox_ms_100k, the per-database inbox figures,
+and where the time goes: raw_serialized_per_s and ceiling_ratio (raw runs that also
+serialize the state after each action, as any engine that persists it must), us_per_run,
+and the time inside the database driver per run (driver_us_per_run_sqlite / _postgres:
+statement count, statement time, commit time).
 
     .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres]
 """
@@ -26,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402  (raw baseline only)
 from SpiffWorkflow.task import TaskState  # noqa: E402
 
@@ -39,8 +45,9 @@ ROLES = ["customer_service", "quality", "logistics", "marketing", "manager", "ge
 
 
 def pin_one_core() -> None:
+    """Run this process, and the processes it starts, on one core."""
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def runs_per_second(one: Callable[[int], None], n: int, warm_up: int = 50) -> float:
@@ -53,30 +60,36 @@ def runs_per_second(one: Callable[[int], None], n: int, warm_up: int = 50) -> fl
     return n / (time.perf_counter() - started)
 
 
-def raw_per_second(n: int) -> float:
-    """Full in-memory runs of the diagram with plain SpiffWorkflow (same parser and script engine)."""
+def raw_per_second(n: int, serialize: bool = False) -> float:
+    """Full in-memory runs of the diagram with plain SpiffWorkflow (same parser and script engine).
+
+    With ``serialize``, the workflow is also serialized with SpiffWorkflow's serializer after
+    each of the three actions, as anything that persists its state after every action must:
+    the fastest any such engine can go, before a single database statement.
+    """
     parser = engine.CaseflowParser()
     engine._add_bundle_files(parser, {p.name: p.read_text() for p in DIAGRAM.iterdir() if p.is_file()})
     spec, subs = parser.get_spec("two_tasks"), parser.get_subprocess_specs("two_tasks")
+    save = engine._serialize if serialize else (lambda wf: None)
 
     def one(i: int) -> None:
         wf = BpmnWorkflow(spec, subs, script_engine=engine.SCRIPT_ENGINE)
         wf.get_next_task(state=TaskState.READY).data.update({"ref": f"R-{i}"})
         wf.do_engine_steps()
+        save(wf)
         for data in ({"amount": i % 700}, {}):
             task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
             task.data.update(data)
             task.run()
             wf.do_engine_steps()
+            save(wf)
         assert wf.is_completed()
 
     return runs_per_second(one, n)
 
 
-def caseflow_per_second(db: store.Database, n: int) -> float:
-    """Full runs through the engine: start, complete, complete — one transaction each."""
-    with db.session() as s:
-        engine.deploy(s, [DIAGRAM], actor="bench")
+def _caseflow_run(db: store.Database) -> Callable[[int], None]:
+    """One full run through the engine: start, complete, complete — one transaction each."""
 
     def one(i: int) -> None:
         with db.session() as s:
@@ -86,7 +99,52 @@ def caseflow_per_second(db: store.Database, n: int) -> float:
                 view = engine.complete(s, view["tasks"][0]["id"], data, actor="bench")
         assert view["status"] == "completed"
 
-    return runs_per_second(one, n)
+    return one
+
+
+def caseflow_per_second(db: store.Database, n: int) -> float:
+    """Full runs through the engine per second."""
+    with db.session() as s:
+        engine.deploy(s, [DIAGRAM], actor="bench")
+    return runs_per_second(_caseflow_run(db), n)
+
+
+def database_time(db: store.Database, n: int) -> dict:
+    """Time spent inside the database driver per run: statements (and their count) and commits.
+
+    Measured in a separate run (the hooks cost a little): SQLAlchemy's cursor-execute events
+    time the statements; the dialect's commit is wrapped to time the commits.
+    """
+    spent = {"statements_us": 0.0, "commits_us": 0.0, "statements": 0}
+    started: list[float] = []
+
+    def before(*_args: object) -> None:
+        started.append(time.perf_counter())
+
+    def after(*_args: object) -> None:
+        spent["statements_us"] += (time.perf_counter() - started.pop()) * 1e6
+        spent["statements"] += 1
+
+    dialect = db.engine.dialect
+    real_commit = dialect.do_commit
+
+    def timed_commit(dbapi_connection: object) -> None:
+        t = time.perf_counter()
+        real_commit(dbapi_connection)
+        spent["commits_us"] += (time.perf_counter() - t) * 1e6
+
+    one = _caseflow_run(db)
+    event.listen(db.engine, "before_cursor_execute", before)
+    event.listen(db.engine, "after_cursor_execute", after)
+    dialect.do_commit = timed_commit  # type: ignore[method-assign]
+    try:
+        for i in range(n):
+            one(1_000_000 + i)
+    finally:
+        del dialect.do_commit
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+    return {k: round(v / n, 1) for k, v in spent.items()}
 
 
 def seed_instances(db: store.Database, total: int) -> None:
@@ -141,11 +199,12 @@ def inbox_ms(db: store.Database, repeats: int = 60) -> float:
 
 def measure_database(db: store.Database, n: int) -> dict:
     per_s = caseflow_per_second(db, n)
+    driver = database_time(db, max(50, n // 4))
     seed_instances(db, 1_000)
     small = inbox_ms(db)
     seed_instances(db, 100_000)
     large = inbox_ms(db)
-    return {"per_s": per_s, "inbox_ms_1k": small, "inbox_ms_100k": large}
+    return {"per_s": per_s, "inbox_ms_1k": small, "inbox_ms_100k": large, "driver": driver}
 
 
 def main() -> None:
@@ -157,6 +216,7 @@ def main() -> None:
     pin_one_core()
 
     raw = raw_per_second(args.instances)
+    raw_serialized = raw_per_second(args.instances, serialize=True)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_db = store.Database(f"sqlite:///{tmp}/bench.sqlite3")
         sqlite_db.upgrade()
@@ -166,7 +226,7 @@ def main() -> None:
     if not args.skip_postgres:
         from pg_server import PostgresServer
 
-        server = PostgresServer().start()
+        server = PostgresServer().start()  # inherits the pinning: server and engine share the core
         try:
             engine.WORKFLOWS.clear()
             pg_db = store.Database(server.create_database("bench"))
@@ -189,6 +249,15 @@ def main() -> None:
         "inbox_ms_1k_postgres": round(postgres["inbox_ms_1k"], 3) if postgres else None,
         "inbox_ms_100k_postgres": round(postgres["inbox_ms_100k"], 3) if postgres else None,
         "instances_per_run": args.instances,
+        # Where the time goes: the ceiling any engine that saves SpiffWorkflow's state after
+        # each action can reach, and the time spent inside the database driver per run.
+        "raw_serialized_per_s": round(raw_serialized, 1),
+        "ceiling_ratio": round(raw_serialized / raw, 3),
+        "us_per_run": {"raw": round(1e6 / raw), "raw_serialized": round(1e6 / raw_serialized),
+                       "sqlite": round(1e6 / sqlite["per_s"]),
+                       "postgres": round(1e6 / postgres["per_s"]) if postgres else None},
+        "driver_us_per_run_sqlite": sqlite["driver"],
+        "driver_us_per_run_postgres": postgres["driver"] if postgres else None,
     }
     if args.json:
         print(json.dumps(result))
@@ -198,6 +267,15 @@ def main() -> None:
     print(f"Caseflow + SQLite           : {result['sqlite_per_s']:>9} instances/s  ratio {result['ratio_sqlite']}")
     if postgres:
         print(f"Caseflow + PostgreSQL       : {result['postgres_per_s']:>9} instances/s  ratio {result['ratio_postgres']}")
+    print(f"raw + serialize per action  : {result['raw_serialized_per_s']:>9} instances/s  "
+          f"ceiling ratio {result['ceiling_ratio']} (no database at all)")
+    print("microseconds per run (inside the database driver: statements, commits):")
+    print(f"  raw {result['us_per_run']['raw']}, raw + serialize {result['us_per_run']['raw_serialized']}")
+    for name, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        driver = result[f"driver_us_per_run_{name}"]
+        if driver:
+            print(f"  {label:<10} {result['us_per_run'][name]:>6}  (driver: {driver['statements']:.0f} statements "
+                  f"{driver['statements_us']:.0f}, commits {driver['commits_us']:.0f})")
     print("inbox (one role, first 50 ready tasks), median ms:")
     print(f"  SQLite     1k: {result['inbox_ms_1k_sqlite']:.3f}   100k: {result['inbox_ms_100k_sqlite']:.3f}")
     if postgres:
