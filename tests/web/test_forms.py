@@ -99,6 +99,17 @@ def test_fields_show_stored_values_in_the_business_time_zone():
     assert fields["lines"].template_row[0].name == "lines.__index__.item"
 
 
+def test_a_field_proposes_the_value_of_the_data_key_its_prefill_names():
+    schema = {"type": "object", "properties": {
+        "fee": {"type": "number", "x-prefill": "estimated_fee"},
+        "grade": {"type": "string", "enum": ["a", "b"], "x-prefill": "proposed", "default": "b"}}}
+    ctx = FormContext({}, SHANGHAI)
+    fields = {f.name: f for f in build_fields(schema, None, {"estimated_fee": 120.0, "proposed": "a"}, ctx)}
+    assert fields["fee"].value == "120" and fields["grade"].value == "a"
+    fields = {f.name: f for f in build_fields(schema, None, {"fee": 90, "estimated_fee": 120.0}, ctx)}
+    assert fields["fee"].value == "90" and fields["grade"].value == "b"  # own value first; else the default
+
+
 # --- through the pages, with the form-demo bundle --------------------------------------------
 
 

@@ -182,9 +182,20 @@ def build_fields(schema: dict | None, ui_schema: dict | None, values: dict | Non
         if not isinstance(node, dict):
             continue
         ui = ui_schema.get(key) if isinstance(ui_schema.get(key), dict) else {}
-        out.append(build_field(key, node, ui, values.get(key, node.get("default")), ctx, prefix,
-                               key in required))
+        out.append(build_field(key, node, ui, initial_value(key, node, values), ctx, prefix, key in required))
     return out
+
+
+def initial_value(key: str, node: dict, values: dict) -> Any:
+    """The field's own value, else the value of the data key its ``x-prefill`` names (a
+    proposal the person confirms or changes, e.g. the estimated fee on the fee notice), else
+    the schema default."""
+    if key in values:
+        return values[key]
+    source = node.get("x-prefill")
+    if isinstance(source, str) and values.get(source) is not None:
+        return values[source]
+    return node.get("default")
 
 
 def build_field(key: str, node: dict, ui: dict, value: Any, ctx: FormContext, prefix: str,
