@@ -168,7 +168,7 @@ class TimelineEntry:
 def _describe(event: dict, titles: dict[str, str], book: LabelBook) -> str:
     from web.labels import role_label
 
-    task = titles.get(event.get("task") or "", event.get("task") or "")
+    task = titles.get(event.get("task") or "") or book.element_name(event.get("task"))
     payload = event.get("payload") or {}
     kind = event["kind"]
     if kind == "started":

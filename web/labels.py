@@ -12,6 +12,7 @@ from typing import Any
 
 from flask_babel import get_locale
 
+import bundles
 import store
 from web.accounts import ROLES
 
@@ -116,12 +117,21 @@ class LabelBook:
     keys: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     enums: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
     forms: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # form file -> title
+    elements: dict[str, str] = field(default_factory=dict)  # BPMN element name -> its nameZh property
 
     def task_title(self, form: str | None, title: str) -> str:
-        """A task's name in Chinese from its form's ``x-title-zh``; otherwise the BPMN name."""
-        if locale() == "zh" and form in self.forms and self.forms[form][1]:
-            return self.forms[form][1] or title
+        """A task's name in Chinese from its form's ``x-title-zh`` or its ``nameZh``; else the BPMN name."""
+        if locale() == "zh":
+            if form in self.forms and self.forms[form][1]:
+                return self.forms[form][1] or title
+            return self.elements.get(title, title)
         return title
+
+    def element_name(self, name: str | None) -> str:
+        """A diagram element's name (a timer, an event) in the current language."""
+        if name and locale() == "zh":
+            return self.elements.get(name, name)
+        return name or ""
 
     def label(self, key: str) -> str:
         if key in self.keys:
@@ -160,6 +170,20 @@ class LabelBook:
                 self.add_schema(prop, prefix=f"{name}.")
 
 
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+
+def _chinese_names(filename: str, text: str) -> dict[str, str]:
+    """Element name -> Chinese name, from ``<spiffworkflow:property name="nameZh" value="…"/>``."""
+    found: dict[str, str] = {}
+    root = bundles.parse_xml(filename, text).getroot()
+    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+        element = prop.getparent().getparent().getparent()  # properties < extensionElements < element
+        if prop.get("name") == "nameZh" and prop.get("value") and element is not None and element.get("name"):
+            found[element.get("name")] = prop.get("value")
+    return found
+
+
 _books: dict[int, LabelBook] = {}
 _lock = threading.Lock()
 
@@ -170,6 +194,8 @@ def book_for_definition(definition: store.ProcessDefinition) -> LabelBook:
     if book is None:
         book = LabelBook()
         for name in sorted(definition.files):
+            if name.endswith(".bpmn"):
+                book.elements.update(_chinese_names(name, definition.files[name]))
             if not name.endswith(".json"):
                 continue
             try:

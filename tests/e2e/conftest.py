@@ -48,8 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     instance = tmp_path_factory.mktemp("e2e-instance")
     env = {**os.environ, "CASEFLOW_INSTANCE_DIR": str(instance),
            "CASEFLOW_DATABASE_URL": f"sqlite:///{instance / 'e2e.sqlite3'}",
-           "CASEFLOW_TIMER_INTERVAL": "1", "CASEFLOW_SECRET_KEY": "e2e-secret",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+           "CASEFLOW_TIMER_INTERVAL": "1", "CASEFLOW_SECRET_KEY": "e2e-secret"}
+    env.pop("PYTHONPATH", None)  # the installed command, exactly as `make run` starts it
     _caseflow(env, "deploy", "processes/")
     for line in _caseflow(env, "demo-users").splitlines():
         match = re.match(r"\s+(\S+)\s+(\S+)\s+\S", line)

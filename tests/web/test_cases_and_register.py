@@ -52,6 +52,7 @@ def test_case_page_in_chinese(complaints, browser):
     html = browser("quality", language="zh").get(f"/cases/{complaints['serious']['id']}").get_data(as_text=True)
     assert "关键信息" in html and "严重" in html and "流程图" in html and "处理记录" in html
     assert "判断投诉成立并确认等级" in html  # the task's name from its form's x-title-zh
+    assert "响应期限已到" in html and "React deadline passed" not in html  # pending timers by their nameZh
     inbox = browser("quality", language="zh").get("/").get_data(as_text=True)
     assert ">判断投诉成立并确认等级</a>" in inbox
     register = browser("quality", language="zh").get("/complaints").get_data(as_text=True)
@@ -75,6 +76,9 @@ def test_escalations_and_overdue_deadlines_show_on_the_case(database, complaints
     html = browser("manager").get(f"/cases/{case['id']}").get_data(as_text=True)
     assert 'data-testid="escalations"' in html and "Manager" in html
     assert "Escalated to Manager" in html and "badge-overdue" in html and "badge-escalated" in html
+    assert "Timer fired: React deadline passed" in html
+    zh = browser("manager", language="zh").get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "响应期限已到" in zh and "React deadline passed" not in zh  # the timer's nameZh property
 
 
 def test_case_list_filters(complaints, browser):
