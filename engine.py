@@ -285,6 +285,7 @@ class TaskMeta:
     due_key: str | None
     documentation: str | None
     process: str = ""  # id of the process (bundle) that defines the task
+    documentation_zh: str | None = None  # the documentationZh property
 
     @property
     def ref(self) -> str:
@@ -358,6 +359,7 @@ def _task_meta(task_spec: Any) -> TaskMeta:
         due_key=props.get("dueDataKey"),
         documentation=getattr(task_spec, "documentation", None),
         process=_spec_process(task_spec),
+        documentation_zh=props.get("documentationZh"),
     )
 
 
@@ -1149,6 +1151,7 @@ def task_form(session: Session, task_id: str) -> dict:
     out["schema"] = loaded.form_schema(row["form"], process)
     out["ui_schema"] = loaded.form_schema(meta.ui_form, process) if meta else None
     out["documentation"] = meta.documentation if meta else None
+    out["documentation_zh"] = meta.documentation_zh if meta else None
     out["data"] = case.data
     return out
 

@@ -28,6 +28,7 @@ class TaskDetailSchema(TaskSchema):
     schema = JsonObject(allow_none=True, required=True, metadata={"description": "the form's JSON Schema"})
     ui_schema = JsonObject(allow_none=True, required=True)
     documentation = fields.String(allow_none=True)
+    documentation_zh = fields.String(allow_none=True, metadata={"description": "the documentation in Chinese"})
     data = JsonObject(required=True, metadata={"description": "the process data"})
 
 

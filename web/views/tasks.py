@@ -11,7 +11,7 @@ import engine
 import store
 from web import attachments, casefile, get_db, rollback_request
 from web.forms.messages import localize_all
-from web.labels import task_title
+from web.labels import pick, task_title
 from web.views import form_page
 from web.views.common import actor, engine_roles, may_work_on, redirect_back
 
@@ -45,7 +45,8 @@ def _render(task: dict, values: dict | None, errors: dict[str, str] | None = Non
     missing = [missing_label(book, item) for item in (instance.data or {}).get("intake_missing") or
                (instance.data or {}).get("application_missing") or []]
     return render_template("task.html", task=task, form=form, facts=facts, instance=instance,
-                           held_by_other=held_by_other, missing=missing, work=work), status
+                           held_by_other=held_by_other, missing=missing, work=work,
+                           documentation=pick(task["documentation"], task.get("documentation_zh"))), status
 
 
 def missing_label(book: casefile.LabelBook, item: str) -> str:
