@@ -115,7 +115,8 @@ class ProcessInstance(Base):
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     # Optimistic locking: every UPDATE is "... WHERE id = ? AND row_version = ?" with a
-    # fresh random token, so a stale writer matches no row (StaleDataError -> Conflict).
+    # fresh random token, so a stale writer matches no row. The engine writes through
+    # case_rows.save_case (Core, same rule); this mapping keeps any ORM write to the rule too.
     __mapper_args__ = {"version_id_col": row_version, "version_id_generator": lambda _v: uuid.uuid4().hex}
 
 
