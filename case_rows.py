@@ -85,7 +85,6 @@ _SELECT_TASK_WITH_CASE = (select(*_TASK_COLUMNS, *_CASE_COLUMNS, *_DEFINITION_CO
                           .join(_DEFINITION, _CASE.c.definition_id == _DEFINITION.c.id)
                           .where(_TASK.c.id == bindparam("task_id")))
 _SELECT_STATE = select(_CASE.c.state).where(_CASE.c.id == bindparam("case_id"))
-_SELECT_DEFINITION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.id == bindparam("definition_id"))
 _SELECT_STARTABLE = (select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"))
                      .order_by(_DEFINITION.c.pinned.desc(), _DEFINITION.c.version.desc()).limit(1))
 _SELECT_VERSION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"),
@@ -137,12 +136,6 @@ def load_state(session: Session, case: Case) -> str:
     if case.state is None:
         case.state = session.connection().execute(_SELECT_STATE, {"case_id": case.id}).scalar_one()
     return case.state
-
-
-def definition(session: Session, definition_id: int) -> DefinitionRef | None:
-    """The version with id ``definition_id``, or None."""
-    found = session.connection().execute(_SELECT_DEFINITION, {"definition_id": definition_id}).first()
-    return _definition(found._mapping) if found is not None else None
 
 
 def startable_definition(session: Session, key: str, version: int | None = None) -> DefinitionRef | None:

@@ -794,13 +794,10 @@ class _WorkflowCache:
 WORKFLOWS = _WorkflowCache()
 
 
-def _restore(session: Session, case: Case | store.ProcessInstance, loaded: LoadedSpec) -> BpmnWorkflow:
+def _restore(session: Session, case: Case, loaded: LoadedSpec) -> BpmnWorkflow:
     """The instance's live workflow: from the cache when it is current, else deserialized."""
     wf = WORKFLOWS.take(case.id, case.row_version)
-    if wf is not None:
-        return wf
-    state = case_rows.load_state(session, case) if isinstance(case, Case) else case.state
-    return _fresh_workflow(state, loaded)
+    return wf if wf is not None else _fresh_workflow(case_rows.load_state(session, case), loaded)
 
 
 def _fresh_workflow(state: str, loaded: LoadedSpec) -> BpmnWorkflow:

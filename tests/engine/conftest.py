@@ -8,6 +8,18 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+import engine
+import store
+
+TWO_TASKS = Path(__file__).parent / "data"  # the two_tasks diagram and its forms
+
+
+@pytest.fixture
+def db(any_database: store.Database) -> store.Database:
+    """``any_database`` (SQLite, then PostgreSQL) with the two_tasks diagram deployed."""
+    with any_database.session() as s:
+        engine.deploy(s, [TWO_TASKS], actor="admin")
+    return any_database
 
 
 @pytest.fixture

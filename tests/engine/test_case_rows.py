@@ -1,22 +1,9 @@
 """The Core write path: version tokens, the returned view, and no stale ORM copies in a session."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 import case_rows
 import engine
 import store
-
-DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def db(any_database: store.Database) -> store.Database:
-    with any_database.session() as s:
-        engine.deploy(s, [DATA], actor="admin")
-    return any_database
 
 
 def _start(db: store.Database) -> dict:

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-import pytest
-import clock
 
 
 def test_approvals_runs_to_completion_after_nine_tasks(caseflow, conformance):

@@ -7,17 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+import case_rows
 import engine
 import store
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def db(any_database: store.Database) -> store.Database:
-    with any_database.session() as s:
-        engine.deploy(s, [DATA], actor="admin")
-    return any_database
 
 
 def _start(db: store.Database, ref: str = "R-1") -> dict:
@@ -94,7 +88,7 @@ def test_state_is_stored_without_the_spec_and_round_trips(db):
         assert instance.serializer_version == engine.SERIALIZER_VERSION
         engine.WORKFLOWS.clear()  # force a real deserialization
         loaded = engine.SPECS.get(s, instance.definition)
-        wf = engine._restore(s, instance, loaded)
+        wf = engine._restore(s, case_rows.load_case(s, instance.id), loaded)
         assert json.loads(engine._serialize(wf)) == json.loads(instance.state)
         assert wf.last_task.data["score"] == 6
 
