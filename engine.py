@@ -42,14 +42,14 @@ from SpiffWorkflow.spiff.specs.defaults import NoneTask, ServiceTask
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.task import TaskState
 
-import bpmn_diff
-import bundles
-import case_rows
-import clock
-import store
-import sandbox
-from case_rows import Case, DefinitionRef
-from sandbox import ScriptRejected
+from caseflow._engine import diff as bpmn_diff
+from caseflow import bundles
+from caseflow._engine import rows as case_rows
+from caseflow import clock
+from caseflow import store
+from caseflow._engine import sandbox
+from caseflow._engine.rows import Case, DefinitionRef
+from caseflow._engine.sandbox import ScriptRejected
 from service_tasks import registry as operators
 from service_tasks.registry import OperatorError
 

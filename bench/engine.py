@@ -37,7 +37,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402  (raw baseline only)
 from SpiffWorkflow.task import TaskState  # noqa: E402
 
 import engine  # noqa: E402
-import store  # noqa: E402
+from caseflow import store  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "engine" / "data"
 ROLES = ["customer_service", "quality", "logistics", "marketing", "manager", "general_manager",

@@ -1,7 +1,7 @@
 """Process instances: start, list, get, cancel, retry, audit log, migration."""
 from __future__ import annotations
 
-from config import MAX_DB_ID
+from caseflow.config import MAX_DB_ID
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schema.common import (AwareDateTime, DateTimeString, JsonObject, PageQuery, RequestSchema, StrictBoolean,

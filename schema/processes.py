@@ -1,7 +1,7 @@
 """Processes and their deployed versions: list, versions, upload, pin, diagram, diff."""
 from __future__ import annotations
 
-from config import MAX_DB_ID
+from caseflow.config import MAX_DB_ID
 from marshmallow import Schema, fields, validate
 
 from schema.common import DateTimeString, JsonObject, QueryBoolean, QuerySchema, RequestSchema, StrictInteger

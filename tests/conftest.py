@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import clock  # noqa: E402
+from caseflow import clock  # noqa: E402
 import engine  # noqa: E402
-import store  # noqa: E402
+from caseflow import store  # noqa: E402
 
 CONFORMANCE = (ROOT.parent / "shared" / "conformance").resolve()
 PROCESSES = ROOT / "processes"

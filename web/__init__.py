@@ -14,8 +14,8 @@ from flask import Flask, g
 from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 
-import config
-import store
+from caseflow import config
+from caseflow import store
 
 SECRET_FILE_NAME = "secret_key"
 

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import store
+from caseflow import store
 
 # role key -> (English, Chinese); lanes of uploaded diagrams may add further roles.
 ROLES: dict[str, tuple[str, str]] = {

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-import bundles
+from caseflow import bundles
 import engine
 from web import get_db, rollback_request
 from web.api import upload

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-import store
+from caseflow import store
 from web.forms.submission import UploadRejected
 
 REFERENCE = re.compile(r"^attachment:(\d+)$")

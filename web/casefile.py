@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import store
+from caseflow import store
 from web import attachments, deadlines
 from web.labels import PERCENT_KEYS, LabelBook, book_for_definition
 

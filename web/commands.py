@@ -6,8 +6,8 @@ import sys
 
 import click
 
-import config
-import store
+from caseflow import config
+from caseflow import store
 from web import accounts
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-import store
+from caseflow import store
 
 PROCESS_KEY = "complaint"
 STATUSES = ("open", "error", "closed", "rejected", "cancelled")

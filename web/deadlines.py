@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import clock
+from caseflow import clock
 
 DUE_SOON = dt.timedelta(hours=24)
 

@@ -6,7 +6,7 @@ from flask_babel import Babel, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
-import store
+from caseflow import store
 from web import accounts
 
 LANGUAGES = ("zh", "en")

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask_babel import get_locale
 
-import bundles
-import store
+from caseflow import bundles
+from caseflow import store
 from web.accounts import ROLES
 
 # Outputs of the service tasks (PRODUCT.md §3–5) that no form declares: key -> (en, zh).

@@ -17,9 +17,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-import config
-import store
-import worker
+from caseflow import config
+from caseflow import store
+from caseflow import worker
 
 log = logging.getLogger("caseflow.serve")
 LOCK_NAME = "timer-worker.lock"

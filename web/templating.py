@@ -8,8 +8,8 @@ from flask_babel import format_date, format_datetime, gettext as _, lazy_gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
-import clock
-import store
+from caseflow import clock
+from caseflow import store
 from web import deadlines, labels
 from web.extensions import LANGUAGES
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import engine
-import store
+from caseflow import store
 from web.api import tokens as api_tokens
 
 from api_helpers import DATA, make_zip  # noqa: F401  (shared with the test modules)

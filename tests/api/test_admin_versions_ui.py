@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-import store
+from caseflow import store
 from api_helpers import DATA, make_zip, start_data
 from web import accounts
 

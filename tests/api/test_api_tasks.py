@@ -165,7 +165,7 @@ def test_tokens_are_stored_hashed_and_follow_the_user(api, database):
 
     from sqlalchemy import select
 
-    import store
+    from caseflow import store
 
     with database.session() as s:
         hashes = set(s.scalars(select(store.ApiToken.token_hash)))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cli
+from caseflow import cli
 import engine
-import store
+from caseflow import store
 
 TWO_TASKS = Path(__file__).parent / "data"  # the two_tasks diagram and its forms
 

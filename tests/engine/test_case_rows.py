@@ -1,9 +1,9 @@
 """The Core write path: version tokens, the returned view, and no stale ORM copies in a session."""
 from __future__ import annotations
 
-import case_rows
+from caseflow._engine import rows as case_rows
 import engine
-import store
+from caseflow import store
 
 
 def _start(db: store.Database) -> dict:

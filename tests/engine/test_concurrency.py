@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import engine
-import store
+from caseflow import store
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 import engine
-import store
+from caseflow import store
 
 DATA = Path(__file__).parent / "data"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import case_rows
+from caseflow._engine import rows as case_rows
 import engine
-import store
+from caseflow import store
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 import engine
-import store
+from caseflow import store
 
 DATA = Path(__file__).resolve().parents[1] / "api" / "data"
 

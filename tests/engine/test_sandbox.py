@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import engine
-import sandbox
+from caseflow._engine import sandbox
 
 
 @pytest.mark.parametrize("source, mode", [

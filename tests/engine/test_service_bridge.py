@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import cli
+from caseflow import cli
 import engine
 
 DATA = Path(__file__).parent / "data_service"

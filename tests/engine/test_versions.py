@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, select
 
 import engine
-import store
+from caseflow import store
 
 DATA = Path(__file__).resolve().parents[1] / "api" / "data"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cli
+from caseflow import cli
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from markupsafe import escape
 
 import engine
-import store
+from caseflow import store
 from web import create_app
 from web.build_static import compile_translations
 

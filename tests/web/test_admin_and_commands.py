@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-import cli
-import store
+from caseflow import cli
+from caseflow import store
 from web import accounts
 
 

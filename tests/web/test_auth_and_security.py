@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import pytest
 
-import store
+from caseflow import store
 
 PAGES = ["/", "/start/", "/cases", "/complaints", "/complaints.csv", "/account/", "/admin/", "/admin/users"]
 

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 import engine
-import store
+from caseflow import store
 
 ROLE_USER = {"customer_service": "service", "quality": "quality", "manager": "manager",
              "general_manager": "gm", "service_center": "repair", "finance": "finance"}

@@ -11,7 +11,7 @@ import re
 import pytest
 
 import engine
-import store
+from caseflow import store
 
 BASE = {"channel": "email", "customer_code": "C-9", "product_no": "P-1", "ship_date": "2026-02-01",
         "ship_qty": 500, "found_stage": "after_sales", "description": "Problem", "lot_size": 500,
@@ -72,7 +72,7 @@ def test_the_diagram_file_is_the_process_of_the_case(complaints, browser):
 
 
 def test_escalations_and_overdue_deadlines_show_on_the_case(database, complaints, browser, frozen_clock):
-    import worker
+    from caseflow import worker
 
     case = complaints["serious"]
     frozen_clock.advance(dt.timedelta(days=30))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-import store
+from caseflow import store
 from web.forms.schema_form import FormContext, build_fields, widget_for
 from web.forms.submission import parse_submission
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-import store
+from caseflow import store
 
 # Moments relative to the frozen clock (2026-03-02 09:00 +08:00).
 MEETINGS = {"LATE": "2026-03-01T10:00", "SOON": "2026-03-02T20:00", "LATER": "2026-03-09T10:00", "NONE": ""}

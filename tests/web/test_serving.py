@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import config
+from caseflow import config
 from web.serving import TimerLeader
 
 

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import engine
-from config import MAX_DB_ID
+from caseflow.config import MAX_DB_ID
 from schema.common import flatten_messages
 from web import get_db
 from web.api import bp

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 import engine
-import store
+from caseflow import store
 from schema import instances as s
 from web import get_db
 from web.api.core import ApiError, actor, caller, operation

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import request
 
-import bundles
+from caseflow import bundles
 import engine
 from schema import processes as s
 from web import get_db

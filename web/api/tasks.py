@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import engine
-import store
+from caseflow import store
 from schema import instances as si
 from schema import tasks as s
 from web import get_db

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import clock
-import store
+from caseflow import clock
+from caseflow import store
 
 TOKEN_PREFIX = "cf_"
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)

@@ -14,7 +14,7 @@ import stat
 import zipfile
 from typing import BinaryIO, Iterable
 
-import bundles
+from caseflow import bundles
 
 MAX_UPLOAD_FILES = 100
 MAX_ZIP_BYTES = 10 * 1024 * 1024

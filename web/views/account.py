@@ -7,7 +7,7 @@ from flask import Blueprint, flash, get_flashed_messages, redirect, render_templ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-import store
+from caseflow import store
 from web import accounts, get_db, rollback_request
 from web.api import tokens
 from web.extensions import StaffUser

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 import engine
-import store
+from caseflow import store
 from web import accounts, get_db, rollback_request
 from web.views.common import admin_required
 

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-import store
+from caseflow import store
 from web import accounts, get_db
 from web.extensions import LANGUAGES, StaffUser
 from web.views.common import redirect_back, safe_target

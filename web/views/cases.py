@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, render_template, request, send_fil
 from sqlalchemy import or_, select
 
 import engine
-import store
+from caseflow import store
 from web import attachments, casefile, get_db
 from web.views import printouts
 

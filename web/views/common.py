@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-import config
+from caseflow import config
 
 # Who may start which process from the UI (PRODUCT.md §1); other processes: admin only.
 DEFAULT_START_ROLES: dict[str, set[str]] = {

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
-import clock
-import store
+from caseflow import clock
+from caseflow import store
 from web import casefile, complaint_register as register, get_db
 from web.labels import OUTPUT_ENUMS, pick, task_title
 from web.templating import day, when

@@ -11,8 +11,8 @@ from flask import Blueprint, abort, render_template
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
-import clock
-import store
+from caseflow import clock
+from caseflow import store
 from web import casefile, get_db
 
 bp = Blueprint("printouts", __name__)

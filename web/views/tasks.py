@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 import engine
-import store
+from caseflow import store
 from web import attachments, casefile, get_db, rollback_request
 from web.forms.messages import localize_all
 from web.labels import pick, task_title

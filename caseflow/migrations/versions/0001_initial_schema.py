@@ -6,7 +6,7 @@ Create Date: 2026-11-23 00:35:08.228698
 """
 from alembic import op
 import sqlalchemy as sa
-import store
+from caseflow import store
 
 
 revision = '0001'

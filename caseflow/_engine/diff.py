@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-import bundles
+from caseflow import bundles
 
 _SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _DI_NAMESPACES = {"http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",

@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import store
+from caseflow import store
 
 config = context.config
 target_metadata = store.Base.metadata

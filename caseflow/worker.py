@@ -5,7 +5,7 @@ import logging
 import threading
 
 import engine
-import store
+from caseflow import store
 
 log = logging.getLogger("caseflow.worker")
 

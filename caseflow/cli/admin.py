@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 import click
 
-import config
+from caseflow import config
 import engine
-import store
+from caseflow import store
 
 #: An instance, version or token id: a positive database integer.
 DB_ID = click.IntRange(1, config.MAX_DB_ID)

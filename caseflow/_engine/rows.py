@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-import store
+from caseflow import store
 
 _CASE = store.ProcessInstance.__table__
 _DEFINITION = store.ProcessDefinition.__table__

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 #: The largest id a database integer column holds (ids beyond it are "not found").
 MAX_DB_ID = 2**31 - 1  # INTEGER columns (PostgreSQL int4)

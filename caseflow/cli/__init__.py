@@ -12,9 +12,9 @@ from typing import Any, Callable
 
 import click
 
-import config
+from caseflow import config
 import engine
-import store
+from caseflow import store
 
 EXIT_ERRORS = {
     engine.NotFound: 3,
@@ -232,7 +232,7 @@ def worker(ctx: CliContext, once: bool, interval: float | None, as_json: bool) -
     """Fire due timers and continue their instances."""
     import logging
 
-    import worker as timer_worker
+    from caseflow import worker as timer_worker
 
     if once:
         fired = timer_worker.run_once(ctx.db)
@@ -279,7 +279,7 @@ def operators_run(name: str, data: str | None, params: str | None, as_json: bool
     """Run operator NAME on sample data and print its result as JSON (numbers are not allocated)."""
     import datetime as dt
 
-    import clock
+    from caseflow import clock
     from service_tasks import registry
 
     try:
@@ -312,7 +312,7 @@ main.add_command(serve)
 
 
 # --- process versions, migration and API tokens (code in admin_commands.py) -------------------
-from admin_commands import COMMANDS as _ADMIN_COMMANDS  # noqa: E402
+from caseflow.cli.admin import COMMANDS as _ADMIN_COMMANDS  # noqa: E402
 
 for _command in _ADMIN_COMMANDS:
     main.add_command(_command)

@@ -13,7 +13,7 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
-import clock
+from caseflow import clock
 
 SAFE_BUILTIN_NAMES = (
     "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "filter", "float", "int",

@@ -1,0 +1,3 @@
+"""The engine's private package: small modules behind the ``engine`` facade.
+
+Only this package imports SpiffWorkflow."""
