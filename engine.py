@@ -44,6 +44,7 @@ from SpiffWorkflow.task import TaskState
 
 from caseflow._engine import diff as bpmn_diff
 from caseflow import bundles
+from caseflow import manifest as manifests
 from caseflow._engine import rows as case_rows
 from caseflow import clock
 from caseflow import store
@@ -305,6 +306,7 @@ class LoadedSpec:
     task_meta: dict[str, TaskMeta] = field(default_factory=dict)  # TaskMeta.ref -> meta
     start_form: str | None = None
     business_key_field: str | None = None
+    manifest: Any = None  # caseflow.manifest.Manifest of the version's own bundle
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _validators: dict[tuple[str, str | None], Any] = field(default_factory=dict, repr=False)
 
@@ -401,7 +403,8 @@ class SpecCache:
         parser, process_files = _definition_parser(session, definition)
         spec = parser.get_spec(definition.key)
         subs = parser.get_subprocess_specs(definition.key)
-        loaded = LoadedSpec(definition.key, spec, subs, definition.files, process_files)
+        loaded = LoadedSpec(definition.key, spec, subs, definition.files, process_files,
+                            manifest=manifests.load(definition.files))
         for ts in _all_task_specs(spec, subs):
             if getattr(ts, "manual", False):
                 meta = _task_meta(ts)
@@ -534,9 +537,10 @@ def _operator_id_clashes(tree: Any) -> list[tuple[str, int]]:
 
 
 def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
-    """Build every executable process, then check operators and form files."""
+    """Build every executable process, then check operators, form files and the manifest."""
     registered = set(operators.names())
     files = pb.bundle.files
+    problems.extend(manifests.problems(files))
     checked_forms: set[str] = set()
     for pid in pb.processes:
         try:
@@ -1301,6 +1305,11 @@ def instance_tasks(session: Session, instance_id: int) -> list[dict]:
 def completed_elements(session: Session, instance_id: int) -> list[str]:
     """BPMN ids of the instance's own diagram elements completed so far (to mark the diagram)."""
     return list(_load_case(session, instance_id).trail or [])
+
+
+def process_manifest(session: Session, definition_id: int) -> Any:
+    """The manifest (``caseflow.manifest.Manifest``) of a deployed version."""
+    return SPECS.get(session, get_definition(session, definition_id)).manifest
 
 
 def diagram(session: Session, definition_id: int) -> dict[str, str]:
