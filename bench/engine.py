@@ -25,19 +25,20 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from sqlalchemy import event, insert  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402  (raw baseline only)
 from SpiffWorkflow.task import TaskState  # noqa: E402
+from sqlalchemy import event, insert  # noqa: E402
 
 import engine  # noqa: E402
 from caseflow import store  # noqa: E402
+from caseflow._engine import adapters, scripting, specs, workflows  # noqa: E402  (raw baseline and cache control)
 
 DIAGRAM = ROOT / "tests" / "engine" / "data"
 ROLES = ["customer_service", "quality", "logistics", "marketing", "manager", "general_manager",
@@ -67,13 +68,13 @@ def raw_per_second(n: int, serialize: bool = False) -> float:
     each of the three actions, as anything that persists its state after every action must:
     the fastest any such engine can go, before a single database statement.
     """
-    parser = engine.CaseflowParser()
-    engine._add_bundle_files(parser, {p.name: p.read_text() for p in DIAGRAM.iterdir() if p.is_file()})
+    parser = adapters.CaseflowParser()
+    specs.add_bundle_files(parser, {p.name: p.read_text() for p in DIAGRAM.iterdir() if p.is_file()})
     spec, subs = parser.get_spec("two_tasks"), parser.get_subprocess_specs("two_tasks")
-    save = engine._serialize if serialize else (lambda wf: None)
+    save = adapters.serialize if serialize else (lambda wf: None)
 
     def one(i: int) -> None:
-        wf = BpmnWorkflow(spec, subs, script_engine=engine.SCRIPT_ENGINE)
+        wf = BpmnWorkflow(spec, subs, script_engine=scripting.SCRIPT_ENGINE)
         wf.get_next_task(state=TaskState.READY).data.update({"ref": f"R-{i}"})
         wf.do_engine_steps()
         save(wf)
@@ -96,7 +97,7 @@ def _caseflow_run(db: store.Database) -> Callable[[int], None]:
             view = engine.start(s, "two_tasks", {"ref": f"R-{i}"}, actor="bench")
         for data in ({"amount": i % 700}, {}):
             with db.session() as s:
-                view = engine.complete(s, view["tasks"][0]["id"], data, actor="bench")
+                view = engine.complete(s, view["tasks"][0]["id"], data, actor=engine.Actor.tool("bench"))
         assert view["status"] == "completed"
 
     return one
@@ -152,7 +153,7 @@ def seed_instances(db: store.Database, total: int) -> None:
     with db.session() as s:
         definition = s.query(store.ProcessDefinition).filter_by(key="two_tasks").first()
         existing = s.query(store.ProcessInstance).count()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     rnd = random.Random(7)
     batch = 5000
     for start in range(existing, total, batch):
@@ -228,7 +229,7 @@ def main() -> None:
 
         server = PostgresServer().start()  # inherits the pinning: server and engine share the core
         try:
-            engine.WORKFLOWS.clear()
+            workflows.WORKFLOWS.clear()
             pg_db = store.Database(server.create_database("bench"))
             pg_db.upgrade()
             postgres = measure_database(pg_db, args.instances)
@@ -266,7 +267,8 @@ def main() -> None:
     print(f"raw SpiffWorkflow in memory : {result['raw_per_s']:>9} instances/s")
     print(f"Caseflow + SQLite           : {result['sqlite_per_s']:>9} instances/s  ratio {result['ratio_sqlite']}")
     if postgres:
-        print(f"Caseflow + PostgreSQL       : {result['postgres_per_s']:>9} instances/s  ratio {result['ratio_postgres']}")
+        print(f"Caseflow + PostgreSQL       : {result['postgres_per_s']:>9} instances/s  "
+              f"ratio {result['ratio_postgres']}")
     print(f"raw + serialize per action  : {result['raw_serialized_per_s']:>9} instances/s  "
           f"ceiling ratio {result['ceiling_ratio']} (no database at all)")
     print("microseconds per run (inside the database driver: statements, commits):")

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -322,6 +322,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: SQLSTATEs of a transaction that lost to a concurrent one: serialization failure, deadlock,
+#: lock not available. (SQLite says "database is locked".)
+_CONFLICT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def is_conflict(err: BaseException) -> bool:
+    """Whether a failed statement or commit lost to a concurrent transaction (worth a retry)."""
+    if not isinstance(err, DBAPIError):
+        return False
+    orig = err.orig
+    if getattr(orig, "sqlstate", None) in _CONFLICT_SQLSTATES:
+        return True
+    return isinstance(err, OperationalError) and "database is locked" in str(orig).lower()
 
 
 def count(session: Session, stmt: Any) -> int:

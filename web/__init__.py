@@ -14,8 +14,7 @@ from flask import Flask, g
 from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 
-from caseflow import config
-from caseflow import store
+from caseflow import config, store
 
 SECRET_FILE_NAME = "secret_key"
 
@@ -72,12 +71,12 @@ def create_app(overrides: dict[str, Any] | None = None, database: store.Database
             return response
         try:
             session.commit()
-        except Exception:
+        except Exception as err:
             session.rollback()
-            app.logger.exception("commit failed")
-            from web.errors import conflict_response
-
-            return conflict_response("the change could not be saved because the case changed meanwhile")
+            if store.is_conflict(err):
+                app.logger.info("commit lost to a concurrent change: %s", err)
+                return errors.conflict_response("the change could not be saved because the case changed meanwhile")
+            return errors.incident_response(err)
         return response
 
     @app.teardown_request

@@ -4,11 +4,13 @@ Processes with their versions (deployed by whom and when, content hash, instance
 version), upload of a bundle (files or a zip) -> the validation report of ``caseflow
 deploy`` -> deploy, a version's diagram (bpmn-js), a readable diff of two versions, pin /
 unpin, and the migration of running instances with a dry run. Thin over the engine; the
-upload checks are the API's (web/api/upload.py). Templates: web/admin_versions_templates/.
+upload checks and the deployment are caseflow/uploads.py's, as for the API. Templates:
+web/admin_versions_templates/.
 """
 from __future__ import annotations
 
 import json
+import uuid
 import os
 import re
 import time
@@ -18,11 +20,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from caseflow import bundles
 import engine
+from caseflow import bundles, uploads
 from web import get_db, rollback_request
-from web.api import upload
-from web.api.processes import deploy_bundle
 from web.views.common import actor, admin_required
 
 bp = Blueprint("admin_versions", __name__, url_prefix="/admin/processes", template_folder="admin_versions_templates")
@@ -51,7 +51,7 @@ def _stash(files: dict[str, str]) -> str:
     for old in _stash_dir().glob("*.json"):
         if now - old.stat().st_mtime > STASH_TTL_S:
             old.unlink(missing_ok=True)
-    stash_id = engine.new_id()
+    stash_id = uuid.uuid4().hex
     fd = os.open(_stash_dir() / f"{stash_id}.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump({"files": files, "by": actor()}, fh)
@@ -86,9 +86,9 @@ def upload_bundle() -> Any:
     items = [(f.filename or "", f.stream) for f in request.files.getlist("files") if f.filename]
     session = get_db()
     try:
-        bundle = upload.bundle_from_files(items)
-        report = deploy_bundle(session, bundle, actor(), validate_only=True)
-    except (upload.UploadRejected, engine.DeployRejected) as err:
+        bundle = uploads.bundle_from_files(items)
+        report = uploads.deploy_bundle(session, bundle, actor(), validate_only=True)
+    except (uploads.UploadRejected, engine.DeployRejected) as err:
         rollback_request()
         return render_template("admin_versions/report.html", problems=err.problems, report=None,
                                stash_id=None), 422
@@ -103,7 +103,7 @@ def deploy_stashed(stash_id: str) -> Any:
     files = json.loads(path.read_text(encoding="utf-8"))["files"]
     session = get_db()
     try:
-        report = deploy_bundle(session, bundles.Bundle(source="upload", files=files), actor())
+        report = uploads.deploy_bundle(session, bundles.Bundle(source="upload", files=files), actor())
     except engine.DeployRejected as err:  # e.g. a callee changed since the report
         rollback_request()
         return render_template("admin_versions/report.html", problems=err.problems, report=None,

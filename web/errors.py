@@ -1,20 +1,15 @@
 """One error format for the API (``{"error": {"code", "message", "fields"}}``) and its HTML twin."""
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 from flask import Response, jsonify, render_template, request
 
 import engine
 
-ERROR_STATUS = {
-    engine.NotFound: 404,
-    engine.Forbidden: 403,
-    engine.Conflict: 409,
-    engine.InvalidData: 422,
-    engine.DeployRejected: 422,
-    engine.InstanceError: 409,
-}
+log = logging.getLogger("caseflow.web")
 
 
 def wants_json() -> bool:
@@ -31,24 +26,31 @@ def json_error(status: int, code: str, message: str, fields: dict[str, Any] | No
     return response
 
 
-def engine_error_fields(err: engine.EngineError) -> dict[str, Any]:
-    if isinstance(err, engine.InvalidData):
-        return dict(err.fields)
-    if isinstance(err, engine.DeployRejected):
-        return {"problems": [p.as_dict() for p in err.problems]}
-    return {}
+def engine_error_json(err: engine.EngineError) -> Response:
+    """The API response of a typed engine error (status and code from the engine's one table)."""
+    kind = engine.describe_error(err)
+    return json_error(kind.http_status, kind.api_code, err.message, err.fields_payload())
 
 
 def engine_error_response(err: engine.EngineError) -> Any:
     """Map a typed engine error to a JSON (API) or HTML response."""
-    status = ERROR_STATUS.get(type(err), 400)
-    message = err.message if isinstance(err, engine.InvalidData) else str(err)
     if wants_json():
-        return json_error(status, err.code, message, engine_error_fields(err))
-    return render_template("error.html", status=status, message=message), status
+        return engine_error_json(err)
+    status = engine.describe_error(err).http_status
+    return render_template("error.html", status=status, message=err.message), status
 
 
 def conflict_response(message: str) -> Any:
     if wants_json():
         return json_error(409, "conflict", message)
     return render_template("error.html", status=409, message=message), 409
+
+
+def incident_response(err: BaseException) -> Any:
+    """A 500 for an unexpected failure: logged with its traceback under an incident id the user sees."""
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: %s", incident, err, exc_info=err)
+    message = f"the change could not be saved (incident {incident}); nothing was stored"
+    if wants_json():
+        return json_error(500, "internal_error", message, {"incident": incident})
+    return render_template("error.html", status=500, message=message), 500

@@ -1,4 +1,7 @@
-"""The rows one engine action touches, read and written with SQLAlchemy Core statements built once.
+"""The one writer of case rows: instances, human tasks, timers and audit events.
+
+Every write of these tables goes through this module, with SQLAlchemy Core statements
+built once.
 
 Starting a case or completing a task is the hot path of the whole product: it runs once per
 user action and must commit its instance row, task rows, timers and audit events together.
@@ -16,11 +19,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from caseflow import store
+from caseflow import clock, store
+from caseflow._engine.values import plain
 
 _CASE = store.ProcessInstance.__table__
 _DEFINITION = store.ProcessDefinition.__table__
@@ -94,6 +98,10 @@ _INSERT_CASE = insert(_CASE)
 # The SET clause comes from the parameter names; the WHERE is the optimistic version check.
 _UPDATE_CASE = update(_CASE).where(_CASE.c.id == bindparam("_id"), _CASE.c.row_version == bindparam("_old"))
 _UPDATE_TASK = update(_TASK).where(_TASK.c.id == bindparam("_id"))
+# A claim: only a ready task that is free or already the actor's.
+_CLAIM_TASK = (update(_TASK).where(_TASK.c.id == bindparam("_id"), _TASK.c.state == "ready",
+                                   or_(_TASK.c.assignee.is_(None), _TASK.c.assignee == bindparam("_actor")))
+               .values(assignee=bindparam("_actor")))
 _INSERT_TASKS = insert(_TASK)
 _DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.instance_id == bindparam("case_id"))
 _INSERT_TIMERS = insert(_TIMER)
@@ -190,6 +198,14 @@ def update_tasks(session: Session, changes: list[dict]) -> None:
     _forget(session, store.HumanTask, [c["id"] for c in changes])
 
 
+def claim_task(session: Session, task_id: str, actor: str) -> bool:
+    """Give a ready, free task to ``actor`` (a conditional update); False when someone else has it."""
+    taken = session.connection().execute(_CLAIM_TASK, {"_id": task_id, "_actor": actor}).rowcount == 1
+    if taken:
+        _forget(session, store.HumanTask, [task_id])
+    return taken
+
+
 def insert_tasks(session: Session, rows: list[dict]) -> None:
     """Insert new human task rows."""
     if rows:
@@ -212,14 +228,44 @@ def replace_timers(session: Session, case_id: int, timers: list[dict]) -> None:
         conn.execute(_INSERT_TIMERS, [dict(t, instance_id=case_id) for t in timers])
 
 
+def due_timer_instances(session: Session, now: dt.datetime, limit: int) -> list[int]:
+    """Ids of instances with a timer due at ``now``, soonest first."""
+    stmt = select(_TIMER.c.instance_id).where(_TIMER.c.due_at <= now).order_by(_TIMER.c.due_at).limit(limit)
+    return list(dict.fromkeys(session.connection().execute(stmt).scalars()))
+
+
+def claim_due_timers(session: Session, case_id: int, now: dt.datetime) -> list[dict]:
+    """The due timer rows of one instance, locked for this transaction on PostgreSQL (rows
+    another worker holds are skipped, not waited for)."""
+    stmt = select(_TIMER).where(_TIMER.c.instance_id == case_id, _TIMER.c.due_at <= now)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return [dict(r._mapping) for r in session.connection().execute(stmt)]
+
+
 def append_audit(session: Session, events: list[dict]) -> None:
     """Append audit events (dicts with the AuditEvent columns) in their order."""
     if events:
         session.connection().execute(_INSERT_AUDIT, events)
 
 
+def event(actor: str, kind: str, task: str | None, payload: dict | None) -> dict:
+    """An audit event happening now (its instance is set when it is written)."""
+    return dict(at=clock.now(), actor=actor, kind=kind, task=task, payload=plain(payload or {}))
+
+
+def audit(session: Session, instance_id: int | None, actor: str, kind: str, task: str | None,
+          payload: dict | None) -> None:
+    """Append one audit event now (actions that save a case pass theirs to ``sync.save``)."""
+    append_audit(session, [dict(event(actor, kind, task, payload), instance_id=instance_id)])
+
+
 def _forget(session: Session, model: type, ids: Iterable[Any]) -> None:
-    """Expire the session's ORM copies of rows just written with Core (if it holds any)."""
+    """Expire the session's ORM copies of rows just written with Core (if it holds any).
+
+    Pages may hold ORM objects of these tables in the same session; ``Session.expire`` is
+    SQLAlchemy's way of making them reload on next access.
+    """
     identity_map = session.identity_map
     if not len(identity_map):
         return

@@ -1,9 +1,9 @@
 """The Core write path: version tokens, the returned view, and no stale ORM copies in a session."""
 from __future__ import annotations
 
-from caseflow._engine import rows as case_rows
 import engine
 from caseflow import store
+from caseflow._engine import rows as case_rows
 
 
 def _start(db: store.Database) -> dict:
@@ -29,7 +29,7 @@ def test_the_view_returned_by_a_write_equals_a_fresh_read(db):
     view = _start(db)
     with db.session() as s:
         assert engine.show(s, view["id"], audit=False) == view
-        written = engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor="alice")
+        written = engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor=engine.Actor.tool("alice"))
     with db.session() as s:
         assert engine.show(s, view["id"], audit=False) == written
     assert written["tasks"][0]["name"] == "approve" and written["data"]["amount"] == 5
@@ -42,7 +42,7 @@ def test_orm_copies_held_by_the_session_see_the_engine_write(db):
         instance = s.get(store.ProcessInstance, view["id"])  # a page loaded it before acting
         task = s.get(store.HumanTask, task_id)
         assert instance.data.get("amount") is None and task.state == "ready"
-        engine.complete(s, task_id, {"amount": 5}, actor="alice")
+        engine.complete(s, task_id, {"amount": 5}, actor=engine.Actor.tool("alice"))
         assert s.get(store.ProcessInstance, view["id"]).data["amount"] == 5
         assert s.get(store.HumanTask, task_id).state == "completed"
 
@@ -50,7 +50,7 @@ def test_orm_copies_held_by_the_session_see_the_engine_write(db):
 def test_a_claimed_task_released_in_the_same_session_reads_back_free(db):
     task_id = _start(db)["tasks"][0]["id"]
     with db.session() as s:
-        engine.claim(s, task_id, actor="carol")
+        engine.claim(s, task_id, actor=engine.Actor.tool("carol"))
         assert s.get(store.HumanTask, task_id).assignee == "carol"
-        assert engine.unclaim(s, task_id, actor="carol")["assignee"] is None
+        assert engine.unclaim(s, task_id, actor=engine.Actor.tool("carol"))["assignee"] is None
         assert s.get(store.HumanTask, task_id).assignee is None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import engine
+from caseflow._engine import rows, workflows
 from caseflow import store
 
 DATA = Path(__file__).parent / "data"
@@ -18,24 +19,24 @@ def test_concurrent_completion_one_wins_one_conflicts(any_database: store.Databa
         engine.deploy(s, [DATA], actor="admin")
         view = engine.start(s, "two_tasks", {"ref": "R-1"}, actor="alice")
     task_id = view["tasks"][0]["id"]
-    engine.WORKFLOWS.clear()
+    workflows.WORKFLOWS.clear()
 
     # Both transactions load the instance, then meet here before either writes.
     barrier = threading.Barrier(2, timeout=20)
-    real_restore = engine._restore
+    real_restore = workflows.restore
 
     def restore_then_wait(*args, **kwargs):
         wf = real_restore(*args, **kwargs)
         barrier.wait()
         return wf
 
-    monkeypatch.setattr(engine, "_restore", restore_then_wait)
+    monkeypatch.setattr(workflows, "restore", restore_then_wait)
     outcomes: dict[str, object] = {}
 
     def worker(name: str, amount: int) -> None:
         try:
             with db.session() as s:  # its own connection and transaction
-                engine.complete(s, task_id, {"amount": amount}, actor=name)
+                engine.complete(s, task_id, {"amount": amount}, actor=engine.Actor.tool(name))
             outcomes[name] = "ok"
         except engine.Conflict as err:
             outcomes[name] = err
@@ -90,7 +91,7 @@ def test_two_timer_workers_do_not_fire_the_same_timer(postgres_server, conforman
         engine.deploy(s, [conformance / "timer.bpmn"], actor="admin")
         iid = engine.start(s, "timer")["id"]
     frozen_clock.advance(dt.timedelta(seconds=1))
-    engine.WORKFLOWS.clear()
+    workflows.WORKFLOWS.clear()
     first, second = db.sessionmaker(), db.sessionmaker()
     try:
         assert engine.fire_timers(first, iid) is True  # claims the timer rows, not yet committed
@@ -115,12 +116,12 @@ def test_two_people_taking_the_same_task_one_gets_it(any_database: store.Databas
     first, second = db.sessionmaker(), db.sessionmaker()
     try:
         # both load the task while it is free, then both try to take it
-        assert engine._ready_task(first, task_id)["assignee"] is None
-        assert engine._ready_task(second, task_id)["assignee"] is None
-        assert engine.claim(first, task_id, actor="ann")["assignee"] == "ann"
+        assert rows.tasks_by_id(first, [task_id])[0]["assignee"] is None
+        assert rows.tasks_by_id(second, [task_id])[0]["assignee"] is None
+        assert engine.claim(first, task_id, actor=engine.Actor.tool("ann"))["assignee"] == "ann"
         first.commit()
         with pytest.raises(engine.Conflict):
-            engine.claim(second, task_id, actor="ben")
+            engine.claim(second, task_id, actor=engine.Actor.tool("ben"))
         second.rollback()
     finally:
         first.close()

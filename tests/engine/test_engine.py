@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from caseflow._engine import rows as case_rows
 import engine
+from caseflow._engine import adapters, specs, workflows
 from caseflow import store
+from caseflow._engine import rows as case_rows
 
 DATA = Path(__file__).parent / "data"
 
@@ -25,12 +26,12 @@ def test_run_to_completion_with_roles_business_key_and_audit(db):
     [task] = view["tasks"]
     assert (task["name"], task["role"]) == ("enter", "customer_service")
     with db.session() as s:
-        view = engine.complete(s, task["id"], {"amount": 21}, actor="alice")
+        view = engine.complete(s, task["id"], {"amount": 21}, actor=engine.Actor.tool("alice"))
     [task] = view["tasks"]
     assert (task["name"], task["role"]) == ("approve", "manager")  # lane "Manager" normalised
     assert view["data"]["score"] == 42
     with db.session() as s:
-        view = engine.complete(s, task["id"], {}, actor="bob")
+        view = engine.complete(s, task["id"], {}, actor=engine.Actor.tool("bob"))
         history = engine.show(s, view["id"])["audit"]
     assert view["status"] == "completed" and view["tasks"] == []
     assert [(e["kind"], e["actor"]) for e in history] == [
@@ -47,7 +48,7 @@ def test_start_form_and_task_form_are_validated_and_nothing_changes(db):
     view = _start(db)
     task_id = view["tasks"][0]["id"]
     with db.session() as s, pytest.raises(engine.InvalidData) as err:
-        engine.complete(s, task_id, {"amount": "many"}, actor="alice")
+        engine.complete(s, task_id, {"amount": "many"}, actor=engine.Actor.tool("alice"))
     assert "amount" in err.value.fields
     with db.session() as s:
         again = engine.show(s, view["id"])
@@ -59,37 +60,37 @@ def test_completing_a_finished_task_is_a_conflict(db):
     view = _start(db)
     task_id = view["tasks"][0]["id"]
     with db.session() as s:
-        engine.complete(s, task_id, {"amount": 1}, actor="alice")
+        engine.complete(s, task_id, {"amount": 1}, actor=engine.Actor.tool("alice"))
     with db.session() as s, pytest.raises(engine.Conflict):
-        engine.complete(s, task_id, {"amount": 2}, actor="alice")
+        engine.complete(s, task_id, {"amount": 2}, actor=engine.Actor.tool("alice"))
 
 
 def test_roles_are_enforced_when_the_caller_asks(db):
     view = _start(db)
     task_id = view["tasks"][0]["id"]
     with db.session() as s, pytest.raises(engine.Forbidden):
-        engine.complete(s, task_id, {"amount": 1}, actor="mallory", roles={"manager"})
+        engine.complete(s, task_id, {"amount": 1}, actor=engine.Actor.person("mallory", {"manager"}))
     with db.session() as s:
-        engine.claim(s, task_id, actor="carol", roles={"customer_service"})
+        engine.claim(s, task_id, actor=engine.Actor.person("carol", {"customer_service"}))
     with db.session() as s, pytest.raises(engine.Forbidden):
-        engine.complete(s, task_id, {"amount": 1}, actor="dave", roles={"customer_service"})
+        engine.complete(s, task_id, {"amount": 1}, actor=engine.Actor.person("dave", {"customer_service"}))
     with db.session() as s:
         assert engine.list_tasks(s, assignee="carol")[0]["id"] == task_id
-        engine.complete(s, task_id, {"amount": 1}, actor="carol", roles={"customer_service"})
+        engine.complete(s, task_id, {"amount": 1}, actor=engine.Actor.person("carol", {"customer_service"}))
 
 
 def test_state_is_stored_without_the_spec_and_round_trips(db):
     view = _start(db)
     with db.session() as s:
-        engine.complete(s, view["tasks"][0]["id"], {"amount": 3}, actor="alice")
+        engine.complete(s, view["tasks"][0]["id"], {"amount": 3}, actor=engine.Actor.tool("alice"))
         instance = s.get(store.ProcessInstance, view["id"])
         state = json.loads(instance.state)
         assert "spec" not in state and "subprocess_specs" not in state
-        assert instance.serializer_version == engine.SERIALIZER_VERSION
-        engine.WORKFLOWS.clear()  # force a real deserialization
-        loaded = engine.SPECS.get(s, instance.definition)
-        wf = engine._restore(s, case_rows.load_case(s, instance.id), loaded)
-        assert json.loads(engine._serialize(wf)) == json.loads(instance.state)
+        assert instance.serializer_version == adapters.SERIALIZER_VERSION
+        workflows.WORKFLOWS.clear()  # force a real deserialization
+        loaded = specs.SPECS.get(s, instance.definition)
+        wf = workflows.restore(s, case_rows.load_case(s, instance.id), loaded)
+        assert json.loads(adapters.serialize(wf)) == json.loads(instance.state)
         assert wf.last_task.data["score"] == 6
 
 
@@ -106,8 +107,8 @@ def test_each_instance_stays_on_its_version(db, tmp_path):
     second = _start(db, "R-2")
     assert (first["version"], second["version"]) == (1, 2)
     with db.session() as s:
-        a = engine.complete(s, first["tasks"][0]["id"], {"amount": 5}, actor="x")
-        b = engine.complete(s, second["tasks"][0]["id"], {"amount": 5}, actor="x")
+        a = engine.complete(s, first["tasks"][0]["id"], {"amount": 5}, actor=engine.Actor.tool("x"))
+        b = engine.complete(s, second["tasks"][0]["id"], {"amount": 5}, actor=engine.Actor.tool("x"))
     assert (a["data"]["score"], b["data"]["score"]) == (10, 15)
 
 
@@ -122,7 +123,7 @@ def test_sandbox_blocks_imports_and_dunder_escapes_with_a_clear_error(db, tmp_pa
         engine.deploy(s, [bundle], actor="admin")
     view = _start(db)
     with db.session() as s:
-        view = engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor="x")
+        view = engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor=engine.Actor.tool("x"))
     assert view["status"] == "error"
     assert "__import__" in view["error"]["message"] and view["error"]["task"] == "score"
 
@@ -130,12 +131,12 @@ def test_sandbox_blocks_imports_and_dunder_escapes_with_a_clear_error(db, tmp_pa
 def test_failed_instance_is_kept_and_can_be_retried_after_the_fix(db):
     view = _start(db)
     with db.session() as s:
-        engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor="x")
+        engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor=engine.Actor.tool("x"))
     # break the data so the gateway condition raises, then repair it and retry
     with db.session() as s:
         engine.update_data(s, view["id"], {"score": "text"}, actor="admin")
         approve = engine.list_tasks(s, instance_id=view["id"])[0]
-        broken = engine.complete(s, approve["id"], {}, actor="x")
+        broken = engine.complete(s, approve["id"], {}, actor=engine.Actor.tool("x"))
     assert broken["status"] == "error" and broken["error"]["task"] == "route"
     with db.session() as s:
         engine.update_data(s, view["id"], {"score": 4}, actor="admin")
@@ -157,7 +158,7 @@ def test_cancel_removes_tasks(db):
 def test_inbox_reads_tables_only(db, monkeypatch):
     for i in range(3):
         _start(db, f"R-{i}")
-    monkeypatch.setattr(engine, "_restore", lambda *a, **k: pytest.fail("the inbox deserialized a workflow"))
+    monkeypatch.setattr(workflows, "restore", lambda *a, **k: pytest.fail("the inbox deserialized a workflow"))
     with db.session() as s:
         tasks = engine.list_tasks(s, role="customer_service")
         assert len(tasks) == 3

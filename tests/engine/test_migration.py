@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 import engine
+from caseflow._engine import sync, workflows
 from caseflow import store
 
 DATA = Path(__file__).resolve().parents[1] / "api" / "data"
@@ -69,10 +70,10 @@ def test_hundred_instances_move_in_one_action_and_continue(database, frozen_cloc
     for instance_id in ids:
         with database.session() as s:
             (review,) = engine.list_tasks(s, instance_id=instance_id)
-            view = engine.complete(s, review["id"], {"valid": True}, actor="quality", roles={"quality"})
+            view = engine.complete(s, review["id"], {"valid": True}, actor=engine.Actor.person("quality", {"quality"}))
             (approve,) = view["tasks"]
             assert (approve["name"], approve["role"], view["version"]) == ("approve", "manager", 2)
-            view = engine.complete(s, approve["id"], {"approved": True}, actor="boss", roles={"manager"})
+            view = engine.complete(s, approve["id"], {"approved": True}, actor=engine.Actor.person("boss", {"manager"}))
             assert view["status"] == "completed"
             assert view["data"]["valid"] is True and view["data"]["approved"] is True
     with database.session() as s:
@@ -88,7 +89,7 @@ def test_unsafe_migration_is_refused_with_the_reason_and_changes_nothing(databas
     with database.session() as s:
         _deploy(s, "v2")
         v3 = _deploy(s, "v3_unsafe")
-        engine.WORKFLOWS.clear()
+        workflows.WORKFLOWS.clear()
     with database.session() as s:
         before = _snapshot(s, ids)
         plan = engine.migration_plan(s, ids, v3)
@@ -104,7 +105,7 @@ def test_unsafe_migration_is_refused_with_the_reason_and_changes_nothing(databas
         assert _snapshot(s, ids) == before
         # ... and they still run on v1 as before.
         (task,) = engine.list_tasks(s, instance_id=ids[0])
-        assert engine.complete(s, task["id"], {"valid": True}, actor="q")["status"] == "completed"
+        assert engine.complete(s, task["id"], {"valid": True}, actor=engine.Actor.tool("q"))["status"] == "completed"
 
 
 def test_dry_run_reports_without_changing_anything(database, frozen_clock):
@@ -127,7 +128,7 @@ def test_dry_run_reports_without_changing_anything(database, frozen_clock):
         assert _snapshot(s, ids) == before
         # The live workflow cache was left valid: the instance runs on as usual.
         (task,) = engine.list_tasks(s, instance_id=ids[0])
-        assert engine.complete(s, task["id"], {"valid": True}, actor="q")["status"] == "completed"
+        assert engine.complete(s, task["id"], {"valid": True}, actor=engine.Actor.tool("q"))["status"] == "completed"
 
 
 def test_each_instance_moves_completely_or_not_at_all(database, frozen_clock, monkeypatch):
@@ -136,14 +137,14 @@ def test_each_instance_moves_completely_or_not_at_all(database, frozen_clock, mo
     ids = _start_many(database, 3)
     with database.session() as s:
         v2 = _deploy(s, "v2")
-    real_sync = engine._sync
+    real_sync = sync.save
 
     def failing_sync(session, instance, *args, **kwargs):
         if instance.id == ids[1]:
             raise engine.Conflict("simulated concurrent change")
         return real_sync(session, instance, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "_sync", failing_sync)
+    monkeypatch.setattr(sync, "save", failing_sync)
     with database.session() as s:
         report = engine.migrate(s, ids, v2, actor="root")
     monkeypatch.undo()
@@ -157,7 +158,7 @@ def test_each_instance_moves_completely_or_not_at_all(database, frozen_clock, mo
             store.AuditEvent.kind == "migrated", store.AuditEvent.instance_id == ids[1])) == 0
         for instance_id, last in ((ids[1], "completed"), (ids[0], "running")):
             (task,) = engine.list_tasks(s, instance_id=instance_id)
-            assert engine.complete(s, task["id"], {"valid": True}, actor="q")["status"] == last
+            assert engine.complete(s, task["id"], {"valid": True}, actor=engine.Actor.tool("q"))["status"] == last
 
 
 def test_timers_keep_their_due_time_across_a_migration(database, frozen_clock):
@@ -181,7 +182,7 @@ def test_timers_keep_their_due_time_across_a_migration(database, frozen_clock):
         names = sorted(t["name"] for t in engine.show(s, view["id"])["tasks"])
         assert names == ["t_remind", "t_review"]
         review = next(t for t in engine.list_tasks(s, instance_id=view["id"]) if t["name"] == "t_review")
-        after = engine.complete(s, review["id"], {}, actor="q")
+        after = engine.complete(s, review["id"], {}, actor=engine.Actor.tool("q"))
         assert sorted(t["name"] for t in after["tasks"]) == ["t_approve", "t_remind"]  # v2's new task
 
 
@@ -236,7 +237,7 @@ def test_instances_inside_call_activities_move_and_finish(database, conformance,
         for steps in range(9):  # one instance at each of the nine human tasks
             view = engine.start(s, "Approvals", {}, actor="t")
             for _ in range(steps):
-                view = engine.complete(s, view["tasks"][0]["id"], {}, actor="t")
+                view = engine.complete(s, view["tasks"][0]["id"], {}, actor=engine.Actor.tool("t"))
             ids.append(view["id"])
     with database.session() as s:
         target = next(r for r in engine.deploy(s, [tmp_path / "a2"], actor="admin") if r.key == "Approvals")
@@ -246,8 +247,8 @@ def test_instances_inside_call_activities_move_and_finish(database, conformance,
     with database.session() as s:
         titles = {t["title"] for t in engine.list_tasks(s)}
         assert titles and all(t.endswith("(v2)") for t in titles)
-        for instance_id, remaining in zip(ids, range(9, 0, -1)):
+        for instance_id, remaining in zip(ids, range(9, 0, -1), strict=True):
             view = engine.show(s, instance_id)
             for _ in range(remaining):
-                view = engine.complete(s, view["tasks"][0]["id"], {}, actor="t")
+                view = engine.complete(s, view["tasks"][0]["id"], {}, actor=engine.Actor.tool("t"))
             assert view["status"] == "completed" and view["version"] == 2

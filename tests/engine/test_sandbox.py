@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 import engine
+from caseflow._engine import scripting
 from caseflow._engine import sandbox
 
 
@@ -23,9 +24,10 @@ def test_escapes_are_rejected_with_a_clear_message(source, mode):
 
 
 def test_scripts_see_data_safe_builtins_and_date_helpers(frozen_clock):
-    env = engine.RestrictedEnvironment()
+    env = scripting.RestrictedEnvironment()
     data = {"amount": 3, "items": [1, 2]}
-    env.execute("total = amount * sum(items)\nstamp = now().isoformat()\nlate = now() > parse_datetime('2020-01-01T00:00:00+00:00')", data)
+    env.execute("total = amount * sum(items)\nstamp = now().isoformat()\n"
+                "late = now() > parse_datetime('2020-01-01T00:00:00+00:00')", data)
     assert data["total"] == 9 and data["late"] is True and data["stamp"].startswith("2026-03-02T01:00")
     assert "now" not in data and "__builtins__" not in data  # helpers do not leak into the data
     assert env.evaluate("len(items) == 2 and max(items) == 2", data) is True

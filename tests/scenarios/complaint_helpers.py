@@ -15,7 +15,7 @@ import engine
 ROOT = Path(__file__).resolve().parents[2]
 COMPLAINT_BUNDLE = ROOT / "processes" / "complaint"
 REPAIR_BUNDLE = ROOT / "processes" / "repair"
-NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
+NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 ACTORS = {  # role -> user name used in the scenarios
     "customer_service": "cs1", "quality": "qa1", "logistics": "log1", "marketing": "mkt1",
@@ -85,7 +85,7 @@ def complete(session, iid: int, name: str, values: dict | None = None, role: str
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     task = tasks[name]
     role = role or task["role"]
-    return engine.complete(session, task["id"], values or {}, actor=actor or ACTORS.get(role, role), roles={role})
+    return engine.complete(session, task["id"], values or {}, actor=engine.Actor.person(actor or ACTORS.get(role, role), {role}))
 
 
 def fire(session, clock_module, **delta: float) -> int:

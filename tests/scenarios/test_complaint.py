@@ -15,10 +15,32 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import engine
+
 from complaint_helpers import (
-    COMPLAINT_BUNDLE, acknowledge, audit, complete, confirm, d1, d2, d3, d4, data, deploy, eight_d, feedback,
-    general_quality_registration, implement, manager_decides, plan, quality_registration, ready, ready_names,
-    start, transport_registration, verify_and_close, view,
+    COMPLAINT_BUNDLE,
+    acknowledge,
+    audit,
+    complete,
+    confirm,
+    d1,
+    d2,
+    d3,
+    d4,
+    data,
+    deploy,
+    eight_d,
+    feedback,
+    general_quality_registration,
+    implement,
+    manager_decides,
+    plan,
+    quality_registration,
+    ready,
+    ready_names,
+    start,
+    transport_registration,
+    verify_and_close,
+    view,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,7 +57,7 @@ def at(y, m, d, hh=9, mm=0, ss=0) -> dt.datetime:
 
 
 def utc(iso: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
 
 
 def escalations(session, iid) -> list[tuple[str, str]]:
@@ -106,7 +128,7 @@ def test_invalid_complaint_is_answered_tactfully_and_rejected(cases):
     tasks = ready(cases, iid)
     assert list(tasks) == ["reply_invalid"] and tasks["reply_invalid"]["role"] == "customer_service"
     with pytest.raises(engine.Forbidden):
-        engine.complete(cases, tasks["reply_invalid"]["id"], {}, actor="qa1", roles={"quality"})
+        engine.complete(cases, tasks["reply_invalid"]["id"], {}, actor=engine.Actor.person("qa1", {"quality"}))
     v = complete(cases, iid, "reply_invalid", {"reply_text": "Explained the rework findings with photos.",
                                                "reply_channel": "visit", "replied_on": "2026-03-03"})
     assert v["status"] == "completed"
@@ -210,7 +232,7 @@ def test_transport_complaint_goes_to_logistics_without_containment(cases, frozen
     tasks = ready(cases, iid)
     assert tasks["d1_describe"]["role"] == "logistics"
     with pytest.raises(engine.Forbidden):
-        engine.complete(cases, tasks["d1_describe"]["id"], {}, actor="qa1", roles={"quality"})
+        engine.complete(cases, tasks["d1_describe"]["id"], {}, actor=engine.Actor.person("qa1", {"quality"}))
     d1(cases, iid, dept="logistics", containment_needed=False)
     assert ready_names(cases, iid) == {"d3_root_cause"}  # 2D skipped
 

@@ -70,7 +70,7 @@ def do(session, instance_id: int, name: str, data: dict, role: str) -> dict:
     tasks = ready(session, instance_id)
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     assert tasks[name]["role"] == role, f"{name} has role {tasks[name]['role']}, expected {role}"
-    view = engine.complete(session, tasks[name]["id"], data=data, actor=f"{role}_user")
+    view = engine.complete(session, tasks[name]["id"], data=data, actor=engine.Actor.tool(f"{role}_user"))
     assert view["status"] != "error", view["error"]
     return view
 
@@ -235,7 +235,7 @@ def test_fee_declined_returns_device_unrepaired(repair):
 
     decision = ready(repair, iid)["record_fee_decision"]
     with pytest.raises(engine.InvalidData) as err:  # declining needs a reason
-        engine.complete(repair, decision["id"], data={"fee_decision": "declined", "fee_decision_date": "2026-03-06"})
+        engine.complete(repair, decision["id"], data={"fee_decision": "declined", "fee_decision_date": "2026-03-06"}, actor=engine.SYSTEM)
     assert "fee_decline_reason" in err.value.fields
     do(repair, iid, "record_fee_decision",
        {"fee_decision": "declined", "fee_decision_date": "2026-03-06", "fee_decline_reason": "Too expensive."},
@@ -359,7 +359,7 @@ def test_incomplete_application_loops_until_complete(repair, frozen_clock):
     assert tasks["complete_application"]["role"] == "customer_service"
 
     with pytest.raises(engine.InvalidData) as err:  # the completion form requires the VAL-08 items
-        engine.complete(repair, tasks["complete_application"]["id"], data={**APPLICATION, "phone": ""})
+        engine.complete(repair, tasks["complete_application"]["id"], data={**APPLICATION, "phone": ""}, actor=engine.SYSTEM)
     assert "phone" in err.value.fields
 
     # A blank phone passes the form's length check but not VAL-08: back again.
@@ -512,7 +512,7 @@ def test_called_repair_tasks_have_their_forms_and_data(session, frozen_clock):
     assert form["schema"] is not None and form["schema"]["title"] == "Complete repair application"
     assert form["data"].get("application_missing") == ["recipient", "warranty_claim"]
     with pytest.raises(engine.InvalidData):
-        engine.complete(session, task["id"], data={"recipient": ""})
+        engine.complete(session, task["id"], data={"recipient": ""}, actor=engine.SYSTEM)
 
 
 # --- parallel branches: escalation side paths beside the main path --------------------------------

@@ -42,7 +42,7 @@ def test_case_page_shows_key_data_deadlines_tasks_history_and_diagram(complaints
     assert 'data-testid="deadlines"' in html and "Containment by" in html and "React by" in html
     assert "Check validity and confirm grade" in html and "not taken over" in html
     assert "Case started (process version 1)" in html
-    assert 'data-url="/cases/%d/diagram.bpmn"' % case["id"] in html
+    assert f'data-url="/cases/{case["id"]:d}/diagram.bpmn"' in html
     assert "data-active='[\"confirm_grade\"]'" in html
     assert "/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in html
     assert "Handling sheet (F04)" in html and "1D–4D report (F09)" in html
@@ -151,12 +151,12 @@ def test_a_deadline_is_met_when_the_tasks_it_binds_are_done_in_time(database, co
 
     with database.session() as s:
         [confirm] = engine.list_tasks(s, instance_id=case["id"])
-        engine.complete(s, confirm["id"], {"complaint_valid": True, "override_grade": False}, actor="quality")
+        engine.complete(s, confirm["id"], {"complaint_valid": True, "override_grade": False}, actor=engine.Actor.tool("quality"))
     assert states()["React by"] in ("open", "due_soon")  # 1D, also bound to react_by, is still open
     with database.session() as s:
         [d1] = engine.list_tasks(s, instance_id=case["id"])
         engine.complete(s, d1["id"], {"problem_description": "Torn boxes", "containment_needed": False,
-                                      "d1_owner": "QA"}, actor="quality")
+                                      "d1_owner": "QA"}, actor=engine.Actor.tool("quality"))
     assert states()["React by"] == "met"
 
 

@@ -6,7 +6,7 @@ from caseflow import store
 from schema import instances as si
 from schema import tasks as s
 from web import get_db
-from web.api.core import ApiError, actor, caller, engine_roles, operation
+from web.api.core import ApiError, actor, caller, engine_actor, operation
 
 TAGS = ["tasks"]
 
@@ -49,14 +49,14 @@ def get_task(task_id: str) -> dict:
            errors=(403, 404, 409))
 def claim(task_id: str) -> dict:
     _visible(task_id)
-    return engine.claim(get_db(), task_id, actor(), roles=engine_roles())
+    return engine.claim(get_db(), task_id, engine_actor())
 
 
 @operation("/tasks/<task_id>/unclaim", "POST", summary="Give a claimed task back", tags=TAGS,
            response=s.TaskSchema, errors=(403, 404, 409))
 def unclaim(task_id: str) -> dict:
     _visible(task_id)
-    return engine.unclaim(get_db(), task_id, actor(), roles=engine_roles())
+    return engine.unclaim(get_db(), task_id, engine_actor())
 
 
 @operation("/tasks/<task_id>/complete", "POST", summary="Complete a task", tags=TAGS,
@@ -66,4 +66,4 @@ def complete(task_id: str, body: dict) -> dict:
     the task is no longer ready, 403 when it belongs to a role that is not the caller's.
     Returns the instance as it is after running on."""
     _visible(task_id)
-    return engine.complete(get_db(), task_id, body["data"], actor=actor(), roles=engine_roles())
+    return engine.complete(get_db(), task_id, body["data"], actor=engine_actor())

@@ -13,7 +13,7 @@ from web import attachments, casefile, get_db, rollback_request
 from web.forms.messages import localize_all
 from web.labels import pick, task_title
 from web.views import form_page
-from web.views.common import actor, engine_roles, may_work_on, redirect_back
+from web.views.common import actor, engine_actor, may_work_on, redirect_back
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -36,12 +36,13 @@ def _load(task_id: str) -> dict:
 def _render(task: dict, values: dict | None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     session = get_db()
     instance = session.get(store.ProcessInstance, task["instance_id"])
+    manifest = casefile.manifest(session, instance.definition_id)
     book = casefile.label_book(session, instance.definition_id)
     form = form_page.build(session, task["schema"], task["ui_schema"], values, errors, task["instance_id"])
     held_by_other = bool(task["assignee"]) and task["assignee"] != current_user.username and not current_user.is_admin
     names = casefile.attachment_names(session, instance.id)
-    facts = casefile.facts(book, instance.process_key, instance.data or {}, names)
-    work = casefile.work_facts(book, instance.process_key, instance.data or {}, names)
+    facts = casefile.facts(book, manifest, instance.data or {}, names)
+    work = casefile.work_facts(book, manifest, instance.data or {}, names)
     missing = [missing_label(book, item) for item in (instance.data or {}).get("intake_missing") or
                (instance.data or {}).get("application_missing") or []]
     return render_template("task.html", task=task, form=form, facts=facts, instance=instance,
@@ -75,7 +76,7 @@ def submit(task_id: str) -> Any:
         rollback_request()
         return _render(task, submission.raw, submission.errors, 422)
     try:
-        view = engine.complete(session, task_id, submission.data, actor=actor(), roles=engine_roles())
+        view = engine.complete(session, task_id, submission.data, actor=engine_actor())
     except engine.InvalidData as err:
         batch.discard()
         rollback_request()
@@ -101,7 +102,7 @@ def submit(task_id: str) -> Any:
 def claim(task_id: str) -> Any:
     _load(task_id)
     try:
-        engine.claim(get_db(), task_id, actor(), roles=engine_roles())
+        engine.claim(get_db(), task_id, engine_actor())
     except (engine.Conflict, engine.InstanceError) as err:
         rollback_request()
         flash(conflict_message(err), "error")
@@ -112,7 +113,7 @@ def claim(task_id: str) -> Any:
 def unclaim(task_id: str) -> Any:
     _load(task_id)
     try:
-        engine.unclaim(get_db(), task_id, actor(), roles=engine_roles())
+        engine.unclaim(get_db(), task_id, engine_actor())
     except (engine.Conflict, engine.InstanceError) as err:
         rollback_request()
         flash(conflict_message(err), "error")

@@ -1,0 +1,136 @@
+"""What the engine shows of instances and tasks, read from the tables (no workflow is loaded)."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseflow import bundles, store
+from caseflow._engine import rows
+from caseflow._engine.errors import NotFound
+from caseflow._engine.rows import Case
+
+_BPMN_PROCESS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}process"
+
+
+def load_case(session: Session, instance_id: int) -> Case:
+    """The instance row (without its state), or NotFound."""
+    case = rows.load_case(session, instance_id)
+    if case is None:
+        raise NotFound(f"no instance {instance_id}")
+    return case
+
+
+def _definition(session: Session, definition_id: int) -> store.ProcessDefinition | None:
+    return session.get(store.ProcessDefinition, definition_id)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def task_dict(row: Any) -> dict:
+    """The public form of a human task row (a mapping of its columns)."""
+    return {
+        "id": row["id"], "instance_id": row["instance_id"], "process_key": row["process_key"],
+        "business_key": row["business_key"], "name": row["name"], "title": row["title"], "role": row["role"],
+        "lane": row["lane"], "assignee": row["assignee"], "form": row["form"], "state": row["state"],
+        "due_at": _iso(row["due_at"]), "created_at": _iso(row["created_at"]),
+        "completed_at": _iso(row["completed_at"]), "completed_by": row["completed_by"],
+    }
+
+
+def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
+               roles: Iterable[str] | None = None, assignee: str | None = None,
+               process_key: str | None = None, limit: int = 500) -> list[dict]:
+    """Ready human tasks, soonest deadline first; reads only the task table (one indexed query)."""
+    table = store.HumanTask.__table__
+    stmt = select(table).where(table.c.state == "ready")
+    if instance_id is not None:
+        stmt = stmt.where(table.c.instance_id == instance_id)
+    if role is not None:
+        stmt = stmt.where(table.c.role == role)
+    if roles is not None:
+        stmt = stmt.where(table.c.role.in_(list(roles)))
+    if assignee is not None:
+        stmt = stmt.where(table.c.assignee == assignee)
+    if process_key is not None:
+        stmt = stmt.where(table.c.process_key == process_key)
+    stmt = stmt.order_by(table.c.sort_due, table.c.created_at).limit(limit)
+    return [task_dict(r._mapping) for r in session.execute(stmt)]
+
+
+def show(session: Session, instance_id: int, audit: bool = True) -> dict:
+    """An instance as stored: status, data, ready tasks, timers, error and (optionally) history."""
+    case = load_case(session, instance_id)
+    return case_view(session, case, rows.tasks_by_id(session, case.ready_tasks or []), audit)
+
+
+def case_view(session: Session, case: Case, ready_rows: list[dict], audit: bool) -> dict:
+    """The public form of a case, given its ready task rows."""
+    rows = sorted(ready_rows, key=lambda r: (r["sort_due"], r["created_at"]))
+    out = {
+        "id": case.id,
+        "process_key": case.process_key,
+        "version": case.definition.version,
+        "definition_id": case.definition_id,
+        "business_key": case.business_key,
+        "status": case.status,
+        "error": {"message": case.error, "task": case.error_task} if case.status == "error" else None,
+        "data": case.data,
+        "tasks": [task_dict(r) for r in rows],
+        "timers": list(case.timers or []),
+        "started_by": case.started_by,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": _iso(case.updated_at),
+        "completed_at": _iso(case.completed_at),
+    }
+    if audit:
+        out["audit"] = audit_log(session, case.id)
+    return out
+
+
+def audit_log(session: Session, instance_id: int) -> list[dict]:
+    """The instance's history, oldest first."""
+    return [
+        {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task": e.task, "payload": e.payload}
+        for e in session.scalars(select(store.AuditEvent).where(store.AuditEvent.instance_id == instance_id)
+                                 .order_by(store.AuditEvent.id))
+    ]
+
+
+def instance_tasks(session: Session, instance_id: int) -> list[dict]:
+    """Every human task the instance has had (ready, completed, cancelled), oldest first."""
+    table = store.HumanTask.__table__
+    stmt = select(table).where(table.c.instance_id == instance_id).order_by(table.c.created_at)
+    return [task_dict(r._mapping) for r in session.execute(stmt)]
+
+
+def completed_elements(session: Session, instance_id: int) -> list[str]:
+    """BPMN ids of the instance's own diagram elements completed so far (to mark the diagram)."""
+    return list(load_case(session, instance_id).trail or [])
+
+
+
+def diagram(session: Session, definition_id: int) -> dict[str, str]:
+    """The BPMN files of a deployed version (file name -> XML)."""
+    definition = _definition(session, definition_id)
+    if definition is None:
+        raise NotFound(f"no process version {definition_id}")
+    return {n: t for n, t in definition.files.items() if n.endswith(".bpmn")}
+
+
+def diagram_xml(session: Session, definition_id: int) -> str:
+    """The BPMN file of a deployed version that defines its process (for drawing it)."""
+    definition = _definition(session, definition_id)
+    if definition is None:
+        raise NotFound(f"no process version {definition_id}")
+    files = diagram(session, definition_id)
+    for name in sorted(files):
+        root = bundles.parse_xml(name, files[name]).getroot()
+        if any(p.get("id") == definition.key for p in root.iter(_BPMN_PROCESS)):
+            return files[name]
+    raise NotFound(f"no BPMN file of version {definition_id} defines {definition.key!r}")

@@ -1,0 +1,188 @@
+"""Row sync: after each engine action, the workflow is saved and the read tables follow it.
+
+:func:`snapshot` walks the task tree once; :func:`save` writes the instance (version-checked),
+the human tasks that changed, the timers the worker polls and the action's audit events,
+all through :mod:`rows`, the one writer of these tables.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.task import TaskState
+
+from caseflow import clock, store
+from caseflow._engine import adapters, rows, specs, workflows
+from caseflow._engine.errors import Conflict
+from caseflow._engine.rows import Case
+from caseflow._engine.values import parse_due, plain
+
+
+_DATA_STATES = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+@dataclass
+class _Snapshot:
+    """What the tables keep of a workflow, gathered in one walk of its task tree."""
+
+    data: dict
+    status: str
+    ready: dict[str, Any]  # task id -> ready human task
+    timers: list[dict]  # pending timers, soonest first
+    trail: list[str]  # BPMN ids of completed elements of the version's own diagram
+
+
+def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
+    """Walk the task tree once (called processes included) and collect the snapshot."""
+    ready: dict[str, Any] = {}
+    timers: list[dict] = []
+    trail: set[str] = set()
+    with_data: list[Any] = []
+    for task in wf.get_tasks():
+        state, spec = task.state, task.task_spec
+        if state & _DATA_STATES:
+            with_data.append(task)
+        if state == TaskState.COMPLETED:
+            if spec.bpmn_id and loaded.process_files.get(specs.spec_process(spec), loaded.files) is loaded.files:
+                trail.add(spec.bpmn_id)
+        elif state == TaskState.READY:
+            if spec.manual:
+                ready[str(task.id)] = task
+        elif state == TaskState.WAITING:
+            if isinstance(getattr(spec, "event_definition", None), TimerEventDefinition):
+                due = timer_due(task)
+                if due is not None:
+                    timers.append({"task": spec.bpmn_name or spec.bpmn_id or spec.name, "task_id": str(task.id),
+                                   "due_at": due.isoformat()})
+    completed = wf.is_completed()
+    return _Snapshot(
+        data=replay_writes(with_data),
+        status="completed" if completed else "running" if ready else "waiting",
+        ready=ready,
+        timers=[] if completed else sorted(timers, key=lambda t: t["due_at"]),
+        trail=sorted(trail),
+    )
+
+
+def replay_writes(tasks: list[Any]) -> dict:
+    """The case data as people see it: every task's own writes, replayed in time order.
+
+    Each SpiffWorkflow task holds a copy of the data; with parallel paths (a non-interrupting
+    escalation beside the main path, a call activity) the copies diverge, and no single task
+    has the whole truth. A task's writes are what differs from its parent's data, so applying
+    them oldest first gives "the latest write of each key wins" across all paths.
+    """
+    merged: dict = {}
+    for task in sorted(tasks, key=lambda t: t.last_state_change):
+        parent = task.parent
+        if parent is None:
+            merged.update(task.data)
+            continue
+        base = parent.data
+        for key, value in task.data.items():
+            if key not in base or base[key] != value:
+                merged[key] = value
+        for key in base:
+            if key not in task.data:
+                merged.pop(key, None)
+    return plain(merged)
+
+
+
+def timer_due(task: Any) -> dt.datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # cycle timer
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(str(value))
+    except Exception:
+        return None
+
+
+
+def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpec, actor: str,
+          events: list[dict], completed: dict[str, str] | None = None) -> list[dict]:
+    """Save the workflow and bring human tasks, timers and the audit log in step with it.
+
+    The case keeps the ids of its ready tasks and its pending timers, so only what changed
+    is written: usually the instance row (insert or version-checked update), the finished
+    task, the next task and the action's audit events. ``events`` (from :func:`_event`)
+    are appended in order. Returns the case's ready task rows.
+    """
+    now = clock.now()
+    completed = completed or {}
+    snap = snapshot(wf, loaded)
+    data = snap.data
+    previous_status = case.status
+    case.state = adapters.serialize(wf)
+    case.serializer_version = adapters.SERIALIZER_VERSION
+    case.data = data
+    if case.status not in ("error", "cancelled"):
+        case.status = snap.status
+    case.updated_at = now
+    business_key_changed = False
+    if loaded.business_key_field and data.get(loaded.business_key_field):
+        new_key = str(data[loaded.business_key_field])
+        business_key_changed = new_key != case.business_key
+        case.business_key = new_key
+    if case.status in ("completed", "cancelled") and case.completed_at is None:
+        case.completed_at = now
+    if case.status == "completed" and previous_status != "completed":
+        events.append(rows.event(actor, "completed", None, {}))
+
+    ready = snap.ready
+    case.trail = snap.trail
+    before = set(case.ready_tasks or [])
+    case.ready_tasks = sorted(ready)
+    timers = [] if case.status in ("completed", "cancelled") else snap.timers
+    timers_changed = timers != (case.timers or [])
+    case.timers = timers
+    try:
+        saved = rows.save_case(session, case)
+    except OperationalError as err:
+        if "locked" in str(err).lower():
+            raise Conflict("the case is being changed by someone else; try again") from err
+        raise
+    if not saved:
+        raise Conflict("the case was changed by someone else at the same time; reload and try again")
+
+    # Human tasks: finish the ones that left the ready set, insert the new ones.
+    kept = before & set(ready)
+    changes = [dict(id=t, state="completed", completed_by=completed[t], completed_at=now)
+               if t in completed else dict(id=t, state="cancelled", completed_by=actor, completed_at=now)
+               for t in sorted(before - set(ready))]
+    if business_key_changed:
+        changes += [dict(id=t, business_key=case.business_key) for t in sorted(kept)]
+    rows.update_tasks(session, changes)
+    new_rows = []
+    for task_id, task in ready.items():
+        if task_id in before:
+            continue
+        meta = loaded.meta(task.task_spec)
+        role = meta.role
+        if meta.role_from_data:
+            role = specs.role_key(task.data.get(meta.role_from_data)) or role
+        due_at = parse_due(task.data.get(meta.due_key)) if meta.due_key else None
+        new_rows.append(dict(
+            id=task_id, instance_id=case.id, process_key=case.process_key, spec_ref=meta.ref,
+            business_key=case.business_key, name=meta.name, title=meta.title, lane=meta.lane,
+            role=role, form=meta.form, state="ready", assignee=None, completed_at=None, completed_by=None,
+            due_at=due_at, sort_due=due_at or store.NO_DEADLINE, created_at=now,
+        ))
+    rows.insert_tasks(session, new_rows)
+
+    # Timers: the table the worker polls follows the instance's pending timers.
+    if timers_changed:
+        rows.replace_timers(session, case.id, [
+            dict(task_id=t["task_id"], name=t["task"], due_at=dt.datetime.fromisoformat(t["due_at"]))
+            for t in timers])
+    rows.append_audit(session, [dict(e, instance_id=case.id) for e in events])
+    workflows.WORKFLOWS.put(case.id, case.row_version, wf)
+    return new_rows + rows.tasks_by_id(session, sorted(kept))

@@ -1,0 +1,62 @@
+"""Live workflows: the cache of recently saved ones, and restoring one from its row."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+
+from caseflow._engine import adapters, rows, scripting
+from caseflow._engine.rows import Case
+from caseflow._engine.specs import LoadedSpec
+
+
+class WorkflowCache:
+    """Live workflows of recently saved instances, keyed by the row version they were saved as.
+
+    A hit skips deserialization; the random row version token means a rolled-back save can
+    never be mistaken for a committed one. Entries are taken out while in use.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, tuple[str, BpmnWorkflow]] = OrderedDict()
+        self.size = size
+
+    def take(self, instance_id: int, row_version: str) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(instance_id, None)
+        if item is not None and item[0] == row_version:
+            return item[1]
+        return None
+
+    def put(self, instance_id: int, row_version: str, wf: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[instance_id] = (row_version, wf)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+WORKFLOWS = WorkflowCache()
+
+
+def restore(session: Session, case: Case, loaded: LoadedSpec) -> BpmnWorkflow:
+    """The instance's live workflow: from the cache when it is current, else deserialized."""
+    assert case.id is not None and case.row_version is not None
+    wf = WORKFLOWS.take(case.id, case.row_version)
+    return wf if wf is not None else fresh(rows.load_state(session, case), loaded)
+
+
+def fresh(state: str, loaded: LoadedSpec) -> BpmnWorkflow:
+    """Deserialize stored state against the cached spec (never the cached live object)."""
+    return adapters.restore(state, loaded.spec, loaded.subprocess_specs, scripting.SCRIPT_ENGINE)
+
+
+def new(loaded: LoadedSpec) -> BpmnWorkflow:
+    """A new workflow of a version, not yet started."""
+    return BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.SCRIPT_ENGINE)
