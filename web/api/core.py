@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import engine
+from caseflow import accounts
 from caseflow.config import MAX_DB_ID
+from caseflow.uploads import UploadRejected
 from schema.common import flatten_messages
 from web import get_db
 from web.api import bp
-from web.api import tokens as api_tokens
-from web.api.upload import UploadRejected
-from web.errors import engine_error_fields, json_error
-
+from web.errors import engine_error_json, json_error
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -69,7 +69,7 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
-def caller() -> api_tokens.ApiCaller:
+def caller() -> accounts.ApiCaller:
     return g.api_caller
 
 
@@ -77,9 +77,10 @@ def actor() -> str:
     return caller().username
 
 
-def engine_roles() -> set[str]:
-    """Roles passed to the engine, which enforces them on task actions (admins act on all)."""
-    return set(caller().roles)
+def engine_actor() -> engine.Actor:
+    """The caller as the engine's actor (the engine enforces roles on task actions; admins act on all)."""
+    user = caller()
+    return engine.Actor.person(user.username, user.roles)
 
 
 def _authenticate(admin: bool) -> None:
@@ -87,7 +88,7 @@ def _authenticate(admin: bool) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send a personal API token as `Authorization: Bearer <token>`")
-    who = api_tokens.authenticate(get_db(), token.strip())
+    who = accounts.authenticate_token(get_db(), token.strip())
     if who is None:
         raise ApiError(401, "unauthorized", "the API token is unknown, revoked or its user is deactivated")
     g.api_caller = who
@@ -191,11 +192,7 @@ def _validation_error(err: ValidationError) -> Response:
 
 @bp.errorhandler(engine.EngineError)
 def _engine_error(err: engine.EngineError) -> Response:
-    from web.errors import ERROR_STATUS
-
-    status = ERROR_STATUS.get(type(err), getattr(err, "http_status", 400))
-    message = err.message if isinstance(err, engine.InvalidData) else str(err)
-    return _error(status, err.code, message, engine_error_fields(err))
+    return engine_error_json(err)
 
 
 @bp.errorhandler(UploadRejected)
@@ -204,8 +201,8 @@ def _upload_rejected(err: UploadRejected) -> Response:
                   "\n".join(f"  {p}" for p in err.problems), {"problems": [p.as_dict() for p in err.problems]})
 
 
-@bp.errorhandler(api_tokens.TokenError)
-def _token_error(err: api_tokens.TokenError) -> Response:
+@bp.errorhandler(accounts.TokenError)
+def _token_error(err: accounts.TokenError) -> Response:
     return _error(404, "not_found", str(err))
 
 

@@ -1,21 +1,17 @@
 """Helpers every blueprint uses: the signed-in user's roles, admin guard, safe redirects."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import engine
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from caseflow import config
-
-# Who may start which process from the UI (PRODUCT.md §1); other processes: admin only.
-DEFAULT_START_ROLES: dict[str, set[str]] = {
-    "complaint": {"customer_service"},
-    "repair": {"service_center", "customer_service"},
-}
 
 
 def settings() -> config.Settings:
@@ -31,9 +27,9 @@ def actor() -> str:
     return current_user.username
 
 
-def engine_roles() -> set[str]:
-    """The roles passed to the engine, which enforces them on every task action."""
-    return set(current_user.roles)
+def engine_actor() -> engine.Actor:
+    """The signed-in user as the engine's actor (the engine enforces roles on every task action)."""
+    return engine.Actor.person(current_user.username, current_user.roles)
 
 
 def inbox_roles() -> set[str] | None:
@@ -47,8 +43,19 @@ def may_work_on(task: dict) -> bool:
 
 
 def start_roles(process_key: str) -> set[str]:
-    table = current_app.config.get("CASEFLOW_START_ROLES", DEFAULT_START_ROLES)
-    return set(table.get(process_key, set()))
+    """Who may start ``process_key`` (admins always may).
+
+    The ``start_roles`` of the manifest of the version new cases start on; the config setting
+    ``CASEFLOW_START_ROLES`` (process key -> roles) overrides it for the processes it names.
+    A process that is not deployed has none.
+    """
+    from web import get_db, manifests
+
+    table = current_app.config.get("CASEFLOW_START_ROLES") or {}
+    if process_key in table:
+        return set(table[process_key])
+    manifest = manifests.for_process(get_db(), process_key)
+    return set(manifest.start_roles) if manifest is not None else set()
 
 
 def may_start(process_key: str) -> bool:
