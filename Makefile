@@ -45,6 +45,8 @@ run: static
 	$(BIN)/caseflow serve --host $(HOST) --port $(PORT)
 
 test: static system-test-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 bench: install

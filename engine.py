@@ -1,7 +1,7 @@
-"""The engine: the one door to the workflow runtime (SpiffWorkflow 3.2).
+"""The engine: the one door to the workflow runtime (BPMN 2.0 on the workflow library pinned in pyproject.toml).
 
 Web, API and CLI call these functions; the work is done by the small modules of the
-private package ``caseflow._engine`` (the only code that imports SpiffWorkflow). Every
+private package ``caseflow._engine`` (the only code that imports the workflow library). Every
 function takes the caller's SQLAlchemy ``Session`` and never commits: one caller action is
 one transaction. Actions that need authorization take an :class:`Actor`: a person with
 roles, or an operator tool (CLI, timers) that says so with ``Actor.tool(name)``.
@@ -41,7 +41,8 @@ __all__ = [
     "Actor", "SYSTEM", "TIMER", "DeployResult", "DefinitionRef", "ERROR_TABLE", "ErrorKind", "describe_error",
     "EngineError", "NotFound", "Forbidden", "Conflict", "InvalidData", "DeployRejected", "InstanceError",
     "role_key", "UNFINISHED_STATUSES",
-    "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form", "process_manifest",
+    "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
+    "process_manifest", "element_names",
     "start", "task_form", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
     "list_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
     "due_instance_ids", "fire_timers", "fire_due_timers",
@@ -83,6 +84,11 @@ def start_form(session: Session, key: str) -> dict | None:
 def process_manifest(session: Session, definition_id: int) -> Any:
     """The manifest (``caseflow.manifest.Manifest``) of a deployed version, cached with its spec."""
     return definitions.process_manifest(session, definition_id)
+
+
+def element_names(session: Session, definition_id: int) -> dict[str, dict[str, str | None]]:
+    """BPMN id -> ``name`` and ``name_zh`` (its nameZh property) of every named element of a version."""
+    return definitions.element_names(session, definition_id)
 
 
 def get_definition(session: Session, definition_id: int) -> Any:

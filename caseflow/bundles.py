@@ -1,7 +1,7 @@
 """Process bundles on disk: collect their files and parse BPMN XML safely.
 
 A bundle is one folder of ``.bpmn`` files with the form JSON-Schema files and DMN tables
-they reference. Nothing here knows SpiffWorkflow; ``engine.deploy`` validates the rest.
+they reference. Nothing here knows the workflow library; ``engine.deploy`` validates the rest.
 """
 from __future__ import annotations
 
@@ -160,4 +160,9 @@ def parse_xml(name: str, text: str) -> etree._ElementTree:
 
 def element_lines(tree: etree._ElementTree) -> dict[str, int]:
     """Map of element id -> source line, for locating problems."""
-    return {el.get("id"): el.sourceline for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
+    lines: dict[str, int] = {}
+    for el in tree.iter():
+        element_id = el.get("id") if isinstance(el.tag, str) else None
+        if element_id and el.sourceline is not None:
+            lines[element_id] = el.sourceline
+    return lines

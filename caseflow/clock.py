@@ -1,7 +1,7 @@
-"""The one clock of Caseflow: engine, service tasks, audit and SpiffWorkflow timers use it.
+"""The one clock of Caseflow: engine, service tasks, audit and the workflow timers use it.
 
 In production it is the system clock. Tests set or advance it instead of sleeping;
-``engine`` points SpiffWorkflow's timer events at this clock (``ClockDatetime``), so
+``engine`` points the workflow library's timer events at this clock (``ClockDatetime``), so
 timers follow it too.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ def now() -> _dt.datetime:
     frozen = _frozen
     if frozen is not None:
         return frozen
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def set(moment: _dt.datetime) -> None:  # noqa: A001 - the natural name for a clock
@@ -27,7 +27,7 @@ def set(moment: _dt.datetime) -> None:  # noqa: A001 - the natural name for a cl
     if moment.tzinfo is None:
         raise ValueError("clock.set needs a timezone-aware datetime")
     with _lock:
-        _frozen = moment.astimezone(_dt.timezone.utc)
+        _frozen = moment.astimezone(_dt.UTC)
 
 
 def advance(delta: _dt.timedelta) -> _dt.datetime:
@@ -48,7 +48,7 @@ def reset() -> None:
 
 
 class ClockDatetime(_dt.datetime):
-    """A ``datetime`` whose ``now()`` reads Caseflow's clock (for SpiffWorkflow's timers)."""
+    """A ``datetime`` whose ``now()`` reads Caseflow's clock (for the workflow library's timers)."""
 
     @classmethod
     def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]

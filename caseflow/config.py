@@ -23,10 +23,6 @@ class Settings:
     attachment_dir: Path
     max_attachment_bytes: int
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def load() -> Settings:
     """Settings from ``CASEFLOW_*`` environment variables."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -24,12 +25,16 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from caseflow import clock
@@ -46,22 +51,22 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 def _now() -> dt.datetime:
     return clock.now()
 
 
-NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)
+NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -87,17 +92,22 @@ class ProcessDefinition(Base):
 
 
 class ProcessInstance(Base):
-    """A running or finished case; ``state`` is SpiffWorkflow's JSON without the spec."""
+    """A running or finished case; ``state`` is the workflow library's JSON without the spec."""
 
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_instance_key_status", "process_key", "status"),)
+    __table_args__ = (
+        Index("ix_instance_key_status", "process_key", "status"),
+        # One process's cases newest first, read from the index: the case list (by id) and
+        # the complaint register (by creation time).
+        Index("ix_instance_key_id", "process_key", "id"),
+        Index("ix_instance_key_created", "process_key", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
-    state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # process data snapshot for read paths
     ready_tasks: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ids of its ready human tasks
@@ -105,12 +115,16 @@ class ProcessInstance(Base):
     trail: Mapped[list[Any]] = mapped_column(JSON, default=list)  # BPMN ids of the elements completed so far
     error: Mapped[str | None] = mapped_column(Text)
     error_task: Mapped[str | None] = mapped_column(String(200))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     started_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=_now, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
     completed_at: Mapped[dt.datetime | None] = mapped_column()
     row_version: Mapped[str] = mapped_column(String(32))
+    # The serialized workflow (tens of KB): only the engine reads it, with Core
+    # (``caseflow._engine.rows.load_state``). Pages never load it: deferred, and loading it
+    # through the ORM raises instead of quietly costing a query per row. Kept the last
+    # column so that reading the others never walks its overflow pages (SQLite).
+    state: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
@@ -120,6 +134,42 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": row_version, "version_id_generator": lambda _v: uuid.uuid4().hex}
 
 
+class _DataText(FunctionElement[str]):
+    """``process_instance.data[key]`` as text with ``key`` written into the SQL (not bound), so
+    that an index on the same expression serves it. Build it with :func:`data_text`."""
+
+    type = String()
+    inherit_cache = True
+    name = "data_text"
+
+
+@compiles(_DataText)
+def _data_text(element: _DataText, compiler: Any, **kw: Any) -> str:  # PostgreSQL: data ->> 'key'
+    column, key = element.clauses.clauses
+    return f"({compiler.process(column, **kw)} ->> '{key.name}')"
+
+
+@compiles(_DataText, "sqlite")
+def _data_text_sqlite(element: _DataText, compiler: Any, **kw: Any) -> str:  # as data[key].as_string()
+    column, key = element.clauses.clauses
+    return f"CAST(JSON_EXTRACT({compiler.process(column, **kw)}, '$.\"{key.name}\"') AS VARCHAR)"
+
+
+def data_text(key: str) -> _DataText:
+    """The text of the top-level data key ``key`` of an instance, NULL when absent: the same
+    value as ``ProcessInstance.data[key].as_string()``, in a form an expression index matches."""
+    if not key.isidentifier():
+        raise ValueError(f"not a plain data key: {key!r}")
+    return _DataText(ProcessInstance.__table__.c.data, literal_column(key))
+
+
+#: Data keys the complaint register filters by and lists the stored values of: each has an
+#: index on (process_key, value), so a filter and the list of values found read only the index.
+INDEXED_DATA_KEYS = ("kpi_class", "urgency", "responsible_dept")
+for _key in INDEXED_DATA_KEYS:
+    Index(f"ix_instance_data_{_key}", ProcessInstance.__table__.c.process_key, data_text(_key))
+
+
 class HumanTask(Base):
     """A user or manual task, kept in step with the workflow so inboxes never deserialize it."""
 
@@ -127,9 +177,14 @@ class HumanTask(Base):
     __table_args__ = (
         Index("ix_task_role_state_order", "role", "state", "sort_due", "created_at"),
         Index("ix_task_assignee_state", "assignee", "state"),
+        # Every ready task in deadline order, and the overdue ones (an admin's inbox and counts).
+        # Partial, so a query for some instances' tasks keeps to ix_human_task_instance_id;
+        # with state in it, so the counts read the index alone.
+        Index("ix_task_ready_due", "sort_due", "created_at", "state", sqlite_where=text("state = 'ready'"),
+              postgresql_where=text("state = 'ready'")),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the workflow library's task id
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str | None] = mapped_column(String(100))
@@ -189,7 +244,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
 
-    roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def role_names(self) -> set[str]:
@@ -316,9 +371,14 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with self.engine.connect() as conn:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            if self.engine.dialect.name == "sqlite":
+                # A migration that rebuilds a table turns foreign keys off on its connection
+                # (SQLite's procedure); this connection goes back to the pool: on again.
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,11 @@
-"""The timer worker: wakes instances whose timers are due (one transaction per instance)."""
+"""The timer worker: fires due timers through the engine, one transaction per instance.
+
+Each round asks the engine which instances have a timer due (``engine.due_instance_ids``) and
+fires each with ``engine.fire_timers`` in its own transaction, so one instance that fails or
+loses to a concurrent change neither rolls back nor holds up the others. (``engine.fire_due_timers``
+fires a whole batch inside the caller's one transaction, with a savepoint per instance: right
+for a caller that owns the transaction, not for a long-running worker.)
+"""
 from __future__ import annotations
 
 import logging
@@ -10,25 +17,27 @@ from caseflow import store
 log = logging.getLogger("caseflow.worker")
 
 
+def fire_instance(db: store.Database, instance_id: int) -> bool:
+    """Fire the due timers of one instance in its own transaction; True when it advanced."""
+    try:
+        with db.session() as session:
+            return engine.fire_timers(session, instance_id, actor=engine.TIMER)
+    except engine.Conflict:
+        log.info("instance %s changed while its timer fired; retrying next round", instance_id)
+    except Exception:  # keep the worker alive; the instance keeps its timer
+        log.exception("firing timers of instance %s failed", instance_id)
+    return False
+
+
 def run_once(db: store.Database, batch: int = 100) -> int:
-    """Fire every timer due now; returns the number of instances advanced."""
+    """Fire every timer due now (batch by batch); returns the number of instances advanced."""
     fired = 0
     while True:
         with db.session() as session:
-            ids = engine.due_instance_ids(session, batch)
-        if not ids:
-            return fired
-        progressed = 0
-        for instance_id in ids:
-            try:
-                with db.session() as session:
-                    progressed += engine.fire_timers(session, instance_id)
-            except engine.Conflict:
-                log.info("instance %s changed while its timer fired; retrying next round", instance_id)
-            except Exception:  # keep the worker alive; the instance keeps its timer
-                log.exception("firing timers of instance %s failed", instance_id)
-        fired += progressed
-        if progressed == 0:
+            due = engine.due_instance_ids(session, batch)
+        advanced = sum(fire_instance(db, instance_id) for instance_id in due)
+        fired += advanced
+        if not advanced:  # nothing (more) due, or only instances that cannot fire now
             return fired
 
 

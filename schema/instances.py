@@ -1,15 +1,22 @@
 """Process instances: start, list, get, cancel, retry, audit log, migration."""
 from __future__ import annotations
 
-from caseflow.config import MAX_DB_ID
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schema.common import (AwareDateTime, DateTimeString, JsonObject, PageQuery, RequestSchema, StrictBoolean,
-                           StrictInteger)
+from caseflow.config import MAX_DB_ID
+from schema.common import (
+    AwareDateTime,
+    DateTimeString,
+    JsonObject,
+    PageQuery,
+    RequestSchema,
+    StrictBoolean,
+    StrictInteger,
+)
 from schema.tasks import TaskSchema
 
 STATUSES = ["running", "waiting", "error", "completed", "cancelled"]
-_ID = validate.Range(min=1, max=2**62)
+_ID = validate.Range(min=1, max=MAX_DB_ID)
 
 
 class StartRequestSchema(RequestSchema):

@@ -1,9 +1,9 @@
 """Processes and their deployed versions: list, versions, upload, pin, diagram, diff."""
 from __future__ import annotations
 
-from caseflow.config import MAX_DB_ID
 from marshmallow import Schema, fields, validate
 
+from caseflow.config import MAX_DB_ID
 from schema.common import DateTimeString, JsonObject, QueryBoolean, QuerySchema, RequestSchema, StrictInteger
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from caseflow.config import MAX_DB_ID
 from schema.common import DateTimeString, JsonObject, QuerySchema, RequestSchema
 
 
@@ -36,7 +37,7 @@ class TaskListQuerySchema(QuerySchema):
     role = fields.String(validate=validate.Length(min=1, max=100),
                          metadata={"description": "only this role (one of the caller's roles)"})
     process = fields.String(validate=validate.Length(min=1, max=200))
-    instance = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    instance = fields.Integer(validate=validate.Range(min=1, max=MAX_DB_ID))
     assignee = fields.String(validate=validate.OneOf(["me"]), metadata={"description": "`me`: claimed by the caller"})
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
 

@@ -2,17 +2,17 @@
 
 Importing this package registers every operator module listed here.
 """
-from service_tasks import registry  # noqa: F401
-from service_tasks.registry import Operator, OperatorError, Param, operator  # noqa: F401
-
-# Rule families; each module registers its operators with @operator.
-from service_tasks import (  # noqa: F401,E402
+# The registry and the rule families; each family module registers its operators with @operator
+# (the registry lists them sorted by name, so the import order does not matter).
+from service_tasks import (  # noqa: F401
     calendar_ops,
-    grading,
-    routing,
-    intake,
     deadlines,
-    numbering,
-    warranty,
     disposition,
+    grading,
+    intake,
+    numbering,
+    registry,
+    routing,
+    warranty,
 )
+from service_tasks.registry import Operator, OperatorError, Param, operator  # noqa: F401

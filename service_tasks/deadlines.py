@@ -73,7 +73,7 @@ def compute_deadlines(data: dict, params: dict) -> dict:
     }
     if urgency == "serious":
         # Hours are elapsed time (computed in UTC), days are calendar days in local time.
-        containment = (received.astimezone(dt.timezone.utc) + dt.timedelta(hours=containment_h)).astimezone(cal.tz)
+        containment = (received.astimezone(dt.UTC) + dt.timedelta(hours=containment_h)).astimezone(cal.tz)
         result["containment_by"] = iso(containment)
         result["close_by"] = iso(received + dt.timedelta(days=serious_close))
     elif general_close is not None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 OperatorFn = Callable[[dict, dict], dict]
 

@@ -13,11 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from caseflow import clock  # noqa: E402
-import engine  # noqa: E402
-from caseflow import store  # noqa: E402
+import engine  # noqa: E402  (after the sys.path set-up above)
+from caseflow import clock, store  # noqa: E402
 
-CONFORMANCE = (ROOT.parent / "shared" / "conformance").resolve()
+# The Flask `app` fixture of tests/web and tests/api (and the fixtures that tune it).
+pytest_plugins = ["app_fixtures"]
+
+CONFORMANCE = Path(__file__).resolve().parent / "data" / "conformance"  # see its README.md
 PROCESSES = ROOT / "processes"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -52,7 +54,7 @@ def database(tmp_path: Path, request: pytest.FixtureRequest):
     db = _make_database("sqlite", tmp_path, request)
     yield db
     db.dispose()
-    engine.WORKFLOWS.clear()
+    engine.clear_caches()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,7 +63,7 @@ def any_database(tmp_path: Path, request: pytest.FixtureRequest):
     db = _make_database(request.param, tmp_path, request)
     yield db
     db.dispose()
-    engine.WORKFLOWS.clear()
+    engine.clear_caches()
 
 
 @pytest.fixture
@@ -81,6 +83,6 @@ def frozen_clock():
 
 @pytest.fixture
 def conformance() -> Path:
-    """The folder of BPMN files written by other tools (read in place, never copied)."""
+    """The folder of BPMN files written by other tools (tests/data/conformance, the tests' own copy)."""
     assert CONFORMANCE.is_dir(), f"conformance corpus missing at {CONFORMANCE}"
     return CONFORMANCE

@@ -53,7 +53,7 @@ class PostgresServer:
     def _run(self, *args: str) -> None:
         subprocess.run(args, check=True, capture_output=True, cwd=self.root, **self.user_kwargs)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
                   "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "log"), "-w",

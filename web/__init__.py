@@ -72,6 +72,8 @@ def create_app(overrides: dict[str, Any] | None = None, database: store.Database
         try:
             session.commit()
         except Exception as err:
+            from web import errors
+
             session.rollback()
             if store.is_conflict(err):
                 app.logger.info("commit lost to a concurrent change: %s", err)

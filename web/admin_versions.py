@@ -10,12 +10,12 @@ web/admin_versions_templates/.
 from __future__ import annotations
 
 import json
-import uuid
 import os
 import re
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -83,7 +83,8 @@ def index() -> Any:
 @bp.route("/upload", methods=["POST"])
 def upload_bundle() -> Any:
     """Validate an uploaded bundle and show the report (the same as `caseflow deploy`'s)."""
-    items = [(f.filename or "", f.stream) for f in request.files.getlist("files") if f.filename]
+    # FileStorage.stream is typed IO[bytes]; uploads only read()s it, so BinaryIO is safe
+    items = [(f.filename or "", cast(BinaryIO, f.stream)) for f in request.files.getlist("files") if f.filename]
     session = get_db()
     try:
         bundle = uploads.bundle_from_files(items)

@@ -1,5 +1,8 @@
 """What a case page shows, built from the engine's view of an instance (no workflow is loaded):
 key facts, deadlines and their state, the history timeline and escalations.
+
+Which data keys are key facts and which are deadlines (with the tasks they bind) is process
+knowledge: it comes from the version's manifest (``caseflow.manifest``, via ``web.manifests``).
 """
 from __future__ import annotations
 
@@ -11,25 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow import store
-from web import attachments, deadlines
-from web.labels import PERCENT_KEYS, LabelBook, book_for_definition
+from caseflow.manifest import Manifest
+from web import attachments, deadlines, manifests
+from web.labels import PERCENT_KEYS, LabelBook, book_for
 
-# Data keys shown first on case and task pages, per process; other processes show every scalar.
-KEY_FIELDS: dict[str, tuple[str, ...]] = {
-    "complaint": (
-        "complaint_no", "customer_name", "customer_code", "customer_contact", "channel", "product_no",
-        "product_model", "order_no", "ship_date", "ship_qty", "lot_size", "functional_defect_qty",
-        "cosmetic_defect_qty", "defect_rate", "complaint_type", "found_stage", "kpi_class", "urgency",
-        "special_major", "grading_rules", "responsible_dept", "claim_amount", "loss_amount",
-        "complaint_ratio", "description", "customer_request",
-    ),
-    "repair": (
-        "repair_number", "customer_name", "customer_contact", "phone", "email", "address", "recipient",
-        "product_model", "serial_no", "purchase_date", "warranty_claim", "received_date", "in_warranty",
-        "chargeable", "fault_cause", "parts", "estimated_fee", "fault_description", "special_requirements",
-        "accessories",
-    ),
-}
 LONG_TEXT_KEYS = {"description", "customer_request", "fault_description", "special_requirements"}
 MAX_GENERIC_FACTS = 40
 
@@ -71,10 +59,13 @@ def display(book: LabelBook, key: str, value: Any) -> str:
     return str(value)
 
 
-def facts(book: LabelBook, process_key: str, data: dict, names: dict[int, str] | None = None) -> list[Fact]:
-    """The key data of a case, in the process's order, empty values left out."""
+def facts(book: LabelBook, manifest: Manifest, data: dict, names: dict[int, str] | None = None) -> list[Fact]:
+    """The key data of a case in the manifest's order (``key_fields``), empty values left out.
+
+    Without key fields (no manifest entry and no start form) every scalar value is shown.
+    """
     names = names or {}
-    keys = KEY_FIELDS.get(process_key)
+    keys = manifest.key_fields
     if keys is None:
         keys = tuple(k for k, v in data.items() if not isinstance(v, (dict, list)) or
                      (isinstance(v, list) and all(not isinstance(i, dict) for i in v)))[:MAX_GENERIC_FACTS]
@@ -89,14 +80,14 @@ def facts(book: LabelBook, process_key: str, data: dict, names: dict[int, str] |
     return out
 
 
-def work_facts(book: LabelBook, process_key: str, data: dict, names: dict[int, str] | None = None) -> list[Fact]:
+def work_facts(book: LabelBook, manifest: Manifest, data: dict, names: dict[int, str] | None = None) -> list[Fact]:
     """What people entered on the case's forms so far, beyond the key data (for reviewers).
 
     Every data key that is a field of one of the process's forms, in the order it was
     written; the key data (``facts``) is left out.
     """
     names = names or {}
-    shown = set(KEY_FIELDS.get(process_key, ()))
+    shown = set(manifest.key_fields or ())
     out = []
     for key, value in data.items():
         if key in shown or key not in book.keys or value is None or value == "" or value == []:
@@ -132,21 +123,23 @@ def escalations(audit: list[dict]) -> list[dict]:
     return out
 
 
-def deadline_rows(book: LabelBook, data: dict, audit: list[dict], completed_at: str | None,
+def deadline_rows(book: LabelBook, manifest: Manifest, data: dict, audit: list[dict], completed_at: str | None,
                   tasks: list[dict]) -> list[DeadlineRow]:
-    """Each deadline in the data with its state: met/late once done, else overdue/due soon/open.
+    """Each deadline of the manifest that the data holds, with its state: met/late once done,
+    else overdue/due soon/open.
 
-    A deadline is done when the tasks it binds (their due time is that deadline) are all
-    finished; a deadline no task carries (closure, the 2-month trigger) when the case is.
+    A deadline is done when the tasks the manifest binds to it that the case has had are all
+    finished; a deadline without such tasks (closure, the 2-month trigger, or a bound task
+    that has not come yet) when the case is.
     """
     escalated = {e.get("deadline") for e in escalations(audit)}
     rows = []
-    for key in deadlines.DEADLINE_KEYS:
+    for deadline in manifest.deadlines:
+        key = deadline.key
         due = data.get(key)
         if not due:
             continue
-        due_at = deadlines.parse_moment(due)
-        bound = [t for t in tasks if t["due_at"] and deadlines.parse_moment(t["due_at"]) == due_at]
+        bound = [t for t in tasks if deadline.binds(t["name"])]
         if bound:
             finished = [t["completed_at"] for t in bound if t["state"] != "ready" and t["completed_at"]]
             done_at = max(finished) if len(finished) == len(bound) else None
@@ -223,7 +216,12 @@ def timeline(session: Session, instance_id: int, audit: list[dict], book: LabelB
 
 
 def label_book(session: Session, definition_id: int) -> LabelBook:
-    return book_for_definition(session.get(store.ProcessDefinition, definition_id))
+    return book_for(session, definition_id)
+
+
+def manifest(session: Session, definition_id: int) -> Manifest:
+    """The version's manifest (one lookup per request)."""
+    return manifests.for_definition(session, definition_id)
 
 
 def attachment_names(session: Session, instance_id: int) -> dict[int, str]:

@@ -5,10 +5,11 @@ Read path only: rows of ``process_instance`` and ``human_task``, never a workflo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from caseflow import store
@@ -17,6 +18,11 @@ PROCESS_KEY = "complaint"
 STATUSES = ("open", "error", "closed", "rejected", "cancelled")
 OPEN_STATUSES = ("running", "waiting", "error")
 DATA_FILTERS = {"kpi_class": "kpi_class", "urgency": "urgency", "department": "responsible_dept"}
+# What the register shows of a complaint (never its workflow state).
+COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.definition_id, store.ProcessInstance.process_key,
+           store.ProcessInstance.business_key, store.ProcessInstance.status, store.ProcessInstance.data,
+           store.ProcessInstance.created_at, store.ProcessInstance.updated_at, store.ProcessInstance.completed_at)
+TASKS_PER_QUERY = 500  # instance ids per query for the current tasks (the CSV has every complaint)
 
 
 @dataclass
@@ -32,7 +38,7 @@ class RegisterFilter:
     q: str = ""
 
     @classmethod
-    def from_args(cls, args: dict) -> "RegisterFilter":
+    def from_args(cls, args: dict) -> RegisterFilter:
         def day(name: str) -> dt.date | None:
             try:
                 return dt.date.fromisoformat(args.get(name, ""))
@@ -52,6 +58,8 @@ class RegisterFilter:
 
 
 def _value(key: str):
+    if key in store.INDEXED_DATA_KEYS:  # the same value, as the (process_key, value) index has it
+        return store.data_text(key)
     return store.ProcessInstance.data[key].as_string()
 
 
@@ -69,9 +77,25 @@ def status_key(row: store.ProcessInstance) -> str:
     return row.status
 
 
-def statement(flt: RegisterFilter, tz: ZoneInfo) -> Select:
-    """SELECT of the complaint instances matching ``flt``, newest first."""
-    stmt = select(store.ProcessInstance).where(store.ProcessInstance.process_key == PROCESS_KEY)
+def statement(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = ()) -> Select:
+    """SELECT of the register's columns (``COLUMNS``) of the complaints matching ``flt``, newest first.
+
+    The text search ``flt.q`` matches the complaint number and the ``search_fields`` (the
+    process manifest's).
+    """
+    return (select(*COLUMNS).where(*criteria(flt, tz, search_fields))
+            .order_by(store.ProcessInstance.created_at.desc(), store.ProcessInstance.id.desc()))
+
+
+def count(session: Session, flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = ()) -> int:
+    """How many complaints match ``flt`` (without filters: read from an index)."""
+    return int(session.execute(select(func.count()).select_from(store.ProcessInstance)
+                               .where(*criteria(flt, tz, search_fields))).scalar_one())
+
+
+def criteria(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = ()) -> list[ColumnElement[bool]]:
+    """The WHERE condition of the complaints matching ``flt`` (as a list for ``where(*...)``)."""
+    stmt = select(store.ProcessInstance.id).where(store.ProcessInstance.process_key == PROCESS_KEY)
     if flt.status == "open":
         stmt = stmt.where(store.ProcessInstance.status.in_(OPEN_STATUSES))
     elif flt.status == "rejected":
@@ -99,14 +123,14 @@ def statement(flt: RegisterFilter, tz: ZoneInfo) -> Select:
                               and_(_value("received_at").is_(None), store.ProcessInstance.created_at < end)))
     if flt.q:
         like = f"%{flt.q}%"
-        stmt = stmt.where(or_(store.ProcessInstance.business_key.ilike(like), _value("customer_name").ilike(like),
-                              _value("product_no").ilike(like), _value("product_model").ilike(like)))
-    return stmt.order_by(store.ProcessInstance.created_at.desc(), store.ProcessInstance.id.desc())
+        stmt = stmt.where(or_(store.ProcessInstance.business_key.ilike(like),
+                              *(_value(key).ilike(like) for key in search_fields)))
+    return [stmt.whereclause]
 
 
 @dataclass
 class RegisterPage:
-    rows: list[store.ProcessInstance]
+    rows: list[Row]  # the COLUMNS of each complaint
     total: int
     page: int
     pages: int
@@ -114,36 +138,53 @@ class RegisterPage:
 
 
 def current_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[dict]]:
-    """The ready tasks of each instance (``instance_id``, ``title``, ``form``)."""
+    """The ready tasks of each instance (``instance_id``, ``title``, ``form``): one query per
+    ``TASKS_PER_QUERY`` instances."""
     out: dict[int, list[dict]] = {}
-    if not instance_ids:
-        return out
-    for instance_id, title, form in session.execute(
-            select(store.HumanTask.instance_id, store.HumanTask.title, store.HumanTask.form)
-            .where(store.HumanTask.instance_id.in_(instance_ids), store.HumanTask.state == "ready")
-            .order_by(store.HumanTask.created_at)):
-        out.setdefault(instance_id, []).append({"instance_id": instance_id, "title": title, "form": form})
+    for start in range(0, len(instance_ids), TASKS_PER_QUERY):
+        for instance_id, title, form in session.execute(
+                select(store.HumanTask.instance_id, store.HumanTask.title, store.HumanTask.form)
+                .where(store.HumanTask.instance_id.in_(instance_ids[start:start + TASKS_PER_QUERY]),
+                       store.HumanTask.state == "ready")
+                .order_by(store.HumanTask.created_at)):
+            out.setdefault(instance_id, []).append({"instance_id": instance_id, "title": title, "form": form})
     return out
 
 
-def page(session: Session, flt: RegisterFilter, tz: ZoneInfo, number: int, size: int = 50) -> RegisterPage:
-    stmt = statement(flt, tz)
-    total = store.count(session, stmt)
+def page(session: Session, flt: RegisterFilter, tz: ZoneInfo, number: int, size: int = 50,
+         search_fields: Iterable[str] = ()) -> RegisterPage:
+    stmt = statement(flt, tz, search_fields)
+    rows = session.execute(stmt.limit(size)).all() if number <= 1 else None
+    if rows is not None and len(rows) < size:  # the first page has them all: no count needed
+        total = len(rows)
+    else:
+        total = count(session, flt, tz, search_fields)
     pages = max(1, -(-total // size))
     number = min(max(1, number), pages)
-    rows = list(session.scalars(stmt.limit(size).offset((number - 1) * size)))
+    if rows is None or number > 1:
+        rows = session.execute(stmt.limit(size).offset((number - 1) * size)).all()
     return RegisterPage(rows, total, number, pages, current_tasks(session, [r.id for r in rows]))
 
 
-def all_rows(session: Session, flt: RegisterFilter, tz: ZoneInfo, limit: int = 100_000) -> RegisterPage:
-    rows = list(session.scalars(statement(flt, tz).limit(limit)))
+def all_rows(session: Session, flt: RegisterFilter, tz: ZoneInfo, limit: int = 100_000,
+             search_fields: Iterable[str] = ()) -> RegisterPage:
+    rows = session.execute(statement(flt, tz, search_fields).limit(limit)).all()
     return RegisterPage(rows, len(rows), 1, 1, current_tasks(session, [r.id for r in rows]))
 
 
 def distinct_values(session: Session, key: str) -> list[str]:
-    """Values of a data key among complaints (for filter choices)."""
-    value = _value(key)
-    found = session.scalars(select(value).where(store.ProcessInstance.process_key == PROCESS_KEY,
-                                                 value.is_not(None)).distinct())
-    return sorted(v for v in found if v)
+    """Values of a data key among complaints (for filter choices).
 
+    For an indexed key (``store.INDEXED_DATA_KEYS``) one recursive query steps from each value
+    to the next larger one in the (process_key, value) index: a few index look-ups, however
+    many complaints there are.
+    """
+    value = _value(key)
+    complaint = store.ProcessInstance.process_key == PROCESS_KEY
+    if key not in store.INDEXED_DATA_KEYS:
+        found = session.scalars(select(value).where(complaint, value.is_not(None)).distinct())
+        return sorted(v for v in found if v)
+    steps = select(func.min(value).label("v")).where(complaint).cte("found", recursive=True)
+    larger = select(func.min(value)).where(complaint, value > steps.c.v).scalar_subquery()
+    steps = steps.union_all(select(larger).where(steps.c.v.is_not(None)))
+    return sorted(v for v in session.scalars(select(steps.c.v).where(steps.c.v.is_not(None))) if v)

@@ -1,4 +1,7 @@
-"""Deadline states for inbox and case pages, read from stored timestamps (Caseflow's clock)."""
+"""Deadline states for inbox and case pages, read from stored timestamps (Caseflow's clock).
+
+Which data keys are deadlines is process knowledge: the manifest's ``deadlines``.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,15 +11,11 @@ from caseflow import clock
 
 DUE_SOON = dt.timedelta(hours=24)
 
-# Deadline keys of the complaint and repair processes, in the order a case meets them.
-DEADLINE_KEYS = ("react_by", "containment_by", "close_by", "special_major_by", "review_due", "device_due",
-                 "repair_due")
-
 
 def parse_moment(value: Any) -> dt.datetime | None:
     """An aware datetime from a datetime or an ISO 8601 string (a bare date ends that day, UTC)."""
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -26,7 +25,7 @@ def parse_moment(value: Any) -> dt.datetime | None:
             moment = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(23, 59, 59))
         except ValueError:
             return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def state(due: Any, done_at: Any = None, now: dt.datetime | None = None) -> str:

@@ -6,8 +6,7 @@ from flask_babel import Babel, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from caseflow import store
-from web import accounts
+from caseflow import accounts, store
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "en"

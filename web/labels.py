@@ -1,57 +1,25 @@
 """Bilingual labels: from form schemas (``title`` / ``x-title-zh``, ``x-enum-titles``) and,
-for values the engine computes, from a small built-in table.
+for values the engine computes, from the process manifest's ``output_labels`` and deadline
+labels (``caseflow.manifest``).
 
-A deployed version never changes, so the labels of its bundle are cached per definition id.
+A deployed version never changes, so the labels of its bundle are cached per version
+(process key and content hash, as the engine caches its specs).
 """
 from __future__ import annotations
 
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from flask_babel import get_locale
+from sqlalchemy.orm import Session
 
-from caseflow import bundles
+import engine
 from caseflow import store
-from web.accounts import ROLES
-
-# Outputs of the service tasks (PRODUCT.md §3–5) that no form declares: key -> (en, zh).
-OUTPUT_LABELS: dict[str, tuple[str, str]] = {
-    "complaint_no": ("Complaint no.", "客诉单号"),
-    "repair_number": ("Repair no.", "维修编号"),
-    "kpi_class": ("KPI class", "投诉等级"),
-    "kpi_weight": ("KPI weight", "等级权重"),
-    "urgency": ("Urgency", "紧急程度"),
-    "special_major": ("Special major complaint", "特别重大投诉"),
-    "grading_rules": ("Grading rules", "分级规则"),
-    "responsible_dept": ("Responsible department", "责任部门"),
-    "routing_rule": ("Routing rule", "分派规则"),
-    "received_at": ("Received at", "受理时间"),
-    "react_by": ("React by", "响应期限"),
-    "containment_by": ("Containment by", "围堵期限"),
-    "close_by": ("Close by", "结案期限"),
-    "special_major_by": ("Special major if unresolved by", "未解决升级期限"),
-    "repair_due": ("Repair due", "维修期限"),
-    "review_due": ("Reply to the application by", "申请答复期限"),
-    "device_due": ("Device expected by", "设备寄达期限"),
-    "device_reminder_at": ("Reminder to ship on", "提醒寄送时间"),
-    "outcome": ("Outcome", "处理结果"),
-    "repair_outcome": ("Repair outcome", "返修结果"),
-    "closed_at": ("Closed at", "结案时间"),
-    "grade_overridden": ("Grade overridden", "等级已修改"),
-    "confirm_role": ("Confirmed by", "确认部门"),
-    "in_warranty": ("In warranty", "保修期内"),
-    "chargeable": ("Chargeable", "收费维修"),
-    "loss_amount": ("Loss amount (RMB)", "损失金额(元)"),
-    "complaint_ratio": ("Complaint ratio", "客诉比率"),
-    "has_repair": ("Needs repair", "需维修"),
-    "repair_quantity": ("Repair quantity", "维修数量"),
-    "defect_rate": ("Defect rate", "不良率"),
-    "intake_missing": ("Missing items", "缺少的项目"),
-    "application_missing": ("Missing items", "缺少的项目"),
-    "escalations": ("Escalations", "升级记录"),
-}
+from caseflow.accounts import ROLES
+from caseflow.manifest import MANIFEST_FILE, Manifest
+from web import manifests
 
 # Ratios kept as fractions in the data, shown as percentages.
 PERCENT_KEYS = frozenset({"complaint_ratio", "defect_rate"})
@@ -72,6 +40,14 @@ def locale() -> str:
     """The request's language code (``zh`` or ``en``)."""
     current = get_locale()
     return current.language if current is not None else "en"
+
+
+@overload
+def pick(en: str, zh: str) -> str: ...
+
+
+@overload
+def pick(en: str | None, zh: str | None) -> str | None: ...
 
 
 def pick(en: str | None, zh: str | None) -> str | None:
@@ -118,6 +94,7 @@ class LabelBook:
     enums: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
     forms: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # form file -> title
     elements: dict[str, str] = field(default_factory=dict)  # BPMN element name -> its nameZh property
+    outputs: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # manifest labels
 
     def task_title(self, form: str | None, title: str) -> str:
         """A task's name in Chinese from its form's ``x-title-zh`` or its ``nameZh``; else the BPMN name."""
@@ -136,8 +113,8 @@ class LabelBook:
     def label(self, key: str) -> str:
         if key in self.keys:
             return pick(*self.keys[key]) or humanize(key)
-        if key in OUTPUT_LABELS:
-            return pick(*OUTPUT_LABELS[key]) or key
+        if key in self.outputs:
+            return pick(*self.outputs[key]) or key
         return humanize(key)
 
     def value_label(self, key: str, value: Any) -> str | None:
@@ -170,43 +147,45 @@ class LabelBook:
                 self.add_schema(prop, prefix=f"{name}.")
 
 
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 
-def _chinese_names(filename: str, text: str) -> dict[str, str]:
-    """Element name -> Chinese name, from ``<spiffworkflow:property name="nameZh" value="…"/>``."""
-    found: dict[str, str] = {}
-    root = bundles.parse_xml(filename, text).getroot()
-    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
-        element = prop.getparent().getparent().getparent()  # properties < extensionElements < element
-        if prop.get("name") == "nameZh" and prop.get("value") and element is not None and element.get("name"):
-            found[element.get("name")] = prop.get("value")
-    return found
-
-
-_books: dict[int, LabelBook] = {}
+_books: dict[tuple[str, str], LabelBook] = {}
 _lock = threading.Lock()
 
 
-def book_for_definition(definition: store.ProcessDefinition) -> LabelBook:
-    """The labels of every form schema in a deployed version's bundle (cached)."""
-    book = _books.get(definition.id)
+def _build(definition: store.ProcessDefinition, manifest: Manifest, elements: dict[str, dict]) -> LabelBook:
+    book = LabelBook()
+    book.elements.update({e["name"]: e["name_zh"] for e in elements.values() if e["name"] and e["name_zh"]})
+    for name in sorted(definition.files):
+        if not name.endswith(".json") or name == MANIFEST_FILE:
+            continue
+        try:
+            schema = json.loads(definition.files[name])
+        except ValueError:
+            continue
+        if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+            book.add_schema(schema)
+            book.forms[name] = (schema.get("title"), schema.get("x-title-zh"))
+    for deadline in manifest.deadlines:
+        if deadline.label is not None:
+            book.outputs[deadline.key] = (deadline.label.en, deadline.label.zh)
+    for key, label in manifest.output_labels.items():
+        book.outputs[key] = (label.en, label.zh)
+    return book
+
+
+def book_for(session: Session, definition_id: int) -> LabelBook:
+    """The labels of a deployed version: its form schemas, diagram names and manifest (cached)."""
+    definition = session.get(store.ProcessDefinition, definition_id)
+    if definition is None:
+        return LabelBook()
+    cache_key = (definition.key, definition.content_hash)
+    book = _books.get(cache_key)
     if book is None:
-        book = LabelBook()
-        for name in sorted(definition.files):
-            if name.endswith(".bpmn"):
-                book.elements.update(_chinese_names(name, definition.files[name]))
-            if not name.endswith(".json"):
-                continue
-            try:
-                schema = json.loads(definition.files[name])
-            except ValueError:
-                continue
-            if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
-                book.add_schema(schema)
-                book.forms[name] = (schema.get("title"), schema.get("x-title-zh"))
+        book = _build(definition, manifests.for_definition(session, definition_id),
+                      engine.element_names(session, definition_id))
         with _lock:
-            _books[definition.id] = book
+            _books[cache_key] = book
     return book
 
 
@@ -221,10 +200,9 @@ def task_title(task: dict) -> str:
     if instance_id not in cache:
         instance = get_db().get(store.ProcessInstance, instance_id)
         cache[instance_id] = instance.definition_id if instance is not None else 0
-    definition = get_db().get(store.ProcessDefinition, cache[instance_id]) if cache[instance_id] else None
-    if definition is None:
+    if not cache[instance_id]:
         return task["title"]
-    return book_for_definition(definition).task_title(task.get("form"), task["title"])
+    return book_for(get_db(), cache[instance_id]).task_title(task.get("form"), task["title"])
 
 
 def role_label(role: str | None) -> str:

@@ -1,10 +1,13 @@
-"""``caseflow serve``: the app under gunicorn, with the timer worker running in exactly one
-gunicorn worker process at a time.
+"""The web app under gunicorn (``caseflow serve``), with the timer worker running in exactly
+one gunicorn worker process at a time.
 
-Every worker tries, now and then, to take an exclusive lock on a file in the instance folder;
-the one holding it runs :func:`worker.start_background`. When that worker exits or is
-restarted the lock is released and another worker takes over. (The master never opens the
-database after forking starts, so no connection crosses a fork.)
+gunicorn loads :func:`worker_app` by name in every worker process (see web/gunicorn_conf.py
+for the server settings and caseflow/cli/serve.py for the command line). Each worker builds
+its own app and database handle, then keeps trying, now and then, to take an exclusive lock
+on a file in the instance folder; the one holding it runs :func:`worker.start_background`.
+When that worker exits or is restarted the lock is released and another worker takes over.
+(The master never opens the database, so no connection crosses a fork; the CLI migrated the
+database before starting gunicorn.)
 """
 from __future__ import annotations
 
@@ -15,11 +18,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from flask import Flask
 
-from caseflow import config
-from caseflow import store
-from caseflow import worker
+from caseflow import config, store, worker
+from web import create_app
 
 log = logging.getLogger("caseflow.serve")
 LOCK_NAME = "timer-worker.lock"
@@ -66,44 +68,10 @@ class TimerLeader:
         threading.Thread(target=loop, name="caseflow-timer-leader", daemon=True).start()
 
 
-class CaseflowServer(BaseApplication):
-    """gunicorn running the Flask app; each worker builds its own app and database handle."""
-
-    def __init__(self, options: dict[str, Any]):
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            if key in self.cfg.settings:  # settings of newer gunicorn releases are skipped on older ones
-                self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from web import create_app
-
-        settings = config.load()
-        db = store.Database(settings.database_url)
-        app = create_app(database=db)
-        TimerLeader(db, settings).watch()
-        return app
-
-
-def serve(host: str, port: int, workers: int, threads: int) -> None:
-    """Migrate the database once, then run gunicorn (blocks until stopped)."""
+def worker_app() -> Flask:
+    """The app of one gunicorn worker process, which also watches for the timer worker's lock."""
     settings = config.load()
     db = store.Database(settings.database_url)
-    db.upgrade()
-    db.dispose()
-    CaseflowServer({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "accesslog": "-",
-        "errorlog": "-",
-        "loglevel": "info",
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "preload_app": False,
-        "control_socket": str(Path(settings.instance_dir) / "gunicorn.ctl"),
-    }).run()
+    app = create_app(database=db)
+    TimerLeader(db, settings).watch()
+    return app

@@ -1,15 +1,16 @@
 """Jinja filters and globals shared by every page: dates in the business time zone, labels."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Flask, request
-from flask_babel import format_date, format_datetime, gettext as _, lazy_gettext
+from flask import Flask, g, request
+from flask_babel import format_date, format_datetime, lazy_gettext
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from caseflow import clock
-from caseflow import store
+from caseflow import clock, store
 from web import deadlines, labels
 from web.extensions import LANGUAGES
 
@@ -81,8 +82,59 @@ def nav_counts() -> dict[str, int]:
         stmt = stmt.where(store.HumanTask.role.in_(sorted(roles)))
     session = get_db()
     total = session.execute(stmt).scalar_one()
-    overdue = session.execute(stmt.where(store.HumanTask.due_at < clock.now())).scalar_one()
+    # sort_due is due_at, or the far-future NO_DEADLINE when there is none: the same tasks,
+    # counted in the (role, state, sort_due) / (state, sort_due) index alone.
+    overdue = session.execute(stmt.where(store.HumanTask.sort_due < clock.now())).scalar_one()
     return {"tasks": int(total), "overdue": int(overdue)}
+
+
+# --- task titles: the labels of each task's process version, without a query per task --------
+
+_DEFINITION_OF = "task_title_definition_of"  # flask.g: instance id -> definition id (None: unknown)
+_PENDING = "task_title_pending"  # flask.g: instance ids a page will ask titles for
+_BOOKS = "task_title_books"  # flask.g: definition id -> LabelBook
+
+
+def prepare_task_titles(tasks: Iterable[dict] = (), definitions: Mapping[int, int] | None = None) -> None:
+    """Announce the tasks a page shows titles of: the versions of their instances are then read
+    in one query on the first title (``definitions``: instance id -> definition id already
+    known, none read)."""
+    known = g.setdefault(_DEFINITION_OF, {})
+    if definitions:
+        known.update(definitions)
+    g.setdefault(_PENDING, set()).update(t["instance_id"] for t in tasks if t["instance_id"] not in known)
+
+
+def _definition_of(instance_id: int) -> int | None:
+    from web import get_db
+
+    known: dict[int, int | None] = g.setdefault(_DEFINITION_OF, {})
+    if instance_id not in known:
+        wanted = sorted((g.pop(_PENDING, set()) | {instance_id}) - known.keys())
+        instance = store.ProcessInstance
+        known.update(get_db().execute(select(instance.id, instance.definition_id)
+                                      .where(instance.id.in_(wanted))).all())
+        for ident in wanted:
+            known.setdefault(ident, None)
+    return known[instance_id]
+
+
+def label_book(definition_id: int) -> labels.LabelBook:
+    """The labels of a process version, once per request (``labels.book_for``)."""
+    from web import get_db
+
+    books = g.setdefault(_BOOKS, {})
+    if definition_id not in books:
+        books[definition_id] = labels.book_for(get_db(), definition_id)
+    return books[definition_id]
+
+
+def task_title(task: dict) -> str:
+    """The localized name of a task dict (``instance_id``, ``form``, ``title``) for the page."""
+    definition_id = _definition_of(task["instance_id"])
+    if not definition_id:
+        return task["title"]
+    return label_book(definition_id).task_title(task.get("form"), task["title"])
 
 
 def _globals() -> dict[str, Any]:
@@ -100,8 +152,8 @@ def init_app(app: Flask) -> None:
     app.context_processor(_globals)
     app.jinja_env.filters.update(
         when=when, day=day, role_label=labels.role_label, process_label=process_label,
-        status_label=status_label, deadline_label=deadline_label, yes_no=yes_no, task_title=labels.task_title,
+        status_label=status_label, deadline_label=deadline_label, yes_no=yes_no, task_title=task_title,
     )
-    app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=labels.task_title)
+    app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=task_title)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

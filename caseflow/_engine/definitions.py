@@ -25,7 +25,8 @@ def latest_definition(session: Session, key: str) -> store.ProcessDefinition | N
 
 
 def store_version(session: Session, key: str, name: str | None, content_hash: str, files: dict[str, str],
-                  dependencies: dict[str, int], actor: str, at: dt.datetime, source: str | None) -> store.ProcessDefinition:
+                  dependencies: dict[str, int], actor: str, at: dt.datetime,
+                  source: str | None) -> store.ProcessDefinition:
     """Store the next version of ``key`` (audited as ``deployed``)."""
     latest = latest_definition(session, key)
     definition = store.ProcessDefinition(
@@ -44,6 +45,11 @@ def process_manifest(session: Session, definition_id: int) -> Any:
     return specs.SPECS.get(session, get_definition(session, definition_id)).manifest
 
 
+def element_names(session: Session, definition_id: int) -> dict[str, dict[str, str | None]]:
+    """BPMN id -> ``name`` and ``name_zh`` of the named elements of a version (and those it calls)."""
+    return specs.SPECS.get(session, get_definition(session, definition_id)).element_names()
+
+
 def list_processes(session: Session) -> list[dict]:
     """Every process key with its latest version, the version new instances start on, and counts."""
     rows = session.execute(
@@ -58,6 +64,7 @@ def list_processes(session: Session) -> list[dict]:
             "name": start_def.name,
             "latest_version": latest_version,
             "start_version": start_def.version,
+            "definition_id": start_def.id,
             "pinned": start_def.pinned,
             "start_form": specs.SPECS.get(session, start_def).start_form,
         })

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from sqlalchemy.orm import Session
 
 from caseflow import bundles, clock, store
 from caseflow import manifest as manifests
@@ -84,8 +84,8 @@ def _parse_bundle(bundle: bundles.Bundle, problems: list[bundles.Problem]) -> _P
             if name.endswith(".bpmn"):
                 parser.add_bpmn_xml(tree, filename=name)
                 for proc in tree.getroot().iter(full_tag("process")):
-                    if proc.get("isExecutable", "true").lower() != "false":
-                        processes[proc.get("id")] = proc.get("name")
+                    if proc.get("id") and proc.get("isExecutable", "true").lower() != "false":
+                        processes[proc.get("id") or ""] = proc.get("name")
             else:
                 parser.add_dmn_xml(tree.getroot(), filename=name)
         except ValidationException as err:
@@ -98,7 +98,8 @@ def _parse_bundle(bundle: bundles.Bundle, problems: list[bundles.Problem]) -> _P
         problems.append(bundles.Problem("bundle has no .bpmn file", file=bundle.source))
         ok = False
     elif ok and not processes:
-        problems.append(bundles.Problem("no executable process (every process has isExecutable=\"false\")", file=bundle.bpmn_names[0]))
+        problems.append(bundles.Problem('no executable process (every process has isExecutable="false")',
+                                        file=bundle.bpmn_names[0]))
         ok = False
     return _ParsedBundle(bundle, parser, lines, processes) if ok else None
 
@@ -116,7 +117,7 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
     registered = set(operators.names())
     files = pb.bundle.files
     problems.extend(manifests.problems(files))
-    checked_forms: set[str] = set()
+    checked_forms: set[tuple[str, str]] = set()
     for pid in pb.processes:
         try:
             spec = pb.parser.get_spec(pid)

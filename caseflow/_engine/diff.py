@@ -98,10 +98,11 @@ def _diff_elements(files: dict[str, str]) -> tuple[dict[str, dict], str]:
                 if parent is root:
                     layout.update(etree.tostring(el, method="c14n"))
                 continue
-            if not el.get("id") or parent is None or _qname(parent)[1] not in _DIFF_CONTAINERS:
+            element_id = el.get("id")
+            if not element_id or parent is None or _qname(parent)[1] not in _DIFF_CONTAINERS:
                 continue
-            elements.setdefault(el.get("id"), {
-                "id": el.get("id"), "type": local, "name": el.get("name"), "file": name,
+            elements.setdefault(element_id, {
+                "id": element_id, "type": local, "name": el.get("name"), "file": name,
                 "properties": _flatten(el),
             })
     return elements, layout.hexdigest()

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.util.diff import diff_workflow as _spiff_diff_workflow
 from SpiffWorkflow.bpmn.util.diff import migrate_workflow as _spiff_migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from caseflow import store
 from caseflow._engine import adapters, definitions, rows, run, specs, sync, workflows
@@ -122,7 +122,8 @@ def _try_migration(session: Session, instance: Case | None, instance_id: int,
     entry.update(business_key=instance.business_key, status=instance.status,
                  from_version=instance.definition.version, from_definition_id=instance.definition_id)
     if instance.process_key != target.key:
-        reasons.append(f"the instance belongs to process {instance.process_key!r}, the target version to {target.key!r}")
+        reasons.append(f"the instance belongs to process {instance.process_key!r}, "
+                       f"the target version to {target.key!r}")
     elif instance.definition_id == target.id:
         reasons.append(f"the instance already runs on version {target.version}")
     elif instance.status in ("completed", "cancelled"):

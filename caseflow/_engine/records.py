@@ -88,7 +88,7 @@ def case_view(session: Session, case: Case, ready_rows: list[dict], audit: bool)
         "updated_at": _iso(case.updated_at),
         "completed_at": _iso(case.completed_at),
     }
-    if audit:
+    if audit and case.id is not None:
         out["audit"] = audit_log(session, case.id)
     return out
 

@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from caseflow import clock, store
 from caseflow._engine.values import plain
 
-_CASE = store.ProcessInstance.__table__
-_DEFINITION = store.ProcessDefinition.__table__
-_TASK = store.HumanTask.__table__
-_TIMER = store.Timer.__table__
-_AUDIT = store.AuditEvent.__table__
+_CASE: Table = store.ProcessInstance.__table__  # type: ignore[assignment]  # declarative tables are Tables
+_DEFINITION: Table = store.ProcessDefinition.__table__  # type: ignore[assignment]
+_TASK: Table = store.HumanTask.__table__  # type: ignore[assignment]
+_TIMER: Table = store.Timer.__table__  # type: ignore[assignment]
+_AUDIT: Table = store.AuditEvent.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,12 @@ WRITTEN = ("definition_id", "business_key", "status", "state", "serializer_versi
            "timers", "trail", "error", "error_task", "updated_at", "completed_at")
 
 
-def _definition(m: Mapping[str, Any]) -> DefinitionRef:
+def _definition(m: Mapping[Any, Any]) -> DefinitionRef:
     return DefinitionRef(m["d_id"], m["d_key"], m["d_version"], m["d_content_hash"], m["d_name"],
                          bool(m["d_pinned"]))
 
 
-def _case(m: Mapping[str, Any]) -> Case:
+def _case(m: Mapping[Any, Any]) -> Case:
     values = {name: m[f"c_{name}"] for name in _CASE_FIELDS}
     case = Case(definition=_definition(m), **values)
     case.stored = {name: getattr(case, name) for name in WRITTEN if name != "state"}
@@ -169,7 +170,9 @@ def save_case(session: Session, case: Case) -> bool:
     if case.id is None:
         values = dict(current, process_key=case.process_key, started_by=case.started_by,
                       created_at=case.created_at, row_version=token)
-        case.id = conn.execute(_INSERT_CASE, values).inserted_primary_key[0]
+        inserted = conn.execute(_INSERT_CASE, values).inserted_primary_key
+        assert inserted is not None
+        case.id = inserted[0]
     else:
         # Only changed columns: the indexes on unchanged ones are left alone.
         values = {k: v for k, v in current.items() if k not in case.stored or case.stored[k] != v}

@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable
 from uuid import UUID
 
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
+from sqlalchemy.orm import Session
 
 from caseflow import clock
 from caseflow._engine import adapters, records, rows, scripting, specs, sync, workflows

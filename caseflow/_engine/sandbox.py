@@ -38,7 +38,7 @@ def _today() -> dt.date:
 
 def _parse_datetime(value: str) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 HELPERS: dict[str, Any] = {
@@ -88,4 +88,4 @@ def compile_checked(source: str, mode: str) -> Any:
     except SyntaxError as err:
         raise ScriptRejected(f"syntax error: {err.msg} (line {err.lineno})") from err
     _Checker().visit(tree)
-    return compile(tree, "<script>", mode)
+    return compile(tree, "<script>", mode)  # type: ignore[call-overload]  # typeshed lacks ast.mod

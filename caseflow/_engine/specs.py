@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from sqlalchemy.orm import Session
 
 from caseflow import bundles, store
 from caseflow import manifest as manifests
@@ -69,6 +69,17 @@ class LoadedSpec:
     manifest: Any = None  # caseflow.manifest.Manifest of the version's own bundle
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _validators: dict[tuple[str, str | None], Any] = field(default_factory=dict, repr=False)
+    _names: dict[str, dict[str, str | None]] | None = field(default=None, repr=False)
+
+    def element_names(self) -> dict[str, dict[str, str | None]]:
+        """BPMN id -> its ``name`` and ``name_zh`` (the nameZh property), for every named element."""
+        if self._names is None:
+            names: dict[str, dict[str, str | None]] = {}
+            for ts in _all_task_specs(self.spec, self.subprocess_specs):
+                if ts.bpmn_id and (ts.bpmn_name or properties(ts).get("nameZh")):
+                    names.setdefault(ts.bpmn_id, {"name": ts.bpmn_name, "name_zh": properties(ts).get("nameZh")})
+            self._names = names
+        return self._names
 
     def meta(self, task_spec: Any) -> TaskMeta:
         """The metadata of a human task spec of this version."""
@@ -152,9 +163,11 @@ class SpecCache:
         cache_key = (definition.key, definition.content_hash)
         loaded = self._specs.get(cache_key)
         if loaded is None:
-            if not isinstance(definition, store.ProcessDefinition):  # the files are needed now
-                definition = session.get(store.ProcessDefinition, definition.id)
-            loaded = self._load(session, definition)
+            row = definition if isinstance(definition, store.ProcessDefinition) else \
+                session.get(store.ProcessDefinition, definition.id)  # the files are needed now
+            if row is None:
+                raise LookupError(f"process version {definition.id} is not in this database")
+            loaded = self._load(session, row)
             with self._lock:
                 self._specs[cache_key] = loaded
         return loaded
@@ -190,7 +203,7 @@ def add_bundle_files(parser: CaseflowParser, files: dict[str, str]) -> set[str]:
     for name in sorted(files):
         if name.endswith(".bpmn"):
             tree = bundles.parse_xml(name, files[name])
-            ids = {p.get("id") for p in tree.getroot().iter(full_tag("process"))}
+            ids = {p.get("id") or "" for p in tree.getroot().iter(full_tag("process"))} - {""}
             if ids & set(parser.process_parsers):
                 continue  # the same process came in through another dependency
             parser.add_bpmn_xml(tree, filename=name)

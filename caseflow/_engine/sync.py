@@ -10,18 +10,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import TaskState
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from caseflow import clock, store
 from caseflow._engine import adapters, rows, specs, workflows
 from caseflow._engine.errors import Conflict
 from caseflow._engine.rows import Case
 from caseflow._engine.values import parse_due, plain
-
 
 _DATA_STATES = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
@@ -179,6 +178,7 @@ def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpe
     rows.insert_tasks(session, new_rows)
 
     # Timers: the table the worker polls follows the instance's pending timers.
+    assert case.id is not None and case.row_version is not None  # the save gave both
     if timers_changed:
         rows.replace_timers(session, case.id, [
             dict(task_id=t["task_id"], name=t["task"], due_at=dt.datetime.fromisoformat(t["due_at"]))

@@ -1,8 +1,8 @@
 """Timers: the due ones fire, each instance in its own transaction or savepoint."""
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy.orm import Session
 
 from caseflow import clock
 from caseflow._engine import records, rows, run, specs, sync, workflows

@@ -34,4 +34,4 @@ def parse_due(value: Any) -> dt.datetime | None:
             parsed = dt.datetime.combine(dt.date.fromisoformat(str(value)), dt.time(23, 59, 59))
         except ValueError:
             return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

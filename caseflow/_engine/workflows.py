@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy.orm import Session
 
 from caseflow._engine import adapters, rows, scripting
 from caseflow._engine.rows import Case

@@ -1,17 +1,15 @@
-"""Fixtures of the API tests: the Flask app on the test database, users with roles, tokens."""
+"""Fixtures of the API tests: users with roles and tokens on the shared ``app`` (tests/app_fixtures.py)."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import engine
+from caseflow import accounts as api_tokens
 from caseflow import store
-from web.api import tokens as api_tokens
 
-from api_helpers import DATA, make_zip  # noqa: F401  (shared with the test modules)
+from api_helpers import DATA, make_zip
 
 USERS = {
     "admin": ("admin",),
@@ -22,18 +20,14 @@ USERS = {
 
 
 @pytest.fixture
-def app(database, tmp_path, monkeypatch):
-    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    monkeypatch.setenv("CASEFLOW_SECRET_KEY", "test-secret")
-    import web
+def app_env() -> dict[str, str]:
+    return {"CASEFLOW_SECRET_KEY": "test-secret"}
 
-    application = web.create_app(overrides={
-        "TESTING": True,
-        # svc_demo (the test diagrams) is started by customer service, as complaints are.
-        "CASEFLOW_START_ROLES": {"svc_demo": {"customer_service"}, "complaint": {"customer_service"}},
-    }, database=database)
-    yield application
-    engine.WORKFLOWS.clear()
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    # svc_demo (the test diagrams) is started by customer service, as complaints are.
+    return {"CASEFLOW_START_ROLES": {"svc_demo": {"customer_service"}, "complaint": {"customer_service"}}}
 
 
 @pytest.fixture

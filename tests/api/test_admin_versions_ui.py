@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from caseflow import store
+from caseflow import accounts, store
+
 from api_helpers import DATA, make_zip, start_data
-from web import accounts
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -13,6 +13,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import engine
+
 from api_helpers import DATA, start_data
 
 MAX_EXAMPLES = 10

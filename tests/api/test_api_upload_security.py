@@ -68,13 +68,13 @@ def test_zip_tricks_are_refused(api, entries, message):
 
 
 def test_zip_bomb_and_size_limits(api, monkeypatch):
-    from web.api import upload
+    from caseflow import uploads
 
     bomb = make_zip({"svc_demo.bpmn": "<a>" + " " * (30 * 1024 * 1024) + "</a>"})
     assert len(bomb) < 100_000
     r = api.upload({"bomb.zip": bomb})
     assert r.status_code == 422 and "unpacks to more than" in r.json["error"]["message"]
-    monkeypatch.setattr(upload, "MAX_ZIP_ENTRIES", 3)
+    monkeypatch.setattr(uploads, "MAX_ZIP_ENTRIES", 3)
     r = api.upload({"many.zip": make_zip({f"f{i}.json": "{}" for i in range(5)})})
     assert r.status_code == 422 and "more than 3 entries" in r.json["error"]["message"]
     r = api.upload({"junk.zip": b"this is not a zip"})

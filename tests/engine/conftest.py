@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from caseflow import cli
 import engine
-from caseflow import store
+from caseflow import cli, store
 
 TWO_TASKS = Path(__file__).parent / "data"  # the two_tasks diagram and its forms
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from caseflow._engine import rows, workflows
 from caseflow import store
+from caseflow._engine import rows, workflows
 
 DATA = Path(__file__).parent / "data"
 

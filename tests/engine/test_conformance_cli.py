@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 
 
-
 def test_approvals_runs_to_completion_after_nine_tasks(caseflow, conformance):
     code, out, _ = caseflow("deploy", str(conformance / "Approvals.bpmn"), "--json")
     assert code == 0

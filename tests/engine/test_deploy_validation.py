@@ -87,7 +87,7 @@ def test_unknown_call_activity_target_is_refused(session, tmp_path):
     <bpmn:sequenceFlow id="a" sourceRef="s" targetRef="call"/>
     <bpmn:sequenceFlow id="b" sourceRef="call" targetRef="e"/>
   </bpmn:process>
-</bpmn:definitions>"""
+</bpmn:definitions>"""  # noqa: E501  (a diagram: its lines are kept whole)
     with pytest.raises(engine.DeployRejected) as err:
         _deploy_text(session, tmp_path, "caller.bpmn", text)
     assert "nowhere" in str(err.value)
@@ -102,7 +102,8 @@ def test_missing_path_is_refused(session, tmp_path):
 def test_task_id_equal_to_its_operator_name_gets_a_clear_message(session, tmp_path):
     text = (Path(__file__).parent / "data_service" / "grade.bpmn").read_text()
     text = text.replace('id="grade" name="Grade complaint"', 'id="grade_complaint" name="Grade complaint"')
-    text = text.replace('targetRef="grade"', 'targetRef="grade_complaint"').replace('sourceRef="grade"', 'sourceRef="grade_complaint"')
+    text = text.replace('targetRef="grade"', 'targetRef="grade_complaint"')
+    text = text.replace('sourceRef="grade"', 'sourceRef="grade_complaint"')
     with pytest.raises(engine.DeployRejected) as err:
         _deploy_text(session, tmp_path, "clash.bpmn", text)
     [problem] = err.value.problems

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 import engine
-from caseflow._engine import adapters, specs, workflows
 from caseflow import store
+from caseflow._engine import adapters, specs, workflows
 from caseflow._engine import rows as case_rows
 
 DATA = Path(__file__).parent / "data"
@@ -83,7 +84,8 @@ def test_state_is_stored_without_the_spec_and_round_trips(db):
     view = _start(db)
     with db.session() as s:
         engine.complete(s, view["tasks"][0]["id"], {"amount": 3}, actor=engine.Actor.tool("alice"))
-        instance = s.get(store.ProcessInstance, view["id"])
+        # state is deferred with raiseload (pages never load it): this test asks for it
+        instance = s.get(store.ProcessInstance, view["id"], options=[undefer(store.ProcessInstance.state)])
         state = json.loads(instance.state)
         assert "spec" not in state and "subprocess_specs" not in state
         assert instance.serializer_version == adapters.SERIALIZER_VERSION

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 import engine
-from caseflow._engine import sync, workflows
 from caseflow import store
+from caseflow._engine import sync, workflows
 
 DATA = Path(__file__).resolve().parents[1] / "api" / "data"
 
@@ -33,7 +34,8 @@ def _snapshot(session, ids: list[int]) -> dict:
     """Everything a migration could touch, to prove a refused one changed nothing."""
     instances = {i.id: (i.definition_id, i.state, i.row_version, i.status, tuple(i.ready_tasks or []),
                         repr(i.timers), repr(i.data))
-                 for i in session.scalars(select(store.ProcessInstance).where(store.ProcessInstance.id.in_(ids)))}
+                 for i in session.scalars(select(store.ProcessInstance).where(store.ProcessInstance.id.in_(ids))
+                                          .options(undefer(store.ProcessInstance.state)))}
     tasks = sorted((t.id, t.instance_id, t.name, t.state, t.role, t.title) for t in session.scalars(
         select(store.HumanTask).where(store.HumanTask.instance_id.in_(ids))))
     audit = session.scalar(select(func.count()).select_from(store.AuditEvent))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 DATA = Path(__file__).resolve().parents[1] / "api" / "data"
 
 

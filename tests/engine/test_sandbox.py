@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import engine
-from caseflow._engine import scripting
-from caseflow._engine import sandbox
+from caseflow._engine import sandbox, scripting
 
 
 @pytest.mark.parametrize("source, mode", [

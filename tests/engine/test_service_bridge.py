@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from caseflow import cli
 import engine
+from caseflow import cli
 
 DATA = Path(__file__).parent / "data_service"
 QUALITY = {"complaint_type": "quality", "functional_defect_qty": 16, "cosmetic_defect_qty": 0, "lot_size": 1000}

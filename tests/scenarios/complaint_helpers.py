@@ -85,7 +85,8 @@ def complete(session, iid: int, name: str, values: dict | None = None, role: str
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     task = tasks[name]
     role = role or task["role"]
-    return engine.complete(session, task["id"], values or {}, actor=engine.Actor.person(actor or ACTORS.get(role, role), {role}))
+    return engine.complete(session, task["id"], values or {},
+                           actor=engine.Actor.person(actor or ACTORS.get(role, role), {role}))
 
 
 def fire(session, clock_module, **delta: float) -> int:

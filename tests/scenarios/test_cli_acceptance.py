@@ -12,7 +12,8 @@ from caseflow import cli
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 
 REGISTRATION = {
-    "channel": "phone", "customer_name": "华东电子", "customer_code": "C-001", "customer_contact": "王经理 138-0000-0000",
+    "channel": "phone", "customer_name": "华东电子", "customer_code": "C-001",
+    "customer_contact": "王经理 138-0000-0000",
     "product_no": "P-100", "product_model": "X1", "order_no": "SO-77", "ship_date": "2026-02-20",
     "ship_qty": 1000, "found_stage": "incoming", "description": "开机无显示", "customer_request": "退货",
     "complaint_type": "quality", "functional_defect_qty": 16, "cosmetic_defect_qty": 2, "lot_size": 1000,
@@ -38,7 +39,8 @@ def run(tmp_path, monkeypatch):
 def test_start_runs_to_grading_outputs_and_matches_the_operator(run, frozen_clock):
     deployed = run("deploy", str(PROCESSES), "--json")["processes"]
     assert {p["key"] for p in deployed} == {"complaint", "repair"}
-    started = run("start", "complaint", "--data", json.dumps(REGISTRATION, ensure_ascii=False), "--user", "cs1", "--json")
+    started = run("start", "complaint", "--data", json.dumps(REGISTRATION, ensure_ascii=False),
+                  "--user", "cs1", "--json")
     shown = run("show", str(started["id"]), "--json")
     data = shown["data"]
     for key in (*GRADING_KEYS, "responsible_dept", "react_by", "containment_by", "close_by", "complaint_no"):

@@ -13,8 +13,9 @@ import pytest
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from complaint_helpers import COMPLAINT_BUNDLE, REPAIR_BUNDLE
 from service_tasks import registry
+
+from complaint_helpers import COMPLAINT_BUNDLE, REPAIR_BUNDLE
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
@@ -132,7 +133,7 @@ def test_layout_is_clean(doc, nodes, flows, bounds, waypoints):
     for fid, flow in flows.items():
         pts = waypoints[fid]
         assert len(pts) >= 2
-        for (x1, y1), (x2, y2) in zip(pts, pts[1:]):
+        for (x1, y1), (x2, y2) in zip(pts, pts[1:], strict=False):
             assert x1 == x2 or y1 == y2, fid
         for (px, py), ref in ((pts[0], flow.get("sourceRef")), (pts[-1], flow.get("targetRef"))):
             x, y, w, h = bounds[ref]

@@ -235,7 +235,8 @@ def test_fee_declined_returns_device_unrepaired(repair):
 
     decision = ready(repair, iid)["record_fee_decision"]
     with pytest.raises(engine.InvalidData) as err:  # declining needs a reason
-        engine.complete(repair, decision["id"], data={"fee_decision": "declined", "fee_decision_date": "2026-03-06"}, actor=engine.SYSTEM)
+        engine.complete(repair, decision["id"], data={"fee_decision": "declined", "fee_decision_date": "2026-03-06"},
+                        actor=engine.SYSTEM)
     assert "fee_decline_reason" in err.value.fields
     do(repair, iid, "record_fee_decision",
        {"fee_decision": "declined", "fee_decision_date": "2026-03-06", "fee_decline_reason": "Too expensive."},
@@ -359,7 +360,8 @@ def test_incomplete_application_loops_until_complete(repair, frozen_clock):
     assert tasks["complete_application"]["role"] == "customer_service"
 
     with pytest.raises(engine.InvalidData) as err:  # the completion form requires the VAL-08 items
-        engine.complete(repair, tasks["complete_application"]["id"], data={**APPLICATION, "phone": ""}, actor=engine.SYSTEM)
+        engine.complete(repair, tasks["complete_application"]["id"], data={**APPLICATION, "phone": ""},
+                        actor=engine.SYSTEM)
     assert "phone" in err.value.fields
 
     # A blank phone passes the form's length check but not VAL-08: back again.

@@ -89,7 +89,7 @@ def test_every_element_has_diagram_interchange(doc, process):
     for flow in flows:
         points = [(float(p.get("x")), float(p.get("y"))) for p in x(edges[flow.get("id")], "./di:waypoint")]
         assert len(points) >= 2
-        for (x1, y1), (x2, y2) in zip(points, points[1:]):
+        for (x1, y1), (x2, y2) in zip(points, points[1:], strict=False):
             assert x1 == x2 or y1 == y2, f"{flow.get('id')}: diagonal segment"
         for end, ref in ((points[0], flow.get("sourceRef")), (points[-1], flow.get("targetRef"))):
             bx, by, bw, bh = bounds[ref]
@@ -222,7 +222,8 @@ def test_every_end_sets_the_outputs_for_the_caller(process):
     import ast
 
     expected = {
-        "set_outcome_remote_guidance": ("remote_guidance", {"repair_number", "in_warranty", "chargeable", "repair_due"}),
+        "set_outcome_remote_guidance": ("remote_guidance",
+                                        {"repair_number", "in_warranty", "chargeable", "repair_due"}),
         "set_outcome_abandoned": ("abandoned", {"in_warranty", "chargeable", "repair_due"}),
         "set_outcome_returned_unrepaired": ("returned_unrepaired", {"repair_due"}),
         "set_outcome_repaired": ("repaired", set()),

@@ -74,7 +74,7 @@ def test_deadline_ends_at_end_of_day_local(cal):
 
 def test_deadline_uses_the_local_day_of_the_start(cal):
     # 2026-03-08 20:00 UTC is Monday 04:00 in Shanghai: counting starts after Monday.
-    due = cal.deadline(dt.datetime(2026, 3, 8, 20, 0, tzinfo=dt.timezone.utc), 2)
+    due = cal.deadline(dt.datetime(2026, 3, 8, 20, 0, tzinfo=dt.UTC), 2)
     assert due.isoformat() == "2026-03-11T18:00:00+08:00"
 
 
@@ -125,7 +125,7 @@ def test_operator_from_datetime_key_and_params():
 
 
 def test_operator_without_start_key_uses_now():
-    out = run({}, {"days": 1, "output_key": "due"}, now=dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.timezone.utc))
+    out = run({}, {"days": 1, "output_key": "due"}, now=dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC))
     assert out == {"due": "2026-03-09T18:00:00+08:00"}
 
 

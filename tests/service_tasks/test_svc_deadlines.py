@@ -6,7 +6,7 @@ import pytest
 from service_tasks import registry
 from service_tasks.registry import OperatorError
 
-NOW = dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.timezone.utc)  # Fri 10:00 in Shanghai
+NOW = dt.datetime(2026, 3, 6, 2, 0, tzinfo=dt.UTC)  # Fri 10:00 in Shanghai
 
 
 def deadlines(data, params=None, now=NOW):

@@ -144,7 +144,7 @@ class Sequence:
         return self.value - 1
 
 
-def number(op, data, params=None, now=dt.datetime(2026, 5, 4, 1, 0, tzinfo=dt.timezone.utc), seq=None):
+def number(op, data, params=None, now=dt.datetime(2026, 5, 4, 1, 0, tzinfo=dt.UTC), seq=None):
     seq = seq or Sequence()
     return registry.get(op).run(data, params or {}, context={"now": now, "next_number": seq}), seq
 
@@ -162,7 +162,7 @@ def test_repair_number_format():
 
 
 def test_year_is_taken_in_the_business_timezone():
-    new_year_in_shanghai = dt.datetime(2025, 12, 31, 17, 0, tzinfo=dt.timezone.utc)
+    new_year_in_shanghai = dt.datetime(2025, 12, 31, 17, 0, tzinfo=dt.UTC)
     out, seq = number("issue_complaint_number", {}, now=new_year_in_shanghai)
     assert out["complaint_no"] == "CP-2026-000123" and seq.calls == [("complaint", 2026)]
     out, seq = number("issue_complaint_number", {}, {"timezone": "UTC"}, now=new_year_in_shanghai)
@@ -187,7 +187,7 @@ def test_prefix_and_width_params():
 
 def test_numbering_needs_the_engine_context():
     with pytest.raises(OperatorError) as err:
-        registry.get("issue_complaint_number").run({}, {}, context={"now": dt.datetime.now(dt.timezone.utc)})
+        registry.get("issue_complaint_number").run({}, {}, context={"now": dt.datetime.now(dt.UTC)})
     assert err.value.field == "next_number"
     with pytest.raises(OperatorError) as err:
         registry.get("issue_repair_number").run({}, {}, context={"next_number": Sequence()})

@@ -1,4 +1,4 @@
-"""Fixtures of the web UI tests: an app on a temporary SQLite database, signed-in clients."""
+"""Fixtures of the web UI tests: signed-in clients of the shared ``app`` (tests/app_fixtures.py)."""
 from __future__ import annotations
 
 import re
@@ -6,17 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from markupsafe import escape
 
 import engine
 from caseflow import store
-from web import create_app
 from web.build_static import compile_translations
+
+from app_fixtures import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = Path(__file__).resolve().parent / "bundles"
-PASSWORD = "secret-pw"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # role sets of the test users (one argon2 hash for all keeps the suite fast)
@@ -37,23 +36,16 @@ def _translations() -> None:
     compile_translations()
 
 
-@pytest.fixture(scope="session")
-def password_hash() -> str:
-    return PasswordHasher().hash(PASSWORD)
+@pytest.fixture
+def app_env() -> dict[str, str]:
+    """Attachments of at most 2 KiB, so the size limit is easy to test."""
+    return {"CASEFLOW_MAX_ATTACHMENT_BYTES": "2048"}
 
 
 @pytest.fixture
-def app(database: store.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password_hash: str):
-    """The Flask app on the test database; attachments and secrets under ``tmp_path``."""
-    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    monkeypatch.setenv("CASEFLOW_MAX_ATTACHMENT_BYTES", "2048")
-    with database.session() as session:
-        for name, roles in USERS.items():
-            user = store.User(username=name, password_hash=password_hash, display_name=name.title(), active=True)
-            user.roles = [store.UserRole(role=r) for r in roles]
-            session.add(user)
-    application = create_app({"TESTING": True}, database=database)
-    yield application
+def app_users() -> dict[str, list[str]]:
+    """The users above, signed in with ``PASSWORD`` by ``browser``."""
+    return USERS
 
 
 @pytest.fixture

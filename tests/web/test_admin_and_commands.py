@@ -4,9 +4,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from caseflow import cli
-from caseflow import store
-from web import accounts
+from caseflow import accounts, cli, store
 
 
 @pytest.mark.parametrize("user", ["service", "quality", "manager", "gm", "finance"])
@@ -96,3 +94,79 @@ def test_demo_users_cover_every_role_and_are_idempotent(cli_env):
 def test_serve_is_a_command():
     result = CliRunner().invoke(cli.main, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--host" in result.output
+
+
+def test_demo_users_are_only_created_never_reset(cli_env):
+    runner = CliRunner()
+    assert runner.invoke(cli.main, ["demo-users"]).exit_code == 0
+    with cli_env.session() as s:
+        quality = accounts.find_user(s, "quality")
+        accounts.set_password(quality, "changed-by-admin")
+        accounts.set_roles(quality, ["quality", "manager"])
+        accounts.find_user(s, "gm").active = False
+        s.delete(accounts.find_user(s, "finance"))
+    again = runner.invoke(cli.main, ["demo-users"])
+    assert again.exit_code == 0, again.output
+    assert "finance-demo" in again.output and "quality-demo" not in again.output  # only the missing one
+    assert "left unchanged" in again.output and "quality" in again.output
+    with cli_env.session() as s:
+        assert accounts.authenticate(s, "quality", "changed-by-admin") is not None
+        assert accounts.authenticate(s, "quality", "quality-demo") is None
+        assert accounts.find_user(s, "quality").role_names == {"quality", "manager"}
+        assert accounts.find_user(s, "gm").active is False
+        assert accounts.authenticate(s, "finance", "finance-demo") is not None
+
+
+def test_serve_migrates_then_execs_gunicorn_on_the_web_app_by_name(cli_env, tmp_path, monkeypatch):
+    import os
+    import sys
+
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append((path, argv)))
+    result = CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0", "--port", "5123", "--workers", "3",
+                                           "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    assert "http://localhost:5123/" in result.output
+    [(path, argv)] = calls
+    assert path == sys.executable and argv[:3] == [sys.executable, "-m", "gunicorn"]
+    opts = dict(zip(argv[3:-1:2], argv[4:-1:2], strict=True))
+    assert opts == {"--config": "python:web.gunicorn_conf", "--bind": "0.0.0.0:5123", "--workers": "3",
+                    "--threads": "2"}
+    assert argv[-1] == "web.serving:worker_app()"
+    assert (tmp_path / "cli.sqlite3").exists()  # migrated before gunicorn starts
+    with cli_env.session() as s:
+        assert accounts.list_users(s) == []  # the schema is there
+
+
+def test_the_cli_runs_without_loading_the_web_package(cli_env):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom caseflow import cli\n"
+            "for args in (['--help'], ['serve', '--help'], ['users', 'list'], ['demo-users'], ['processes']):\n"
+            "    assert CliRunner().invoke(cli.main, args).exit_code == 0, args\n"
+            "print(sorted(m for m in sys.modules if m == 'web' or m.startswith(('web.', 'flask'))))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_gunicorn_config_and_worker_app_load(cli_env, monkeypatch):
+    import importlib
+
+    from gunicorn import config as gunicorn_config
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    conf = importlib.import_module("web.gunicorn_conf")
+    assert conf.worker_class == "gthread" and conf.preload_app is False
+    server = WSGIApplication.__new__(WSGIApplication)  # read the module as `gunicorn --config` does
+    server.cfg = gunicorn_config.Config()
+    server.load_config_from_module_name_or_filename("python:web.gunicorn_conf")
+    assert server.cfg.worker_class_str == "gthread" and server.cfg.timeout == 60
+    from web import serving
+
+    started = []
+    monkeypatch.setattr(serving.TimerLeader, "watch", lambda self: started.append(self))
+    app = serving.worker_app()
+    assert app.test_client().get("/login").status_code == 200 and len(started) == 1
+    started[0].db.dispose()

@@ -56,7 +56,8 @@ def work_through(database, browser, instance_id: int, answers: dict[str, dict], 
         b = browser(ROLE_USER[task.role])
         assert b.get(f"/tasks/{task.id}").status_code == 200
         response = b.post(f"/tasks/{task.id}", answers[task.name])
-        assert response.status_code == 302, re.findall(r"class=\"(?:error|flash flash-error)\"[^>]*>([^<]*)", response.get_data(as_text=True))
+        assert response.status_code == 302, re.findall(r"class=\"(?:error|flash flash-error)\"[^>]*>([^<]*)",
+                                                       response.get_data(as_text=True))
         done.append(task.name)
     raise AssertionError(f"case {instance_id} did not finish: {done}")
 

@@ -151,7 +151,8 @@ def test_a_deadline_is_met_when_the_tasks_it_binds_are_done_in_time(database, co
 
     with database.session() as s:
         [confirm] = engine.list_tasks(s, instance_id=case["id"])
-        engine.complete(s, confirm["id"], {"complaint_valid": True, "override_grade": False}, actor=engine.Actor.tool("quality"))
+        engine.complete(s, confirm["id"], {"complaint_valid": True, "override_grade": False},
+                        actor=engine.Actor.tool("quality"))
     assert states()["React by"] in ("open", "due_soon")  # 1D, also bound to react_by, is still open
     with database.session() as s:
         [d1] = engine.list_tasks(s, instance_id=case["id"])

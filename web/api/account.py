@@ -1,9 +1,9 @@
 """The caller and their personal API tokens."""
 from __future__ import annotations
 
+from caseflow import accounts
 from schema import tokens as s
 from web import get_db
-from web.api import tokens as api_tokens
 from web.api.core import ApiError, caller, operation
 
 TAGS = ["account"]
@@ -19,15 +19,15 @@ def me() -> dict:
 @operation("/tokens", "GET", summary="The caller's API tokens", tags=TAGS, response=s.TokenListSchema)
 def list_tokens() -> dict:
     """Name, creation, last use and revocation of each token (never the token itself)."""
-    return {"items": [api_tokens.token_dict(t) for t in api_tokens.list_tokens(get_db(), caller().username)]}
+    return {"items": [accounts.token_dict(t) for t in accounts.list_tokens(get_db(), caller().username)]}
 
 
 @operation("/tokens", "POST", summary="Create an API token", tags=TAGS, body=s.TokenCreateRequestSchema,
            response=s.TokenCreatedSchema, status=201, errors=(415, 422))
 def create_token(body: dict) -> dict:
     """The plain token is in this response only; Caseflow keeps its SHA-256."""
-    row, plain = api_tokens.create_token(get_db(), caller().username, body["name"])
-    return {**api_tokens.token_dict(row), "token": plain}
+    row, plain = accounts.create_token(get_db(), caller().username, body["name"])
+    return {**accounts.token_dict(row), "token": plain}
 
 
 @operation("/tokens/<int:token_id>", "DELETE", summary="Revoke an API token", tags=TAGS,
@@ -37,5 +37,5 @@ def revoke_token(token_id: int) -> dict:
     if token_id == caller().token_id:
         raise ApiError(409, "conflict", "this request is authenticated with that token; revoke it with another "
                                         "token, in the web UI or with `caseflow tokens revoke`")
-    return api_tokens.token_dict(api_tokens.revoke_token(get_db(), token_id, caller().username))
+    return accounts.token_dict(accounts.revoke_token(get_db(), token_id, caller().username))
 

@@ -213,8 +213,9 @@ def _http_error(err: HTTPException) -> Response:
             409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_data"}.get(
         status, re.sub(r"\W+", "_", (err.name or "error").lower()))
     response = _error(status, code, err.description or err.name or "error")
-    if status == 405 and getattr(err, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(err.valid_methods)
+    valid_methods = getattr(err, "valid_methods", None)  # set on MethodNotAllowed
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response
 
 

@@ -8,6 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, current_app, jsonify, render_template_string
 
+from caseflow import config
 from schema.common import DateTimeString, ErrorSchema
 from web.api import bp
 from web.api.core import ERROR_TEXT, JSON, MULTIPART, OPERATIONS, Operation
@@ -33,7 +34,8 @@ def build_spec() -> dict:
     plugin = MarshmallowPlugin(schema_name_resolver=_resolver)
     spec = APISpec(title="Caseflow API", version=API_VERSION, openapi_version="3.0.3", plugins=[plugin],
                    info={"description": DESCRIPTION})
-    plugin.converter.field_mapping  # noqa: B018  (the converter exists once the plugin is initialised)
+    if plugin.converter is None:  # APISpec(plugins=[plugin]) has initialised it
+        raise RuntimeError("the marshmallow plugin of the OpenAPI spec is not initialised")
     plugin.map_to_openapi_type(DateTimeString, "string", "date-time")
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                     "description": "a personal API token"})
@@ -52,7 +54,7 @@ def build_spec() -> dict:
 def _operation(op: Operation) -> dict:
     params: list[dict] = []
     for name, conv in op.path_params:
-        schema = {"type": "integer", "minimum": 1, "maximum": 2**62} if conv == "int" else {"type": "string"}
+        schema = {"type": "integer", "minimum": 1, "maximum": config.MAX_DB_ID} if conv == "int" else {"type": "string"}
         params.append({"in": "path", "name": name, "required": True, "schema": schema})
     if op.query is not None:
         params.append({"in": "query", "schema": op.query})
@@ -136,7 +138,7 @@ table{border-collapse:collapse;margin:.3rem 0} td,th{border:1px solid #e0e3ea;pa
 {% if o.response %}<p>Response <code>{{ o.success }}</code>:</p><pre>{{ o.response }}</pre>{% endif %}
 </details>
 {% endfor %}{% endfor %}
-</body></html>"""
+</body></html>"""  # noqa: E501  (an HTML template: wrapping its lines would change the page)
 
 
 def _describe(schema: dict | None, components: dict, depth: int = 0) -> str:
@@ -148,7 +150,10 @@ def _describe(schema: dict | None, components: dict, depth: int = 0) -> str:
         return name if depth > 1 else _describe(components.get(name), components, depth)
     if "allOf" in schema or "anyOf" in schema:
         parts = [p for p in schema.get("allOf", []) + schema.get("anyOf", []) if "$ref" in p or "properties" in p]
-        return _describe(parts[0], components, depth) + (" | null" if schema.get("nullable") or schema.get("anyOf") else "") if parts else "object"
+        if not parts:
+            return "object"
+        nullable = " | null" if schema.get("nullable") or schema.get("anyOf") else ""
+        return _describe(parts[0], components, depth) + nullable
     kind = schema.get("type", "object")
     if kind == "array":
         return f"[{_describe(schema.get('items'), components, depth + 1)}]"
@@ -174,7 +179,8 @@ def docs_page() -> str:
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             body = op.get("requestBody", {}).get("content", {})
-            body_type, body_schema = next(iter(body.items()), (None, {}))
+            no_body: tuple[None, dict[str, Any]] = (None, {})
+            body_type, body_schema = next(iter(body.items()), no_body)
             success = next(c for c in op["responses"] if c.startswith("2"))
             resp = op["responses"][success]
             resp_schema = resp.get("content", {}).get(JSON, {}).get("schema") if isinstance(resp, dict) else None

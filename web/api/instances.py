@@ -1,7 +1,9 @@
 """Process instances: start, list with filters, get, cancel, retry, audit log, migration."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import func, select
 
 import engine
 from caseflow import store
@@ -35,9 +37,17 @@ def start(body: dict) -> dict:
     return engine.start(session, key, body.get("data") or {}, actor=actor(), version=body.get("version"))
 
 
-def _summary(inst: store.ProcessInstance) -> dict:
+# What the list shows of an instance (never its workflow state), with its version number.
+_LIST_COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.process_key, store.ProcessDefinition.version,
+                 store.ProcessInstance.definition_id, store.ProcessInstance.business_key,
+                 store.ProcessInstance.status, store.ProcessInstance.error, store.ProcessInstance.started_by,
+                 store.ProcessInstance.created_at, store.ProcessInstance.updated_at,
+                 store.ProcessInstance.completed_at)
+
+
+def _summary(inst: Any) -> dict:
     return {
-        "id": inst.id, "process_key": inst.process_key, "version": inst.definition.version,
+        "id": inst.id, "process_key": inst.process_key, "version": inst.version,
         "definition_id": inst.definition_id, "business_key": inst.business_key, "status": inst.status,
         "error": inst.error if inst.status == "error" else None, "started_by": inst.started_by,
         "created_at": inst.created_at.isoformat(),
@@ -52,24 +62,31 @@ def list_instances(query: dict) -> dict:
     """Filter by process (and version), status, business key and creation time; newest first.
     Reads the instance table only."""
     session = get_db()
-    stmt = select(store.ProcessInstance)
+    instance = store.ProcessInstance
+    where = []
     if query.get("process"):
-        stmt = stmt.where(store.ProcessInstance.process_key == query["process"])
+        where.append(instance.process_key == query["process"])
     if query.get("version") is not None:
         if not query.get("process"):
             raise ApiError(422, "invalid_data", "filtering by version needs process",
                            {"version": "needs process"})
-        stmt = stmt.join(store.ProcessDefinition).where(store.ProcessDefinition.version == query["version"])
+        where.append(store.ProcessDefinition.version == query["version"])
     if query.get("status"):
-        stmt = stmt.where(store.ProcessInstance.status == query["status"])
+        where.append(instance.status == query["status"])
     if query.get("business_key"):
-        stmt = stmt.where(store.ProcessInstance.business_key == query["business_key"])
+        where.append(instance.business_key == query["business_key"])
     if query.get("created_from"):
-        stmt = stmt.where(store.ProcessInstance.created_at >= query["created_from"])
+        where.append(instance.created_at >= query["created_from"])
     if query.get("created_to"):
-        stmt = stmt.where(store.ProcessInstance.created_at < query["created_to"])
-    total = store.count(session, stmt)
-    rows = session.scalars(stmt.order_by(store.ProcessInstance.id.desc())
+        where.append(instance.created_at < query["created_to"])
+    counted = select(func.count()).select_from(instance)
+    if query.get("version") is not None:
+        counted = counted.join(store.ProcessDefinition, store.ProcessDefinition.id == instance.definition_id)
+    total = session.execute(counted.where(*where)).scalar_one()
+    rows = session.execute(select(*_LIST_COLUMNS)
+                           .join_from(instance, store.ProcessDefinition,
+                                      store.ProcessDefinition.id == instance.definition_id)
+                           .where(*where).order_by(instance.id.desc())
                            .limit(query["limit"]).offset(query["offset"]))
     return {"items": [_summary(r) for r in rows], "total": total, "limit": query["limit"],
             "offset": query["offset"]}

@@ -1,15 +1,14 @@
 """Processes and versions: list, versions, deploy by upload, pin/unpin, diagram, diff, start form."""
 from __future__ import annotations
 
-from typing import Any
+from typing import BinaryIO, cast
 
 from flask import request
 
-from caseflow import bundles
 import engine
+from caseflow import uploads
 from schema import processes as s
 from web import get_db
-from web.api import upload
 from web.api.core import MULTIPART, ApiError, actor, operation
 
 TAGS = ["processes"]
@@ -28,34 +27,6 @@ def list_processes() -> dict:
     return {"items": engine.list_processes(get_db())}
 
 
-def deploy_bundle(session: Any, bundle: bundles.Bundle, who: str, validate_only: bool = False) -> dict:
-    """Validate a bundle and store it (or only report, with ``validate_only``).
-
-    Raises ``engine.DeployRejected`` with the problems (file, element, line), exactly as
-    ``caseflow deploy`` reports them. Shared with the admin UI.
-    """
-    early = upload.precheck(bundle)
-    if early:
-        raise engine.DeployRejected(early)
-    if validate_only:
-        nested = session.begin_nested()
-        try:
-            results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=who)]
-        finally:
-            nested.rollback()
-        for r in results:
-            if r["status"] == "deployed":
-                r["definition_id"] = None
-    else:
-        results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=who)]
-    return {"validate_only": validate_only, "files": sorted(bundle.files), "processes": results}
-
-
-def deploy_upload(session: Any, files: list[tuple[str, Any]], who: str, validate_only: bool = False) -> dict:
-    """:func:`deploy_bundle` for uploaded ``(filename, stream)`` pairs (raises ``UploadRejected`` too)."""
-    return deploy_bundle(session, upload.bundle_from_files(files), who, validate_only)
-
-
 @operation("/processes", "POST", summary="Deploy a bundle by upload", tags=TAGS, admin=True,
            multipart=UPLOAD_BODY, query=s.UploadQuerySchema, response=s.DeployResponseSchema, status=201,
            errors=(413, 415, 422))
@@ -67,8 +38,9 @@ def upload_bundle(query: dict) -> dict:
     `validate_only=true` reports without storing."""
     if request.mimetype != MULTIPART:
         raise ApiError(415, "unsupported_media_type", "upload the bundle as multipart/form-data (field `files`)")
-    items = [(f.filename or "", f.stream) for f in request.files.getlist("files")]
-    return deploy_upload(get_db(), items, actor(), query["validate_only"])
+    # FileStorage.stream is typed IO[bytes]; uploads only read()s it, so BinaryIO is safe
+    items = [(f.filename or "", cast(BinaryIO, f.stream)) for f in request.files.getlist("files")]
+    return uploads.deploy_upload(get_db(), items, actor(), query["validate_only"])
 
 
 @operation("/processes/<key>/versions", "GET", summary="Versions of a process", tags=TAGS,
@@ -133,5 +105,3 @@ def start_form(key: str) -> dict:
     return {"key": key, "version": definition.version, "form": listed["start_form"] if listed else None,
             "schema": engine.start_form(session, key)}
 
-
-__all__ = ["deploy_bundle", "deploy_upload"]

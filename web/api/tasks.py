@@ -6,7 +6,7 @@ from caseflow import store
 from schema import instances as si
 from schema import tasks as s
 from web import get_db
-from web.api.core import ApiError, actor, caller, engine_actor, operation
+from web.api.core import ApiError, caller, engine_actor, operation
 
 TAGS = ["tasks"]
 

@@ -31,9 +31,9 @@ class FormField:
     options: list[tuple[str, str]] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     read_only: bool = False
-    children: list["FormField"] = field(default_factory=list)  # object: its fields
-    rows: list[list["FormField"]] = field(default_factory=list)  # rows: the filled rows
-    template_row: list["FormField"] = field(default_factory=list)  # rows: a blank row
+    children: list[FormField] = field(default_factory=list)  # object: its fields
+    rows: list[list[FormField]] = field(default_factory=list)  # rows: the filled rows
+    template_row: list[FormField] = field(default_factory=list)  # rows: a blank row
     attachment: dict | None = None  # file: the current attachment {id, filename}
 
     @property
@@ -181,9 +181,15 @@ def build_fields(schema: dict | None, ui_schema: dict | None, values: dict | Non
         node = properties[key]
         if not isinstance(node, dict):
             continue
-        ui = ui_schema.get(key) if isinstance(ui_schema.get(key), dict) else {}
+        ui = ui_entry(ui_schema, key)
         out.append(build_field(key, node, ui, initial_value(key, node, values), ctx, prefix, key in required))
     return out
+
+
+def ui_entry(ui: dict, key: str) -> dict:
+    """The UI schema's entry for ``key`` when it is an object, else an empty one."""
+    entry = ui.get(key)
+    return entry if isinstance(entry, dict) else {}
 
 
 def initial_value(key: str, node: dict, values: dict) -> Any:
@@ -210,7 +216,7 @@ def build_field(key: str, node: dict, ui: dict, value: Any, ctx: FormContext, pr
         f.children = build_fields(node, ui, value, ctx, prefix=f"{name}.")
     elif widget == "rows":
         items = node.get("items") or {}
-        item_ui = ui.get("items") if isinstance(ui.get("items"), dict) else {}
+        item_ui = ui_entry(ui, "items")
         rows = value if isinstance(value, list) else []
         f.rows = [build_fields(items, item_ui, row, ctx, prefix=f"{name}.{i}.") for i, row in enumerate(rows)]
         if not f.rows:  # one blank line to start with (left out on submit if it stays blank)

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from web import labels
-from web.forms.schema_form import ROW_INDEX, property_type, widget_for
+from web.forms.schema_form import ROW_INDEX, property_type, ui_entry, widget_for
 
 ROWS_MARKER = "__rows"  # hidden input sent with every table, so an emptied table means []
 ROW_MARKER = "__row"  # hidden input sent with every row, so a row of checkboxes is seen
@@ -57,7 +58,7 @@ class _Reader:
         for key, node in (schema.get("properties") or {}).items():
             if not isinstance(node, dict):
                 continue
-            sub_ui = ui.get(key) if isinstance(ui.get(key), dict) else {}
+            sub_ui = ui_entry(ui, key)
             if node.get("readOnly") or sub_ui.get("ui:readonly"):
                 continue
             self.field(key, node, sub_ui, src + key, dst + key, data, raw, key in required)
@@ -97,8 +98,9 @@ class _Reader:
 
     def rows(self, node: dict, ui: dict, src: str, dst: str) -> tuple[list, list]:
         items = node.get("items") or {}
-        item_ui = ui.get("items") if isinstance(ui.get("items"), dict) else {}
-        rows_data, rows_raw = [], []
+        item_ui = ui_entry(ui, "items")
+        rows_data: list[dict] = []
+        rows_raw: list[dict] = []
         for index in self._row_indexes(src):
             position = len(rows_data)
             before = dict(self.errors)

@@ -6,10 +6,10 @@ from typing import Any
 from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
+from sqlalchemy.orm import Session
 
-from caseflow import store
-from web import accounts, get_db, rollback_request
-from web.api import tokens
+from caseflow import accounts, store
+from web import get_db, rollback_request
 from web.extensions import StaffUser
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -18,7 +18,7 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 @bp.route("/", methods=["GET", "POST"])
 def index() -> Any:
     session = get_db()
-    user = session.get(store.User, current_user.id)
+    user = _signed_in_user(session)
     if request.method == "POST":
         user.display_name = request.form.get("display_name", "").strip() or None
         new_password = request.form.get("new_password", "")
@@ -39,10 +39,15 @@ def index() -> Any:
     return _page(user)
 
 
+def _signed_in_user(session: Session) -> store.User:
+    """The signed-in user's row (the user loader found it in this request's session)."""
+    return session.get_one(store.User, current_user.id)
+
+
 def _page(user: store.User) -> str:
-    rows = tokens.list_tokens(get_db(), user.username)
+    rows = accounts.list_tokens(get_db(), user.username)
     new_token = next(iter(get_flashed_messages(category_filter=["new_token"])), None)
-    return render_template("account.html", user=user, tokens=[tokens.token_dict(r) for r in rows],
+    return render_template("account.html", user=user, tokens=[accounts.token_dict(r) for r in rows],
                            new_token=new_token)
 
 
@@ -50,10 +55,10 @@ def _page(user: store.User) -> str:
 def create_token() -> Any:
     """Create a personal API token; its text is shown once, on this response only."""
     session = get_db()
-    user = session.get(store.User, current_user.id)
+    user = _signed_in_user(session)
     try:
-        _row, plain = tokens.create_token(session, user.username, request.form.get("name"))
-    except tokens.TokenError as err:
+        _row, plain = accounts.create_token(session, user.username, request.form.get("name"))
+    except accounts.TokenError as err:
         rollback_request()
         flash(str(err), "error")
         return _page(user), 422
@@ -67,8 +72,8 @@ def revoke_token(token_id: int) -> Any:
     """Revoke one of my tokens."""
     session = get_db()
     try:
-        tokens.revoke_token(session, token_id, current_user.username)
-    except tokens.TokenError:
+        accounts.revoke_token(session, token_id, current_user.username)
+    except accounts.TokenError:
         rollback_request()
         flash(_("No such token."), "error")
         return redirect(url_for("account.index")), 303

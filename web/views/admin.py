@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 import engine
-from caseflow import store
-from web import accounts, get_db, rollback_request
+from caseflow import accounts, store
+from web import get_db, rollback_request
 from web.views.common import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -7,8 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from caseflow import store
-from web import accounts, get_db
+from caseflow import accounts, store
+from web import get_db
 from web.extensions import LANGUAGES, StaffUser
 from web.views.common import redirect_back, safe_target
 

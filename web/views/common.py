@@ -7,10 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import engine
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
+import engine
 from caseflow import config
 
 

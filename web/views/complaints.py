@@ -9,9 +9,10 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from caseflow import clock
-from caseflow import store
-from web import casefile, complaint_register as register, get_db
-from web.labels import OUTPUT_ENUMS, pick, task_title
+from caseflow.manifest import Manifest
+from web import casefile, get_db, manifests, templating
+from web import complaint_register as register
+from web.labels import OUTPUT_ENUMS, LabelBook, pick
 from web.templating import day, when
 from web.views.common import business_tz
 
@@ -42,11 +43,15 @@ def index() -> Any:
     session = get_db()
     flt = register.RegisterFilter.from_args(request.args)
     number = request.args.get("page", "1")
-    result = register.page(session, flt, business_tz(), int(number) if number.isdigit() else 1)
-    books = {r.definition_id: casefile.label_book(session, r.definition_id) for r in result.rows}
+    manifest = manifests.for_process(session, register.PROCESS_KEY)
+    result = register.page(session, flt, business_tz(), int(number) if number.isdigit() else 1,
+                           search_fields=manifest.search_fields if manifest else ())
+    books = {d: casefile.label_book(session, d) for d in {r.definition_id for r in result.rows}}
+    templating.prepare_task_titles(definitions={r.id: r.definition_id for r in result.rows})
     return render_template("register.html", result=result, flt=flt, choices=_choices(session), books=books,
                            status_of=lambda row: register.status_key(row), status_label=register_status_label,
-                           received_at=register.received_at)
+                           received_at=register.received_at,
+                           customer=lambda row: manifests.summary(manifest, row.data))
 
 
 def _csv_headers() -> list[str]:
@@ -55,18 +60,21 @@ def _csv_headers() -> list[str]:
             _("Closed")]
 
 
-def _csv_row(session: Any, row: store.ProcessInstance, tasks: list[dict]) -> list[str]:
-    book = casefile.label_book(session, row.definition_id)
+def _csv_row(book: LabelBook, row: Any, tasks: list[dict], manifest: Manifest | None,
+             status_labels: dict[str, str]) -> list[str]:
     data = row.data or {}
+    status = register.status_key(row)
 
-    def shown(key: str) -> str:
-        return casefile.display(book, key, data.get(key))
+    def shown(key: str | None) -> str:
+        return casefile.display(book, key, data.get(key)) if key else ""
 
     return [_cell(v) for v in [
-            row.business_key or f"#{row.id}", when(register.received_at(row)), shown("customer_name") or shown("customer_code"),
+            row.business_key or f"#{row.id}", when(register.received_at(row)),
+            shown(manifest.summary_key(data) if manifest else None),
             " ".join(filter(None, (shown("product_no"), shown("product_model")))), shown("complaint_type"),
             shown("kpi_class"), shown("urgency"), shown("responsible_dept"), shown("description"),
-            register_status_label(register.status_key(row)), "; ".join(task_title(t) for t in tasks),
+            status_labels.get(status) or register_status_label(status),
+            "; ".join(templating.task_title(t) for t in tasks),
             day(row.completed_at) if row.completed_at else ""]]
 
 
@@ -80,13 +88,18 @@ def export() -> Any:
     """Every complaint matching the filters, as UTF-8 CSV with a BOM (opens in Excel)."""
     session = get_db()
     flt = register.RegisterFilter.from_args(request.args)
-    result = register.all_rows(session, flt, business_tz())
+    manifest = manifests.for_process(session, register.PROCESS_KEY)
+    result = register.all_rows(session, flt, business_tz(), search_fields=manifest.search_fields if manifest else ())
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(_csv_headers())
+    books = {d: casefile.label_book(session, d) for d in {r.definition_id for r in result.rows}}
+    templating.prepare_task_titles(definitions={r.id: r.definition_id for r in result.rows})
+    status_labels = {s: register_status_label(s) for s in register.STATUSES}  # translated once, not per row
     for row in result.rows:
-        writer.writerow(_csv_row(session, row, result.current_tasks.get(row.id, [])))
+        writer.writerow(_csv_row(books[row.definition_id], row, result.current_tasks.get(row.id, []), manifest,
+                                 status_labels))
     stamp = clock.now().astimezone(business_tz()).strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="complaints-{stamp}.csv"'})

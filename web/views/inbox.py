@@ -7,7 +7,8 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 import engine
-from web import accounts, deadlines, get_db
+from caseflow import accounts
+from web import deadlines, get_db, templating
 from web.views.common import inbox_roles
 
 bp = Blueprint("inbox", __name__)
@@ -35,5 +36,6 @@ def index() -> Any:
     tasks.sort(key=lambda t: DEADLINE_ORDER[t["deadline_state"]])  # stable: keeps the due order
     role_choices = sorted(roles) if roles is not None else accounts.known_roles(session)
     processes = engine.list_processes(session)
+    templating.prepare_task_titles(tasks)  # their versions' labels: one query for the page
     return render_template("inbox.html", tasks=tasks, processes=processes, role_choices=role_choices,
                            selected={"process": process or "", "role": role or "", "holder": holder})

@@ -11,8 +11,7 @@ from flask import Blueprint, abort, render_template
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
-from caseflow import clock
-from caseflow import store
+from caseflow import clock, store
 from web import casefile, get_db
 
 bp = Blueprint("printouts", __name__)

@@ -35,7 +35,7 @@ def _load(task_id: str) -> dict:
 
 def _render(task: dict, values: dict | None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     session = get_db()
-    instance = session.get(store.ProcessInstance, task["instance_id"])
+    instance = session.get_one(store.ProcessInstance, task["instance_id"])  # the task's own case
     manifest = casefile.manifest(session, instance.definition_id)
     book = casefile.label_book(session, instance.definition_id)
     form = form_page.build(session, task["schema"], task["ui_schema"], values, errors, task["instance_id"])

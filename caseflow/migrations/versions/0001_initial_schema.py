@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-23 00:35:08.228698
 """
-from alembic import op
 import sqlalchemy as sa
-from caseflow import store
+from alembic import op
 
+from caseflow import store
 
 revision = '0001'
 down_revision = None

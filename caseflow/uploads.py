@@ -1,10 +1,14 @@
-"""Bundles from uploads: several .bpmn/.dmn/.json files, or one .zip, read defensively.
+"""Deploying an uploaded bundle: several .bpmn/.dmn/.json files, or one .zip, read defensively,
+then validated and stored by the engine exactly like ``caseflow deploy``.
 
 A zip is opened only within limits (its size, the number of entries, each entry's and the
 total unpacked size, the compression ratio); entries must be plain files at the top of the
 archive or inside one top folder: absolute paths, ``..``, deeper folders, links and
 encrypted entries are refused. Every problem is reported like a deployment problem (file,
-message), so the caller shows the same validation report as ``caseflow deploy``.
+message), so the caller shows the same validation report as ``caseflow deploy``. BPMN/DMN
+files with DOCTYPE/ENTITY declarations are refused before any XML is parsed.
+
+Used by the API (``POST /api/v1/processes``) and the admin pages (``/admin/processes``).
 """
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ import io
 import posixpath
 import stat
 import zipfile
-from typing import BinaryIO, Iterable
+from collections.abc import Iterable
+from typing import IO, Any, BinaryIO
 
+import engine
 from caseflow import bundles
 
 MAX_UPLOAD_FILES = 100
@@ -32,7 +38,7 @@ class UploadRejected(Exception):
         self.problems = problems
 
 
-def _read_limited(stream: BinaryIO, limit: int) -> bytes | None:
+def _read_limited(stream: IO[bytes], limit: int) -> bytes | None:
     data = stream.read(limit + 1)
     return None if len(data) > limit else data
 
@@ -191,3 +197,34 @@ def precheck(bundle: bundles.Bundle) -> list[bundles.Problem]:
                     "DOCTYPE / ENTITY declarations are not allowed in BPMN files "
                     "(possible XXE or entity-expansion attack)", file=name, line=1))
     return problems
+
+
+def deploy_bundle(session: Any, bundle: bundles.Bundle, actor: engine.Actor | str,
+                  validate_only: bool = False) -> dict:
+    """Validate a bundle and store it (or only report, with ``validate_only``).
+
+    Raises ``engine.DeployRejected`` with the problems (file, element, line), exactly as
+    ``caseflow deploy`` reports them. With ``validate_only`` nothing is stored (a savepoint
+    is rolled back) and new versions have ``definition_id`` None.
+    """
+    early = precheck(bundle)
+    if early:
+        raise engine.DeployRejected(early)
+    if validate_only:
+        nested = session.begin_nested()
+        try:
+            results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=actor)]
+        finally:
+            nested.rollback()
+        for r in results:
+            if r["status"] == "deployed":
+                r["definition_id"] = None
+    else:
+        results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=actor)]
+    return {"validate_only": validate_only, "files": sorted(bundle.files), "processes": results}
+
+
+def deploy_upload(session: Any, files: Iterable[tuple[str, BinaryIO]], actor: engine.Actor | str,
+                  validate_only: bool = False) -> dict:
+    """:func:`deploy_bundle` for uploaded ``(filename, stream)`` pairs (raises :class:`UploadRejected` too)."""
+    return deploy_bundle(session, bundle_from_files(files), actor, validate_only)

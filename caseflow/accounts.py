@@ -1,0 +1,288 @@
+"""Staff accounts: the role catalogue (PRODUCT.md §1), users with argon2 password hashes, the
+demo users, and personal API tokens (created once in plain text, stored as SHA-256, revocable).
+
+Used by the web UI (sign-in, admin and account pages), the API (``Authorization: Bearer …``)
+and the CLI (``caseflow users``, ``demo-users``, ``tokens``). Functions take the caller's
+session and never commit. Problems are :class:`AccountError` (a user record cannot be created
+or changed as asked) and :class:`TokenError` (no such user or token, or a token cannot be made).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseflow import clock, store
+
+__all__ = [
+    "ROLES", "AccountError", "TokenError", "DemoUser", "DEMO_USERS", "ApiCaller", "TOKEN_PREFIX",
+    "hash_password", "session_tag", "password_matches", "find_user", "authenticate", "create_user",
+    "set_roles", "set_password", "list_users", "known_roles", "ensure_demo_users",
+    "hash_token", "token_dict", "create_token", "list_tokens", "get_token", "revoke_token", "authenticate_token",
+]
+
+# role key -> (English, Chinese); lanes of uploaded diagrams may add further roles.
+ROLES: dict[str, tuple[str, str]] = {
+    "customer_service": ("Customer service", "客服 / 业务部"),
+    "quality": ("Quality", "品保部"),
+    "logistics": ("Logistics", "储运部"),
+    "marketing": ("Marketing", "市场部"),
+    "manager": ("Manager", "主管领导"),
+    "general_manager": ("General manager", "总经理"),
+    "service_center": ("Service centre", "售后服务中心"),
+    "finance": ("Finance", "财务部"),
+    "admin": ("Administrator", "系统管理员"),
+}
+
+
+class AccountError(ValueError):
+    """A user record cannot be created or changed as asked."""
+
+
+class TokenError(ValueError):
+    """A token cannot be created or revoked as asked (no such user or token, bad name)."""
+
+
+# --- users and passwords ----------------------------------------------------------------------------
+
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths take the same time."""
+    return _hasher.hash("caseflow-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    if len(password) < 4:
+        raise AccountError("the password needs at least 4 characters")
+    return _hasher.hash(password)
+
+
+def session_tag(user: store.User) -> str:
+    """A short fingerprint of the password hash: changing the password ends other sign-ins."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def password_matches(user: store.User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def find_user(session: Session, username: str) -> store.User | None:
+    return session.scalars(select(store.User).where(store.User.username == username)).first()
+
+
+def authenticate(session: Session, username: str, password: str) -> store.User | None:
+    """The active user with these credentials (re-hashing an outdated hash), else None."""
+    user = find_user(session, username.strip())
+    try:
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _check_username(username: str) -> str:
+    name = username.strip()
+    if not name or len(name) > 100 or any(c.isspace() for c in name):
+        raise AccountError("a user name is 1-100 characters without spaces")
+    return name
+
+
+def _check_roles(roles: list[str]) -> list[str]:
+    cleaned = sorted({r.strip() for r in roles if r.strip()})
+    if not cleaned:
+        raise AccountError("a user needs at least one role")
+    return cleaned
+
+
+def create_user(session: Session, username: str, password: str, roles: list[str],
+                display_name: str | None = None, locale: str | None = None) -> store.User:
+    """Add a user; raises AccountError when the name is taken or the input is not valid."""
+    name = _check_username(username)
+    if find_user(session, name) is not None:
+        raise AccountError(f"user {name!r} already exists")
+    user = store.User(username=name, password_hash=hash_password(password),
+                      display_name=(display_name or "").strip() or None, locale=locale, active=True)
+    user.roles = [store.UserRole(role=r) for r in _check_roles(roles)]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_roles(user: store.User, roles: list[str]) -> None:
+    """Replace the roles of ``user``."""
+    wanted = _check_roles(roles)
+    user.roles = [r for r in user.roles if r.role in wanted]
+    have = {r.role for r in user.roles}
+    user.roles.extend(store.UserRole(role=r) for r in wanted if r not in have)
+
+
+def set_password(user: store.User, password: str) -> None:
+    user.password_hash = hash_password(password)
+
+
+def list_users(session: Session) -> list[store.User]:
+    return list(session.scalars(select(store.User).order_by(store.User.username)))
+
+
+def known_roles(session: Session) -> list[str]:
+    """The catalogue's roles plus any role held by a user or a task (e.g. from a new lane)."""
+    found = set(session.scalars(select(store.UserRole.role).distinct()))
+    found |= {r for r in session.scalars(select(store.HumanTask.role).distinct()) if r}
+    return list(ROLES) + sorted(found - set(ROLES))
+
+
+# --- demo users -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    roles: tuple[str, ...]
+    display_name: str
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("service", "service-demo", ("customer_service",), "王客服"),
+    DemoUser("quality", "quality-demo", ("quality",), "李品保"),
+    DemoUser("logistics", "logistics-demo", ("logistics",), "赵储运"),
+    DemoUser("marketing", "marketing-demo", ("marketing",), "钱市场"),
+    DemoUser("manager", "manager-demo", ("manager",), "孙主管"),
+    DemoUser("gm", "gm-demo", ("general_manager",), "周总经理"),
+    DemoUser("repair", "repair-demo", ("service_center",), "吴售后"),
+    DemoUser("finance", "finance-demo", ("finance",), "郑财务"),
+    DemoUser("admin", "admin-demo", ("admin",), "系统管理员"),
+)
+
+
+def ensure_demo_users(session: Session) -> list[tuple[DemoUser, bool]]:
+    """Create the demo users that do not exist yet (one per role of PRODUCT.md §1).
+
+    A user of that name that exists already is left exactly as it is (password, roles, active
+    flag): running this again never undoes a change an administrator made. Returns each demo
+    user with ``True`` when it was created now.
+    """
+    out = []
+    for demo in DEMO_USERS:
+        missing = find_user(session, demo.username) is None
+        if missing:
+            create_user(session, demo.username, demo.password, list(demo.roles), demo.display_name)
+        out.append((demo, missing))
+    return out
+
+
+# --- API tokens -------------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "cf_"
+_LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _token_user(session: Session, username: str) -> store.User:
+    user = find_user(session, username)
+    if user is None:
+        raise TokenError(f"no user {username!r}")
+    return user
+
+
+def token_dict(row: store.ApiToken) -> dict:
+    return {"id": row.id, "name": row.name, "created_at": row.created_at.isoformat(),
+            "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+            "active": row.revoked_at is None}
+
+
+def create_token(session: Session, username: str, name: str | None = None) -> tuple[store.ApiToken, str]:
+    """A new token for ``username``: returns the row and the plain token (shown once)."""
+    user = _token_user(session, username)
+    if not user.active:
+        raise TokenError(f"user {username!r} is deactivated")
+    label = (name or "").strip() or f"token {clock.now():%Y-%m-%d %H:%M}"
+    if len(label) > 200:
+        raise TokenError("a token name has at most 200 characters")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = store.ApiToken(user_id=user.id, name=label, token_hash=hash_token(plain), created_at=clock.now())
+    session.add(row)
+    session.flush()
+    return row, plain
+
+
+def list_tokens(session: Session, username: str) -> list[store.ApiToken]:
+    user = _token_user(session, username)
+    return list(session.scalars(select(store.ApiToken).where(store.ApiToken.user_id == user.id)
+                                .order_by(store.ApiToken.id)))
+
+
+def get_token(session: Session, token_id: int, username: str | None = None) -> store.ApiToken | None:
+    """The token ``token_id`` (only when it belongs to ``username``, if given)."""
+    row = session.get(store.ApiToken, token_id)
+    if row is None:
+        return None
+    if username is not None and row.user_id != _token_user(session, username).id:
+        return None
+    return row
+
+
+def revoke_token(session: Session, token_id: int, username: str | None = None) -> store.ApiToken:
+    """Revoke a token (of ``username`` only, when given); revoking twice is harmless."""
+    row = get_token(session, token_id, username)
+    if row is None:
+        raise TokenError(f"no token {token_id}" + (f" of user {username!r}" if username else ""))
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who an API request acts as."""
+
+    user_id: int
+    username: str
+    display_name: str | None
+    roles: frozenset[str]
+    token_id: int
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+def authenticate_token(session: Session, plain: str) -> ApiCaller | None:
+    """The caller for a presented token, or None (unknown, revoked, or the user is inactive)."""
+    if not plain or len(plain) > 200:
+        return None
+    digest = hash_token(plain)
+    row = session.scalars(select(store.ApiToken).where(store.ApiToken.token_hash == digest)).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    user = session.get(store.User, row.user_id)
+    if user is None or not user.active:
+        return None
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return ApiCaller(user.id, user.username, user.display_name, frozenset(user.role_names), row.id)

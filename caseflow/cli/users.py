@@ -1,0 +1,121 @@
+"""People and their API tokens: ``caseflow users add|list``, ``caseflow demo-users`` and
+``caseflow tokens create|list|revoke`` (over :mod:`caseflow.accounts`)."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from caseflow import accounts
+from caseflow.cli.common import DB_ID, CliContext, echo_lines, emit, json_option, pass_ctx, run
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+@click.group()
+def users() -> None:
+    """Manage the people who sign in to the web UI."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True,
+              help=f"Role key (repeatable): {', '.join(accounts.ROLES)} or a lane-derived role.")
+@click.option("--password", help="Password (asked for when left out).")
+@click.option("--display-name", help="Name shown in the UI and on printed sheets.")
+@click.option("--locale", type=click.Choice(["zh", "en"]), help="UI language (default: the browser's).")
+@pass_ctx
+def users_add(ctx: CliContext, name: str, roles: tuple[str, ...], password: str | None, display_name: str | None,
+              locale: str | None) -> None:
+    """Add user NAME with one or more roles."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    def add(s: Any) -> str:
+        user = accounts.create_user(s, name, password, list(roles), display_name, locale)
+        return f"added {user.username} ({', '.join(sorted(user.role_names))})"
+
+    click.echo(run(ctx, add))
+
+
+@users.command("list")
+@pass_ctx
+def users_list(ctx: CliContext) -> None:
+    """List users with their roles."""
+    def listing(s: Any) -> list[str]:
+        return [f"{u.username:<20} {', '.join(sorted(u.role_names)):<40} {u.display_name or ''}"
+                f"{'' if u.active else '  (inactive)'}" for u in accounts.list_users(s)]
+
+    for line in run(ctx, listing):
+        click.echo(line)
+
+
+@click.command("demo-users")
+@pass_ctx
+def demo_users(ctx: CliContext) -> None:
+    """Create the missing demo users (one per role) and print their names and passwords.
+
+    Demo users that exist already are left as they are: a changed password, role or
+    deactivation is never undone.
+    """
+    result = run(ctx, accounts.ensure_demo_users)
+    created = [demo for demo, new in result if new]
+    kept = [demo.username for demo, new in result if not new]
+    if created:
+        click.echo("Demo users created (user / password / roles):")
+        for demo in created:
+            click.echo(f"  {demo.username:<10} {demo.password:<16} {', '.join(demo.roles)}")
+    if kept:
+        click.echo(f"Demo users already present, left unchanged: {', '.join(kept)}")
+
+
+# --- API tokens ---------------------------------------------------------------------------------------
+
+
+@click.group("tokens")
+def tokens() -> None:
+    """Personal API tokens (`Authorization: Bearer TOKEN`); only their hashes are stored."""
+
+
+@tokens.command("create")
+@click.argument("user")
+@click.option("--name", help="What the token is for (shown in lists).")
+@json_option
+@pass_ctx
+def tokens_create(ctx: CliContext, user: str, name: str | None, as_json: bool) -> None:
+    """Create a token for USER and print it once (it cannot be shown again)."""
+    def create(s: Any) -> dict:
+        row, plain = accounts.create_token(s, user, name)
+        return {**accounts.token_dict(row), "token": plain, "user": user}
+
+    def show(t: dict) -> None:
+        click.echo(t["token"])
+        click.echo(f"token {t['id']} ({t['name']}) for {user}: shown once, store it now; revoke with "
+                   f"`caseflow tokens revoke {t['id']}`", err=True)
+
+    emit(as_json, run(ctx, create), show)
+
+
+@tokens.command("list")
+@click.argument("user")
+@json_option
+@pass_ctx
+def tokens_list(ctx: CliContext, user: str, as_json: bool) -> None:
+    """List USER's tokens (never the tokens themselves)."""
+    rows = run(ctx, lambda s: [accounts.token_dict(t) for t in accounts.list_tokens(s, user)])
+    emit(as_json, {"user": user, "tokens": rows}, lambda p: echo_lines(
+        f"{t['id']:<5} {t['name']:<30} created {t['created_at'][:19]}  last used {(t['last_used_at'] or 'never')[:19]}"
+        + (f"  REVOKED {t['revoked_at'][:19]}" if t["revoked_at"] else "") for t in p["tokens"]))
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=DB_ID)
+@json_option
+@pass_ctx
+def tokens_revoke(ctx: CliContext, token_id: int, as_json: bool) -> None:
+    """Revoke token TOKEN_ID (of any user); requests with it get 401 from now on."""
+    out = run(ctx, lambda s: accounts.token_dict(accounts.revoke_token(s, token_id)))
+    emit(as_json, out, lambda t: click.echo(f"token {t['id']} ({t['name']}) revoked"))
+
+
+COMMANDS = (users, demo_users, tokens)
