@@ -5,8 +5,9 @@ Read path only: rows of ``process_instance`` and ``human_task``, never a workflo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
@@ -93,7 +94,7 @@ def count(session: Session, flt: RegisterFilter, tz: ZoneInfo, search_fields: It
                                .where(*criteria(flt, tz, search_fields))).scalar_one())
 
 
-def criteria(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = ()) -> list[ColumnElement[bool]]:
+def criteria(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = ()) -> list[ColumnElement[Any]]:
     """The WHERE condition of the complaints matching ``flt`` (as a list for ``where(*...)``)."""
     stmt = select(store.ProcessInstance.id).where(store.ProcessInstance.process_key == PROCESS_KEY)
     if flt.status == "open":
@@ -125,12 +126,13 @@ def criteria(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = (
         like = f"%{flt.q}%"
         stmt = stmt.where(or_(store.ProcessInstance.business_key.ilike(like),
                               *(_value(key).ilike(like) for key in search_fields)))
+    assert stmt.whereclause is not None
     return [stmt.whereclause]
 
 
 @dataclass
 class RegisterPage:
-    rows: list[Row]  # the COLUMNS of each complaint
+    rows: Sequence[Row]  # the COLUMNS of each complaint
     total: int
     page: int
     pages: int
