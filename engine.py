@@ -34,10 +34,12 @@ from caseflow._engine.errors import (
     NotFound,
 )
 from caseflow._engine.errors import describe as describe_error
+from caseflow._engine.records import AuditRecord, CaseRecord, TaskForm, TaskRecord
 from caseflow._engine.rows import DefinitionRef
 from caseflow._engine.specs import role_key
 
 __all__ = [
+    "AuditRecord", "CaseRecord", "TaskForm", "TaskRecord",
     "Actor", "SYSTEM", "TIMER", "DeployResult", "DefinitionRef", "ERROR_TABLE", "ErrorKind", "describe_error",
     "EngineError", "NotFound", "Forbidden", "Conflict", "InvalidData", "DeployRejected", "InstanceError",
     "role_key", "UNFINISHED_STATUSES",
@@ -145,17 +147,17 @@ def diagram_xml(session: Session, definition_id: int) -> str:
 
 
 def start(session: Session, key: str, data: dict | None = None, actor: Actor | str = SYSTEM,
-          version: int | None = None) -> dict:
+          version: int | None = None) -> CaseRecord:
     """Start an instance of ``key`` (the start form validates ``data``) and run it until it waits."""
     return run.start(session, key, data, actor, version)
 
 
-def task_form(session: Session, task_id: str) -> dict:
+def task_form(session: Session, task_id: str) -> TaskForm:
     """A task with its form schema, UI schema, instructions and the case data (no workflow loaded)."""
     return run.task_form(session, task_id)
 
 
-def complete(session: Session, task_id: str, data: dict | None, actor: Actor) -> dict:
+def complete(session: Session, task_id: str, data: dict | None, actor: Actor) -> CaseRecord:
     """Complete a ready human task with ``data`` (validated against its form) and run on.
 
     Raises NotFound, Forbidden (not the actor's role, or claimed by another), InvalidData,
@@ -164,27 +166,27 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
     return run.complete(session, task_id, data, actor)
 
 
-def claim(session: Session, task_id: str, actor: Actor) -> dict:
+def claim(session: Session, task_id: str, actor: Actor) -> TaskRecord:
     """Take a ready task so others see it is being worked on; of two at once, one gets it."""
     return run.claim(session, task_id, actor)
 
 
-def unclaim(session: Session, task_id: str, actor: Actor) -> dict:
+def unclaim(session: Session, task_id: str, actor: Actor) -> TaskRecord:
     """Give a claimed task back to its role (its holder or an admin)."""
     return run.unclaim(session, task_id, actor)
 
 
-def retry(session: Session, instance_id: int, actor: Actor | str = SYSTEM) -> dict:
+def retry(session: Session, instance_id: int, actor: Actor | str = SYSTEM) -> CaseRecord:
     """Run a failed instance again from its failing task (after the cause is fixed)."""
     return run.retry(session, instance_id, actor)
 
 
-def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> dict:
+def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> CaseRecord:
     """Correct process data of an instance (e.g. before a retry); audited."""
     return run.update_data(session, instance_id, changes, actor)
 
 
-def cancel(session: Session, instance_id: int, actor: Actor | str = SYSTEM, reason: str | None = None) -> dict:
+def cancel(session: Session, instance_id: int, actor: Actor | str = SYSTEM, reason: str | None = None) -> CaseRecord:
     """Cancel an unfinished instance: its tasks and timers go away."""
     return run.cancel(session, instance_id, actor, reason)
 
@@ -194,22 +196,22 @@ def cancel(session: Session, instance_id: int, actor: Actor | str = SYSTEM, reas
 
 def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
                roles: Iterable[str] | None = None, assignee: str | None = None,
-               process_key: str | None = None, limit: int = 500) -> list[dict]:
+               process_key: str | None = None, limit: int = 500) -> list[TaskRecord]:
     """Ready human tasks, soonest deadline first (one indexed query on the task table)."""
     return records.list_tasks(session, instance_id, role, roles, assignee, process_key, limit)
 
 
-def show(session: Session, instance_id: int, audit: bool = True) -> dict:
+def show(session: Session, instance_id: int, audit: bool = True) -> CaseRecord:
     """An instance as stored: status, data, ready tasks, timers, error and (optionally) history."""
     return records.show(session, instance_id, audit)
 
 
-def audit_log(session: Session, instance_id: int) -> list[dict]:
+def audit_log(session: Session, instance_id: int) -> list[AuditRecord]:
     """The instance's history, oldest first."""
     return records.audit_log(session, instance_id)
 
 
-def instance_tasks(session: Session, instance_id: int) -> list[dict]:
+def instance_tasks(session: Session, instance_id: int) -> list[TaskRecord]:
     """Every human task the instance has had (ready, completed, cancelled), oldest first."""
     return records.instance_tasks(session, instance_id)
 

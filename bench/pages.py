@@ -75,7 +75,8 @@ SLOW_PAGES = {"register_csv"}  # every complaint in one response: timed fewer ti
 def setup(tmp: Path) -> tuple[store.Database, Any]:
     """The database with the processes, an admin and the real cases; the Flask app on it."""
     os.environ["CASEFLOW_INSTANCE_DIR"] = str(tmp / "instance")
-    from web import accounts, create_app
+    from caseflow import accounts
+    from web import create_app
 
     db = store.Database(f"sqlite:///{tmp / 'pages.sqlite3'}")
     db.upgrade()

@@ -6,6 +6,7 @@ knowledge: it comes from the version's manifest (``caseflow.manifest``, via ``we
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,7 @@ class DeadlineRow:
     escalated: bool
 
 
-def escalations(audit: list[dict]) -> list[dict]:
+def escalations(audit: Sequence[Mapping[str, Any]]) -> list[dict]:
     """The escalation records (deadline, level, due, at), oldest first, from the audit log.
 
     The log has every escalation, also those of parallel branches that the data snapshot
@@ -123,8 +124,8 @@ def escalations(audit: list[dict]) -> list[dict]:
     return out
 
 
-def deadline_rows(book: LabelBook, manifest: Manifest, data: dict, audit: list[dict], completed_at: str | None,
-                  tasks: list[dict]) -> list[DeadlineRow]:
+def deadline_rows(book: LabelBook, manifest: Manifest, data: dict, audit: Sequence[Mapping[str, Any]],
+                  completed_at: str | None, tasks: Sequence[Mapping[str, Any]]) -> list[DeadlineRow]:
     """Each deadline of the manifest that the data holds, with its state: met/late once done,
     else overdue/due soon/open.
 
@@ -158,7 +159,7 @@ class TimelineEntry:
     details: list[Fact] = field(default_factory=list)
 
 
-def _describe(event: dict, titles: dict[str, str], book: LabelBook) -> str:
+def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook) -> str:
     from web.labels import role_label
 
     task = titles.get(event.get("task") or "") or book.element_name(event.get("task"))
@@ -190,7 +191,7 @@ def _describe(event: dict, titles: dict[str, str], book: LabelBook) -> str:
     return kind
 
 
-def timeline(session: Session, instance_id: int, audit: list[dict], book: LabelBook,
+def timeline(session: Session, instance_id: int, audit: Sequence[Mapping[str, Any]], book: LabelBook,
              names: dict[int, str]) -> list[TimelineEntry]:
     """The history, newest first, with the data each completed task submitted."""
     titles = {name: book.task_title(form, title) for name, title, form in session.execute(

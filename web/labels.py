@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -189,7 +190,7 @@ def book_for(session: Session, definition_id: int) -> LabelBook:
     return book
 
 
-def task_title(task: dict) -> str:
+def task_title(task: Mapping[str, Any]) -> str:
     """The localized name of a task dict (``instance_id``, ``form``, ``title``) for the page."""
     from flask import g
 

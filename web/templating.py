@@ -95,7 +95,7 @@ _PENDING = "task_title_pending"  # flask.g: instance ids a page will ask titles 
 _BOOKS = "task_title_books"  # flask.g: definition id -> LabelBook
 
 
-def prepare_task_titles(tasks: Iterable[dict] = (), definitions: Mapping[int, int] | None = None) -> None:
+def prepare_task_titles(tasks: Iterable[Mapping[str, Any]] = (), definitions: Mapping[int, int] | None = None) -> None:
     """Announce the tasks a page shows titles of: the versions of their instances are then read
     in one query on the first title (``definitions``: instance id -> definition id already
     known, none read)."""
@@ -129,7 +129,7 @@ def label_book(definition_id: int) -> labels.LabelBook:
     return books[definition_id]
 
 
-def task_title(task: dict) -> str:
+def task_title(task: Mapping[str, Any]) -> str:
     """The localized name of a task dict (``instance_id``, ``form``, ``title``) for the page."""
     definition_id = _definition_of(task["instance_id"])
     if not definition_id:

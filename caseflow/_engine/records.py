@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,75 @@ from caseflow._engine.errors import NotFound
 from caseflow._engine.rows import Case
 
 _BPMN_PROCESS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}process"
+
+
+# The records are JSON-shaped (moments as ISO 8601 strings, in UTC): the CLI prints them as
+# they are, the API schemas validate and document them, and templates format them for people.
+class TaskRecord(TypedDict):
+    """A human task as the engine shows it."""
+
+    id: int
+    instance_id: int
+    process_key: str
+    business_key: str | None
+    name: str
+    title: str | None
+    role: str | None
+    lane: str | None
+    assignee: str | None
+    form: str | None
+    state: str
+    due_at: str | None
+    created_at: str | None
+    completed_at: str | None
+    completed_by: str | None
+
+
+class TaskForm(TaskRecord):
+    """A human task with what its form needs: schemas, documentation and the case data."""
+
+    schema: dict[str, Any] | None
+    ui_schema: dict[str, Any] | None
+    documentation: str | None
+    documentation_zh: str | None
+    data: dict[str, Any]
+
+
+class AuditRecord(TypedDict):
+    """One entry of an instance's history."""
+
+    at: str
+    actor: str | None
+    kind: str
+    task: str | None
+    payload: Any
+
+
+class CaseError(TypedDict):
+    """Why an instance stopped: the message and the task that failed."""
+
+    message: str | None
+    task: str | None
+
+
+class CaseRecord(TypedDict, total=False):
+    """An instance as the engine shows it (``audit`` only when asked for)."""
+
+    id: int
+    process_key: str
+    version: int
+    definition_id: int
+    business_key: str | None
+    status: str
+    error: CaseError | None
+    data: dict[str, Any]
+    tasks: list[TaskRecord]
+    timers: list[dict[str, Any]]
+    started_by: str | None
+    created_at: str
+    updated_at: str | None
+    completed_at: str | None
+    audit: list[AuditRecord]
 
 
 def load_case(session: Session, instance_id: int) -> Case:
@@ -32,20 +101,20 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def task_dict(row: Any) -> dict:
+def task_dict(row: Any) -> TaskRecord:
     """The public form of a human task row (a mapping of its columns)."""
-    return {
+    return TaskRecord({
         "id": row["id"], "instance_id": row["instance_id"], "process_key": row["process_key"],
         "business_key": row["business_key"], "name": row["name"], "title": row["title"], "role": row["role"],
         "lane": row["lane"], "assignee": row["assignee"], "form": row["form"], "state": row["state"],
         "due_at": _iso(row["due_at"]), "created_at": _iso(row["created_at"]),
         "completed_at": _iso(row["completed_at"]), "completed_by": row["completed_by"],
-    }
+    })
 
 
 def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
                roles: Iterable[str] | None = None, assignee: str | None = None,
-               process_key: str | None = None, limit: int = 500) -> list[dict]:
+               process_key: str | None = None, limit: int = 500) -> list[TaskRecord]:
     """Ready human tasks, soonest deadline first; reads only the task table (one indexed query)."""
     table = store.HumanTask.__table__
     stmt = select(table).where(table.c.state == "ready")
@@ -63,17 +132,17 @@ def list_tasks(session: Session, instance_id: int | None = None, role: str | Non
     return [task_dict(r._mapping) for r in session.execute(stmt)]
 
 
-def show(session: Session, instance_id: int, audit: bool = True) -> dict:
+def show(session: Session, instance_id: int, audit: bool = True) -> CaseRecord:
     """An instance as stored: status, data, ready tasks, timers, error and (optionally) history."""
     case = load_case(session, instance_id)
     return case_view(session, case, rows.tasks_by_id(session, case.ready_tasks or []), audit)
 
 
-def case_view(session: Session, case: Case, ready_rows: list[dict], audit: bool) -> dict:
+def case_view(session: Session, case: Case, ready_rows: list[dict], audit: bool) -> CaseRecord:
     """The public form of a case, given its ready task rows."""
     rows = sorted(ready_rows, key=lambda r: (r["sort_due"], r["created_at"]))
-    out = {
-        "id": case.id,
+    out: CaseRecord = {
+        "id": case.id or 0,
         "process_key": case.process_key,
         "version": case.definition.version,
         "definition_id": case.definition_id,
@@ -93,16 +162,16 @@ def case_view(session: Session, case: Case, ready_rows: list[dict], audit: bool)
     return out
 
 
-def audit_log(session: Session, instance_id: int) -> list[dict]:
+def audit_log(session: Session, instance_id: int) -> list[AuditRecord]:
     """The instance's history, oldest first."""
     return [
-        {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task": e.task, "payload": e.payload}
+        AuditRecord(at=e.at.isoformat(), actor=e.actor, kind=e.kind, task=e.task, payload=e.payload)
         for e in session.scalars(select(store.AuditEvent).where(store.AuditEvent.instance_id == instance_id)
                                  .order_by(store.AuditEvent.id))
     ]
 
 
-def instance_tasks(session: Session, instance_id: int) -> list[dict]:
+def instance_tasks(session: Session, instance_id: int) -> list[TaskRecord]:
     """Every human task the instance has had (ready, completed, cancelled), oldest first."""
     table = store.HumanTask.__table__
     stmt = select(table).where(table.c.instance_id == instance_id).order_by(table.c.created_at)

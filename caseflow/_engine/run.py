@@ -86,7 +86,8 @@ def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, dat
     return data
 
 
-def start(session: Session, key: str, data: dict | None, actor: Actor | str, version: int | None = None) -> dict:
+def start(session: Session, key: str, data: dict | None, actor: Actor | str,
+          version: int | None = None) -> records.CaseRecord:
     """Start an instance of ``key`` (the start form validates ``data``) and run it until it waits."""
     who = name_of(actor)
     definition = rows.startable_definition(session, key, version)
@@ -126,7 +127,7 @@ def _check_may_work(row: dict, actor: Actor) -> None:
         raise Forbidden(f"task {row['title']!r} is claimed by {row['assignee']}")
 
 
-def task_form(session: Session, task_id: str) -> dict:
+def task_form(session: Session, task_id: str) -> records.TaskForm:
     """The task row with its form schema and UI schema (no workflow is deserialized)."""
     found = rows.load_task_with_case(session, str(task_id))
     if found is None:
@@ -135,7 +136,8 @@ def task_form(session: Session, task_id: str) -> dict:
     loaded = specs.SPECS.get(session, case.definition)
     meta = loaded.task_meta.get(row["spec_ref"])
     process = meta.process if meta else None
-    out = records.task_dict(row)
+    out = records.TaskForm(**records.task_dict(row), schema=None, ui_schema=None, documentation=None,
+                           documentation_zh=None, data={})
     out["schema"] = loaded.form_schema(row["form"], process)
     out["ui_schema"] = loaded.form_schema(meta.ui_form, process) if meta else None
     out["documentation"] = meta.documentation if meta else None
@@ -144,7 +146,7 @@ def task_form(session: Session, task_id: str) -> dict:
     return out
 
 
-def complete(session: Session, task_id: str, data: dict | None, actor: Actor) -> dict:
+def complete(session: Session, task_id: str, data: dict | None, actor: Actor) -> records.CaseRecord:
     """Complete a ready human task with ``data`` (validated against its form) and run on."""
     actor = require(actor)
     found = rows.load_task_with_case(session, str(task_id))
@@ -175,7 +177,7 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
     return records.case_view(session, case, ready, audit=False)
 
 
-def claim(session: Session, task_id: str, actor: Actor) -> dict:
+def claim(session: Session, task_id: str, actor: Actor) -> records.TaskRecord:
     """Take a ready task so others see it is being worked on (of two at once, one gets it)."""
     actor = require(actor)
     row = _ready_task(session, task_id)
@@ -188,7 +190,7 @@ def claim(session: Session, task_id: str, actor: Actor) -> dict:
     return records.task_dict(dict(row, assignee=actor.name))
 
 
-def unclaim(session: Session, task_id: str, actor: Actor) -> dict:
+def unclaim(session: Session, task_id: str, actor: Actor) -> records.TaskRecord:
     """Give a claimed task back to its role (its holder or an admin)."""
     actor = require(actor)
     row = _ready_task(session, task_id)
@@ -200,7 +202,7 @@ def unclaim(session: Session, task_id: str, actor: Actor) -> dict:
 
 
 def _act(session: Session, case: Case, actor: str, kind: str, payload: dict,
-         change: Callable[[Case, BpmnWorkflow], None]) -> dict:
+         change: Callable[[Case, BpmnWorkflow], None]) -> records.CaseRecord:
     """Restore an instance's workflow, apply ``change`` to it and save it (one audited event)."""
     loaded = specs.SPECS.get(session, case.definition)
     wf = workflows.restore(session, case, loaded)
@@ -209,7 +211,7 @@ def _act(session: Session, case: Case, actor: str, kind: str, payload: dict,
     return records.case_view(session, case, sync.save(session, case, wf, loaded, actor, events), audit=False)
 
 
-def retry(session: Session, instance_id: int, actor: Actor | str) -> dict:
+def retry(session: Session, instance_id: int, actor: Actor | str) -> records.CaseRecord:
     """Run a failed instance again from its failing task (after the cause is fixed)."""
     case = records.load_case(session, instance_id)
     if case.status != "error":
@@ -230,7 +232,7 @@ def retry(session: Session, instance_id: int, actor: Actor | str) -> dict:
     return records.case_view(session, case, sync.save(session, case, wf, loaded, who, events), audit=False)
 
 
-def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> dict:
+def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> records.CaseRecord:
     """Correct process data of an instance (e.g. before a retry); audited."""
 
     def change(_case: Case, wf: BpmnWorkflow) -> None:
@@ -243,7 +245,7 @@ def update_data(session: Session, instance_id: int, changes: dict, actor: Actor 
                 change)
 
 
-def cancel(session: Session, instance_id: int, actor: Actor | str, reason: str | None = None) -> dict:
+def cancel(session: Session, instance_id: int, actor: Actor | str, reason: str | None = None) -> records.CaseRecord:
     """Cancel an unfinished instance: its tasks and timers go away."""
     case = records.load_case(session, instance_id)
     if case.status in ("completed", "cancelled"):

@@ -23,7 +23,7 @@ def _may_start(process_key: str) -> bool:
 
 @operation("/instances", "POST", summary="Start an instance", tags=TAGS, body=s.StartRequestSchema,
            response=s.InstanceSchema, status=201, errors=(403, 404, 415, 422))
-def start(body: dict) -> dict:
+def start(body: dict) -> engine.CaseRecord:
     """Start an instance of `process` with the start form `data` (validated against the
     start form: 422 with `fields`) and run it until it waits. Who may start a process
     follows the UI (its start roles, or admin); only admins choose a `version`."""
@@ -94,7 +94,7 @@ def list_instances(query: dict) -> dict:
 
 @operation("/instances/<int:instance_id>", "GET", summary="One instance", tags=TAGS,
            response=s.InstanceSchema, errors=(404,))
-def get_instance(instance_id: int) -> dict:
+def get_instance(instance_id: int) -> engine.CaseRecord:
     """Status, data, ready tasks, timers and error of an instance (no history: see `/audit`)."""
     return engine.show(get_db(), instance_id, audit=False)
 
@@ -110,13 +110,13 @@ def audit(instance_id: int) -> dict:
 
 @operation("/instances/<int:instance_id>/cancel", "POST", summary="Cancel an instance", tags=TAGS, admin=True,
            body=s.CancelRequestSchema, response=s.InstanceSchema, errors=(404, 409, 415, 422))
-def cancel(instance_id: int, body: dict) -> dict:
+def cancel(instance_id: int, body: dict) -> engine.CaseRecord:
     return engine.cancel(get_db(), instance_id, actor=actor(), reason=body.get("reason"))
 
 
 @operation("/instances/<int:instance_id>/retry", "POST", summary="Retry a failed instance", tags=TAGS,
            admin=True, response=s.InstanceSchema, errors=(404, 409))
-def retry(instance_id: int) -> dict:
+def retry(instance_id: int) -> engine.CaseRecord:
     """Run an instance in `error` again from the task that failed (after fixing the cause,
     e.g. by migrating it to a corrected version)."""
     return engine.retry(get_db(), instance_id, actor=actor())

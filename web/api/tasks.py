@@ -39,7 +39,7 @@ def _visible(task_id: str) -> store.HumanTask:
 
 @operation("/tasks/<task_id>", "GET", summary="One task with its form schema", tags=TAGS,
            response=s.TaskDetailSchema, errors=(403, 404))
-def get_task(task_id: str) -> dict:
+def get_task(task_id: str) -> engine.TaskForm:
     """The task, its form's JSON Schema and UI schema, and the process data."""
     _visible(task_id)
     return engine.task_form(get_db(), task_id)
@@ -47,21 +47,21 @@ def get_task(task_id: str) -> dict:
 
 @operation("/tasks/<task_id>/claim", "POST", summary="Claim a task", tags=TAGS, response=s.TaskSchema,
            errors=(403, 404, 409))
-def claim(task_id: str) -> dict:
+def claim(task_id: str) -> engine.TaskRecord:
     _visible(task_id)
     return engine.claim(get_db(), task_id, engine_actor())
 
 
 @operation("/tasks/<task_id>/unclaim", "POST", summary="Give a claimed task back", tags=TAGS,
            response=s.TaskSchema, errors=(403, 404, 409))
-def unclaim(task_id: str) -> dict:
+def unclaim(task_id: str) -> engine.TaskRecord:
     _visible(task_id)
     return engine.unclaim(get_db(), task_id, engine_actor())
 
 
 @operation("/tasks/<task_id>/complete", "POST", summary="Complete a task", tags=TAGS,
            body=s.CompleteRequestSchema, response=si.InstanceSchema, errors=(403, 404, 409, 415, 422))
-def complete(task_id: str, body: dict) -> dict:
+def complete(task_id: str, body: dict) -> engine.CaseRecord:
     """Submit the form `data`: 422 with `fields` when it does not satisfy the form, 409 when
     the task is no longer ready, 403 when it belongs to a role that is not the caller's.
     Returns the instance as it is after running on."""

@@ -27,7 +27,7 @@ NEVER = "9999-"  # a timer parked on 9999-01-01 waits for a deadline that does n
 def search(session: Session, process_keys: list[str], query: str) -> ColumnElement[bool]:
     """The business key, or one of its process's ``search_fields`` (manifest), contains ``query``."""
     like = f"%{query}%"
-    found = [store.ProcessInstance.business_key.ilike(like)]
+    found: list[ColumnElement[bool]] = [store.ProcessInstance.business_key.ilike(like)]
     for key in process_keys:
         manifest = manifests.for_process(session, key)
         fields = manifest.search_fields if manifest is not None else ()
@@ -74,7 +74,8 @@ def show(instance_id: int) -> Any:
     data = view["data"] or {}
     active = sorted({t["name"] for t in view["tasks"]})
     completed = sorted(set(engine.completed_elements(session, instance_id)) - set(active))
-    failed = [view["error"]["task"]] if view.get("error") and view["error"].get("task") else []
+    error = view.get("error")
+    failed = [error["task"]] if error and error.get("task") else []
     return render_template(
         "case.html", case=view, facts=casefile.facts(book, manifest, data, names),
         deadline_rows=casefile.deadline_rows(book, manifest, data, view["audit"], view["completed_at"],

@@ -1,7 +1,7 @@
 """Helpers every blueprint uses: the signed-in user's roles, admin guard, safe redirects."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +37,7 @@ def inbox_roles() -> set[str] | None:
     return None if current_user.is_admin else set(current_user.roles)
 
 
-def may_work_on(task: dict) -> bool:
+def may_work_on(task: Mapping[str, Any]) -> bool:
     """The task belongs to one of the user's roles (admins may act on every task)."""
     return current_user.is_admin or task.get("role") in current_user.roles
 

@@ -26,7 +26,8 @@ def index() -> Any:
     holder = request.args.get("holder") or ""
     if roles is not None and role is not None and role not in roles:
         role = None
-    tasks = engine.list_tasks(session, roles=roles, role=role, process_key=process)
+    tasks: list[dict[str, Any]] = [dict(t) for t in engine.list_tasks(session, roles=roles, role=role,
+                                                                         process_key=process)]
     if holder == "me":
         tasks = [t for t in tasks if t["assignee"] == current_user.username]
     elif holder == "free":

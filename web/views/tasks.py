@@ -25,7 +25,7 @@ def conflict_message(err: engine.EngineError) -> str:
     return _("The case cannot go on in its current state (%(detail)s).", detail=str(err))
 
 
-def _load(task_id: str) -> dict:
+def _load(task_id: str) -> engine.TaskForm:
     """The task with its form; 403 when it belongs to none of the user's roles."""
     task = engine.task_form(get_db(), task_id)
     if not may_work_on(task):
@@ -33,7 +33,7 @@ def _load(task_id: str) -> dict:
     return task
 
 
-def _render(task: dict, values: dict | None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+def _render(task: engine.TaskForm, values: dict | None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     session = get_db()
     instance = session.get_one(store.ProcessInstance, task["instance_id"])  # the task's own case
     manifest = casefile.manifest(session, instance.definition_id)
