@@ -17,16 +17,17 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, object_session
 
 from caseflow import clock, store
 
 __all__ = [
     "ROLES", "AccountError", "TokenError", "DemoUser", "DEMO_USERS", "ApiCaller", "TOKEN_PREFIX",
-    "hash_password", "session_tag", "password_matches", "find_user", "authenticate", "create_user",
-    "set_roles", "set_password", "list_users", "known_roles", "ensure_demo_users",
-    "hash_token", "token_dict", "create_token", "list_tokens", "get_token", "revoke_token", "authenticate_token",
+    "hash_password", "session_tag", "end_sessions", "password_matches", "find_user", "authenticate", "create_user",
+    "set_roles", "set_password", "set_active", "require_user", "list_users", "known_roles", "ensure_demo_users",
+    "hash_token", "token_dict", "create_token", "list_tokens", "get_token", "revoke_token", "revoke_all_tokens",
+    "authenticate_token",
 ]
 
 # role key -> (English, Chinese); lanes of uploaded diagrams may add further roles.
@@ -70,8 +71,20 @@ def hash_password(password: str) -> str:
 
 
 def session_tag(user: store.User) -> str:
-    """A short fingerprint of the password hash: changing the password ends other sign-ins."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    """The tag every session cookie of ``user`` carries: a fingerprint of the password hash and
+    the session generation, so a new password or :func:`end_sessions` ends all earlier sign-ins."""
+    material = f"{user.session_generation or 0}:{user.password_hash}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def end_sessions(user: store.User) -> None:
+    """End every session of ``user`` (sign-out, password change, deactivation).
+
+    Session cookies are signed, not stored, so a copy of one would outlive a plain sign-out;
+    raising the generation changes :func:`session_tag`, which the web UI checks on each request.
+    All browsers of the user are signed out, not only the one that asked.
+    """
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 def password_matches(user: store.User, password: str) -> bool:
@@ -136,7 +149,29 @@ def set_roles(user: store.User, roles: list[str]) -> None:
 
 
 def set_password(user: store.User, password: str) -> None:
+    """Give ``user`` a new password: ends all their sessions and revokes all their API tokens
+    (whoever learnt the old password may have made some). The caller signs in its own session again."""
     user.password_hash = hash_password(password)
+    end_sessions(user)
+    _revoke_tokens_of(user)
+
+
+def set_active(user: store.User, active: bool) -> int:
+    """Activate or deactivate ``user``; deactivating ends their sessions and revokes their API tokens
+    for good (activating the user again does not bring them back). Returns the tokens revoked."""
+    revoked = 0
+    if user.active and not active:
+        end_sessions(user)
+        revoked = _revoke_tokens_of(user)
+    user.active = active
+    return revoked
+
+
+def _revoke_tokens_of(user: store.User) -> int:
+    session = object_session(user)
+    if session is None or user.id is None:  # a user not saved yet has no tokens
+        return 0
+    return revoke_all_tokens(session, user)
 
 
 def list_users(session: Session) -> list[store.User]:
@@ -200,7 +235,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _token_user(session: Session, username: str) -> store.User:
+def require_user(session: Session, username: str) -> store.User:
+    """The user ``username``; raises TokenError (not found) when there is none."""
     user = find_user(session, username)
     if user is None:
         raise TokenError(f"no user {username!r}")
@@ -216,7 +252,7 @@ def token_dict(row: store.ApiToken) -> dict:
 
 def create_token(session: Session, username: str, name: str | None = None) -> tuple[store.ApiToken, str]:
     """A new token for ``username``: returns the row and the plain token (shown once)."""
-    user = _token_user(session, username)
+    user = require_user(session, username)
     if not user.active:
         raise TokenError(f"user {username!r} is deactivated")
     label = (name or "").strip() or f"token {clock.now():%Y-%m-%d %H:%M}"
@@ -230,7 +266,7 @@ def create_token(session: Session, username: str, name: str | None = None) -> tu
 
 
 def list_tokens(session: Session, username: str) -> list[store.ApiToken]:
-    user = _token_user(session, username)
+    user = require_user(session, username)
     return list(session.scalars(select(store.ApiToken).where(store.ApiToken.user_id == user.id)
                                 .order_by(store.ApiToken.id)))
 
@@ -240,7 +276,7 @@ def get_token(session: Session, token_id: int, username: str | None = None) -> s
     row = session.get(store.ApiToken, token_id)
     if row is None:
         return None
-    if username is not None and row.user_id != _token_user(session, username).id:
+    if username is not None and row.user_id != require_user(session, username).id:
         return None
     return row
 
@@ -254,6 +290,14 @@ def revoke_token(session: Session, token_id: int, username: str | None = None) -
         row.revoked_at = clock.now()
     session.flush()
     return row
+
+
+def revoke_all_tokens(session: Session, user: store.User) -> int:
+    """Revoke every active token of ``user``; returns how many were revoked."""
+    result = session.execute(update(store.ApiToken)
+                             .where(store.ApiToken.user_id == user.id, store.ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=clock.now()))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ they reference. Nothing here knows the workflow library; ``engine.deploy`` valid
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
@@ -16,6 +17,9 @@ from lxml import etree
 BUNDLE_SUFFIXES = (".bpmn", ".dmn", ".json")
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _XML_DECLARATION = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>")
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?\sencoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._-]{0,39})[\"']")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 @dataclass
@@ -66,14 +70,45 @@ class BundleError(Exception):
         self.problems = problems
 
 
+def decode(name: str, raw: bytes) -> str:
+    """The text of a bundle file; raises :class:`BundleError` naming the line of a bad byte.
+
+    JSON files are UTF-8. XML files (``.bpmn``, ``.dmn``) may also be in the encoding their
+    byte-order mark or XML declaration names (UTF-16 from some Windows modelers, ISO-8859-1).
+    """
+    encoding = "utf-8"
+    if not name.endswith(".json"):
+        for bom, bom_encoding in _BOMS:
+            if raw.startswith(bom):
+                encoding = bom_encoding
+                break
+        else:
+            declared = _DECLARED_ENCODING.match(raw)
+            if declared:
+                encoding = declared.group(1).decode("ascii").lower()
+    try:
+        if not codecs.lookup(encoding)._is_text_encoding:  # rot13, zlib and the like are not file encodings
+            raise LookupError(encoding)
+    except LookupError:
+        raise BundleError([Problem(f"unknown encoding {encoding!r} in the XML declaration", file=name, line=1)]) \
+            from None
+    try:
+        return raw.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        single_byte_lines = "\n".encode(encoding, "replace") == b"\n"
+        line = raw[:err.start].count(b"\n") + 1 if single_byte_lines else None
+        raise BundleError([Problem(f"file is not {encoding.upper()} text: byte 0x{raw[err.start]:02x} cannot be "
+                                   f"decoded (save the file as UTF-8)", file=name, line=line)]) from None
+
+
 def _read_text(path: Path, problems: list[Problem]) -> str | None:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             problems.append(Problem(f"file is larger than {MAX_FILE_BYTES} bytes", file=path.name))
             return None
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        problems.append(Problem("file is not UTF-8 text", file=path.name))
+        return decode(path.name, path.read_bytes())
+    except BundleError as err:
+        problems.extend(err.problems)
     except OSError as err:
         problems.append(Problem(f"cannot read file: {err.strerror}", file=str(path)))
     return None
@@ -100,30 +135,38 @@ def collect(paths: list[str | Path]) -> list[Bundle]:
     bundles: list[Bundle] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            problems.append(Problem("no such file or folder", file=str(path)))
-        elif path.is_file():
-            if path.suffix != ".bpmn":
-                problems.append(Problem("not a .bpmn file or a folder", file=str(path)))
-                continue
-            text = _read_text(path, problems)
-            if text is None:
-                continue
-            bundle = Bundle(source=str(path), files={path.name: text})
-            for sibling in sorted(path.parent.iterdir()):
-                if sibling.is_file() and sibling.suffix in (".json", ".dmn"):
-                    sibling_text = _read_text(sibling, problems)
-                    if sibling_text is not None:
-                        bundle.files[sibling.name] = sibling_text
-            bundles.append(bundle)
-        else:
-            folders = sorted({p.parent for p in path.rglob("*.bpmn")})
-            if not folders:
-                problems.append(Problem("folder holds no .bpmn file", file=str(path)))
-            bundles.extend(_folder_bundle(folder, problems) for folder in folders)
+        try:
+            _collect_path(path, bundles, problems)
+        except OSError as err:  # a folder that cannot be listed
+            problems.append(Problem(f"cannot read: {err.strerror or err}", file=str(err.filename or path)))
     if problems:
         raise BundleError(problems)
     return bundles
+
+
+def _collect_path(path: Path, bundles: list[Bundle], problems: list[Problem]) -> None:
+    """Add the bundles of one path given to :func:`collect` (or its problems)."""
+    if not path.exists():
+        problems.append(Problem("no such file or folder", file=str(path)))
+    elif path.is_file():
+        if path.suffix != ".bpmn":
+            problems.append(Problem("not a .bpmn file or a folder", file=str(path)))
+            return
+        text = _read_text(path, problems)
+        if text is None:
+            return
+        bundle = Bundle(source=str(path), files={path.name: text})
+        for sibling in sorted(path.parent.iterdir()):
+            if sibling.is_file() and sibling.suffix in (".json", ".dmn"):
+                sibling_text = _read_text(sibling, problems)
+                if sibling_text is not None:
+                    bundle.files[sibling.name] = sibling_text
+        bundles.append(bundle)
+    else:
+        folders = sorted({p.parent for p in path.rglob("*.bpmn")})
+        if not folders:
+            problems.append(Problem("folder holds no .bpmn file", file=str(path)))
+        bundles.extend(_folder_bundle(folder, problems) for folder in folders)
 
 
 def _safe_parser() -> etree.XMLParser:

@@ -22,6 +22,17 @@ class Settings:
     timer_interval_s: float
     attachment_dir: Path
     max_attachment_bytes: int
+    #: Budget of each script or expression run of a diagram: wall time (s) and the largest value it builds.
+    script_timeout_s: float
+    script_max_bytes: int
+    #: Sign-in and API token rate limits (Flask-Limiter rate strings) and where their counters live.
+    ratelimit_enabled: bool
+    ratelimit_storage_uri: str
+    login_limit_per_account: str
+    login_limit_per_address: str
+    api_token_limit_per_address: str
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host/-Port are trusted (0: none).
+    proxy_fix: int
 
 
 def load() -> Settings:
@@ -36,4 +47,12 @@ def load() -> Settings:
         timer_interval_s=float(os.environ.get("CASEFLOW_TIMER_INTERVAL", "5")),
         attachment_dir=Path(os.environ.get("CASEFLOW_ATTACHMENT_DIR", instance / "attachments")).resolve(),
         max_attachment_bytes=int(os.environ.get("CASEFLOW_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024))),
+        script_timeout_s=float(os.environ.get("CASEFLOW_SCRIPT_TIMEOUT_S", "1.0")),
+        script_max_bytes=int(os.environ.get("CASEFLOW_SCRIPT_MAX_BYTES", "50000000")),
+        ratelimit_enabled=os.environ.get("CASEFLOW_RATELIMIT_ENABLED", "1") != "0",
+        ratelimit_storage_uri=os.environ.get("CASEFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+        login_limit_per_account=os.environ.get("CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        login_limit_per_address=os.environ.get("CASEFLOW_LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        api_token_limit_per_address=os.environ.get("CASEFLOW_API_TOKEN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        proxy_fix=int(os.environ.get("CASEFLOW_PROXY_FIX", "0")),
     )

@@ -243,6 +243,9 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=_now)
+    #: Part of every session cookie's tag; raising it ends all the user's sessions (sign-out,
+    #: password change, deactivation: see ``accounts.end_sessions``).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -374,7 +377,7 @@ class Database:
         with self.engine.connect() as conn:
             with conn.begin():
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")  # parallel branches are merged by a merge revision
             if self.engine.dialect.name == "sqlite":
                 # A migration that rebuilds a table turns foreign keys off on its connection
                 # (SQLite's procedure); this connection goes back to the pool: on again.

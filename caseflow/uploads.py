@@ -45,11 +45,10 @@ def _read_limited(stream: IO[bytes], limit: int) -> bytes | None:
 
 def _decode(name: str, raw: bytes, problems: list[bundles.Problem]) -> str | None:
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        problems.append(bundles.Problem("file is not UTF-8 text", file=name))
+        return bundles.decode(name, raw)  # the same rules as files on disk (BOM, declared XML encoding)
+    except bundles.BundleError as err:
+        problems.extend(err.problems)
         return None
-    return text.removeprefix("\ufeff") if name.endswith(".json") else text
 
 
 def _check_name(name: str, problems: list[bundles.Problem]) -> bool:

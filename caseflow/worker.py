@@ -18,7 +18,11 @@ log = logging.getLogger("caseflow.worker")
 
 
 def fire_instance(db: store.Database, instance_id: int) -> bool:
-    """Fire the due timers of one instance in its own transaction; True when it advanced."""
+    """Fire the due timers of one instance in its own transaction; True when it advanced.
+
+    A script that runs away is stopped by the sandbox budget and the engine puts that
+    instance in ``error`` (which counts as advanced: its timers are gone).
+    """
     try:
         with db.session() as session:
             return engine.fire_timers(session, instance_id, actor=engine.TIMER)
@@ -30,15 +34,23 @@ def fire_instance(db: store.Database, instance_id: int) -> bool:
 
 
 def run_once(db: store.Database, batch: int = 100) -> int:
-    """Fire every timer due now (batch by batch); returns the number of instances advanced."""
+    """Fire every timer due now (batch by batch); returns the number of instances advanced.
+
+    An instance that did not advance is not tried again in this round, and does not take a
+    place in the next batch: instances that keep failing never hold up the others.
+    """
     fired = 0
+    skipped: set[int] = set()
     while True:
         with db.session() as session:
-            due = engine.due_instance_ids(session, batch)
-        advanced = sum(fire_instance(db, instance_id) for instance_id in due)
-        fired += advanced
-        if not advanced:  # nothing (more) due, or only instances that cannot fire now
+            due = [i for i in engine.due_instance_ids(session, batch + len(skipped)) if i not in skipped]
+        if not due:
             return fired
+        for instance_id in due:
+            if fire_instance(db, instance_id):
+                fired += 1
+            else:
+                skipped.add(instance_id)
 
 
 def run_forever(db: store.Database, interval: float, stop: threading.Event | None = None) -> None:

@@ -32,3 +32,5 @@ class TokenListSchema(Schema):
 
 class TokenCreateRequestSchema(RequestSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
+                             metadata={"description": "the account's password: a token alone cannot create tokens"})

@@ -6,6 +6,7 @@ Importing this package registers every operator module listed here.
 # (the registry lists them sorted by name, so the import order does not matter).
 from service_tasks import (  # noqa: F401
     calendar_ops,
+    customer_history,
     deadlines,
     disposition,
     grading,

@@ -26,6 +26,12 @@ URGENCIES = ("serious", "general", "occasional")
         Param("s_general_close_days", "int", None,
               "General/occasional: closure within this many calendar days; none = no close_by (G-02)."),
         Param("r_unresolved_months", "int", 2, "Unresolved after this many months -> special major (SEV-R-03)."),
+        Param("gm_react_grace_h", "int", 24,
+              "Hours after react_by before the general manager is escalated to (react_gm_by)."),
+        Param("gm_containment_grace_h", "int", 12,
+              "Hours after containment_by before the general manager is escalated to (containment_gm_by)."),
+        Param("gm_close_grace_h", "int", 48,
+              "Hours after close_by before the general manager is escalated to (close_gm_by)."),
         *CALENDAR_PARAMS,
         Param("now", "datetime", None, "Evaluation time (supplied by the engine); used when received_at is absent."),
     ],
@@ -34,17 +40,22 @@ def compute_deadlines(data: dict, params: dict) -> dict:
     """Deadlines of a complaint from its receipt time and urgency.
 
     Inputs: ``received_at`` (ISO 8601 date-time; without offset it is local time in
-    ``timezone``; when absent, ``now``) and ``urgency`` (serious / general / occasional).
+    ``timezone``; when absent, ``now`` — the registration, since the diagram runs this at
+    receipt) and ``urgency`` (serious / general / occasional; absent or empty before the
+    complaint is graded: then only the deadlines that do not depend on it are computed).
     Outputs (ISO 8601 date-times with the local offset): ``received_at`` (normalised),
     ``react_by`` (end of the ``s_react_wd``-th working day after the day of receipt, at
-    ``end_of_day``); for serious complaints ``containment_by`` (+ ``s_serious_containment_h``
-    hours) and ``close_by`` (+ ``s_serious_close_days`` calendar days); for general and
-    occasional complaints ``close_by`` only when ``s_general_close_days`` is set; always
-    ``special_major_by`` (+ ``r_unresolved_months`` calendar months). Keys that do not
-    apply are absent.
+    ``end_of_day``) and ``react_gm_by`` (+ ``gm_react_grace_h`` hours); for serious
+    complaints ``containment_by`` (+ ``s_serious_containment_h`` hours) and ``close_by``
+    (+ ``s_serious_close_days`` calendar days); for general and occasional complaints
+    ``close_by`` only when ``s_general_close_days`` is set; with each of these its
+    general-manager level ``containment_gm_by`` (+ ``gm_containment_grace_h`` hours) and
+    ``close_gm_by`` (+ ``gm_close_grace_h`` hours); always ``special_major_by``
+    (+ ``r_unresolved_months`` calendar months). Keys that do not apply are absent.
     Parameters: ``s_react_wd`` (2), ``s_serious_containment_h`` (24),
     ``s_serious_close_days`` (7), ``s_general_close_days`` (none), ``r_unresolved_months``
-    (2), ``timezone``, ``country``, ``end_of_day`` (the working-day calendar).
+    (2), ``gm_react_grace_h`` (24), ``gm_containment_grace_h`` (12), ``gm_close_grace_h``
+    (48), ``timezone``, ``country``, ``end_of_day`` (the working-day calendar).
     """
     cal = calendar_from_params(params)
     react_wd = to_int(params["s_react_wd"], "s_react_wd")
@@ -53,13 +64,13 @@ def compute_deadlines(data: dict, params: dict) -> dict:
     general_close = params.get("s_general_close_days")
     general_close = None if general_close is None else to_int(general_close, "s_general_close_days")
     months = to_int(params["r_unresolved_months"], "r_unresolved_months")
+    grace = {key: _hours(params, f"gm_{key}_grace_h") for key in ("react", "containment", "close")}
 
     urgency = data.get("urgency")
-    if is_missing(urgency):
-        raise OperatorError("urgency is missing (run grade_complaint first)", field="urgency")
-    urgency = to_str(urgency, "urgency").lower()
-    if urgency not in URGENCIES:
-        raise OperatorError(f"unknown urgency {urgency!r} (known: {', '.join(URGENCIES)})", field="urgency")
+    if not is_missing(urgency):
+        urgency = to_str(urgency, "urgency").lower()
+        if urgency not in URGENCIES:
+            raise OperatorError(f"unknown urgency {urgency!r} (known: {', '.join(URGENCIES)})", field="urgency")
 
     raw = data.get("received_at")
     if is_missing(raw):
@@ -67,19 +78,37 @@ def compute_deadlines(data: dict, params: dict) -> dict:
     else:
         received = to_datetime(raw, "received_at", cal.tz).astimezone(cal.tz)
 
+    react_by = cal.deadline(received, react_wd)
     result = {
         "received_at": iso(received),
-        "react_by": iso(cal.deadline(received, react_wd)),
+        "react_by": iso(react_by),
+        "react_gm_by": iso(_after_hours(react_by, grace["react"], cal.tz)),
     }
+    close_by: dt.datetime | None = None
     if urgency == "serious":
-        # Hours are elapsed time (computed in UTC), days are calendar days in local time.
-        containment = (received.astimezone(dt.UTC) + dt.timedelta(hours=containment_h)).astimezone(cal.tz)
+        containment = _after_hours(received, containment_h, cal.tz)
         result["containment_by"] = iso(containment)
-        result["close_by"] = iso(received + dt.timedelta(days=serious_close))
-    elif general_close is not None:
-        result["close_by"] = iso(received + dt.timedelta(days=general_close))
+        result["containment_gm_by"] = iso(_after_hours(containment, grace["containment"], cal.tz))
+        close_by = received + dt.timedelta(days=serious_close)
+    elif not is_missing(urgency) and general_close is not None:
+        close_by = received + dt.timedelta(days=general_close)
+    if close_by is not None:
+        result["close_by"] = iso(close_by)
+        result["close_gm_by"] = iso(_after_hours(close_by, grace["close"], cal.tz))
     result["special_major_by"] = iso(received + relativedelta(months=months))
     return result
+
+
+def _hours(params: dict, name: str) -> int:
+    hours = to_int(params[name], name)
+    if hours < 0:
+        raise OperatorError(f"must be at least 0, got {hours}", field=name)
+    return hours
+
+
+def _after_hours(moment: dt.datetime, hours: int, tz: dt.tzinfo) -> dt.datetime:
+    """``moment`` + ``hours`` of elapsed time (computed in UTC), shown in local time."""
+    return (moment.astimezone(dt.UTC) + dt.timedelta(hours=hours)).astimezone(tz)
 
 
 @operator(

@@ -198,7 +198,8 @@ def grade_complaint(data: dict, params: dict) -> dict:
     Outputs: ``kpi_class`` (major / general / other), ``kpi_weight``, ``urgency``
     (serious / general / occasional), ``special_major`` (bool) and ``grading_rules`` (the
     DOMAIN rule IDs that fired: SEV-Q-01/02/03, or SEV-Q-NA when Scheme Q does not apply
-    to the type; SEV-S-01/02/03; SEV-R-01…05).
+    to the type; SEV-S-01/02/03; SEV-R-01…05) and ``kpi_weights`` (the weight table used, so
+    a later grade override weighs the confirmed class with the same parameter).
 
     Scheme Q: major if functional >= q_major_functional or cosmetic >= q_major_cosmetic;
     else other if defect rate < q_low_defect_rate or (functional < q_minor_functional and
@@ -228,4 +229,5 @@ def grade_complaint(data: dict, params: dict) -> dict:
         "urgency": urgency,
         "special_major": bool(r_rules),
         "grading_rules": [q_rule, s_rule, *r_rules],
+        "kpi_weights": weights,
     }

@@ -19,9 +19,10 @@ OperatorFn = Callable[[dict, dict], dict]
 _NO_DEFAULT = object()
 
 #: Parameters the engine supplies when the diagram does not: the evaluation time
-#: (an aware datetime) and ``next_number(sequence_name, year) -> int``, which allocates
-#: the next value of a named yearly sequence inside the caller's transaction.
-CONTEXT_PARAMS = ("now", "next_number")
+#: (an aware datetime), ``next_number(sequence_name, year) -> int``, which allocates
+#: the next value of a named yearly sequence inside the caller's transaction, and
+#: ``count_cases(process_key, data_key, value, start, end, exclude_business_key) -> int``.
+CONTEXT_PARAMS = ("now", "next_number", "count_cases")
 
 
 class OperatorError(Exception):

@@ -1,4 +1,5 @@
-"""Repair warranty and repair due date (PRODUCT.md §5.5–5.7, DOMAIN.md §3.10 RPR-06,
+"""Repair deadlines and warranty: reply due (T-11), device wait (§5.3), warranty and repair due
+(PRODUCT.md §5.2–5.7, DOMAIN.md §3.10 RPR-02, RPR-06,
 RPR-08, RPR-10…12, T-12, T-13).
 
 Decision on G-13: the warranty ends on the purchase anniversary, which is still in
@@ -8,9 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from service_tasks.calendar_ops import CALENDAR_PARAMS, calendar_from_params
+from service_tasks.calendar_ops import CALENDAR_PARAMS, DEFAULT_TIMEZONE, calendar_from_params
 from service_tasks.registry import OperatorError, Param, operator
-from service_tasks.values import is_missing, iso, to_bool, to_date, to_int, to_str, to_str_list
+from service_tasks.values import (
+    is_missing,
+    iso,
+    now_param,
+    to_bool,
+    to_date,
+    to_datetime,
+    to_int,
+    to_str,
+    to_str_list,
+    zone,
+)
 
 FAULT_CAUSES = {
     "quality": "a quality fault",
@@ -125,3 +137,71 @@ def compute_repair_due(data: dict, params: dict) -> dict:
                                 field="payment_confirmed_date")
         start = max(start, to_date(paid, "payment_confirmed_date", cal.tz))
     return {"repair_due": iso(cal.deadline(start, cycle))}
+
+
+@operator(
+    "compute_reply_due",
+    params=[
+        Param("repair_reply_wd", "int", 1, "Working days to answer a repair application (T-11, RPR-02)."),
+        Param("gm_reply_grace_h", "int", 24,
+              "Hours after review_due before the general manager is escalated to (review_gm_due)."),
+        *CALENDAR_PARAMS,
+        Param("now", "datetime", None, "Evaluation time (supplied by the engine): the receipt when none is given."),
+    ],
+)
+def compute_reply_due(data: dict, params: dict) -> dict:
+    """Reply deadline of a repair application (T-11), counted from its receipt.
+
+    Input: ``application_received_at`` (ISO 8601 date-time the application was received,
+    optional; without offset it is local time; absent = ``now``, i.e. when the process
+    starts). Outputs: ``application_received_at`` (normalised), ``review_due`` (end of the
+    ``repair_reply_wd``-th working day after the day of receipt, at ``end_of_day``) and
+    ``review_gm_due`` (``review_due`` + ``gm_reply_grace_h`` hours: the general manager's
+    escalation level). Parameters: ``repair_reply_wd`` (1), ``gm_reply_grace_h`` (24),
+    ``timezone``, ``country``, ``end_of_day``.
+    """
+    cal = calendar_from_params(params)
+    days = to_int(params["repair_reply_wd"], "repair_reply_wd")
+    grace = to_int(params["gm_reply_grace_h"], "gm_reply_grace_h")
+    if grace < 0:
+        raise OperatorError(f"must be at least 0, got {grace}", field="gm_reply_grace_h")
+    raw = data.get("application_received_at")
+    if is_missing(raw):
+        received = now_param(params, cal.tz)
+    else:
+        received = to_datetime(raw, "application_received_at", cal.tz).astimezone(cal.tz)
+    due = cal.deadline(received, days)
+    gm_due = (due.astimezone(dt.UTC) + dt.timedelta(hours=grace)).astimezone(cal.tz)
+    return {"application_received_at": iso(received), "review_due": iso(due), "review_gm_due": iso(gm_due)}
+
+
+@operator(
+    "compute_device_wait",
+    params=[
+        Param("await_device_days", "int", 30,
+              "Calendar days to wait for the device before the repair is closed as abandoned (PRODUCT §5.3)."),
+        Param("device_reminder_days", "int", 7,
+              "Calendar days after the repair number before the customer is reminded to send the device."),
+        Param("timezone", "str", DEFAULT_TIMEZONE, "IANA time zone in which the dates are shown."),
+        Param("now", "datetime", None, "Evaluation time (supplied by the engine)."),
+    ],
+)
+def compute_device_wait(data: dict, params: dict) -> dict:
+    """When to remind the customer and when to give up waiting for the device.
+
+    Outputs (ISO 8601 date-times, counted from ``now`` — the repair number and shipping
+    instructions were just sent): ``device_reminder_at`` (+ ``device_reminder_days``) and
+    ``device_due`` (+ ``await_device_days``). Parameters: ``await_device_days`` (30),
+    ``device_reminder_days`` (7), ``timezone`` (of the output); the reminder must come before the
+    closure.
+    """
+    wait = to_int(params["await_device_days"], "await_device_days")
+    remind = to_int(params["device_reminder_days"], "device_reminder_days")
+    if wait < 1:
+        raise OperatorError(f"must be at least 1, got {wait}", field="await_device_days")
+    if not 0 < remind < wait:
+        raise OperatorError(f"must be between 1 and await_device_days - 1, got {remind}",
+                            field="device_reminder_days")
+    now = now_param(params, zone(to_str(params["timezone"], "timezone")))
+    return {"device_reminder_at": iso(now + dt.timedelta(days=remind)),
+            "device_due": iso(now + dt.timedelta(days=wait))}

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, g
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from caseflow import config, store
@@ -57,6 +58,11 @@ def create_app(overrides: dict[str, Any] | None = None, database: store.Database
     )
     if overrides:
         app.config.update(overrides)
+    if settings.proxy_fix > 0:
+        # Client address, scheme (HTTPS: Secure cookies), host and port as the trusted proxies saw them.
+        hops = settings.proxy_fix
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to wrap it
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     db = database or store.Database(app.config.get("DATABASE_URL", settings.database_url))
     if database is None:
@@ -95,6 +101,9 @@ def create_app(overrides: dict[str, Any] | None = None, database: store.Database
 
     extensions.init_app(app)
     _register_blueprints(app)
+    from web import input_guard
+
+    input_guard.init_app(app)  # first of the before-request hooks: text limits of every request
     return app
 
 

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 
 import engine
 from caseflow import bundles, uploads
+from caseflow.config import MAX_DB_ID
 from web import get_db, rollback_request
 from web.views.common import actor, admin_required
 
@@ -127,7 +128,7 @@ def versions(key: str) -> Any:
 
 @bp.route("/<key>/pin", methods=["POST"])
 def pin(key: str) -> Any:
-    version = request.form.get("version", type=int)
+    version = request.form.get("version", type=_db_int)
     if version is None:
         abort(400)
     engine.pin(get_db(), key, version, actor())
@@ -169,8 +170,8 @@ def diff(key: str) -> Any:
     session = get_db()
     rows = engine.list_versions(session, key)
     newest = rows[0]["version"]
-    to_v = request.args.get("to", type=int) or newest
-    from_v = request.args.get("from", type=int) or max(1, to_v - 1)
+    to_v = request.args.get("to", type=_db_int) or newest
+    from_v = request.args.get("from", type=_db_int) or max(1, to_v - 1)
     a = engine.find_definition(session, key, from_v)
     b = engine.find_definition(session, key, to_v)
     result = engine.diff_versions(session, a.id, b.id)
@@ -178,11 +179,18 @@ def diff(key: str) -> Any:
                            from_v=from_v, to_v=to_v)
 
 
+def _db_int(text: str) -> int:
+    """A version or id argument: a whole number the database can hold (else ValueError)."""
+    if not text.isdigit() or len(text) > 10 or not 0 < int(text) <= MAX_DB_ID:
+        raise ValueError(text)
+    return int(text)
+
+
 def _parse_ids(text: str) -> list[int]:
     ids = []
     for part in re.split(r"[\s,;，]+", text.strip()):
         if part:
-            if not part.isdigit() or len(part) > 18:
+            if not part.isdigit() or len(part) > 10 or not 0 < int(part) <= MAX_DB_ID:
                 raise engine.InvalidData({"instance_ids": _("not an instance id: %(value)s", value=part)})
             ids.append(int(part))
     return ids
@@ -194,7 +202,7 @@ def migrate(key: str) -> Any:
     session = get_db()
     rows = engine.list_versions(session, key)
     form = request.form if request.method == "POST" else request.args
-    target_v = form.get("to", type=int) or rows[0]["version"]
+    target_v = form.get("to", type=_db_int) or rows[0]["version"]
     selection = form.get("select", "all")
     report = None
     status = 200
@@ -204,7 +212,7 @@ def migrate(key: str) -> Any:
             if selection == "ids":
                 ids = _parse_ids(form.get("instance_ids", ""))
             elif selection == "version":
-                ids = engine.migration_candidates(session, key=key, version=form.get("from", type=int) or 0)
+                ids = engine.migration_candidates(session, key=key, version=form.get("from", type=_db_int) or 0)
             else:
                 ids = engine.migration_candidates(session, key=key, exclude_definition_id=target.id)
         except engine.InvalidData as err:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
-from caseflow import store
+from caseflow import limits, store
 from web.forms.submission import UploadRejected
 
 REFERENCE = re.compile(r"^attachment:(\d+)$")
@@ -27,6 +27,12 @@ def reference(attachment: store.Attachment) -> str:
 def parse_reference(value: object) -> int | None:
     match = REFERENCE.match(value) if isinstance(value, str) else None
     return int(match.group(1)) if match else None
+
+
+def safe_filename(name: str | None) -> str:
+    """The last part of an uploaded file's name, without control characters, at most 300 characters."""
+    base = Path(limits.clean_text(name or "").replace("\\", "/")).name.strip()
+    return base[:300] or "file"
 
 
 def storage_dir() -> Path:
@@ -66,12 +72,15 @@ class UploadBatch:
                     target.unlink(missing_ok=True)
                     raise UploadRejected(_("The file is larger than %(mb)s MB.", mb=round(limit / 1048576, 1)))
                 out.write(chunk)
-        filename = Path((upload.filename or "file").replace("\\", "/")).name[:300] or "file"
-        row = store.Attachment(instance_id=self.instance_id, filename=filename,
-                               content_type=(upload.mimetype or "application/octet-stream")[:200],
+        row = store.Attachment(instance_id=self.instance_id, filename=safe_filename(upload.filename),
+                               content_type=limits.clean_text(upload.mimetype)[:200] or "application/octet-stream",
                                size=size, storage_name=name, uploaded_by=self.actor)
-        self.session.add(row)
-        self.session.flush()
+        try:
+            self.session.add(row)
+            self.session.flush()
+        except BaseException:
+            target.unlink(missing_ok=True)  # no file without its row
+            raise
         self.saved.append(row)
         return reference(row)
 

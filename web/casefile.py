@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from caseflow import store
 from caseflow.manifest import Manifest
 from web import attachments, deadlines, manifests
-from web.labels import PERCENT_KEYS, LabelBook, book_for
+from web.labels import LabelBook, book_for
 
 LONG_TEXT_KEYS = {"description", "customer_request", "fault_description", "special_requirements"}
 MAX_GENERIC_FACTS = 40
@@ -51,7 +51,7 @@ def display(book: LabelBook, key: str, value: Any) -> str:
         return ", ".join(display(book, key, v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{book.label(k)}: {display(book, k, v)}" for k, v in value.items())
-    if key in PERCENT_KEYS and isinstance(value, (int, float)):
+    if book.is_percent(key) and isinstance(value, (int, float)):
         return f"{value * 100:.2f} %"
     if isinstance(value, float):
         return f"{value:,.6f}".rstrip("0").rstrip(".")

@@ -13,11 +13,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from caseflow import store
+from caseflow import limits, store
 
 PROCESS_KEY = "complaint"
-STATUSES = ("open", "error", "closed", "rejected", "cancelled")
+# F11's handling progress (处理中 / 已解决 / 待跟进) plus the states only software has.
+STATUSES = ("open", "follow_up", "error", "closed", "rejected", "cancelled")
 OPEN_STATUSES = ("running", "waiting", "error")
+# An open complaint waiting on one of these tasks is pending follow-up (待跟进): the customer
+# has been informed and the feedback or the follow-up measures are due.
+FOLLOW_UP_TASKS = ("customer_feedback", "follow_up")
 DATA_FILTERS = {"kpi_class": "kpi_class", "urgency": "urgency", "department": "responsible_dept"}
 # What the register shows of a complaint (never its workflow state).
 COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.definition_id, store.ProcessInstance.process_key,
@@ -42,9 +46,10 @@ class RegisterFilter:
     def from_args(cls, args: dict) -> RegisterFilter:
         def day(name: str) -> dt.date | None:
             try:
-                return dt.date.fromisoformat(args.get(name, ""))
+                found = dt.date.fromisoformat(args.get(name, ""))
             except ValueError:
                 return None
+            return found if limits.year_problem(found.year) is None else None  # 9999-12-31 + 1 day overflows
 
         return cls(status=args.get("status", ""), kpi_class=args.get("kpi_class", ""),
                    urgency=args.get("urgency", ""), department=args.get("department", ""),
@@ -69,10 +74,15 @@ def received_at(row: store.ProcessInstance) -> str | dt.datetime:
     return (row.data or {}).get("received_at") or row.created_at
 
 
-def status_key(row: store.ProcessInstance) -> str:
-    """The register's status of a complaint: open, error, closed, rejected or cancelled."""
+def status_key(row: store.ProcessInstance, ready_tasks: Iterable[str] = ()) -> str:
+    """The register's status of a complaint: open, follow_up, error, closed, rejected or cancelled.
+
+    ``ready_tasks`` are the BPMN ids of its ready tasks (``current_tasks``' ``name``).
+    """
     if row.status in OPEN_STATUSES:
-        return "error" if row.status == "error" else "open"
+        if row.status == "error":
+            return "error"
+        return "follow_up" if set(ready_tasks) & set(FOLLOW_UP_TASKS) else "open"
     if row.status == "completed":
         return "rejected" if (row.data or {}).get("outcome") == "rejected" else "closed"
     return row.status
@@ -97,8 +107,13 @@ def count(session: Session, flt: RegisterFilter, tz: ZoneInfo, search_fields: It
 def criteria(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = ()) -> list[ColumnElement[Any]]:
     """The WHERE condition of the complaints matching ``flt`` (as a list for ``where(*...)``)."""
     stmt = select(store.ProcessInstance.id).where(store.ProcessInstance.process_key == PROCESS_KEY)
+    following_up = (select(store.HumanTask.id)
+                    .where(store.HumanTask.instance_id == store.ProcessInstance.id, store.HumanTask.state == "ready",
+                           store.HumanTask.name.in_(FOLLOW_UP_TASKS)).exists())
     if flt.status == "open":
-        stmt = stmt.where(store.ProcessInstance.status.in_(OPEN_STATUSES))
+        stmt = stmt.where(store.ProcessInstance.status.in_(OPEN_STATUSES), ~following_up)
+    elif flt.status == "follow_up":
+        stmt = stmt.where(store.ProcessInstance.status.in_(("running", "waiting")), following_up)
     elif flt.status == "rejected":
         stmt = stmt.where(store.ProcessInstance.status == "completed", _value("outcome") == "rejected")
     elif flt.status == "closed":
@@ -140,16 +155,17 @@ class RegisterPage:
 
 
 def current_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[dict]]:
-    """The ready tasks of each instance (``instance_id``, ``title``, ``form``): one query per
+    """The ready tasks of each instance (``instance_id``, ``name``, ``title``, ``form``): one query per
     ``TASKS_PER_QUERY`` instances."""
     out: dict[int, list[dict]] = {}
     for start in range(0, len(instance_ids), TASKS_PER_QUERY):
-        for instance_id, title, form in session.execute(
-                select(store.HumanTask.instance_id, store.HumanTask.title, store.HumanTask.form)
+        for instance_id, name, title, form in session.execute(
+                select(store.HumanTask.instance_id, store.HumanTask.name, store.HumanTask.title, store.HumanTask.form)
                 .where(store.HumanTask.instance_id.in_(instance_ids[start:start + TASKS_PER_QUERY]),
                        store.HumanTask.state == "ready")
                 .order_by(store.HumanTask.created_at)):
-            out.setdefault(instance_id, []).append({"instance_id": instance_id, "title": title, "form": form})
+            out.setdefault(instance_id, []).append({"instance_id": instance_id, "name": name, "title": title,
+                                                    "form": form})
     return out
 
 

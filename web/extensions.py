@@ -1,7 +1,12 @@
-"""Flask extensions of the web UI: CSRF protection, Flask-Babel (zh, en) and Flask-Login."""
+"""Flask extensions of the web UI: CSRF protection, Flask-Babel (zh, en), Flask-Login with
+server-side sign-out (the user's session generation), cookies marked ``Secure`` on HTTPS, and
+the authentication rate limits (web/ratelimit.py)."""
 from __future__ import annotations
 
-from flask import Flask, request, session
+import hmac
+
+from flask import Flask, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -52,15 +57,28 @@ def _load_user(user_id: str) -> StaffUser | None:
     if not ident.isdigit():
         return None
     user = get_db().get(store.User, int(ident))
-    if user is None or not user.active or accounts.session_tag(user) != tag:
+    if user is None or not user.active or not hmac.compare_digest(accounts.session_tag(user).encode(), tag.encode()):
         return None
     return StaffUser(user)
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its cookie ``Secure`` whenever the request came over HTTPS
+    (``SESSION_COOKIE_SECURE`` forces it always). Behind a proxy that ends TLS, the scheme is
+    the proxy's ``X-Forwarded-Proto`` once ``CASEFLOW_PROXY_FIX`` trusts it."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask) -> None:
     """Attach the extensions; the bearer-token API blueprint is exempt from CSRF."""
+    from web import ratelimit
     from web.api import bp as api_bp
 
+    app.session_interface = SessionInterface()
+    # No "remember me" cookie is ever issued (login_user without remember): the session cookie is the only one.
+    ratelimit.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api_bp)
     settings = app.config["CASEFLOW_SETTINGS"]

@@ -25,10 +25,13 @@ from web import manifests
 # Ratios kept as fractions in the data, shown as percentages.
 PERCENT_KEYS = frozenset({"complaint_ratio", "defect_rate"})
 
+# Values the engine computes, with the source documents' terms: the KPI classes of the MLP
+# procedure §3.6–3.8 and the complaint levels of the 8D procedure §4.2 (DOMAIN.md §3.1, §3.2).
 OUTPUT_ENUMS: dict[str, dict[str, tuple[str, str]]] = {
-    "kpi_class": {"major": ("Major", "重大"), "general": ("General", "一般"), "other": ("Other", "其他")},
-    "urgency": {"serious": ("Serious", "严重"), "general": ("General", "一般"),
-                "occasional": ("Occasional", "偶发")},
+    "kpi_class": {"major": ("Major complaint", "重大客诉"), "general": ("General complaint", "一般客诉"),
+                  "other": ("Other quality problem", "其他质量问题")},
+    "urgency": {"serious": ("Serious complaint", "严重抱怨"), "general": ("General abnormal complaint", "一般异常抱怨"),
+                "occasional": ("Occasional abnormal complaint", "偶发性异常抱怨")},
     "responsible_dept": dict(ROLES),
     "confirm_role": dict(ROLES),
     "outcome": {"rejected": ("Rejected (not valid)", "不成立"), "closed": ("Closed", "已结案")},
@@ -96,6 +99,11 @@ class LabelBook:
     forms: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # form file -> title
     elements: dict[str, str] = field(default_factory=dict)  # BPMN element name -> its nameZh property
     outputs: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # manifest labels
+    percent: set[str] = field(default_factory=set)  # keys of ``"x-unit": "percent"`` fields (fractions)
+
+    def is_percent(self, key: str) -> bool:
+        """Whether the value of ``key`` is a fraction shown as a percentage."""
+        return key in PERCENT_KEYS or key in self.percent
 
     def task_title(self, form: str | None, title: str) -> str:
         """A task's name in Chinese from its form's ``x-title-zh`` or its ``nameZh``; else the BPMN name."""
@@ -135,6 +143,8 @@ class LabelBook:
             name = prefix + key
             if "title" in prop or "x-title-zh" in prop:
                 self.keys.setdefault(name, (prop.get("title"), prop.get("x-title-zh")))
+            if prop.get("x-unit") == "percent":
+                self.percent.add(name)
             titles = prop.get("x-enum-titles")
             if isinstance(titles, dict):
                 bucket = self.enums.setdefault(name, {})

@@ -7,22 +7,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from caseflow import bundles, clock, store
 from caseflow import manifest as manifests
-from caseflow._engine import definitions, specs
+from caseflow._engine import definitions, scripting, specs
 from caseflow._engine.adapters import CaseflowParser
 from caseflow._engine.errors import DeployRejected
 from service_tasks import registry as operators
+
+log = logging.getLogger("caseflow.engine")
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+#: Namespace -> prefix, to write element names in problems as modelers show them.
+_PREFIXES = {BPMN_NS: "bpmn", "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
+             "http://www.omg.org/spec/DD/20100524/DC": "dc", "http://www.omg.org/spec/DD/20100524/DI": "di",
+             SPIFF_NS: "spiffworkflow", "http://www.w3.org/2001/XMLSchema-instance": "xsi"}
+_MAX_KEY = store.ProcessDefinition.__table__.c.key.type.length  # type: ignore[attr-defined]
+_MAX_NAME = store.ProcessDefinition.__table__.c.name.type.length  # type: ignore[attr-defined]
+_MAX_MESSAGE = 400
 
 
 @dataclass
@@ -48,68 +66,369 @@ class _ParsedBundle:
     lines: dict[str, tuple[str, int]]
     processes: dict[str, str | None]  # executable process id -> name
     external_calls: dict[str, str] = field(default_factory=dict)  # called id -> source
+    calls: dict[str, tuple[str, str | None, int | None]] = field(default_factory=dict)  # called -> a caller
 
 
-def _problem_from_validation(err: ValidationException, lines: dict[str, tuple[str, int]]) -> bundles.Problem:
+_ELEMENT_REPR = re.compile(r"<Element \{([^}]*)\}(\w+) at 0x[0-9a-f]+>")
+_QUALIFIED = re.compile(r"\{([^}]*)\}")
+_HINTS = {"'xs:ID'": "an id must be unique in the file and start with a letter or '_'",
+          "'xs:IDREF'": "a reference must be the id of an element of the file",
+          "A Service Task must have an operator": "name a Caseflow service operator in its "
+                                                  "spiffworkflow:serviceTaskOperator, see `caseflow operators`",
+          "Multiple outgoing flows are not supported": "split the flow with a gateway after the task"}
+
+
+def _clean(message: str) -> str:
+    """A library message fit to show: first line, namespaces as prefixes, no object reprs or XML dumps."""
+    text = str(message).strip().split("\n")[0]
+    text = _ELEMENT_REPR.sub(lambda m: f"{_PREFIXES.get(m.group(1), m.group(1))}:{m.group(2)}", text)
+    text = _QUALIFIED.sub(lambda m: f"{_PREFIXES[m.group(1)]}:" if m.group(1) in _PREFIXES else m.group(0), text)
+    text = re.sub(r"\.(\s*\.)+", ".", text).strip()
+    text = text.rstrip(".").strip()
+    for needle, hint in _HINTS.items():
+        if needle in text:
+            text += f" ({hint})"
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 1] + "…"
+
+
+def _located(element: str | None, file: str | None, lines: dict[str, tuple[str, int]]) -> tuple[str | None, int | None]:
+    """(file, line) of ``element`` from the bundle's index, else ``file`` and no line."""
+    if element and element in lines:
+        return lines[element]
+    return file, None
+
+
+def _failing_node(err: BaseException) -> Any | None:
+    """The innermost lxml element a SpiffWorkflow parser was working on when ``err`` was raised."""
+    found = None
+    for frame, _line in traceback.walk_tb(err.__traceback__):
+        candidates = [frame.f_locals.get("node"), getattr(frame.f_locals.get("self"), "node", None)]
+        for node in candidates:
+            if isinstance(node, etree._Element) and isinstance(node.tag, str):
+                found = node
+                break
+    return found
+
+
+def _unexpected(err: BaseException, what: str, file: str | None, lines: dict[str, tuple[str, int]],
+                element: str | None = None) -> bundles.Problem:
+    """A problem for an exception no check expected (logged with its traceback): never a crash of deploy."""
+    node = _failing_node(err)
+    line = None
+    if node is not None:
+        element, line = node.get("id") or element, node.sourceline
+    if line is None:
+        file, line = _located(element, file, lines)
+    if isinstance(err, RecursionError):  # SpiffWorkflow follows each path recursively: a limit, not a bug
+        log.warning("%s while %s (file %s, element %s, line %s)", err, what, file, element, line)
+        return bundles.Problem("the flow is too long for SpiffWorkflow's parser, which follows each path "
+                               "recursively (split it with call activities or sub-processes)",
+                               file=file, element=element, line=line)
+    log.error("unexpected %s while %s (file %s, element %s, line %s)", type(err).__name__, what, file, element,
+              line, exc_info=err)
+    detail = _clean(f"{type(err).__name__}: {err}")
+    subject = "this element could not be read" if element else "the bundle could not be checked"
+    return bundles.Problem(f"{subject} ({what} failed: {detail}); the error is logged",
+                           file=file, element=element, line=line)
+
+
+def _problem_from_validation(err: ValidationException, lines: dict[str, tuple[str, int]],
+                             file: str | None = None, prefix: str = "") -> bundles.Problem:
+    """A problem for SpiffWorkflow's ``ValidationException``, with the element and line where known."""
     element = getattr(err, "id", None) or None
-    file = getattr(err, "file_name", None) or None
-    line = getattr(err, "line_number", None) or None
-    if element and element in lines and not line:
-        file, line = lines[element]
-    return bundles.Problem(str(err).split("\n")[0], file=file, element=element, line=int(line) if line else None)
+    file = getattr(err, "file_name", None) or file
+    raw_line = getattr(err, "line_number", None)
+    line = int(raw_line) if isinstance(raw_line, int) or (isinstance(raw_line, str) and raw_line.isdigit()) else None
+    if line is None:
+        file, line = _located(element, file, lines)
+    cause = err.__cause__ or err.__context__
+    if cause is not None and str(err).startswith(f"{type(cause).__name__}("):
+        # SpiffWorkflow's task parser turns any exception into ValidationException(repr(exc)).
+        return _unexpected(cause, "parsing", file, lines, element)
+    return bundles.Problem(prefix + _clean(str(err)), file=file, element=element, line=line)
+
+
+def _label(el: Any) -> str:
+    """How a problem names an element: its name, else its id, else its tag."""
+    name = " ".join((el.get("name") or "").split())
+    return repr(name or el.get("id") or etree.QName(el).localname)
+
+
+def _described(el: Any) -> str:
+    """An element with its kind: ``endEvent 'Order lost'``."""
+    return f"{etree.QName(el).localname} {_label(el)}"
+
+
+def _root_problem(name: str, tree: Any) -> bundles.Problem | None:
+    """Why the file is no BPMN 2.0 model at all (wrong root or namespace), else None."""
+    root = tree.getroot()
+    qname = etree.QName(root)
+    if qname.namespace == BPMN_NS and qname.localname == "definitions":
+        return None
+    bpmn_like = bool(qname.namespace) and "bpmn" in (qname.namespace or "").lower()
+    if bpmn_like and qname.localname == "definitions":
+        message = (f"the file uses the namespace {qname.namespace!r}, not that of BPMN 2.0 ({BPMN_NS}); "
+                   f"export it from the modeler as BPMN 2.0")
+    elif bpmn_like:
+        message = (f"the file holds only a {_qualified(root)} element, no bpmn:definitions with processes")
+    else:
+        message = f"not a BPMN 2.0 file: its root element is {_qualified(root)}, not bpmn:definitions"
+    return bundles.Problem(message, file=name, line=root.sourceline)
+
+
+def _qualified(el: Any) -> str:
+    qname = etree.QName(el)
+    if not qname.namespace:
+        return qname.localname
+    return f"{_PREFIXES.get(qname.namespace, '{' + qname.namespace + '}')}:{qname.localname}"
+
+
+def _bpmn(tree: Any, local: str) -> Iterator[Any]:
+    return tree.getroot().iter(full_tag(local))
+
+
+def _parsed_processes(trees: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(file, process) of the processes SpiffWorkflow will build: the executable ones and those they call."""
+    procs = [(name, proc) for name, tree in trees.items() for proc in _bpmn(tree, "process")]
+    called = {ca.get("calledElement") for _n, proc in procs for ca in proc.iter(full_tag("callActivity"))}
+    return [(name, proc) for name, proc in procs
+            if (proc.get("isExecutable") or "true").lower() != "false" or proc.get("id") in called]
+
+
+_EVENT_REFS = {"messageEventDefinition": ("messageRef", "message"), "signalEventDefinition": ("signalRef", "signal"),
+               "errorEventDefinition": ("errorRef", "error"),
+               "escalationEventDefinition": ("escalationRef", "escalation"),
+               "sendTask": ("messageRef", "message"), "receiveTask": ("messageRef", "message")}
+_BOUNDARY_EVENTS = tuple(full_tag(t) for t in (
+    "cancelEventDefinition", "errorEventDefinition", "escalationEventDefinition", "messageEventDefinition",
+    "signalEventDefinition", "timerEventDefinition", "conditionalEventDefinition"))
+_DATA_REFERENCES = ("dataObjectReference", "dataStoreReference")
+_BPMN_PREFIX_LEN = len(BPMN_NS) + 2
+#: The elements SpiffWorkflow's parser turns into task specs, each with a few XPath searches.
+_FLOW_NODES = tuple(full_tag(t) for t in (
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
+    "callActivity", "subProcess", "transaction", "adHocSubProcess", "startEvent", "endEvent",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway", "inclusiveGateway",
+    "parallelGateway", "eventBasedGateway", "complexGateway"))
+#: Far above real diagrams (the MIWG suite's largest process has 70): parsing time grows faster than linearly.
+MAX_FLOW_NODES = 2000
+
+
+def _structure_problems(trees: dict[str, Any]) -> list[bundles.Problem]:
+    """What SpiffWorkflow's parser cannot read in schema-valid files, named before it fails on them.
+
+    It would otherwise raise ``TypeError``, ``NotImplementedError`` or a misleading message for
+    these (all seen in files of common modelers).
+    """
+    problems: list[bundles.Problem] = []
+    defined: dict[str, set[str]] = {kind: set() for kind in ("message", "signal", "error", "escalation")}
+    elements: dict[str, Any] = {}  # id -> BPMN element (what data associations refer to)
+    for name, tree in trees.items():
+        for el in tree.getroot().iter(f"{{{BPMN_NS}}}*"):
+            local = el.tag[_BPMN_PREFIX_LEN:]
+            if el.get("id"):
+                elements[el.get("id") or ""] = el
+                if local in defined:
+                    defined[local].add(el.get("id") or "")
+            elif local in defined:
+                problems.append(bundles.Problem(f"a bpmn:{local} has no id", file=name, line=el.sourceline))
+            if local == "dataStore" and el.get("name") not in CaseflowParser.DATA_STORE_CLASSES:
+                problems.append(bundles.Problem(
+                    f"data store {_label(el)} has no implementation: Caseflow keeps case data in the case, so "
+                    f"remove the bpmn:dataStore (and its references) or use a data object",
+                    file=name, element=el.get("id"), line=el.sourceline))
+    for name, proc in _parsed_processes(trees):
+        if not proc.get("id"):
+            problems.append(bundles.Problem(f"process {_label(proc)} has no id", file=name, line=proc.sourceline))
+            continue
+        inside = {el.get("id") for el in proc.iter() if isinstance(el.tag, str)} - {None}
+        flow_nodes = sum(1 for el in proc.iter(*_FLOW_NODES))
+        if flow_nodes > MAX_FLOW_NODES:
+            problems.append(bundles.Problem(
+                f"process {_label(proc)} has {flow_nodes} flow elements; Caseflow deploys at most {MAX_FLOW_NODES} "
+                f"per process (split it with call activities)", file=name, element=proc.get("id"),
+                line=proc.sourceline))
+            continue
+        for el in proc.iter(f"{{{BPMN_NS}}}*"):
+            problem = _element_problem(el, defined, elements, inside)
+            if problem is not None:
+                problem.file = name
+                problems.append(problem)
+    return problems
+
+
+def _element_problem(el: Any, defined: dict[str, set[str]], elements: dict[str, Any],
+                     inside: set[str]) -> bundles.Problem | None:
+    """The problem of one BPMN element of a parsed process (``inside``: the ids in the process), if any."""
+    local = el.tag[_BPMN_PREFIX_LEN:]
+    parent = el.getparent()
+
+    def problem(message: str, at: Any) -> bundles.Problem:
+        return bundles.Problem(message, element=at.get("id") if at is not None else None, line=el.sourceline)
+
+    if local == "sequenceFlow" and el.get("targetRef") not in inside:
+        return problem(f"sequence flow {_label(el)} leads to {el.get('targetRef')!r}, which is not an element of "
+                       f"its process", el)
+    if local == "callActivity" and not (el.get("calledElement") or "").strip():
+        return problem(f"call activity {_label(el)} has no calledElement: name the process it calls", el)
+    if local in _EVENT_REFS:
+        attr, kind = _EVENT_REFS[local]
+        ref = el.get(attr)
+        owner = el if local in ("sendTask", "receiveTask") else parent
+        if ref is not None and ref not in defined[kind]:
+            local_ref = ref.rpartition(":")[2]
+            hint = (f"; write it without the prefix ({local_ref!r}), SpiffWorkflow does not resolve QName prefixes"
+                    if local_ref != ref and local_ref in defined[kind] else "")
+            return problem(f"{_described(owner)} refers to {kind} {ref!r} ({attr}), but no bpmn:{kind} has that "
+                           f"id{hint}", owner)
+    if local == "boundaryEvent" and not any(child.tag in _BOUNDARY_EVENTS for child in el):
+        return problem(f"boundary event {_label(el)} has no event definition (timer, message, signal, error, "
+                       f"escalation, conditional or cancel), so it could never be triggered", el)
+    if local not in ("sourceRef", "targetRef"):
+        return None
+    association = etree.QName(parent).localname
+    data_side = {"dataInputAssociation": "sourceRef", "dataOutputAssociation": "targetRef"}.get(association)
+    if local == data_side:
+        wrong = _data_reference_problem((el.text or "").strip(), elements)
+        if wrong:
+            task = parent.getparent()
+            return problem(f"a {association} of {_described(task)} refers to {wrong}", task)
+    return None
+
+
+def _data_reference_problem(target: str, elements: dict[str, Any]) -> str | None:
+    """Why a data association's ``target`` cannot be resolved the way SpiffWorkflow resolves it, else None."""
+    el = elements.get(target)
+    if el is None:
+        return f"{target!r}, no element of the file"
+    kind = etree.QName(el).localname
+    if kind not in _DATA_REFERENCES:
+        return (f"the bpmn:{kind} {target!r}; only data object and data store references (bpmn:dataObjectReference, "
+                f"bpmn:dataStoreReference) can be read or written")
+    attr, wanted = ("dataObjectRef", "dataObject") if kind == "dataObjectReference" else ("dataStoreRef", "dataStore")
+    referred = elements.get(el.get(attr) or "")
+    if referred is None or etree.QName(referred).localname != wanted:
+        return f"the {kind} {_label(el)}, whose {attr} names no bpmn:{wanted}"
+    return None
+
+
+def _spiff_problems(name: str, tree: Any) -> list[bundles.Problem]:
+    """Incomplete ``spiffworkflow:`` extensions (its parser raises ``KeyError`` on them)."""
+    problems = []
+    for el in tree.getroot().iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
+        if not el.get("id"):
+            task = next((a for a in el.iterancestors() if a.get("id")), None)
+            problems.append(bundles.Problem(
+                "service task names no operator: give its spiffworkflow:serviceTaskOperator the id of a Caseflow "
+                "operator (see `caseflow operators`)",
+                file=name, element=task.get("id") if task is not None else None, line=el.sourceline))
+    for el in tree.getroot().iter(f"{{{SPIFF_NS}}}property"):
+        missing = [a for a in ("name", "value") if el.get(a) is None]
+        if missing:
+            task = next((a for a in el.iterancestors() if a.get("id")), None)
+            problems.append(bundles.Problem(
+                f"spiffworkflow:property {el.get('name') or ''!r} lacks the attribute {' and '.join(missing)}",
+                file=name, element=task.get("id") if task is not None else None, line=el.sourceline))
+    return problems
+
+
+def _read_tree(name: str, text: str, problems: list[bundles.Problem]) -> Any | None:
+    """The checked XML tree of one file (safe parsing, BPMN root, XSD), or None after adding its problems."""
+    try:
+        tree = bundles.parse_xml(name, text)
+    except bundles.BundleError as err:
+        problems.extend(err.problems)
+        return None
+    if name.endswith(".dmn"):
+        return tree
+    root_problem = _root_problem(name, tree)
+    if root_problem is not None:
+        problems.append(root_problem)
+        return None
+    try:
+        VALIDATOR.validate(tree, name)
+    except ValidationException as err:
+        problems.append(_problem_from_validation(err, {}, name, prefix="not valid BPMN 2.0: "))
+        return None
+    return tree
+
+
+def _process_name(name: str | None) -> str | None:
+    """A process name as stored: whitespace collapsed (modelers keep line breaks), cut to the column's size."""
+    if name is None:
+        return None
+    text = " ".join(name.split())
+    return text if len(text) <= _MAX_NAME else text[:_MAX_NAME - 1] + "…"
 
 
 def _parse_bundle(bundle: bundles.Bundle, problems: list[bundles.Problem]) -> _ParsedBundle | None:
-    parser = CaseflowParser(validator=VALIDATOR)
-    lines: dict[str, tuple[str, int]] = {}
-    processes: dict[str, str | None] = {}
-    ok = True
+    """Check and parse every file of a bundle; None (with ``problems`` added) when any has a problem."""
+    before = len(problems)
+    trees: dict[str, Any] = {}
     for name in bundle.bpmn_names + bundle.dmn_names:
-        try:
-            tree = bundles.parse_xml(name, bundle.files[name])
-        except bundles.BundleError as err:
-            problems.extend(err.problems)
-            ok = False
-            continue
-        lines.update({k: (name, v) for k, v in bundles.element_lines(tree).items()})
-        clashes = _operator_id_clashes(tree)
-        if clashes:
+        tree = _read_tree(name, bundle.files[name], problems)
+        if tree is not None:
+            trees[name] = tree
+    if not bundle.bpmn_names:
+        problems.append(bundles.Problem("bundle has no .bpmn file", file=bundle.source))
+    if len(problems) > before:
+        return None
+    bpmn_trees = {n: t for n, t in trees.items() if n.endswith(".bpmn")}
+    try:
+        problems.extend(_structure_problems(bpmn_trees))
+        for name, tree in bpmn_trees.items():
+            problems.extend(_spiff_problems(name, tree))
             problems.extend(bundles.Problem(
                 f"element id {op!r} is also the name of the service operator it calls; SpiffWorkflow "
                 f"indexes both by id, so give the task another id", file=name, element=op, line=line)
-                for op, line in clashes)
-            ok = False
-            continue
+                for op, line in _operator_id_clashes(tree))
+    except Exception as err:  # a check must never be the reason a deployment crashes
+        problems.append(_unexpected(err, "checking the diagram", bundle.bpmn_names[0], {}))
+    if len(problems) > before:
+        return None
+
+    parser = CaseflowParser()  # without a validator: _read_tree validated the files against the XSDs
+    lines: dict[str, tuple[str, int]] = {}
+    processes: dict[str, str | None] = {}
+    for name, tree in trees.items():
+        lines.update({k: (name, v) for k, v in bundles.element_lines(tree).items()})
         try:
             if name.endswith(".bpmn"):
                 parser.add_bpmn_xml(tree, filename=name)
-                for proc in tree.getroot().iter(full_tag("process")):
-                    if proc.get("id") and proc.get("isExecutable", "true").lower() != "false":
-                        processes[proc.get("id") or ""] = proc.get("name")
+                for proc in _bpmn(tree, "process"):
+                    pid = proc.get("id")
+                    if pid and (proc.get("isExecutable") or "true").lower() != "false":
+                        processes[pid] = _process_name(proc.get("name"))
+                        if len(pid) > _MAX_KEY:
+                            problems.append(bundles.Problem(f"process id is longer than {_MAX_KEY} characters",
+                                                            file=name, element=pid[:40] + "…", line=proc.sourceline))
             else:
                 parser.add_dmn_xml(tree.getroot(), filename=name)
         except ValidationException as err:
-            problems.append(_problem_from_validation(err, lines))
-            ok = False
+            problems.append(_problem_from_validation(err, lines, name))
         except Exception as err:  # SpiffWorkflow raises plain exceptions for some structural errors
-            problems.append(bundles.Problem(f"{type(err).__name__}: {err}", file=name))
-            ok = False
-    if not bundle.bpmn_names:
-        problems.append(bundles.Problem("bundle has no .bpmn file", file=bundle.source))
-        ok = False
-    elif ok and not processes:
-        problems.append(bundles.Problem('no executable process (every process has isExecutable="false")',
-                                        file=bundle.bpmn_names[0]))
-        ok = False
-    return _ParsedBundle(bundle, parser, lines, processes) if ok else None
+            problems.append(_unexpected(err, "reading the file", name, lines))
+    if len(problems) == before and not processes:
+        first = next(((n, p) for n, t in bpmn_trees.items() for p in _bpmn(t, "process")), None)
+        if first is None:
+            problems.append(bundles.Problem("the file defines no process (bpmn:process), only other elements "
+                                            "such as a collaboration", file=bundle.bpmn_names[0]))
+        else:
+            problems.append(bundles.Problem(
+                'no executable process: every process has isExecutable="false"; set isExecutable="true" on '
+                'the one Caseflow should run', file=first[0], element=first[1].get("id"), line=first[1].sourceline))
+    if len(problems) > before:
+        return None
+    calls = {ca.get("calledElement") or "": (name, ca.get("id"), ca.sourceline)
+             for name, tree in bpmn_trees.items() for ca in _bpmn(tree, "callActivity")}
+    return _ParsedBundle(bundle, parser, lines, processes, calls=calls)
 
 
 def _operator_id_clashes(tree: Any) -> list[tuple[str, int]]:
     """(operator name, line) of flow elements whose id equals a serviceTaskOperator id."""
-    operators_used = {el.get("id") for el in tree.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}serviceTaskOperator")}
+    operators_used = {el.get("id") for el in tree.iter(f"{{{SPIFF_NS}}}serviceTaskOperator")} - {None}
     return [(el.get("id"), el.sourceline) for el in tree.iter()
-            if isinstance(el.tag, str) and el.tag.startswith("{http://www.omg.org/spec/BPMN/20100524/MODEL}")
-            and el.get("id") in operators_used]
+            if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el.get("id") in operators_used]
 
 
 def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
@@ -125,9 +444,8 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
         except ValidationException as err:
             problems.append(_problem_from_validation(err, pb.lines))
             continue
-        except Exception as err:
-            problems.append(bundles.Problem(f"process {pid}: {type(err).__name__}: {err}",
-                                            file=pb.lines.get(pid, (None, None))[0], element=pid))
+        except Exception as err:  # SpiffWorkflow's task parsers raise plain exceptions too
+            problems.append(_unexpected(err, f"building process {pid!r}", None, pb.lines, pid))
             continue
         built = [spec] + [s for k, s in subs.items() if k in pb.processes or k not in pb.external_calls]
         for ts in (t for s in built for t in s.task_specs.values()):
@@ -136,6 +454,9 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
                 problems.append(bundles.Problem(
                     f"service operator {ts.operation_name!r} is not registered "
                     f"(see `caseflow operators`)", file=where[0], element=ts.bpmn_id, line=where[1]))
+            problems.extend(bundles.Problem(f"{ts.bpmn_name or ts.bpmn_id or ts.name!r}, {problem}", file=where[0],
+                                            element=ts.bpmn_id, line=where[1])
+                            for problem in scripting.script_problems(ts))  # what the sandbox refuses
             props = specs.properties(ts)
             for prop in ("formJsonSchemaFilename", "formUiSchemaFilename"):
                 form = props.get(prop)
@@ -173,7 +494,24 @@ def deploy(session: Session, paths: list[Any], actor: str = "system") -> list[De
 
 
 def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "system") -> list[DeployResult]:
-    """Validate and store already-collected bundles (uploads use this)."""
+    """Validate and store already-collected bundles (uploads use this).
+
+    Whatever the files hold, validation ends in :class:`DeployRejected` or in stored versions:
+    an exception no check foresaw becomes a problem (and is logged with its traceback).
+    Database errors are not the files' fault and propagate as they are.
+    """
+    try:
+        parsed = _validate(session, found)
+    except (DeployRejected, SQLAlchemyError):
+        raise
+    except Exception as err:
+        raise DeployRejected([_unexpected(err, "validating the bundle", found[0].source if found else None, {})]) \
+            from err
+    return _store(session, parsed, actor)
+
+
+def _validate(session: Session, found: list[bundles.Bundle]) -> list[_ParsedBundle]:
+    """Parse and check every bundle, resolving call activities; raises :class:`DeployRejected`."""
     problems: list[bundles.Problem] = []
     parsed = [pb for pb in (_parse_bundle(b, problems) for b in found) if pb is not None]
     if problems:
@@ -188,27 +526,55 @@ def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "
             owner[pid] = pb
     # Call activities: resolve inside the bundle, then in this deployment, then deployed versions.
     for pb in parsed:
-        for called in sorted(set(pb.parser.get_process_dependencies()) - set(pb.parser.process_parsers)):
+        called_ids = {c for c in pb.parser.get_process_dependencies() if c}  # blank ones are problems already
+        for called in sorted(called_ids - set(pb.parser.process_parsers)):
+            file, element, line = pb.calls.get(called, (pb.bundle.bpmn_names[0], None, None))
             if called in owner:
-                specs.add_bundle_files(pb.parser, owner[called].bundle.files)
-                pb.external_calls[called] = "bundle"
-            else:
-                latest = definitions.latest_definition(session, called)
-                if latest is None:
-                    where = pb.lines.get(called, (pb.bundle.bpmn_names[0], None))
-                    problems.append(bundles.Problem(
-                        f"call activity target {called!r} is neither in the bundle nor deployed",
-                        file=where[0]))
-                    continue
+                _add_callee(pb, called, owner[called], problems)
+                continue
+            latest = definitions.latest_definition(session, called)
+            if latest is None:
+                problems.append(bundles.Problem(f"call activity target {called!r} is neither in the bundle nor "
+                                                f"deployed", file=file, element=element, line=line))
+                continue
+            try:
                 pb.parser.process_parsers.update(_parsers_of(session, latest))
-                pb.external_calls[called] = f"definition:{latest.id}"
+            except (SQLAlchemyError, DeployRejected):
+                raise
+            except Exception as err:
+                problems.append(_unexpected(err, f"loading deployed version {latest.version} of {called!r}",
+                                            file, {}, element))
+                continue
+            pb.external_calls[called] = f"definition:{latest.id}"
     if problems:
         raise DeployRejected(problems)
     for pb in parsed:
-        _check_specs(pb, problems)
+        try:
+            _check_specs(pb, problems)
+        except (SQLAlchemyError, DeployRejected):
+            raise
+        except Exception as err:
+            problems.append(_unexpected(err, "checking the processes", pb.bundle.bpmn_names[0], pb.lines))
     if problems:
         raise DeployRejected(problems)
+    return parsed
 
+
+def _add_callee(pb: _ParsedBundle, called: str, callee: _ParsedBundle, problems: list[bundles.Problem]) -> None:
+    """Add the bundle of this deployment that defines ``called`` to ``pb``'s parser."""
+    try:
+        specs.add_bundle_files(pb.parser, callee.bundle.files)
+    except ValidationException as err:
+        problems.append(_problem_from_validation(err, callee.lines))
+        return
+    except bundles.BundleError as err:
+        problems.extend(err.problems)
+        return
+    pb.external_calls[called] = "bundle"
+
+
+def _store(session: Session, parsed: list[_ParsedBundle], actor: str) -> list[DeployResult]:
+    """Store a new version of each changed process of validated bundles, callees first."""
     # Store callees first so callers can record the definition they call.
     results: dict[str, DeployResult] = {}
     order = _deploy_order(parsed)

@@ -55,6 +55,10 @@ class InvalidData(EngineError):
         return dict(self.fields)
 
 
+class DataTooLarge(InvalidData):
+    """Submitted data is larger than the limits allow (``caseflow.limits``); ``fields`` names where."""
+
+
 class DeployRejected(EngineError):
     """A bundle failed validation; nothing was stored. ``problems`` are ``bundles.Problem``s."""
 
@@ -85,6 +89,7 @@ ERROR_TABLE: dict[type[EngineError], ErrorKind] = {
     Forbidden: ErrorKind(403, "forbidden", 4),
     Conflict: ErrorKind(409, "conflict", 5),
     InvalidData: ErrorKind(422, "invalid_data", 6),
+    DataTooLarge: ErrorKind(413, "too_large", 6),
     DeployRejected: ErrorKind(422, "deploy_rejected", 7),
     InstanceError: ErrorKind(409, "instance_error", 8),
 }

@@ -6,22 +6,24 @@ tasks and scripts through :mod:`scripting`), and saves through :func:`sync.save`
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import re
 from collections.abc import Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.task import TaskState
+from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy.orm import Session
 
-from caseflow import clock
-from caseflow._engine import adapters, records, rows, scripting, specs, sync, workflows
+from caseflow import clock, limits
+from caseflow._engine import adapters, records, rows, sandbox, scripting, specs, sync, values, workflows
 from caseflow._engine.actor import Actor, name_of, require
 from caseflow._engine.errors import Conflict, Forbidden, InstanceError, InvalidData, NotFound
 from caseflow._engine.rows import Case
-from caseflow._engine.sandbox import ScriptRejected
+from caseflow._engine.sandbox import HELPERS
 from caseflow._engine.specs import LoadedSpec
 from service_tasks.registry import OperatorError
 
@@ -35,24 +37,72 @@ def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
     """Run ``steps(wf)`` (task run + engine steps); a failure puts the instance in ``error``.
 
     Operators declared with an audit kind (e.g. ``escalate``) and the failure are added to
-    ``events`` as they happen. The failure is logged with its traceback.
+    ``events`` as they happen. The failure is logged with its traceback; a script the sandbox
+    refused or stopped (time or size budget) is logged on ``caseflow.sandbox`` and audited as
+    ``script_refused``/``script_stopped``. Steps that ran past SpiffWorkflow's task-tree depth
+    limit (where its engine silently stops, the case looking completed) are an error too.
     """
     context = scripting.RunContext(session)
     assert context.events is not None
     with scripting.bound(wf, context):
         try:
             steps(wf)
-        except (SpiffWorkflowException, ScriptRejected, OperatorError) as err:
+        except (SpiffWorkflowException, sandbox.SandboxError, OperatorError) as err:
             task = getattr(err, "task", None)
             task_spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
             task_name = (task_spec.bpmn_id or task_spec.name) if task_spec is not None else None
-            message = error_message(err)
-            log.warning("instance %s (%s) stopped with an error at %s: %s", case.id, case.process_key,
-                        task_name, message, exc_info=err)
+            stopped = sandbox.cause(err)
+            if stopped is None:
+                message = error_message(err)
+                log.warning("instance %s (%s) stopped with an error at %s: %s", case.id, case.process_key,
+                            task_name, message, exc_info=err)
+            else:
+                label = (task_spec.bpmn_name or task_spec.bpmn_id) if task_spec is not None else None
+                message = f"{stopped} (at {label!r})" if label else str(stopped)
+                kind = "script_stopped" if isinstance(stopped, sandbox.ScriptBudgetExceeded) else "script_refused"
+                logging.getLogger("caseflow.sandbox").warning(
+                    "%s: instance %s of process %s at element %s: %s", kind, case.id, case.process_key,
+                    task_name, stopped)
+                context.events.append((kind, task_name, {"message": str(stopped)}))
             case.status, case.error, case.error_task = "error", message, task_name
             context.events.append(("error", task_name, {"message": message}))
+        else:
+            hidden = beyond_depth_limit(wf)
+            if hidden is not None:
+                task_name = hidden.task_spec.bpmn_id or hidden.task_spec.name
+                label = hidden.task_spec.bpmn_name or task_name
+                message = (f"the case ran more than {SPIFF_MAX_DEPTH} steps in a row (a loop that does not end?) "
+                           f"and was stopped before {label!r}")
+                log.warning("instance %s (%s) stopped at %s: %s", case.id, case.process_key, task_name, message)
+                case.status, case.error, case.error_task = "error", message, task_name
+                context.events.append(("error", task_name, {"message": message}))
     events.extend(rows.event("system" if kind != "error" else actor, kind, task_name, payload)
                   for kind, task_name, payload in context.events)
+
+
+#: How deep SpiffWorkflow's task iterator looks into the task tree (its engine steps see no further).
+SPIFF_MAX_DEPTH: int = inspect.signature(BpmnTaskIterator.__init__).parameters["max_depth"].default
+
+
+def beyond_depth_limit(wf: BpmnWorkflow) -> Task | None:
+    """An unfinished task deeper in the task tree than SpiffWorkflow looks; None when there is none.
+
+    Each step of a case is a level of the tree, so a loop of a few hundred rounds puts its next
+    tasks out of the iterator's sight: ``do_engine_steps`` stops and ``is_completed`` says True.
+    """
+    if sum(len(w.tasks) for w in [wf, *wf.subprocesses.values()]) <= SPIFF_MAX_DEPTH:
+        return None  # too few tasks to be that deep
+    stack: list[tuple[Task, int]] = [(wf.task_tree, 0)]
+    while stack:
+        task, depth = stack.pop()
+        if depth > SPIFF_MAX_DEPTH and task.state & TaskState.NOT_FINISHED_MASK and (
+                task.state & TaskState.DEFINITE_MASK or wf.is_completed()):
+            return task
+        sub = wf.subprocesses.get(task.id)
+        if sub is not None:
+            stack.append((sub.task_tree, depth + 1))
+        stack.extend((child, depth + 1) for child in task.children)
+    return None
 
 
 def error_message(err: Exception) -> str:
@@ -66,24 +116,132 @@ def error_message(err: Exception) -> str:
     return message
 
 
-def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, data: dict | None) -> dict:
-    """``data`` checked against the form ``form`` of ``process`` (no form: taken as it is)."""
+def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, data: dict | None,
+                  starting: bool = False) -> dict:
+    """``data`` checked against the form ``form`` of ``process``: the one check of data entering a case.
+
+    Always: plain JSON within :mod:`caseflow.limits` (413 :class:`DataTooLarge` / 422) and no
+    key the process owns (:func:`owned_keys`; a start without a start form only keeps off the
+    script helpers' names: its data is the caller's to give). With a form: only the form's own writable fields
+    (``additionalProperties: false`` unless the form allows more; ``readOnly`` fields are shown,
+    never taken), its JSON Schema, and ``format: date``/``date-time`` values within the years
+    ``limits.MIN_YEAR``..``limits.MAX_YEAR``. Raises :class:`InvalidData` with per-field messages.
+    """
+    if data is not None and not isinstance(data, dict):
+        raise InvalidData({"_form": "the data must be an object"})
     data = dict(data or {})
+    schema = loaded.form_schema(form, process) if form else None
+    values.check_data(data, _declared_max_length(schema) if schema else None)
+    owned = HELPER_NAMES if starting and schema is None else owned_keys(loaded, schema)
+    values.refuse_keys(data, owned, "is set by the process itself and cannot be submitted")
     validator = loaded.validator(form, process)
-    if validator is None:
+    if validator is None or schema is None:
         return data
     fields: dict[str, str] = {}
+    _form_fields(schema, data, (), fields)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
         if error.validator == "required":
             missing = re.findall(r"'([^']+)' is a required property", error.message)
             key = ".".join([*map(str, error.path), *(missing[:1] or ["_"])])
             fields.setdefault(key, "this field is required")
+        elif error.validator in ("additionalProperties", "unevaluatedProperties") and fields:
+            continue  # the unknown fields are already named one by one
         else:
             key = ".".join(map(str, error.path)) or "_form"
             fields.setdefault(key, error.message)
     if fields:
         raise InvalidData(fields)
     return data
+
+
+HELPER_NAMES = frozenset(HELPERS)  # names scripts see as helpers: data keys must not shadow them
+_COMBINED = ("allOf", "anyOf", "oneOf", "then", "else")
+
+
+def owned_keys(loaded: LoadedSpec, schema: dict | None = None) -> set[str]:
+    """Data keys only the process sets: the script helpers' names, always; the business numbers
+    (``businessKeyDataKey`` of every start event, called processes included) and the outputs
+    the manifest labels (service-task and script results) unless the form ``schema`` has them
+    as fields of its own."""
+    owned: set[str] = set()
+    for spec in [loaded.spec, *loaded.subprocess_specs.values()]:
+        for task_spec in spec.task_specs.values():
+            key = specs.properties(task_spec).get("businessKeyDataKey")
+            if key:
+                owned.add(str(key))
+    if loaded.manifest is not None:
+        owned.update(loaded.manifest.output_labels)
+    return (owned - (_writable_fields(schema) if schema else set())) | HELPER_NAMES
+
+
+def _properties(node: dict) -> dict[str, dict] | None:
+    """The properties a schema node declares, its ``allOf``/``if-then``... branches included
+    (None: it declares none, so it is a free object)."""
+    found: dict[str, dict] | None = None
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        props = current.get("properties")
+        if isinstance(props, dict):
+            found = found or {}
+            for key, sub in props.items():
+                if isinstance(sub, dict):
+                    found.setdefault(key, sub)
+        for word in _COMBINED:
+            branch = current.get(word)
+            stack.extend(b for b in (branch if isinstance(branch, list) else [branch]) if isinstance(b, dict))
+    return found
+
+
+def _writable_fields(schema: dict) -> set[str]:
+    """The top-level fields of a form that submitted data may set."""
+    return {k for k, node in (_properties(schema) or {}).items() if not node.get("readOnly")}
+
+
+def _form_fields(node: dict, value: object, path: tuple[str | int, ...], fields: dict[str, str]) -> None:
+    """Field messages for keys the form does not declare (or declares read-only) and dates out of range."""
+    name = ".".join(map(str, path))
+    if isinstance(value, dict):
+        declared = _properties(node)
+        if declared is None:
+            return
+        closed = node.get("additionalProperties", False) is False and not node.get("patternProperties")
+        for key, child in value.items():
+            sub = declared.get(key)
+            where = f"{name}.{key}" if name else key
+            if sub is None:
+                if closed:
+                    fields.setdefault(where, "is not a field of this form")
+            elif sub.get("readOnly"):
+                fields.setdefault(where, "is shown on this form but cannot be submitted")
+            else:
+                _form_fields(sub, child, (*path, key), fields)
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for index, child in enumerate(value):
+            _form_fields(node["items"], child, (*path, index), fields)
+    elif isinstance(value, str) and node.get("format") in ("date", "date-time"):
+        problem = limits.date_problem(value, with_time=node["format"] == "date-time")
+        if problem:
+            fields.setdefault(name or "_form", problem)
+
+
+def _declared_max_length(schema: dict) -> limits.StringLimit:
+    """``path -> maxLength`` of the form's field at ``path`` (list indexes match ``items``)."""
+
+    def limit(path: tuple[str | int, ...]) -> int | None:
+        node: dict | None = schema
+        for part in path:
+            if node is None:
+                return None
+            if isinstance(part, int):
+                items = node.get("items")
+                node = items if isinstance(items, dict) else None
+            else:
+                node = (_properties(node) or {}).get(part)
+        length = node.get("maxLength") if node is not None else None
+        return length if isinstance(length, int) and not isinstance(length, bool) else None
+
+    return limit
 
 
 def start(session: Session, key: str, data: dict | None, actor: Actor | str,
@@ -95,7 +253,7 @@ def start(session: Session, key: str, data: dict | None, actor: Actor | str,
         raise NotFound(f"process {key!r} has no version {version}" if version is not None
                        else f"no process {key!r} is deployed")
     loaded = specs.SPECS.get(session, definition)
-    clean = validate_form(loaded, loaded.start_form, None, data) if loaded.start_form else dict(data or {})
+    clean = validate_form(loaded, loaded.start_form, None, data, starting=True)
     wf = workflows.new(loaded)
     first = wf.get_next_task(state=TaskState.READY)
     if first is not None:
@@ -120,10 +278,11 @@ def _ready_task(session: Session, task_id: str) -> dict:
     return row
 
 
-def _check_may_work(row: dict, actor: Actor) -> None:
+def _check_may_work(row: dict, actor: Actor, *, assignee: bool = True) -> None:
+    """Forbidden unless ``actor`` holds the task's role and (with ``assignee``) no one else holds the task."""
     if not actor.may_work(row["role"]):
         raise Forbidden(f"task {row['title']!r} belongs to role {row['role']!r}")
-    if row["assignee"] and row["assignee"] != actor.name and not actor.is_admin:
+    if assignee and row["assignee"] and row["assignee"] != actor.name and not actor.is_admin:
         raise Forbidden(f"task {row['title']!r} is claimed by {row['assignee']}")
 
 
@@ -181,7 +340,7 @@ def claim(session: Session, task_id: str, actor: Actor) -> records.TaskRecord:
     """Take a ready task so others see it is being worked on (of two at once, one gets it)."""
     actor = require(actor)
     row = _ready_task(session, task_id)
-    _check_may_work(row, actor)
+    _check_may_work(row, actor, assignee=False)  # a task someone else holds is a conflict (409), not forbidden
     if row["assignee"] and row["assignee"] != actor.name:
         raise Conflict(f"task is already claimed by {row['assignee']}")
     if not rows.claim_task(session, row["id"], actor.name):
@@ -234,6 +393,8 @@ def retry(session: Session, instance_id: int, actor: Actor | str) -> records.Cas
 
 def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> records.CaseRecord:
     """Correct process data of an instance (e.g. before a retry); audited."""
+    values.check_data(changes)  # the limits of all data, and never a script helper's name
+    values.refuse_keys(changes, HELPER_NAMES, "is the name of a script helper and cannot be a data key")
 
     def change(_case: Case, wf: BpmnWorkflow) -> None:
         targets = wf.get_tasks(state=TaskState.READY | TaskState.ERROR | TaskState.WAITING) or [wf.last_task]

@@ -17,10 +17,11 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from sqlalchemy.orm import Session
 
 from caseflow import clock, store
-from caseflow._engine import sandbox
+from caseflow._engine import case_counts, sandbox
 from caseflow._engine.values import plain
 from service_tasks import registry as operators
 from service_tasks.registry import OperatorError
@@ -40,33 +41,94 @@ class RunContext:
         return {
             "now": clock.now(),
             "next_number": (lambda name, year: store.next_number(session, name, year)) if session else None,
+            "count_cases": (lambda *args: case_counts.count_cases(session, *args)) if session else None,
         }
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
-    """TaskDataEnvironment that checks code first and runs it with safe builtins only."""
+    """TaskDataEnvironment that compiles code with RestrictedPython and runs it within the budgets.
+
+    Every script, condition, timer and parameter expression of a workflow comes through
+    :meth:`evaluate` or :meth:`execute`. The guards and safe builtins are put in last, so
+    task data can never stand in for them.
+    """
 
     def __init__(self) -> None:
-        super().__init__({"__builtins__": sandbox.SAFE_BUILTINS, **sandbox.HELPERS})
+        super().__init__(sandbox.restricted_globals())
 
     def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
         code = sandbox.compile_checked(expression.strip(), "eval")
         scope = dict(self.globals)
         scope.update(external_context or {})
         scope.update(context)
+        scope.update(sandbox.GUARDS)
         scope["__builtins__"] = sandbox.SAFE_BUILTINS
-        return eval(code, scope)  # noqa: S307 - checked and restricted above
+        return sandbox.run_limited(code, scope)
 
     def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
         code = sandbox.compile_checked(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         context.update(external_context or {})
         context.update(self.globals)
+        before = dict(context)
         try:
-            exec(code, context)  # noqa: S102 - checked and restricted above
+            sandbox.run_limited(code, context)
+        except sandbox.SandboxError:  # a stopped script leaves none of its half-built values behind
+            context.clear()
+            context.update(before)
+            raise
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
+
+    def _remove_globals_and_functions_from_context(self, context: dict, external_context: dict | None = None) -> None:
+        """Take the globals, the run's budget check and the script's functions out of the task data."""
+        for key in (*self.globals, *(external_context or ()), "_budget_check_"):
+            context.pop(key, None)
+        for key in [k for k, v in context.items() if callable(v)]:
+            del context[key]
+
+
+def script_sources(task_spec: Any) -> Iterator[tuple[str, str, str]]:
+    """(what, source, mode) of every script and expression a task spec runs.
+
+    Scripts (``exec``): script tasks, pre- and post-scripts. Expressions (``eval``): outgoing
+    flow conditions, timer, conditional and message payload expressions, service-task
+    parameters and multi-instance/loop expressions. DMN tables are checked when they run.
+    """
+    for attr, what in (("script", "script"), ("prescript", "pre-script"), ("postscript", "post-script")):
+        source = getattr(task_spec, attr, None)
+        if isinstance(source, str) and source.strip():
+            yield what, source, "exec"
+    for condition, target in getattr(task_spec, "cond_task_specs", None) or []:
+        args = getattr(condition, "args", None)
+        if args and isinstance(args[0], str):
+            yield f"condition of the flow to {target!r}", args[0], "eval"
+    definition = getattr(task_spec, "event_definition", None)
+    expression = getattr(definition, "expression", None)
+    if isinstance(expression, str) and expression.strip():
+        yield f"{type(definition).__name__.replace('EventDefinition', '').lower() or 'event'} expression", \
+            expression, "eval"
+    for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        value = param.get("value") if isinstance(param, dict) else None
+        if isinstance(value, str) and value.strip():
+            yield f"parameter {name!r}", value, "eval"
+    if isinstance(task_spec, LoopTask):
+        for attr in ("cardinality", "condition"):
+            source = getattr(task_spec, attr, None)
+            if isinstance(source, str) and source.strip():
+                yield f"loop {attr}", source, "eval"
+
+
+def script_problems(task_spec: Any) -> list[str]:
+    """What the sandbox refuses in a task spec's scripts and expressions (deploy checks these)."""
+    problems = []
+    for what, source, mode in script_sources(task_spec):
+        try:
+            sandbox.compile_checked(source.strip() if mode == "eval" else source, mode)
+        except sandbox.ScriptRejected as err:
+            problems.append(f"{what}: {err}")
+    return problems
 
 
 class CaseflowScriptEngine(PythonScriptEngine):

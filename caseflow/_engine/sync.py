@@ -86,6 +86,10 @@ def replay_writes(tasks: list[Any]) -> dict:
         for key, value in task.data.items():
             if key not in base or base[key] != value:
                 merged[key] = value
+        if task.state != TaskState.COMPLETED:
+            # Only a task that ran can have deleted a key: a waiting join (e.g. the end of a
+            # non-interrupting event subprocess) holds no data yet, which deletes nothing.
+            continue
         for key in base:
             if key not in task.data:
                 merged.pop(key, None)

@@ -1,12 +1,23 @@
-"""Timers: the due ones fire, each instance in its own transaction or savepoint."""
+"""Timers: the due ones fire, each instance in its own transaction or savepoint.
+
+One bad instance never holds up the others: a script that runs away after a timer is stopped
+by the sandbox budget and puts its instance in ``error`` (:func:`run.run_steps`); any other
+failure while firing is rolled back to the instance's savepoint, logged, and the instance is
+put in ``error`` with its timers cleared, so it is not picked again and again.
+"""
 from __future__ import annotations
 
+import logging
+
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from caseflow import clock
 from caseflow._engine import records, rows, run, specs, sync, workflows
 from caseflow._engine.errors import Conflict
+
+log = logging.getLogger("caseflow.engine")
 
 
 def due_instance_ids(session: Session, limit: int = 100) -> list[int]:
@@ -15,7 +26,24 @@ def due_instance_ids(session: Session, limit: int = 100) -> list[int]:
 
 
 def fire_timers(session: Session, instance_id: int, actor: str = "timer") -> bool:
-    """Fire the due timers of one instance and run it on; True when something fired."""
+    """Fire the due timers of one instance and run it on; True when something fired (or it failed).
+
+    Runs in a savepoint: an unexpected failure rolls back what the firing wrote, and the
+    instance is put in ``error`` instead (:class:`Conflict` and database errors are raised).
+    """
+    try:
+        with session.begin_nested():
+            return _fire(session, instance_id, actor)
+    except (Conflict, SQLAlchemyError):
+        raise
+    except Exception as err:  # a bug or an engine failure outside the scripts: this instance only
+        log.exception("firing the timers of instance %s failed; the instance is put in error", instance_id)
+        with session.begin_nested():
+            _mark_failed(session, instance_id, actor, f"firing its timer failed: {type(err).__name__}: {err}")
+        return True
+
+
+def _fire(session: Session, instance_id: int, actor: str) -> bool:
     case = records.load_case(session, instance_id)
     assert case.id is not None
     if case.status in run.FINISHED:
@@ -37,13 +65,25 @@ def fire_timers(session: Session, instance_id: int, actor: str = "timer") -> boo
     return True
 
 
+def _mark_failed(session: Session, instance_id: int, actor: str, message: str) -> None:
+    """Put an instance in ``error`` without its workflow (which could not be run or saved)."""
+    case = records.load_case(session, instance_id)
+    assert case.id is not None
+    case.status, case.error, case.error_task = "error", message[:400], None
+    case.timers = []
+    case.updated_at = clock.now()
+    if not rows.save_case(session, case):
+        raise Conflict("the case was changed by someone else while its timer fired")
+    rows.replace_timers(session, case.id, [])
+    rows.audit(session, case.id, actor, "error", None, {"message": case.error})
+
+
 def fire_due_timers(session: Session, limit: int = 100) -> int:
     """Fire every due timer (each instance in its own savepoint); returns instances advanced."""
     fired = 0
     for instance_id in due_instance_ids(session, limit):
         try:
-            with session.begin_nested():
-                fired += fire_timers(session, instance_id)
+            fired += fire_timers(session, instance_id)
         except Conflict:
             continue  # someone changed it meanwhile; the next round sees the new state
     return fired

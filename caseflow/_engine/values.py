@@ -1,9 +1,13 @@
-"""Plain JSON values out of workflow data (no SpiffWorkflow here)."""
+"""Plain JSON values out of workflow data, the limits of data going in (no SpiffWorkflow here)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
+
+from caseflow import limits
+from caseflow._engine.errors import DataTooLarge, InvalidData
 
 
 def plain(value: Any) -> Any:
@@ -35,3 +39,25 @@ def parse_due(value: Any) -> dt.datetime | None:
         except ValueError:
             return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def check_data(data: Any, string_limit: limits.StringLimit | None = None) -> None:
+    """Every value entering a case goes through here (start, complete, data correction):
+    plain JSON within :mod:`caseflow.limits` (depth, size, string length, finite numbers,
+    no control characters). Raises :class:`DataTooLarge` (413) or :class:`InvalidData` (422),
+    each naming the field."""
+    if not isinstance(data, dict):
+        raise InvalidData({"_form": "the data must be an object"})
+    try:
+        limits.check_value(data, string_limit)
+    except limits.DataRejected as err:
+        kind = DataTooLarge if err.too_large else InvalidData
+        raise kind({err.path or "_form": err.reason}, "the submitted data is too large" if err.too_large
+                   else "the submitted data is not valid") from None
+
+
+def refuse_keys(data: dict, owned: Iterable[str], why: str) -> None:
+    """:class:`InvalidData` naming each key of ``data`` in ``owned`` (keys the engine sets)."""
+    taken = sorted(set(data) & set(owned))
+    if taken:
+        raise InvalidData({key: f"{key!r} {why}" for key in taken})

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 import engine
-from caseflow import accounts, config, store
+from caseflow import accounts, config, limits, store
 
 EXIT_USAGE = 2
 
@@ -96,6 +96,10 @@ def run(ctx: CliContext, fn: Callable[[Any], Any]) -> Any:
         fail(str(err), EXIT_USAGE)
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def json_arg(value: str | None, what: str) -> dict:
     """Parse a --data/--params value: JSON text, or @file with JSON (exit 2 when it is not)."""
     if value is None:
@@ -103,11 +107,14 @@ def json_arg(value: str | None, what: str) -> dict:
     try:
         if value.startswith("@"):
             value = Path(value[1:]).read_text(encoding="utf-8")
-        parsed = json.loads(value)
+        parsed = json.loads(value, parse_constant=_no_constant)
+        limits.check_value(parsed)  # nesting, size, finite numbers, no control characters
     except OSError as err:
         fail(f"{what}: cannot read {value[1:]}: {err.strerror}", EXIT_USAGE)
     except json.JSONDecodeError as err:
         fail(f"{what} is not valid JSON: {err.msg} (position {err.pos})", EXIT_USAGE)
+    except (limits.DataRejected, ValueError, RecursionError) as err:  # NaN, 5000 digits, too deep...
+        fail(f"{what} is not acceptable: {err}", EXIT_USAGE)
     if not isinstance(parsed, dict):
         fail(f"{what} must be a JSON object", EXIT_USAGE)
     return parsed

@@ -1,15 +1,14 @@
 """Long-running commands: ``caseflow serve`` (web UI and API) and ``caseflow worker`` (timers).
 
-``serve`` migrates the database once, then replaces itself (``exec``) with gunicorn started
-on the app and the config module given by name, so the CLI never imports the web package::
+``serve`` migrates the database once, then replaces itself (``exec``) with the server module
+named on the command line, so the CLI never imports the web package::
 
-    python -m gunicorn --config python:web.gunicorn_conf --bind HOST:PORT
-                       --workers N --threads T 'web.serving:worker_app()'
+    python -m web.serving --host HOST --port PORT --threads T
 
-``web.gunicorn_conf`` holds the server settings; ``web.serving.worker_app()`` builds the app
-in each worker process and has the timer worker run in exactly one of them at a time (the
-one holding the instance folder's lock). The same command line works without the CLI, e.g.
-under a process supervisor, after ``caseflow`` has migrated the database once.
+``web.serving`` runs the app under waitress (one process: requests are read whole by its I/O
+thread, so slow clients hold no thread) and the timer loop beside it. Both ``serve`` and
+``worker`` run the timer loop only while holding the instance folder's timer lock
+(:mod:`caseflow.timer_lock`): one loop per instance folder, however many of them are started.
 """
 from __future__ import annotations
 
@@ -21,34 +20,35 @@ import click
 
 from caseflow import worker as timer_worker
 from caseflow.cli.common import CliContext, emit, pass_ctx
+from caseflow.timer_lock import TimerLock
 
-GUNICORN_APP = "web.serving:worker_app()"
-GUNICORN_CONFIG = "python:web.gunicorn_conf"
+SERVER_MODULE = "web.serving"
 
 
-def gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
-    """The command line ``serve`` runs: gunicorn under this Python, on the web app by name."""
-    return [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG, "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--threads", str(threads), GUNICORN_APP]
+def server_argv(host: str, port: int, threads: int) -> list[str]:
+    """The command line ``serve`` runs: the server module under this Python."""
+    return [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port), "--threads", str(threads)]
 
 
 @click.command()
 @click.option("--host", default=lambda: os.environ.get("CASEFLOW_HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("CASEFLOW_PORT", "5000")), type=int, show_default="5000")
-@click.option("--workers", default=lambda: int(os.environ.get("CASEFLOW_WEB_WORKERS", "2")), type=int,
-              show_default="2", help="gunicorn worker processes.")
-@click.option("--threads", default=lambda: int(os.environ.get("CASEFLOW_WEB_THREADS", "4")), type=int,
-              show_default="4", help="Threads per worker.")
+@click.option("--workers", default=lambda: int(os.environ.get("CASEFLOW_WEB_WORKERS", "1")), type=click.IntRange(1),
+              show_default="1", help="Accepted for compatibility: the server is one process (raise --threads).")
+@click.option("--threads", default=lambda: int(os.environ.get("CASEFLOW_WEB_THREADS", "8")), type=click.IntRange(1),
+              show_default="8", help="Application threads (slow clients hold none).")
 @pass_ctx
 def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> None:
-    """Run the web UI and API with gunicorn, and the timer worker in the background."""
-    ctx.db  # noqa: B018 - opening it migrates the database, once, before any worker starts
-    ctx.close()  # no connection crosses into gunicorn
+    """Run the web UI and API (waitress), with the timer loop in the same process."""
+    ctx.db  # noqa: B018 - opening it migrates the database, once, before the server starts
+    ctx.close()  # no connection crosses into the server
+    if workers != 1:
+        click.echo(f"note: --workers {workers} is ignored: the server is one process; use --threads", err=True)
     shown = "localhost" if host in ("0.0.0.0", "::") else host  # the address actually bound
     click.echo(f"Caseflow is running at http://{shown}:{port}/  (Ctrl-C stops)")
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = gunicorn_argv(host, port, workers, threads)
+    argv = server_argv(host, port, threads)
     os.execv(argv[0], argv)
 
 
@@ -65,11 +65,18 @@ def worker(ctx: CliContext, once: bool, interval: float | None, as_json: bool) -
         return
     every = interval or ctx.settings.timer_interval_s
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    click.echo(f"timer worker polling every {every}s (Ctrl-C stops)")
+    lock = TimerLock(ctx.settings.instance_dir)
     try:
+        if not lock.acquire():
+            click.echo(f"the timer loop of process {lock.holder() or '?'} holds {lock.path}; "
+                       "waiting for it to end (Ctrl-C stops)")
+            lock.acquire(blocking=True)
+        click.echo(f"timer worker polling every {every}s (Ctrl-C stops)")
         timer_worker.run_forever(ctx.db, every)
     except KeyboardInterrupt:
         pass
+    finally:
+        lock.release()
 
 
 COMMANDS = (serve, worker)

@@ -1,4 +1,4 @@
-"""People and their API tokens: ``caseflow users add|list``, ``caseflow demo-users`` and
+"""People and their API tokens: ``caseflow users add|list|deactivate|activate``, ``caseflow demo-users`` and
 ``caseflow tokens create|list|revoke`` (over :mod:`caseflow.accounts`)."""
 from __future__ import annotations
 
@@ -48,6 +48,31 @@ def users_list(ctx: CliContext) -> None:
 
     for line in run(ctx, listing):
         click.echo(line)
+
+
+@users.command("deactivate")
+@click.argument("name")
+@pass_ctx
+def users_deactivate(ctx: CliContext, name: str) -> None:
+    """Deactivate user NAME: signs out all their sessions and revokes all their API tokens."""
+    def deactivate(s: Any) -> str:
+        user = accounts.require_user(s, name)
+        revoked = accounts.set_active(user, False)
+        return f"deactivated {user.username}: sessions ended, {revoked} API token(s) revoked"
+
+    click.echo(run(ctx, deactivate))
+
+
+@users.command("activate")
+@click.argument("name")
+@pass_ctx
+def users_activate(ctx: CliContext, name: str) -> None:
+    """Let user NAME sign in again (tokens revoked at deactivation stay revoked)."""
+    def activate(s: Any) -> str:
+        accounts.set_active(accounts.require_user(s, name), True)
+        return f"activated {name}"
+
+    click.echo(run(ctx, activate))
 
 
 @click.command("demo-users")

@@ -125,7 +125,7 @@ def test_cancel_and_retry_are_for_admins(deployed):
     assert api.get("/api/v1/instances/999999").status_code == 404
 
 
-def test_authentication_and_tokens(api):
+def test_authentication_and_tokens(api, database):
     assert api.get("/api/v1/tasks", who=None).status_code == 401
     r = api.get("/api/v1/tasks", who="not-a-token")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -134,18 +134,21 @@ def test_authentication_and_tokens(api):
     assert api.get("/api/v1/me", who="quality").json == {
         "username": "quality", "display_name": None, "roles": ["quality"], "is_admin": False}
 
-    created = api.post("/api/v1/tokens", {"name": "ci"}, who="quality")
-    assert created.status_code == 201 and created.json["token"].startswith("cf_")
-    new_token = created.json["token"]
+    from caseflow import accounts
+
+    assert api.post("/api/v1/tokens", {"name": "ci"}, who="quality").status_code == 422  # a token alone mints none
+    with database.session() as s:
+        row, new_token = accounts.create_token(s, "quality", "ci")  # as the web UI or the CLI do
+        created_id = row.id
     listed = api.get("/api/v1/tokens", who=new_token).json["items"]
     assert [t["name"] for t in listed] == ["tests", "ci"] and all("token" not in t for t in listed)
     # The request's own token cannot be revoked with itself; another one can.
-    assert api.delete(f"/api/v1/tokens/{created.json['id']}", who=new_token).status_code == 409
-    r = api.delete(f"/api/v1/tokens/{created.json['id']}", who="quality")
+    assert api.delete(f"/api/v1/tokens/{created_id}", who=new_token).status_code == 409
+    r = api.delete(f"/api/v1/tokens/{created_id}", who="quality")
     assert r.status_code == 200 and r.json["active"] is False
     assert api.get("/api/v1/me", who=new_token).status_code == 401
     # Someone else's token is not found.
-    assert api.delete(f"/api/v1/tokens/{created.json['id']}", who="manager").status_code == 404
+    assert api.delete(f"/api/v1/tokens/{created_id}", who="manager").status_code == 404
 
 
 def test_one_error_format(api):

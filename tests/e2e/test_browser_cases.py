@@ -52,6 +52,9 @@ def test_complaint_from_registration_to_closure(staff, server):
     quality.open_task(case_url, "d3_root_cause")
     quality.fill({"root_cause": "Foam insert missing", "responsibility": "internal"})
     quality.submit()
+    quality.open_task(case_url, "review_d2_d3")  # F09 审核 of 2D/3D
+    quality.fill({"d2_d3_review_decision": "approve"})
+    quality.submit()
     quality.open_task(case_url, "d4_actions")
     quality.fill({"corrective_actions": "Add foam insert", "preventive_actions": "Packing checklist"})
     quality.submit()

@@ -121,13 +121,10 @@ def test_sandbox_blocks_imports_and_dunder_escapes_with_a_clear_error(db, tmp_pa
         if f.is_file():
             (bundle / f.name).write_text(
                 f.read_text().replace("score = amount * 2", "score = __import__('os').getcwd()"))
-    with db.session() as s:
-        engine.deploy(s, [bundle], actor="admin")
-    view = _start(db)
-    with db.session() as s:
-        view = engine.complete(s, view["tasks"][0]["id"], {"amount": 5}, actor=engine.Actor.tool("x"))
-    assert view["status"] == "error"
-    assert "__import__" in view["error"]["message"] and view["error"]["task"] == "score"
+    with db.session() as s, pytest.raises(engine.DeployRejected) as refused:
+        engine.deploy(s, [bundle], actor="admin")  # the sandbox refuses it before it is stored
+    (problem,) = refused.value.problems
+    assert problem.element == "score" and "__import__" in problem.message
 
 
 def test_failed_instance_is_kept_and_can_be_retried_after_the_fix(db):

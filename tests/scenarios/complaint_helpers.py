@@ -116,10 +116,19 @@ def d2(session, iid: int, dept: str = "quality") -> dict:
         "shipped_goods_disposition": "Customer stock sorted on site by our team."}, role=dept)
 
 
-def d3(session, iid: int, responsibility: str = "internal", dept: str = "quality") -> dict:
-    return complete(session, iid, "d3_root_cause", {"root_cause": "Reflow profile drifted on line 3.",
-                                                    "responsibility": responsibility,
-                                                    "responsible_person": "Wang (line 3)"}, role=dept)
+def d3(session, iid: int, responsibility: str = "internal", dept: str = "quality", review: bool = True) -> dict:
+    """3D, then (``review``) the quality reviewer approves 2D/3D (F09 审核)."""
+    result = complete(session, iid, "d3_root_cause", {"root_cause": "Reflow profile drifted on line 3.",
+                                                      "responsibility": responsibility,
+                                                      "responsible_person": "Wang (line 3)"}, role=dept)
+    return review_d2_d3(session, iid) if review else result
+
+
+def review_d2_d3(session, iid: int, decision: str = "approve", comment: str | None = None) -> dict:
+    values = {"d2_d3_review_decision": decision}
+    if comment:
+        values["d2_d3_review_comment"] = comment
+    return complete(session, iid, "review_d2_d3", values, role="quality")
 
 
 def d4(session, iid: int, dept: str = "quality") -> dict:

@@ -104,7 +104,10 @@ def test_complete_registration_is_graded_routed_and_timed_at_once(cases):
     assert list(tasks) == ["confirm_grade"]
     assert tasks["confirm_grade"]["role"] == "quality"
     assert utc(tasks["confirm_grade"]["due_at"]) == utc(REACT_BY)
+    # T-01 and T-02 run from receipt whatever task the case is in (the deadline watches).
     assert sorted((t["task"], utc(t["due_at"])) for t in v["timers"]) == [
+        ("Containment deadline + 12 h, still open", utc(CONTAINMENT_BY) + dt.timedelta(hours=12)),
+        ("Containment deadline passed", utc(CONTAINMENT_BY)),
         ("React deadline + 24 h, still open", utc(REACT_BY) + dt.timedelta(hours=24)),
         ("React deadline passed", utc(REACT_BY)),
     ]
@@ -146,7 +149,9 @@ def test_incomplete_intake_goes_back_to_customer_service_until_complete(cases):
     assert CP.match(d["complaint_no"])
     assert d["intake_complete"] is False
     assert d["intake_missing"] == ["customer_name|customer_code", "ship_date", "found_stage", "cosmetic_defect_qty"]
-    assert "kpi_class" not in d and "react_by" not in d and v["timers"] == []
+    # Not graded while intake loops, but the reaction clock runs from receipt (T-01).
+    assert "kpi_class" not in d and (d["received_at"], d["react_by"]) == ("2026-03-02T09:00:00+08:00", REACT_BY)
+    assert {t["task"] for t in v["timers"]} == {"React deadline passed", "React deadline + 24 h, still open"}
     tasks = ready(cases, iid)
     assert list(tasks) == ["complete_intake"] and tasks["complete_intake"]["role"] == "customer_service"
 
@@ -209,8 +214,9 @@ def test_serious_quality_complaint_with_containment_runs_to_closure(cases):
     assert d["special_major"] is False and "SEV-R-03" not in d["grading_rules"]
     assert v["tasks"] == [] and v["timers"] == []
     assert [e["task"] for e in audit(cases, iid, "task_completed")] == [
-        "confirm_grade", "d1_describe", "d2_contain", "d3_root_cause", "d4_actions", "resolution_plan",
-        "manager_approve_plan", "implement_notify", "customer_feedback", "capa_verify", "close_summary"]
+        "confirm_grade", "d1_describe", "d2_contain", "d3_root_cause", "review_d2_d3", "d4_actions",
+        "resolution_plan", "manager_approve_plan", "implement_notify", "customer_feedback", "capa_verify",
+        "close_summary"]
 
 
 def test_transport_complaint_goes_to_logistics_without_containment(cases, frozen_clock):
@@ -447,7 +453,7 @@ def test_override_to_serious_adds_containment_and_closure_deadlines(cases):
 
 
 def test_late_reaction_escalates_to_manager_then_general_manager(cases, frozen_clock):
-    iid = start(cases, quality_registration())["id"]
+    iid = start(cases, general_quality_registration())["id"]  # not serious: no containment deadline
     frozen_clock.set(at(2026, 3, 4, 18, 0, 1))
     assert engine.fire_due_timers(cases) == 1
     tasks = ready(cases, iid)
@@ -628,7 +634,7 @@ def test_audit_log_shows_who_did_what(cases, frozen_clock):
                                        ("containment_by", "general_manager")]
     assert [(a, t) for k, a, t in rows if k == "task_completed"] == [
         ("qa1", "confirm_grade"), ("qa1", "d1_describe"), ("qa1", "d2_contain"), ("qa1", "d3_root_cause"),
-        ("qa1", "d4_actions"), ("qa1", "resolution_plan"), ("mgr1", "manager_approve_plan")]
+        ("qa1", "review_d2_d3"), ("qa1", "d4_actions"), ("qa1", "resolution_plan"), ("mgr1", "manager_approve_plan")]
     rejection = [e for e in log if e["task"] == "manager_approve_plan"][0]
     assert rejection["payload"]["data"] == {"manager_decision": "reject", "manager_comment": "Cheaper option please."}
     assert rejection["payload"]["title"] == "Approve resolution plan (ESC-LDR-01)"

@@ -22,8 +22,10 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI",
       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
 FLOW_NODES = ("startEvent", "endEvent", "boundaryEvent", "exclusiveGateway", "userTask", "serviceTask",
-              "scriptTask", "callActivity", "subProcess")
-ACTIVITIES = ("userTask", "serviceTask", "scriptTask", "callActivity", "subProcess")
+              "scriptTask", "callActivity", "subProcess", "intermediateThrowEvent", "receiveTask")
+ACTIVITIES = ("userTask", "serviceTask", "scriptTask", "callActivity", "subProcess", "receiveTask")
+#: Expanded subprocesses: the handling block and the deadline watches (non-interrupting event subprocesses).
+CONTAINERS = ("handling", "watch_react", "watch_containment")
 DIAGRAM = COMPLAINT_BUNDLE / "complaint.bpmn"
 
 
@@ -72,7 +74,7 @@ def test_parses_with_the_xsd_validator():
     parser.add_bpmn_files([str(DIAGRAM), str(REPAIR_BUNDLE / "repair.bpmn")])
     spec = parser.get_spec("complaint")
     assert spec.name == "complaint"
-    assert set(parser.get_subprocess_specs("complaint")) == {"handling", "repair"}
+    assert set(parser.get_subprocess_specs("complaint")) == {"handling", "repair", *CONTAINERS[1:]}
 
 
 def test_collaboration_with_one_participant_and_role_lanes(doc, nodes):
@@ -85,8 +87,8 @@ def test_collaboration_with_one_participant_and_role_lanes(doc, nodes):
     assert set(lanes) == {"customer_service", "quality", "manager", "general_manager"}
     referenced = [ref for refs in lanes.values() for ref in refs]
     assert len(referenced) == len(set(referenced)) and set(referenced) <= set(nodes)
-    # The expanded subprocess spans all lanes and is in none, so its tasks keep their own lanes.
-    assert set(nodes) - set(referenced) == {"handling"}
+    # Expanded subprocesses span several lanes and are in none, so their tasks keep their own lanes.
+    assert set(nodes) - set(referenced) == set(CONTAINERS)
 
 
 def test_every_element_is_drawn(doc, nodes, flows, bounds, waypoints):
@@ -96,8 +98,9 @@ def test_every_element_is_drawn(doc, nodes, flows, bounds, waypoints):
     assert set(nodes) <= set(bounds)
     assert set(flows) <= set(waypoints)
     assert {a.get("id") for a in doc.iterfind(".//bpmn:association", NS)} <= set(waypoints)
-    expanded = doc.find(".//bpmndi:BPMNShape[@bpmnElement='handling']", NS)
-    assert expanded.get("isExpanded") == "true"
+    for container in CONTAINERS:
+        expanded = doc.find(f".//bpmndi:BPMNShape[@bpmnElement='{container}']", NS)
+        assert expanded.get("isExpanded") == "true", container
 
 
 def _inside(inner, outer) -> bool:
@@ -110,15 +113,19 @@ def _overlap(a, b) -> bool:
 
 
 def test_layout_is_clean(doc, nodes, flows, bounds, waypoints):
-    handling = bounds["handling"]
-    children = {el.get("id") for el in nodes["handling"].iter() if el.get("id") in nodes} - {"handling"}
     attached = {i: el.get("attachedToRef") for i, el in nodes.items() if local(el) == "boundaryEvent"}
-    ids = sorted(set(nodes) - {"handling"})
+    ids = sorted(set(nodes) - set(CONTAINERS))
+    for container in CONTAINERS:
+        box = bounds[container]
+        children = {el.get("id") for el in nodes[container].iter() if el.get("id") in nodes} - {container}
+        for a in ids:
+            if a in children:
+                assert _inside(bounds[a], box), (a, container)
+            elif attached.get(a) != container:
+                assert not _overlap(bounds[a], box), (a, container)
+        for other in CONTAINERS:
+            assert other == container or not _overlap(bounds[other], box), (container, other)
     for i, a in enumerate(ids):
-        if a in children:
-            assert _inside(bounds[a], handling), a
-        elif attached.get(a) != "handling":
-            assert not _overlap(bounds[a], handling), a
         for b in ids[i + 1:]:
             if attached.get(a) == b or attached.get(b) == a:
                 continue
@@ -176,10 +183,17 @@ def test_deadline_timers_are_non_interrupting_and_guarded(nodes):
             if key in expr:  # optional deadlines fall back to a far-future date
                 assert "9999-01-01" in expr, tid
     assert expressions["timer_react_manager"].startswith("react_by")
-    assert "timedelta(hours=24)" in expressions["timer_react_gm"]
+    # The general-manager levels read deadlines computed with the grace parameters (gm_*_grace_h):
+    # no number of hours is written into a timer.
+    assert expressions["timer_react_gm"] == "react_gm_by"
+    assert expressions["timer_containment_gm"].startswith("containment_gm_by")
+    assert expressions["timer_close_gm"].startswith("close_gm_by")
+    assert not [t for t, e in expressions.items() if "timedelta" in e]
     assert "special_major_by" in expressions["timer_special_major"]
     hosts = {el.get("attachedToRef") for el in timers.values()}
-    assert hosts == {"confirm_grade", "d2_contain", "handling"}
+    # T-01 and T-02 are watched from receipt / grading whatever task the case is in (receive tasks of
+    # the watches); T-03 and SEV-R-03 over the whole handling.
+    assert hosts == {"wait_reaction", "wait_containment", "handling"}
 
 
 def _operator_params(el) -> dict:
@@ -225,7 +239,7 @@ def _forms(nodes) -> dict[str, dict]:
 
 def test_forms_are_bilingual_draft_2020_12_schemas(nodes):
     forms = _forms(nodes)
-    assert len(forms) == 23
+    assert len(forms) == 24  # with the 2D/3D review (F09 审核)
     on_disk = {p.name for p in COMPLAINT_BUNDLE.glob("*.schema.json")}
     assert on_disk == set(forms)  # no orphan form files
 
@@ -256,7 +270,8 @@ def test_start_form_holds_the_registration_contract(nodes):
             "order_no", "ship_date", "ship_qty", "found_stage", "description", "customer_request",
             "complaint_type", "functional_defect_qty", "cosmetic_defect_qty", "lot_size", "defect_rate",
             "complainant_count", "claim_amount", "customer_requires_formal_report", "caused_line_stop",
-            "repeat_issue", "litigation", "media_exposure", "received_at", "evidence"} == set(p)
+            "repeat_issue", "litigation", "media_exposure", "received_at", "evidence",
+            "customer_address", "product_name", "product_barcode"} == set(p)
     assert p["evidence"]["x-widget"] == "file"  # F22 supporting evidence, stored as an attachment
     assert p["channel"]["enum"] == ["phone", "email", "letter", "fax", "visit", "onsite", "web", "other"]
     assert p["complaint_type"]["enum"] == ["quality", "transport", "packaging", "labeling", "quantity",
@@ -264,6 +279,7 @@ def test_start_form_holds_the_registration_contract(nodes):
     assert p["found_stage"]["enum"] == ["incoming", "in_process", "ageing", "after_sales"]
     assert (p["ship_date"]["format"], p["received_at"]["format"]) == ("date", "date-time")
     assert p["description"]["x-widget"] == "textarea" and p["defect_rate"]["maximum"] == 1
+    assert p["defect_rate"]["x-unit"] == "percent"  # entered as a percentage, stored as a fraction
 
 
 def test_override_and_rejections_require_a_reason():

@@ -19,9 +19,9 @@ NS = {
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
-ROLES = {"customer_service", "service_center", "finance", "manager"}
+ROLES = {"customer_service", "service_center", "finance", "manager", "general_manager"}
 NODE_TAGS = ("startEvent", "endEvent", "boundaryEvent", "userTask", "serviceTask", "scriptTask",
-             "exclusiveGateway", "callActivity")
+             "exclusiveGateway", "parallelGateway", "callActivity")
 TASK_TAGS = ("userTask", "serviceTask", "scriptTask")
 
 
@@ -190,8 +190,9 @@ def test_every_form_file_is_used():
 
 # Keys written by the operators the diagram calls (service_tasks/intake, numbering, warranty,
 # calendar_ops); `escalations` / `last_escalation` are shared with the caller and kept.
-OPERATOR_OUTPUTS = {"application_complete", "application_missing", "review_due", "repair_number", "in_warranty",
-                    "warranty_until", "chargeable", "free_return_shipping", "warranty_reason", "repair_due"}
+OPERATOR_OUTPUTS = {"application_complete", "application_missing", "review_due", "review_gm_due", "repair_number",
+                    "device_reminder_at", "device_due", "in_warranty", "warranty_until", "chargeable",
+                    "free_return_shipping", "warranty_reason", "repair_due"}
 
 
 def _script(process, task_id: str) -> str:
@@ -238,4 +239,5 @@ def test_every_end_sets_the_outputs_for_the_caller(process):
     ends = {e.get("id") for e in x(process, "./bpmn:endEvent")}
     outcome_ends = {x(process, f"./bpmn:sequenceFlow[@sourceRef='{t}']/@targetRef")[0] for t in expected}
     assert outcome_ends == {"end_remote_guidance", "end_abandoned", "end_returned_unrepaired", "end_repaired"}
-    assert ends - outcome_ends == {"end_review_escalation", "end_reminder_sent", "end_overrun_negotiated"}
+    assert ends - outcome_ends == {"end_review_escalation", "end_review_gm_escalation", "end_reminder_sent",
+                                   "end_overrun_negotiated", "end_repair_escalation"}

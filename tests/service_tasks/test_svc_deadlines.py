@@ -18,8 +18,11 @@ def test_serious_complaint_gets_all_deadlines():
     assert out == {
         "received_at": "2026-03-06T10:30:00+08:00",
         "react_by": "2026-03-10T18:00:00+08:00",        # Fri + 2 working days, weekend skipped
+        "react_gm_by": "2026-03-11T18:00:00+08:00",     # + gm_react_grace_h 24 h
         "containment_by": "2026-03-07T10:30:00+08:00",  # + 24 h
+        "containment_gm_by": "2026-03-07T22:30:00+08:00",  # + gm_containment_grace_h 12 h
         "close_by": "2026-03-13T10:30:00+08:00",        # + 7 calendar days
+        "close_gm_by": "2026-03-15T10:30:00+08:00",     # + gm_close_grace_h 48 h
         "special_major_by": "2026-05-06T10:30:00+08:00",  # + 2 months
     }
 
@@ -27,7 +30,7 @@ def test_serious_complaint_gets_all_deadlines():
 @pytest.mark.parametrize("urgency", ["general", "occasional"])
 def test_general_and_occasional_have_no_containment_and_no_close_by(urgency):
     out = deadlines({"received_at": "2026-03-06T10:30:00+08:00", "urgency": urgency})
-    assert set(out) == {"received_at", "react_by", "special_major_by"}
+    assert set(out) == {"received_at", "react_by", "react_gm_by", "special_major_by"}
 
 
 def test_general_close_days_when_set():
@@ -83,7 +86,6 @@ def test_changed_params_change_the_deadlines():
 
 
 @pytest.mark.parametrize("data, field", [
-    ({"received_at": "2026-03-06T10:30:00+08:00"}, "urgency"),
     ({"received_at": "2026-03-06T10:30:00+08:00", "urgency": "urgent"}, "urgency"),
     ({"received_at": "2026-03-06", "urgency": "general"}, "received_at"),
     ({"received_at": "yesterday", "urgency": "general"}, "received_at"),
@@ -158,3 +160,20 @@ def test_escalate_needs_now():
     with pytest.raises(OperatorError) as err:
         escalate({}, {"deadline": "react_by", "level": "manager"}, now=None)
     assert err.value.field == "now"
+
+
+def test_before_grading_only_the_receipt_deadlines_are_computed():
+    """T-01 / SEV-R-03: the clock starts at receipt, before the urgency is known."""
+    out = deadlines({"received_at": "2026-03-06T10:30:00+08:00"})
+    assert out == {"received_at": "2026-03-06T10:30:00+08:00", "react_by": "2026-03-10T18:00:00+08:00",
+                   "react_gm_by": "2026-03-11T18:00:00+08:00", "special_major_by": "2026-05-06T10:30:00+08:00"}
+    assert deadlines({"urgency": None}, now=NOW)["received_at"] == "2026-03-06T10:00:00+08:00"
+
+
+def test_general_manager_grace_periods_are_parameters():
+    out = deadlines({"received_at": "2026-03-06T10:30:00+08:00", "urgency": "serious"},
+                    {"gm_react_grace_h": 2, "gm_containment_grace_h": 1, "gm_close_grace_h": 0})
+    assert (out["react_gm_by"], out["containment_gm_by"], out["close_gm_by"]) == (
+        "2026-03-10T20:00:00+08:00", "2026-03-07T11:30:00+08:00", out["close_by"])
+    with pytest.raises(OperatorError, match="gm_close_grace_h"):
+        deadlines({"urgency": "serious"}, {"gm_close_grace_h": -1})

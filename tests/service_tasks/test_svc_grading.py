@@ -37,7 +37,7 @@ def test_weights_and_rule_ids(kpi_class, weight, rule, counts):
 
 
 def test_output_keys_are_exactly_the_contract():
-    assert set(grade()) == {"kpi_class", "kpi_weight", "urgency", "special_major", "grading_rules"}
+    assert set(grade()) == {"kpi_class", "kpi_weight", "urgency", "special_major", "grading_rules", "kpi_weights"}
 
 
 def test_g01_higher_band_of_the_two_counts_wins():
@@ -102,7 +102,8 @@ def test_occasional_types(ctype):
 def test_non_quality_types(ctype):
     out = registry.get("grade_complaint").run({"complaint_type": ctype}, {})
     assert out == {"kpi_class": "other", "kpi_weight": 0, "urgency": "general",
-                   "special_major": False, "grading_rules": ["SEV-Q-NA", "SEV-S-02"]}
+                   "special_major": False, "grading_rules": ["SEV-Q-NA", "SEV-S-02"],
+                   "kpi_weights": {"major": 2, "general": 1, "other": 0}}
 
 
 def test_non_quality_type_ignores_counts_for_kpi_class():

@@ -117,7 +117,7 @@ def test_demo_users_are_only_created_never_reset(cli_env):
         assert accounts.authenticate(s, "finance", "finance-demo") is not None
 
 
-def test_serve_migrates_then_execs_gunicorn_on_the_web_app_by_name(cli_env, tmp_path, monkeypatch):
+def test_serve_migrates_then_execs_the_server_module_by_name(cli_env, tmp_path, monkeypatch):
     import os
     import sys
 
@@ -127,13 +127,12 @@ def test_serve_migrates_then_execs_gunicorn_on_the_web_app_by_name(cli_env, tmp_
                                            "--threads", "2"])
     assert result.exit_code == 0, result.output
     assert "http://localhost:5123/" in result.output
+    assert "--workers 3 is ignored" in result.output  # one process: waitress
     [(path, argv)] = calls
-    assert path == sys.executable and argv[:3] == [sys.executable, "-m", "gunicorn"]
-    opts = dict(zip(argv[3:-1:2], argv[4:-1:2], strict=True))
-    assert opts == {"--config": "python:web.gunicorn_conf", "--bind": "0.0.0.0:5123", "--workers": "3",
-                    "--threads": "2"}
-    assert argv[-1] == "web.serving:worker_app()"
-    assert (tmp_path / "cli.sqlite3").exists()  # migrated before gunicorn starts
+    assert path == sys.executable and argv[:3] == [sys.executable, "-m", "web.serving"]
+    opts = dict(zip(argv[3::2], argv[4::2], strict=True))
+    assert opts == {"--host": "0.0.0.0", "--port": "5123", "--threads": "2"}
+    assert (tmp_path / "cli.sqlite3").exists()  # migrated before the server starts
     with cli_env.session() as s:
         assert accounts.list_users(s) == []  # the schema is there
 
@@ -151,22 +150,13 @@ def test_the_cli_runs_without_loading_the_web_package(cli_env):
     assert done.stdout.strip() == "[]"
 
 
-def test_gunicorn_config_and_worker_app_load(cli_env, monkeypatch):
-    import importlib
-
-    from gunicorn import config as gunicorn_config
-    from gunicorn.app.wsgiapp import WSGIApplication
-
-    conf = importlib.import_module("web.gunicorn_conf")
-    assert conf.worker_class == "gthread" and conf.preload_app is False
-    server = WSGIApplication.__new__(WSGIApplication)  # read the module as `gunicorn --config` does
-    server.cfg = gunicorn_config.Config()
-    server.load_config_from_module_name_or_filename("python:web.gunicorn_conf")
-    assert server.cfg.worker_class_str == "gthread" and server.cfg.timeout == 60
+def test_the_server_module_builds_the_app_and_its_timer_leader(cli_env, monkeypatch):
     from web import serving
 
-    started = []
-    monkeypatch.setattr(serving.TimerLeader, "watch", lambda self: started.append(self))
-    app = serving.worker_app()
-    assert app.test_client().get("/login").status_code == 200 and len(started) == 1
-    started[0].db.dispose()
+    monkeypatch.setattr(serving, "create_server", lambda app, **options: (app, options))
+    server = serving.Server("127.0.0.1", 5123, 3)
+    app, options = server.wsgi
+    assert options["port"] == 5123 and options["threads"] == 3
+    assert server.app.test_client().get("/login").status_code == 200
+    assert server.timers.db is server.db and not server.timers.lock.held  # leads only once running
+    server.db.dispose()

@@ -25,6 +25,7 @@ COMPLAINT_ANSWERS = {
     "confirm_grade": {"complaint_valid": "true", "override_grade": "false", "validity_notes": "Photos checked"},
     "d1_describe": {"problem_description": "Housing scratched in transit packing", "containment_needed": "false"},
     "d3_root_cause": {"root_cause": "Missing foam insert", "responsibility": "internal"},
+    "review_d2_d3": {"d2_d3_review_decision": "approve"},
     "d4_actions": {"corrective_actions": "Add foam insert", "preventive_actions": "Packing checklist"},
     "resolution_plan": {"plan_summary": "Exchange 3 units", "disposition_lines.0.kind": "exchange",
                         "disposition_lines.0.quantity": "3", "disposition_lines.0.amount": "360",

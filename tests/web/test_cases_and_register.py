@@ -56,7 +56,7 @@ def test_case_page_in_chinese(complaints, browser):
     inbox = browser("quality", language="zh").get("/").get_data(as_text=True)
     assert ">判断投诉成立并确认等级</a>" in inbox
     register = browser("quality", language="zh").get("/complaints").get_data(as_text=True)
-    assert "判断投诉成立并确认等级" in register and "未结案" in register
+    assert "判断投诉成立并确认等级" in register and "处理中" in register  # F11's handling progress
     task_id = complaints["serious"]["tasks"][0]["id"]
     zh_task = browser("quality", language="zh").get(f"/tasks/{task_id}").get_data(as_text=True)
     assert "判断投诉是否成立:理由是否充分" in zh_task and "Is the complaint valid" not in zh_task  # documentationZh

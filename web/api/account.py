@@ -1,9 +1,15 @@
-"""The caller and their personal API tokens."""
+"""The caller and their personal API tokens: list, create and revoke them.
+
+A token alone cannot create tokens: creating one needs the account's password in the same
+request (re-authentication, limited like sign-in), so a leaked token cannot mint others that
+would outlive its revocation. People also create tokens in the web UI (``/account``) and
+operators with ``caseflow tokens create``.
+"""
 from __future__ import annotations
 
-from caseflow import accounts
+from caseflow import accounts, store
 from schema import tokens as s
-from web import get_db
+from web import get_db, ratelimit
 from web.api.core import ApiError, caller, operation
 
 TAGS = ["account"]
@@ -22,11 +28,21 @@ def list_tokens() -> dict:
     return {"items": [accounts.token_dict(t) for t in accounts.list_tokens(get_db(), caller().username)]}
 
 
-@operation("/tokens", "POST", summary="Create an API token", tags=TAGS, body=s.TokenCreateRequestSchema,
-           response=s.TokenCreatedSchema, status=201, errors=(415, 422))
+@operation("/tokens", "POST", summary="Create an API token (needs the account's password)", tags=TAGS,
+           body=s.TokenCreateRequestSchema, response=s.TokenCreatedSchema, status=201, errors=(403, 415, 422, 429))
 def create_token(body: dict) -> dict:
-    """The plain token is in this response only; Caseflow keeps its SHA-256."""
-    row, plain = accounts.create_token(get_db(), caller().username, body["name"])
+    """Re-authenticates with `password` (a token alone cannot create tokens); the plain token is
+    in this response only, Caseflow keeps its SHA-256."""
+    session = get_db()
+    who = caller()
+    if not ratelimit.reauthentication_allowed(who.username):
+        raise ApiError(429, "too_many_requests", "too many wrong passwords for this account; try again later")
+    user = session.get(store.User, who.user_id)
+    if user is None or not accounts.password_matches(user, body["password"]):
+        ratelimit.reauthentication_failed(who.username)
+        raise ApiError(403, "forbidden", "the password does not match: creating a token needs the account's "
+                                         "password", fields={"password": ["does not match"]})
+    row, plain = accounts.create_token(session, who.username, body["name"])
     return {**accounts.token_dict(row), "token": plain}
 
 

@@ -10,15 +10,16 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
+from flask_limiter import RateLimitExceeded
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import engine
-from caseflow import accounts
+from caseflow import accounts, limits
 from caseflow.config import MAX_DB_ID
 from caseflow.uploads import UploadRejected
 from schema.common import flatten_messages
-from web import get_db
+from web import get_db, ratelimit
 from web.api import bp
 from web.errors import engine_error_json, json_error
 
@@ -32,9 +33,10 @@ ERROR_TEXT = {
     404: "No such resource.",
     405: "The method is not allowed here.",
     409: "Conflict with the current state (e.g. the task is no longer ready).",
-    413: "The upload is too large.",
+    413: "The upload or the submitted data is too large (see `fields`).",
     415: "Unsupported content type (send application/json).",
     422: "The input is not valid; `fields` names each problem.",
+    429: "Too many rejected API tokens from this address; wait `Retry-After` seconds.",
 }
 
 
@@ -90,6 +92,7 @@ def _authenticate(admin: bool) -> None:
         raise ApiError(401, "unauthorized", "send a personal API token as `Authorization: Bearer <token>`")
     who = accounts.authenticate_token(get_db(), token.strip())
     if who is None:
+        g.api_token_rejected = True  # counted by the per-address limit (web/ratelimit.py)
         raise ApiError(401, "unauthorized", "the API token is unknown, revoked or its user is deactivated")
     g.api_caller = who
     if admin and not who.is_admin:
@@ -97,19 +100,24 @@ def _authenticate(admin: bool) -> None:
 
 
 def load_json(schema: type[Schema]) -> dict:
-    """The request body, validated by ``schema`` (415 not JSON, 400 malformed, 422 invalid)."""
+    """The request body, validated by ``schema`` (415 not JSON, 400 malformed, 413 too large,
+    422 invalid: too deep, non-finite numbers, control characters... see ``caseflow.limits``)."""
+    if (request.content_length or 0) > limits.MAX_DATA_CHARS * 2:
+        raise ApiError(413, "too_large", f"the body is too large (at most {limits.MAX_DATA_CHARS // 1024} KB)")
     raw = request.get_data(cache=True)
-    if not raw.strip():
+    if not raw:  # no body at all: no fields (blank text is not JSON)
         payload: Any = {}
     else:
         if request.mimetype != JSON and not request.mimetype.endswith("+json"):
             raise ApiError(415, "unsupported_media_type", "send the body as application/json")
         try:
-            import json
-
-            payload = json.loads(raw)
-        except ValueError as err:
-            raise ApiError(400, "bad_request", f"the body is not valid JSON: {err}") from err
+            payload = limits.loads(raw)
+        except limits.DataRejected as err:
+            if err.too_large:
+                raise ApiError(413, "too_large", str(err), {err.field: err.reason}) from None
+            if err.malformed:
+                raise ApiError(400, "bad_request", err.reason) from None
+            raise ApiError(422, "invalid_data", f"the body is not acceptable: {err}", {err.field: err.reason}) from None
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_data", "the body must be a JSON object", {"_body": "must be an object"})
     return schema().load(payload)
@@ -161,7 +169,7 @@ def operation(rule: str, method: str, *, summary: str, tags: list[str], descript
             out.status_code = status
             return out
 
-        bp.add_url_rule(rule, fn.__name__, view, methods=[method])
+        bp.add_url_rule(rule, fn.__name__, ratelimit.api_token_limit(view) if auth else view, methods=[method])
         OPERATIONS.append(op)
         return fn
 
@@ -199,6 +207,13 @@ def _engine_error(err: engine.EngineError) -> Response:
 def _upload_rejected(err: UploadRejected) -> Response:
     return _error(422, "deploy_rejected", "the upload is not a usable bundle:\n" +
                   "\n".join(f"  {p}" for p in err.problems), {"problems": [p.as_dict() for p in err.problems]})
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(err: RateLimitExceeded) -> Response:
+    response = _error(429, "too_many_requests", err.description or "too many requests")
+    response.headers["Retry-After"] = str(ratelimit.retry_after())
+    return response
 
 
 @bp.errorhandler(accounts.TokenError)

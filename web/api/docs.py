@@ -60,7 +60,7 @@ def _operation(op: Operation) -> dict:
         params.append({"in": "query", "schema": op.query})
     errors = set(op.errors) | {500}
     if op.auth:
-        errors.add(401)
+        errors |= {401, 429}
     if op.admin:
         errors.add(403)
     if op.path_params:
@@ -68,7 +68,7 @@ def _operation(op: Operation) -> dict:
     if op.query is not None:
         errors.add(422)
     if op.body is not None:
-        errors |= {400, 415, 422}
+        errors |= {400, 413, 415, 422}  # 413: data beyond caseflow.limits
     if op.multipart is not None:
         errors |= {400, 413, 415, 422}
     success: dict[str, Any] = {"description": "OK" if op.status == 200 else "Created"}

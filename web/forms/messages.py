@@ -9,6 +9,15 @@ from flask_babel import gettext as _
 # (pattern of the engine's message, localized message built from its groups)
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
+    # caseflow.limits and the engine's form check (run.validate_form)
+    (re.compile(r"^must be a date between (\d+) and (\d+)$"),
+     lambda m: _("Enter a date between the years %(low)s and %(high)s.", low=m[1], high=m[2])),
+    (re.compile(r"^is not a field of this form$|cannot be submitted$"), lambda m: _("This field cannot be submitted.")),
+    (re.compile(r"^(?:field name )?is too long \(at most (\d+) characters\)$"),
+     lambda m: _("This is too long (at most %(n)s characters).", n=m[1])),
+    (re.compile(r"contains a character that is not allowed"),
+     lambda m: _("Remove the control characters from this text.")),
+    (re.compile(r"^must be a finite number$|^must be between -\d+ and \d+$"), lambda m: _("The number is too large.")),
     (re.compile(r" is a required property$"), lambda m: _("This field is required.")),
     (re.compile(r" is less than the minimum of (\S+)$"), lambda m: _("The smallest allowed value is %(n)s.", n=m[1])),
     (re.compile(r" is less than or equal to the minimum of (\S+)$"),

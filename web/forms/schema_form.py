@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -141,12 +142,34 @@ def input_value(value: Any, widget: str, tz: ZoneInfo) -> Any:
     return str(value)
 
 
+def is_percent(node: dict) -> bool:
+    """A number stored as a fraction (0.02) that people enter and read as a percentage (2):
+    ``"x-unit": "percent"`` (process-authoring.md)."""
+    return node.get("x-unit") == "percent" and property_type(node) == "number"
+
+
+def to_percent(value: Any) -> Any:
+    """A stored fraction as the percentage a form shows (0.025 -> 2.5); other values unchanged."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    number = (Decimal(str(value)) * 100).normalize()
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def from_percent(value: Any) -> Any:
+    """An entered percentage as the stored fraction (2.5 -> 0.025); other values unchanged."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return float((Decimal(str(value)) / 100).normalize())
+
+
 def _attrs(node: dict, widget: str, ui: dict) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     for schema_key, html in (("minimum", "min"), ("maximum", "max"), ("minLength", "minlength"),
                              ("maxLength", "maxlength")):
         if schema_key in node:
-            attrs[html] = node[schema_key]
+            attrs[html] = to_percent(node[schema_key]) if html in ("min", "max") and is_percent(node) \
+                else node[schema_key]
     if widget == "integer":
         attrs["step"] = 1
     elif widget == "number":
@@ -227,7 +250,7 @@ def build_field(key: str, node: dict, ui: dict, value: Any, ctx: FormContext, pr
         source = (node.get("items") or {}) if widget == "multichoice" else node
         if widget in ("select", "radio", "multichoice"):
             f.options = [(input_value(v, "text", ctx.tz), text) for v, text in labels.enum_options(source)]
-        f.value = input_value(value, widget, ctx.tz)
+        f.value = input_value(to_percent(value) if is_percent(node) else value, widget, ctx.tz)
         if widget == "file" and isinstance(value, str):
             from web import attachments
 

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from caseflow import limits
 from web import labels
-from web.forms.schema_form import ROW_INDEX, property_type, ui_entry, widget_for
+from web.forms.schema_form import ROW_INDEX, from_percent, is_percent, property_type, ui_entry, widget_for
 
 ROWS_MARKER = "__rows"  # hidden input sent with every table, so an emptied table means []
 ROW_MARKER = "__row"  # hidden input sent with every row, so a row of checkboxes is seen
@@ -133,37 +134,49 @@ class _Reader:
         if widget == "integer" or (widget != "number" and property_type(node) == "integer"):
             return self.integer(text, dst)
         if widget == "number" or property_type(node) == "number":
-            return self.number(text, dst)
+            number = self.number(text, dst)
+            return from_percent(number) if is_percent(node) else number
         if widget == "date":
             try:
-                return dt.date.fromisoformat(text).isoformat()
+                day = dt.date.fromisoformat(text)
             except ValueError:
                 self.errors[dst] = _("Enter a date (YYYY-MM-DD).")
                 return text
+            return self.in_years(day, text, dst)
         if widget == "datetime":
             return self.datetime(text, dst)
         if widget == "lines":
             return [line.strip() for line in text.splitlines() if line.strip()]
         return text
 
+    def decimal(self, text: str, dst: str, message: str) -> Decimal | None:
+        """The typed number (bounded length, finite, within ±2**53), else None and a field error."""
+        number: Decimal | None = None
+        if limits.number_text_problem(text) is None:
+            try:
+                number = Decimal(text.replace(",", ""))
+            except InvalidOperation:
+                number = None
+        if number is None or not number.is_finite():
+            self.errors[dst] = message
+            return None
+        if number.copy_abs() > limits.MAX_SAFE_INTEGER:  # compared as decimals: 1e1000000 is never expanded
+            self.errors[dst] = _("The number is too large.")
+            return None
+        return number
+
     def integer(self, text: str, dst: str) -> Any:
-        try:
-            number = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            number = None
-        if number is None or number != number.to_integral_value():
+        number = self.decimal(text, dst, _("Enter a whole number."))
+        if number is None:
+            return text
+        if number != number.to_integral_value():
             self.errors[dst] = _("Enter a whole number.")
             return text
         return int(number)
 
     def number(self, text: str, dst: str) -> Any:
-        try:
-            number = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            self.errors[dst] = _("Enter a number.")
-            return text
-        if not number.is_finite():
-            self.errors[dst] = _("Enter a number.")
+        number = self.decimal(text, dst, _("Enter a number."))
+        if number is None:
             return text
         return int(number) if number == number.to_integral_value() and "." not in text else float(number)
 
@@ -173,9 +186,19 @@ class _Reader:
         except ValueError:
             self.errors[dst] = _("Enter a date and time.")
             return text
+        if limits.year_problem(moment.year) is not None:
+            return self.in_years(moment, text, dst)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.tz)
         return moment.isoformat()
+
+    def in_years(self, day: dt.date, text: str, dst: str) -> str:
+        """The date in ISO form if its year is within the limits, else ``text`` and a field error."""
+        if limits.year_problem(day.year) is not None:
+            self.errors[dst] = _("Enter a date between the years %(low)s and %(high)s.", low=limits.MIN_YEAR,
+                                 high=limits.MAX_YEAR)
+            return text
+        return day.isoformat()
 
     def upload(self, src: str, dst: str) -> str:
         upload: FileStorage | None = self.files.get(src)

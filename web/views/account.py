@@ -1,9 +1,14 @@
-"""``/account``: the signed-in user's own settings (display name, password, API tokens)."""
+"""``/account``: the signed-in user's own settings (display name, password, API tokens).
+
+API tokens are made here only, by a signed-in browser session (CSRF-checked form), never with
+another token; a new password revokes them all. A new token's text is in the response that
+creates it and nowhere else (not in the session cookie, not in any cache).
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy.orm import Session
@@ -33,7 +38,8 @@ def index() -> Any:
                 rollback_request()
                 flash(str(err), "error")
                 return _page(user), 422
-            login_user(StaffUser(user))  # the new password ends other sign-ins, not this one
+            login_user(StaffUser(user))  # the new password ends other sign-ins (and tokens), not this one
+            flash(_("Password changed: your other sign-ins are ended and your API tokens revoked."), "success")
         flash(_("Saved."), "success")
         return redirect(url_for("account.index"))
     return _page(user)
@@ -44,16 +50,20 @@ def _signed_in_user(session: Session) -> store.User:
     return session.get_one(store.User, current_user.id)
 
 
-def _page(user: store.User) -> str:
+def _page(user: store.User, new_token: str | None = None) -> str:
     rows = accounts.list_tokens(get_db(), user.username)
-    new_token = next(iter(get_flashed_messages(category_filter=["new_token"])), None)
     return render_template("account.html", user=user, tokens=[accounts.token_dict(r) for r in rows],
                            new_token=new_token)
 
 
 @bp.post("/tokens")
 def create_token() -> Any:
-    """Create a personal API token; its text is shown once, on this response only."""
+    """Create a personal API token; its text is shown once, in this response only.
+
+    The page is rendered here rather than after a redirect: carrying the token to the next
+    request would put it in the session cookie, which is signed but readable. ``no-store``
+    keeps it out of the browser's and any proxy's cache.
+    """
     session = get_db()
     user = _signed_in_user(session)
     try:
@@ -63,8 +73,9 @@ def create_token() -> Any:
         flash(str(err), "error")
         return _page(user), 422
     flash(_("Token created. Copy it now: it is not shown again."), "success")
-    flash(plain, "new_token")  # shown once on the next page (post/redirect/get: no duplicate on reload)
-    return redirect(url_for("account.index") + "#tokens", 303)
+    response = make_response(_page(user, new_token=plain), 201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

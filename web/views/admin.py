@@ -69,7 +69,7 @@ def edit_user(user_id: int) -> Any:
         try:
             accounts.set_roles(user, _roles_from_form())
             user.display_name = request.form.get("display_name", "").strip() or None
-            user.active = request.form.get("active") == "on"
+            accounts.set_active(user, request.form.get("active") == "on")  # off: ends sessions, revokes tokens
             if request.form.get("password"):
                 accounts.set_password(user, request.form["password"])
         except accounts.AccountError as err:

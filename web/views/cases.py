@@ -44,7 +44,7 @@ def index() -> Any:
     session = get_db()
     process = request.args.get("process", "")
     status = request.args.get("status", "")
-    query = request.args.get("q", "").strip()
+    query = request.args.get("q", "").strip()[:200]  # a search term, not a document
     processes = engine.list_processes(session)
     stmt = select(*LIST_COLUMNS).order_by(store.ProcessInstance.id.desc()).limit(PAGE_SIZE)
     if process:
@@ -113,4 +113,5 @@ def download(attachment_id: int) -> Any:
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype=row.content_type or "application/octet-stream", as_attachment=True,
-                     download_name=row.filename, last_modified=row.uploaded_at or dt.datetime.now(dt.UTC))
+                     download_name=attachments.safe_filename(row.filename),
+                     last_modified=row.uploaded_at or dt.datetime.now(dt.UTC))

@@ -20,8 +20,9 @@ bp = Blueprint("register", __name__)
 
 
 def register_status_label(key: str) -> str:
-    return {"open": _("Open"), "error": _("Error"), "closed": _("Closed"), "rejected": _("Rejected"),
-            "cancelled": _("Cancelled")}.get(key, key)
+    """F11's handling progress: in progress (处理中), pending follow-up (待跟进), resolved (已解决)."""
+    return {"open": _("In progress"), "follow_up": _("Pending follow-up"), "error": _("Error"),
+            "closed": _("Resolved"), "rejected": _("Rejected"), "cancelled": _("Cancelled")}.get(key, key)
 
 
 def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
@@ -44,12 +45,14 @@ def index() -> Any:
     flt = register.RegisterFilter.from_args(request.args)
     number = request.args.get("page", "1")
     manifest = manifests.for_process(session, register.PROCESS_KEY)
-    result = register.page(session, flt, business_tz(), int(number) if number.isdigit() else 1,
+    result = register.page(session, flt, business_tz(), int(number) if number.isdigit() and len(number) <= 6 else 1,
                            search_fields=manifest.search_fields if manifest else ())
     books = {d: casefile.label_book(session, d) for d in {r.definition_id for r in result.rows}}
     templating.prepare_task_titles(definitions={r.id: r.definition_id for r in result.rows})
     return render_template("register.html", result=result, flt=flt, choices=_choices(session), books=books,
-                           status_of=lambda row: register.status_key(row), status_label=register_status_label,
+                           status_of=lambda row: register.status_key(
+                               row, [t["name"] for t in result.current_tasks.get(row.id, [])]),
+                           status_label=register_status_label,
                            received_at=register.received_at,
                            customer=lambda row: manifests.summary(manifest, row.data))
 
@@ -63,7 +66,7 @@ def _csv_headers() -> list[str]:
 def _csv_row(book: LabelBook, row: Any, tasks: list[dict], manifest: Manifest | None,
              status_labels: dict[str, str]) -> list[str]:
     data = row.data or {}
-    status = register.status_key(row)
+    status = register.status_key(row, [t["name"] for t in tasks])
 
     def shown(key: str | None) -> str:
         return casefile.display(book, key, data.get(key)) if key else ""

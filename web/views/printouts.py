@@ -1,6 +1,6 @@
 """Printable record sheets (print CSS) built from a case's data and its completed tasks:
-F04 complaint handling sheet, F09 1D–4D corrective action request, F14 repair fee notice,
-F15 repair report (DOMAIN.md §4).
+F04 complaint handling sheet, F09 1D–4D corrective action request, F10 complaint management
+form, F14 repair fee notice, F15 repair report (DOMAIN.md §4).
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class PrintForm:
 PRINT_FORMS: dict[str, PrintForm] = {
     "f04": PrintForm("print/f04.html", lazy_gettext("Handling sheet (F04)"), "complaint_no", ("complaint",)),
     "f09": PrintForm("print/f09.html", lazy_gettext("1D–4D report (F09)"), "complaint_no", ("complaint",)),
+    "f10": PrintForm("print/f10.html", lazy_gettext("Complaint management form (F10)"), "complaint_no",
+                     ("complaint",)),
     "f14": PrintForm("print/f14.html", lazy_gettext("Repair fee notice (F14)"), "repair_number",
                      ("repair", "complaint")),
     "f15": PrintForm("print/f15.html", lazy_gettext("Repair report (F15)"), "repair_number",
