@@ -20,8 +20,10 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-web/static/vendor/.built: node_modules/.installed web/build_static.py $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+web/static/vendor/.built: node_modules/.installed web/build_static.py $(wildcard web/translations/*/LC_MESSAGES/messages.po) \
+		$(wildcard web/static/js/modeler/*)
 	$(BIN)/python web/build_static.py
+	node web/static/js/modeler/build.mjs  # the process owners' modeler, bundled by esbuild into vendor/modeler
 	touch $@
 
 static: install web/static/vendor/.built

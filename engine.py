@@ -11,15 +11,20 @@ each one's HTTP status, API error code and CLI exit code (one table for all call
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from caseflow import bundles
 from caseflow._engine import definitions, migration, records, run, timers, workflows
 from caseflow._engine import deploy as _deploy
+from caseflow._engine import diff as _diff
+from caseflow._engine import facts as _facts
 from caseflow._engine.actor import SYSTEM, TIMER, Actor
 from caseflow._engine.deploy import DeployResult
 from caseflow._engine.errors import (
@@ -47,9 +52,10 @@ __all__ = [
     "process_manifest", "element_names",
     "start", "task_form", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
     "list_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
-    "due_instance_ids", "fire_timers", "fire_due_timers",
+    "due_instance_ids", "next_timer_due", "on_timers_saved", "listen_for_timers", "fire_timers",
+    "fire_due_timers", "rebuild_facts",
     "get_definition", "find_definition", "list_versions", "version_info", "pin", "unpin", "diff_versions",
-    "diff_lines", "migration_candidates", "migration_plan", "migrate", "clear_caches",
+    "diff_lines", "diff_files", "check_bundle", "migration_candidates", "migration_plan", "migrate", "clear_caches",
 ]
 
 UNFINISHED_STATUSES = definitions.UNFINISHED_STATUSES
@@ -66,51 +72,6 @@ def deploy(session: Session, paths: Iterable[str | Path], actor: Actor | str = S
 def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: Actor | str = SYSTEM) -> list[DeployResult]:
     """Validate and store already-collected bundles (uploads use this)."""
     return _deploy.deploy_bundles(session, found, _name(actor))
-
-
-def list_processes(session: Session) -> list[dict]:
-    """Every process key with its latest version, the version new instances start on, and its start form."""
-    return definitions.list_processes(session)
-
-
-def startable_definition(session: Session, key: str) -> DefinitionRef:
-    """The version new instances of ``key`` start on: the pinned one, else the latest."""
-    return definitions.startable_definition(session, key)
-
-
-def start_form(session: Session, key: str) -> dict | None:
-    """The JSON Schema of the start form of ``key`` (None when it has none)."""
-    return definitions.start_form(session, key)
-
-
-def process_manifest(session: Session, definition_id: int) -> Any:
-    """The manifest (``caseflow.manifest.Manifest``) of a deployed version, cached with its spec."""
-    return definitions.process_manifest(session, definition_id)
-
-
-def element_names(session: Session, definition_id: int) -> dict[str, dict[str, str | None]]:
-    """BPMN id -> ``name`` and ``name_zh`` (its nameZh property) of every named element of a version."""
-    return definitions.element_names(session, definition_id)
-
-
-def get_definition(session: Session, definition_id: int) -> Any:
-    """A deployed version (``store.ProcessDefinition``) by id; NotFound otherwise."""
-    return definitions.get_definition(session, definition_id)
-
-
-def find_definition(session: Session, key: str, version: int) -> Any:
-    """Version ``version`` of process ``key``; NotFound otherwise."""
-    return definitions.find_definition(session, key, version)
-
-
-def list_versions(session: Session, key: str) -> list[dict]:
-    """Every version of ``key``, newest first, with who deployed it, its hash and instance counts."""
-    return definitions.list_versions(session, key)
-
-
-def version_info(session: Session, definition_id: int) -> dict:
-    """One version as in :func:`list_versions`, with the names of its files."""
-    return definitions.version_info(session, definition_id)
 
 
 def pin(session: Session, key: str, version: int, actor: Actor | str) -> dict:
@@ -133,6 +94,26 @@ def diff_lines(diff: dict) -> list[str]:
     return definitions.diff_lines(diff)
 
 
+def diff_files(old_files: dict[str, str], new_files: dict[str, str]) -> dict:
+    """What changed between two bundles' files (name -> text), as :func:`diff_versions` reports it
+    (elements, files, layout), for bundles not deployed yet (drafts, a modeler's round trip)."""
+    return _diff.compare(old_files, new_files)
+
+
+def check_bundle(session: Session, bundle: bundles.Bundle) -> list[bundles.Problem]:
+    """Every problem deploying ``bundle`` would report (the very validation of :func:`deploy_bundles`),
+    without storing anything; an empty list when it would deploy."""
+    try:
+        _deploy._validate(session, [bundle])
+    except DeployRejected as err:
+        return list(err.problems)
+    except SQLAlchemyError:
+        raise
+    except Exception as err:  # what deploy_bundles turns into a problem too
+        return [_deploy._unexpected(err, "validating the bundle", bundle.source, {})]
+    return []
+
+
 def diagram(session: Session, definition_id: int) -> dict[str, str]:
     """The BPMN files of a deployed version (file name -> XML)."""
     return records.diagram(session, definition_id)
@@ -141,6 +122,18 @@ def diagram(session: Session, definition_id: int) -> dict[str, str]:
 def diagram_xml(session: Session, definition_id: int) -> str:
     """The BPMN file of a deployed version that defines its process (for drawing it)."""
     return records.diagram_xml(session, definition_id)
+
+
+# Deployed versions, read from the definition table (the functions' own docstrings say what each returns).
+list_processes = definitions.list_processes
+startable_definition = definitions.startable_definition
+start_form = definitions.start_form
+process_manifest = definitions.process_manifest
+element_names = definitions.element_names
+get_definition = definitions.get_definition
+find_definition = definitions.find_definition
+list_versions = definitions.list_versions
+version_info = definitions.version_info
 
 
 # --- running instances -----------------------------------------------------------------------------
@@ -181,9 +174,10 @@ def retry(session: Session, instance_id: int, actor: Actor | str = SYSTEM) -> Ca
     return run.retry(session, instance_id, actor)
 
 
-def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> CaseRecord:
-    """Correct process data of an instance (e.g. before a retry); audited."""
-    return run.update_data(session, instance_id, changes, actor)
+def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str,
+                reason: str | None = None) -> CaseRecord:
+    """Correct process data of an instance (e.g. before a retry); audited (with ``reason`` when given)."""
+    return run.update_data(session, instance_id, changes, actor, reason)
 
 
 def cancel(session: Session, instance_id: int, actor: Actor | str = SYSTEM, reason: str | None = None) -> CaseRecord:
@@ -229,6 +223,23 @@ def due_instance_ids(session: Session, limit: int = 100) -> list[int]:
     return timers.due_instance_ids(session, limit)
 
 
+def next_timer_due(session: Session) -> dt.datetime | None:
+    """When the soonest stored timer is due (None when there is none)."""
+    return timers.next_timer_due(session)
+
+
+def on_timers_saved(hook: Callable[[dt.datetime], None]) -> Callable[[], None]:
+    """Call ``hook(soonest_due_at)`` after each commit in this process that saved timers; returns
+    a function that removes the hook. The timer loop uses it to wake for a sooner timer."""
+    return timers.on_timers_saved(hook)
+
+
+def listen_for_timers(bind: Engine, hook: Callable[[dt.datetime], None], stop: threading.Event) -> None:
+    """On PostgreSQL, call ``hook(soonest_due_at)`` for timers saved by any process (LISTEN/NOTIFY)
+    until ``stop`` is set; returns at once on other databases. Run it in a thread of its own."""
+    timers.listen_for_timers(bind, hook, stop)
+
+
 def fire_timers(session: Session, instance_id: int, actor: Actor | str = TIMER) -> bool:
     """Fire the due timers of one instance and run it on; True when something fired."""
     return timers.fire_timers(session, instance_id, _name(actor))
@@ -237,6 +248,12 @@ def fire_timers(session: Session, instance_id: int, actor: Actor | str = TIMER) 
 def fire_due_timers(session: Session, limit: int = 100) -> int:
     """Fire every due timer, each instance in its own savepoint; returns instances advanced."""
     return timers.fire_due_timers(session, limit)
+
+
+def rebuild_facts(session: Session, process_key: str | None = None) -> int:
+    """Derive the case-facts rows (KPI reports) of every case again, of ``process_key`` when
+    given, from the instance and task rows; returns the rows written."""
+    return _facts.rebuild(session, process_key)
 
 
 # --- migration ---------------------------------------------------------------------------------------------

@@ -6,12 +6,13 @@ server; on these virtual machines a server on the other core answered slower, no
 
 Prints a table, or one JSON object with ``--json``: raw_per_s, sqlite_per_s, postgres_per_s,
 ratio_sqlite, ratio_postgres, inbox_ms_1k, inbox_ms_100k, the per-database inbox figures,
+long_case_cost_ratio (completing the 200th task of a case ÷ the 3rd, on SQLite, ``bench/long_loop``),
 and where the time goes: raw_serialized_per_s and ceiling_ratio (raw runs that also
 serialize the state after each action, as any engine that persists it must), us_per_run,
 and the time inside the database driver per run (driver_us_per_run_sqlite / _postgres:
 statement count, statement time, commit time).
 
-    .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres]
+    .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres] [--long-at N]
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# bench/http.py would shadow the standard library's http package: bench/ is not an import root.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -198,6 +201,37 @@ def inbox_ms(db: store.Database, repeats: int = 60) -> float:
     return statistics.median(timings)
 
 
+LOOP_DIAGRAM = ROOT / "bench" / "long_loop"  # one user task in a loop: a case as long as you like
+
+
+def long_case_cost_ratio(db: store.Database, long_at: int = 200, cases: int = 3) -> float:
+    """The cost of completing the ``long_at``-th task of a case ÷ the cost of completing its 3rd.
+
+    Each of ``cases`` cases of ``long_loop`` is completed ``long_at`` + 1 times (one transaction
+    each); the median of completions 2-4 is set against the median of ``long_at`` - 1 .. + 1, and
+    the median ratio over the cases is returned (1.0: the cost does not grow with the case).
+    """
+    with db.session() as s:
+        engine.deploy(s, [LOOP_DIAGRAM], actor="bench")
+    actor = engine.Actor.tool("bench")
+    ratios = []
+    for _ in range(cases):
+        with db.session() as s:
+            view = engine.start(s, "long_loop", {}, actor="bench")
+        timings = []
+        for _ in range(long_at + 1):
+            started = time.perf_counter()
+            with db.session() as s:
+                view = engine.complete(s, view["tasks"][0]["id"], {"done": False}, actor=actor)
+            timings.append(time.perf_counter() - started)
+        early = statistics.median(timings[1:4])  # the 2nd to 4th completions: around the 3rd
+        late = statistics.median(timings[long_at - 2:long_at + 1])
+        ratios.append(late / early)
+        with db.session() as s:  # finish the case: the loop's way out works too
+            engine.complete(s, view["tasks"][0]["id"], {"done": True}, actor=actor)
+    return statistics.median(ratios)
+
+
 def measure_database(db: store.Database, n: int) -> dict:
     per_s = caseflow_per_second(db, n)
     driver = database_time(db, max(50, n // 4))
@@ -213,6 +247,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--instances", type=int, default=400, help="instances per throughput run")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--long-at", type=int, default=200, help="the task of a long case whose cost is compared")
     args = parser.parse_args()
     pin_one_core()
 
@@ -222,6 +257,7 @@ def main() -> None:
         sqlite_db = store.Database(f"sqlite:///{tmp}/bench.sqlite3")
         sqlite_db.upgrade()
         sqlite = measure_database(sqlite_db, args.instances)
+        long_ratio = long_case_cost_ratio(sqlite_db, args.long_at)
         sqlite_db.dispose()
     postgres = None
     if not args.skip_postgres:
@@ -259,6 +295,8 @@ def main() -> None:
                        "postgres": round(1e6 / postgres["per_s"]) if postgres else None},
         "driver_us_per_run_sqlite": sqlite["driver"],
         "driver_us_per_run_postgres": postgres["driver"] if postgres else None,
+        # Completing the 200th task of a long case ÷ the 3rd (SQLite; bench/long_loop).
+        "long_case_cost_ratio": round(long_ratio, 3),
     }
     if args.json:
         print(json.dumps(result))
@@ -278,6 +316,7 @@ def main() -> None:
         if driver:
             print(f"  {label:<10} {result['us_per_run'][name]:>6}  (driver: {driver['statements']:.0f} statements "
                   f"{driver['statements_us']:.0f}, commits {driver['commits_us']:.0f})")
+    print(f"long case: completing task {args.long_at} costs {result['long_case_cost_ratio']}x completing task 3")
     print("inbox (one role, first 50 ready tasks), median ms:")
     print(f"  SQLite     1k: {result['inbox_ms_1k_sqlite']:.3f}   100k: {result['inbox_ms_100k_sqlite']:.3f}")
     if postgres:

@@ -13,11 +13,14 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import event as sqla_event
 from sqlalchemy.orm import Session, object_session
 
 from caseflow import clock, store
@@ -27,7 +30,7 @@ __all__ = [
     "hash_password", "session_tag", "end_sessions", "password_matches", "find_user", "authenticate", "create_user",
     "set_roles", "set_password", "set_active", "require_user", "list_users", "known_roles", "ensure_demo_users",
     "hash_token", "token_dict", "create_token", "list_tokens", "get_token", "revoke_token", "revoke_all_tokens",
-    "authenticate_token",
+    "authenticate_token", "clear_token_cache", "TOKEN_CACHE_TTL_S",
 ]
 
 # role key -> (English, Chinese); lanes of uploaded diagrams may add further roles.
@@ -40,6 +43,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "general_manager": ("General manager", "总经理"),
     "service_center": ("Service centre", "售后服务中心"),
     "finance": ("Finance", "财务部"),
+    "production": ("Production", "生产部"),
+    "process_owner": ("Process owner", "流程负责人"),
     "admin": ("Administrator", "系统管理员"),
 }
 
@@ -146,6 +151,7 @@ def set_roles(user: store.User, roles: list[str]) -> None:
     user.roles = [r for r in user.roles if r.role in wanted]
     have = {r.role for r in user.roles}
     user.roles.extend(store.UserRole(role=r) for r in wanted if r not in have)
+    _forget_user(object_session(user), user.id)  # the cached callers carry the old roles
 
 
 def set_password(user: store.User, password: str) -> None:
@@ -205,6 +211,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("gm", "gm-demo", ("general_manager",), "周总经理"),
     DemoUser("repair", "repair-demo", ("service_center",), "吴售后"),
     DemoUser("finance", "finance-demo", ("finance",), "郑财务"),
+    DemoUser("production", "production-demo", ("production",), "冯生产"),
+    DemoUser("owner", "owner-demo", ("process_owner",), "陈流程"),
     DemoUser("admin", "admin-demo", ("admin",), "系统管理员"),
 )
 
@@ -289,6 +297,7 @@ def revoke_token(session: Session, token_id: int, username: str | None = None) -
     if row.revoked_at is None:
         row.revoked_at = clock.now()
     session.flush()
+    _forget_user(session, row.user_id)
     return row
 
 
@@ -297,6 +306,7 @@ def revoke_all_tokens(session: Session, user: store.User) -> int:
     result = session.execute(update(store.ApiToken)
                              .where(store.ApiToken.user_id == user.id, store.ApiToken.revoked_at.is_(None))
                              .values(revoked_at=clock.now()))
+    _forget_user(session, user.id)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -315,18 +325,125 @@ class ApiCaller:
         return "admin" in self.roles
 
 
+# --- token authentication: one query, then a short-lived cache ---------------------------------------
+
+#: How long a process trusts a token it has checked. Revoking a token, a new password, a
+#: deactivation or new roles take effect at once in the process that makes the change (its
+#: cache forgets the user, again when the change commits) and within this time in the others.
+TOKEN_CACHE_TTL_S = 5.0
+_TOKEN_CACHE_MAX = 10_000  # entries; a full cache is emptied (tokens are few, callers fewer)
+_FORGET_ON_COMMIT = "caseflow_forget_token_users"  # session.info key: user ids to forget at commit
+
+_T: Table = store.ApiToken.__table__  # type: ignore[assignment]  # declarative tables are Tables
+_U: Table = store.User.__table__  # type: ignore[assignment]
+_R: Table = store.UserRole.__table__  # type: ignore[assignment]
+# The token, its user and the user's roles in one statement (one row per role).
+_AUTH_QUERY = (
+    select(_T.c.id.label("token_id"), _T.c.token_hash, _T.c.revoked_at, _T.c.last_used_at,
+           _U.c.id.label("user_id"), _U.c.username, _U.c.display_name, _U.c.active, _R.c.role)
+    .select_from(_T.join(_U, _U.c.id == _T.c.user_id).outerjoin(_R, _R.c.user_id == _U.c.id))
+    .where(_T.c.token_hash == bindparam("digest"))
+)
+_TOUCH_TOKEN = update(_T).where(_T.c.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
+
+
+@dataclass
+class _Cached:
+    caller: ApiCaller
+    expires: float  # time.monotonic()
+    last_used_at: dt.datetime | None
+
+
+class _TokenCache:
+    """Checked tokens by SHA-256 digest, each trusted for ``ttl`` seconds.
+
+    ``forget_user`` drops a user's entries and raises the generation, so an answer read from
+    the database before the change is not stored after it.
+    """
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._entries: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def get(self, digest: str) -> _Cached | None:
+        entry = self._entries.get(digest)
+        if entry is not None and entry.expires <= time.monotonic():
+            with self._lock:
+                self._entries.pop(digest, None)
+            return None
+        return entry
+
+    def put(self, digest: str, entry: _Cached, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= _TOKEN_CACHE_MAX:
+                self._entries.clear()
+            self._entries[digest] = entry
+
+    def forget_user(self, user_id: int) -> None:
+        with self._lock:
+            self.generation += 1
+            for digest in [d for d, e in self._entries.items() if e.caller.user_id == user_id]:
+                del self._entries[digest]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+_TOKENS = _TokenCache(TOKEN_CACHE_TTL_S)
+
+
+def clear_token_cache() -> None:
+    """Forget every checked token (tests; a process that changed accounts behind this module's back)."""
+    _TOKENS.clear()
+
+
+def _forget_user(session: Session | None, user_id: int | None) -> None:
+    """The cached tokens of ``user_id`` are no longer trusted: now, and again when ``session`` commits
+    (a request that read the old rows meanwhile may have cached them)."""
+    if user_id is None:
+        return
+    _TOKENS.forget_user(user_id)
+    if session is not None:
+        session.info.setdefault(_FORGET_ON_COMMIT, set()).add(user_id)
+
+
+@sqla_event.listens_for(Session, "after_commit")
+def _forget_committed(session: Session) -> None:
+    for user_id in session.info.pop(_FORGET_ON_COMMIT, ()):
+        _TOKENS.forget_user(user_id)
+
+
 def authenticate_token(session: Session, plain: str) -> ApiCaller | None:
-    """The caller for a presented token, or None (unknown, revoked, or the user is inactive)."""
+    """The caller for a presented token, or None (unknown, revoked, or the user is inactive).
+
+    A token checked in the last ``TOKEN_CACHE_TTL_S`` seconds costs no query; otherwise one
+    statement reads the token, its user and roles. ``last_used_at`` is written at most once a
+    minute per token.
+    """
     if not plain or len(plain) > 200:
         return None
     digest = hash_token(plain)
-    row = session.scalars(select(store.ApiToken).where(store.ApiToken.token_hash == digest)).first()
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
-        return None
-    user = session.get(store.User, row.user_id)
-    if user is None or not user.active:
-        return None
     now = clock.now()
-    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
-        row.last_used_at = now
-    return ApiCaller(user.id, user.username, user.display_name, frozenset(user.role_names), row.id)
+    entry = _TOKENS.get(digest)
+    if entry is None:
+        generation = _TOKENS.generation
+        found = session.connection().execute(_AUTH_QUERY, {"digest": digest}).all()
+        if not found:
+            return None
+        row = found[0]
+        if row.revoked_at is not None or not row.active or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        caller = ApiCaller(row.user_id, row.username, row.display_name,
+                           frozenset(r.role for r in found if r.role is not None), row.token_id)
+        entry = _Cached(caller, time.monotonic() + _TOKENS.ttl, row.last_used_at)
+        _TOKENS.put(digest, entry, generation)
+    if entry.last_used_at is None or now - entry.last_used_at > _LAST_USED_RESOLUTION:
+        session.connection().execute(_TOUCH_TOKEN, {"token_id": entry.caller.token_id, "now": now})
+        entry.last_used_at = now
+    return entry.caller

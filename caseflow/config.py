@@ -33,6 +33,40 @@ class Settings:
     api_token_limit_per_address: str
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host/-Port are trusted (0: none).
     proxy_fix: int
+    #: Outgoing e-mail (notifications); no host: e-mail delivery is off (the outbox still fills).
+    smtp: SmtpSettings | None = None
+    #: The address people reach the UI at (links in e-mails), e.g. https://caseflow.example.com
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """SMTP server of notification e-mails (``CASEFLOW_SMTP_*``)."""
+
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    starttls: bool
+    sender: str  # the From address
+    timeout_s: float = 30.0
+
+
+def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings | None:
+    """SMTP settings from ``CASEFLOW_SMTP_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_STARTTLS``, ``_FROM``."""
+    env = dict(os.environ) if env is None else env
+    host = env.get("CASEFLOW_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    starttls = env.get("CASEFLOW_SMTP_STARTTLS", "1") != "0"
+    return SmtpSettings(
+        host=host,
+        port=int(env.get("CASEFLOW_SMTP_PORT", "587" if starttls else "25")),
+        user=env.get("CASEFLOW_SMTP_USER") or None,
+        password=env.get("CASEFLOW_SMTP_PASSWORD") or None,
+        starttls=starttls,
+        sender=env.get("CASEFLOW_SMTP_FROM") or f"caseflow@{host}",
+    )
 
 
 def load() -> Settings:
@@ -55,4 +89,6 @@ def load() -> Settings:
         login_limit_per_address=os.environ.get("CASEFLOW_LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
         api_token_limit_per_address=os.environ.get("CASEFLOW_API_TOKEN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
         proxy_fix=int(os.environ.get("CASEFLOW_PROXY_FIX", "0")),
+        smtp=smtp_settings(),
+        public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "").rstrip("/"),
     )

@@ -63,6 +63,8 @@ class DataRejected(ValueError):
 
 def text_problem(text: str, limit: int | None = MAX_FIELD_CHARS) -> str | None:
     """Why ``text`` is not acceptable input text, or None."""
+    if not isinstance(text, str):  # e.g. a multipart part whose name the parser could not decode
+        return "is not readable text"
     if limit is not None and len(text) > limit:
         return f"is too long (at most {limit} characters)"
     bad = _BAD_CHARS.search(text)
@@ -73,7 +75,7 @@ def text_problem(text: str, limit: int | None = MAX_FIELD_CHARS) -> str | None:
 
 def clean_text(text: str) -> str:
     """``text`` without the characters :func:`text_problem` refuses (for file names and the like)."""
-    return _BAD_CHARS.sub("", text)
+    return _BAD_CHARS.sub("", text) if isinstance(text, str) else ""
 
 
 def number_text_problem(text: str) -> str | None:

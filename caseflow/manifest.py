@@ -26,12 +26,19 @@ still gets a proper case page:
   Default: none.
 - ``summary_fields`` — data keys that name the case in lists (the "Customer" column): the
   first one with a value is shown. Default: none.
+- ``task_fields`` — ``{task_id: [data keys]}``: what a person needs first to do that task
+  (the repair number on the task that sends it, the fee on the fee answer), shown at the top
+  of the task's side panel in this order; the other facts follow folded. ``task_id`` is the
+  BPMN id of a user or manual task (``process:id`` for a task of a called process).
+  Default: none, the side panel shows the key fields.
+- ``facts`` — ``{fields, deadlines, follow_up_tasks, turnaround}``: which data keys feed the
+  case-facts table of the KPI reports (:class:`Facts`). Default: none, the process keeps no facts.
 - ``$comment`` — free text for the author, ignored.
 
 A deadline's ``label`` and an ``output_labels`` entry are ``{"en": …, "zh": …}`` (at least one
 of them); a form field's own title wins over both. The module reads only the bundle's files
 (JSON, and BPMN through :func:`caseflow.bundles.parse_xml` for the defaults and the checks);
-it knows nothing of SpiffWorkflow, the engine or the web.
+it knows nothing of the workflow library, the engine or the web.
 """
 from __future__ import annotations
 
@@ -59,6 +66,12 @@ log = logging.getLogger(__name__)
 # --- the format ---------------------------------------------------------------------------------
 
 _NCNAME = r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}"
+#: The case-facts columns a manifest's ``facts.fields`` may feed from a data key (``store.CaseFacts``).
+FACT_FIELDS = ("registered_at", "department", "customer_code", "customer_name", "product_model", "complaint_type",
+               "kpi_class", "kpi_weight", "loss_amount", "delivery_amount", "satisfaction", "satisfied",
+               "escalations", "in_warranty", "chargeable", "fee")
+#: The deadlines the facts track (``facts.deadlines``: name -> one of the manifest's deadline keys).
+FACT_DEADLINES = ("reaction", "containment", "closure", "repair_reply", "repair_cycle")
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Caseflow process manifest",
@@ -92,6 +105,25 @@ SCHEMA: dict[str, Any] = {
         },
         "search_fields": {"$ref": "#/$defs/data_keys", "maxItems": 20},
         "summary_fields": {"$ref": "#/$defs/data_keys", "maxItems": 10},
+        "task_fields": {
+            "type": "object", "maxProperties": 500,
+            "propertyNames": {"type": "string", "pattern": f"^({_NCNAME}:)?{_NCNAME}$"},
+            "additionalProperties": {"$ref": "#/$defs/data_keys", "maxItems": 30},
+        },
+        "facts": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "fields": {"type": "object", "additionalProperties": False,
+                           "properties": {name: {"$ref": "#/$defs/data_key"} for name in FACT_FIELDS}},
+                "deadlines": {"type": "object", "additionalProperties": False,
+                              "properties": {name: {"$ref": "#/$defs/data_key"} for name in FACT_DEADLINES}},
+                "follow_up_tasks": {"type": "array", "uniqueItems": True, "maxItems": 50,
+                                    "items": {"type": "string", "pattern": f"^{_NCNAME}$"}},
+                "turnaround": {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+                               "properties": {"from": {"$ref": "#/$defs/data_key"},
+                                              "to": {"$ref": "#/$defs/data_key"}}},
+            },
+        },
     },
     "$defs": {
         "data_key": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,99}$"},
@@ -134,6 +166,23 @@ class Deadline:
         return any(ref.rsplit(":", 1)[-1] == task_name for ref in self.tasks)
 
 
+@dataclass(frozen=True)
+class Facts:
+    """The manifest's ``facts``: which data keys feed the case-facts columns of the KPI reports.
+
+    ``fields`` maps a column of :data:`FACT_FIELDS` to a data key; ``deadlines`` a name of
+    :data:`FACT_DEADLINES` to a deadline key of the manifest (its bound tasks say when it is
+    done); ``follow_up_tasks`` are the tasks during which an open case is pending follow-up
+    (待跟进); ``turnaround`` the data keys of the dates between which a repair's working days
+    are counted.
+    """
+
+    fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    deadlines: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    follow_up_tasks: tuple[str, ...] = ()
+    turnaround: tuple[str, str] | None = None
+
+
 def _frozen_labels(labels: Mapping[str, Label] | None = None) -> Mapping[str, Label]:
     return MappingProxyType(dict(labels or {}))
 
@@ -153,7 +202,9 @@ class Manifest:
     start_roles: frozenset[str] = frozenset()
     search_fields: tuple[str, ...] = ()
     summary_fields: tuple[str, ...] = ()
+    task_fields: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     present: bool = False
+    facts: Facts | None = None  # None: the process keeps no case facts
 
     def label(self, key: str) -> Label | None:
         """The manifest's label of a data key: its output label, else its deadline's label."""
@@ -166,6 +217,12 @@ class Manifest:
 
     def deadline(self, key: str) -> Deadline | None:
         return next((d for d in self.deadlines if d.key == key), None)
+
+    def fields_of_task(self, task_name: str, process: str | None = None) -> tuple[str, ...]:
+        """The data keys task ``task_name`` (a BPMN id, of ``process`` when called) shows first."""
+        if process and f"{process}:{task_name}" in self.task_fields:
+            return self.task_fields[f"{process}:{task_name}"]
+        return self.task_fields.get(task_name, ())
 
     def summary_key(self, data: Mapping[str, Any] | None) -> str | None:
         """The first of ``summary_fields`` with a value in ``data`` (None when none has one)."""
@@ -290,6 +347,17 @@ def _semantic_problems(doc: dict, bpmn: _Bpmn) -> list[bundles.Problem]:
             message = _task_ref_problem(ref, bpmn)
             if message:
                 problems.append(_problem(message, ("deadlines", i, "tasks", j)))
+    facts = doc.get("facts") or {}
+    if facts.get("deadlines") and ("deadlines" in doc or bpmn.parsed):
+        known = set(seen) if "deadlines" in doc else {d.key for d in _default_deadlines(bpmn)}
+        for name, key in facts["deadlines"].items():
+            if key not in known:
+                problems.append(_problem(f"{key!r} is not a deadline of this manifest", ("facts", "deadlines", name)))
+    if bpmn.parsed:
+        for j, task in enumerate(facts.get("follow_up_tasks") or []):
+            if task not in bpmn.task_ids():
+                problems.append(_problem(f"{task!r} is not a user or manual task of the bundle's diagrams",
+                                         ("facts", "follow_up_tasks", j)))
     return problems
 
 
@@ -407,5 +475,15 @@ def load(files: dict[str, str]) -> Manifest:
         start_roles=frozenset(doc.get("start_roles") or ()),
         search_fields=tuple(doc.get("search_fields") or ()),
         summary_fields=tuple(doc.get("summary_fields") or ()),
+        task_fields=MappingProxyType({str(k): tuple(v) for k, v in (doc.get("task_fields") or {}).items()}),
         present=present,
+        facts=_facts(doc["facts"]) if "facts" in doc else None,
     )
+
+
+def _facts(node: Mapping[str, Any]) -> Facts:
+    turnaround = node.get("turnaround")
+    return Facts(fields=MappingProxyType(dict(node.get("fields") or {})),
+                 deadlines=MappingProxyType(dict(node.get("deadlines") or {})),
+                 follow_up_tasks=tuple(node.get("follow_up_tasks") or ()),
+                 turnaround=(turnaround["from"], turnaround["to"]) if turnaround else None)

@@ -231,6 +231,8 @@ class AuditEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+#: The deadlines a case's facts track (``case_facts.<name>``: met / late / open, ``<name>_due``),
+#: each bound to a data key by the process manifest's ``facts.deadlines``.
 class User(Base):
     """A person who signs in; passwords are stored as argon2 hashes."""
 
@@ -246,6 +248,9 @@ class User(Base):
     #: Part of every session cookie's tag; raising it ends all the user's sessions (sign-out,
     #: password change, deactivation: see ``accounts.end_sessions``).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Where notifications go by e-mail (none: in-app only), and when: NOTIFY_CHOICES.
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_tasks: Mapped[str] = mapped_column(String(20), default="immediate", server_default="immediate")
 
     roles: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -292,6 +297,7 @@ class Attachment(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=_now)
 
 
+#: When a user hears of tasks for them by e-mail: at once, in one daily digest, or not at all.
 class Sequence(Base):
     """Named yearly counters for readable numbers (CP-2026-000123)."""
 
@@ -377,7 +383,7 @@ class Database:
         with self.engine.connect() as conn:
             with conn.begin():
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "heads")  # parallel branches are merged by a merge revision
+                command.upgrade(cfg, "head")
             if self.engine.dialect.name == "sqlite":
                 # A migration that rebuilds a table turns foreign keys off on its connection
                 # (SQLite's procedure); this connection goes back to the pool: on again.
@@ -405,3 +411,15 @@ def is_conflict(err: BaseException) -> bool:
 def count(session: Session, stmt: Any) -> int:
     """Row count of a select statement."""
     return int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+
+
+# The feature tables live in their own module; importing them here registers them on Base.metadata.
+from caseflow.store_features import (  # noqa: E402,F401
+    FACT_DEADLINES,
+    NOTIFY_CHOICES,
+    WEBHOOK_KINDS,
+    CaseFacts,
+    Notification,
+    ProcessDraft,
+    Webhook,
+)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import stat
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 import engine
@@ -196,6 +198,52 @@ def precheck(bundle: bundles.Bundle) -> list[bundles.Problem]:
                     "DOCTYPE / ENTITY declarations are not allowed in BPMN files "
                     "(possible XXE or entity-expansion attack)", file=name, line=1))
     return problems
+
+
+_PROCESS_ID = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?process\b[^>]*?\bid=[\"']([^\"']+)[\"']")
+
+
+@dataclass
+class Completion:
+    """Files an upload lacked, taken from the latest version of its process, and what the
+    upload changes against that version (readable diff lines)."""
+
+    key: str
+    version: int
+    taken: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "version": self.version, "taken": self.taken, "diff": self.diff}
+
+
+def complete_from_current(session: Any, bundle: bundles.Bundle) -> tuple[bundles.Bundle, list[Completion]]:
+    """``bundle`` with every file of the latest deployed version of its processes that it lacks
+    (uploading only the edited ``complaint.bpmn`` keeps that version's forms and manifest), and
+    per process the files taken and the diff against that version. Processes not deployed yet
+    are left as uploaded."""
+    files = dict(bundle.files)
+    completions: list[Completion] = []
+    keys = list(dict.fromkeys(k for name in bundle.bpmn_names for k in _PROCESS_ID.findall(bundle.files[name])))
+    for key in keys:
+        try:
+            versions = engine.list_versions(session, key)
+        except engine.NotFound:  # a new process: nothing to take
+            continue
+        if not versions:
+            continue
+        current = engine.get_definition(session, versions[0]["definition_id"])
+        current_files: dict[str, str] = dict(current.files or {})
+        # never a second diagram of a process the upload defines (an edited file saved under a new name)
+        taken = sorted(name for name in current_files if name not in files
+                       and not (name.endswith(".bpmn") and set(_PROCESS_ID.findall(current_files[name])) & set(keys)))
+        for name in taken:
+            files[name] = current_files[name]
+        diff = engine.diff_files(current_files, files)
+        diff.update({"from": {"key": key, "version": current.version},
+                     "to": {"key": key, "version": current.version + 1}})  # what deploying would make it
+        completions.append(Completion(key, current.version, taken, engine.diff_lines(diff)))
+    return bundles.Bundle(source=bundle.source, files=files), completions
 
 
 def deploy_bundle(session: Any, bundle: bundles.Bundle, actor: engine.Actor | str,

@@ -9,10 +9,13 @@ from service_tasks import (  # noqa: F401
     customer_history,
     deadlines,
     disposition,
+    exchange,
     grading,
     intake,
+    notify,
     numbering,
     registry,
+    returned_goods,
     routing,
     warranty,
 )

@@ -19,9 +19,10 @@ from typing import Any, BinaryIO, cast
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 import engine
-from caseflow import bundles, uploads
+from caseflow import bundles, store, uploads
 from caseflow.config import MAX_DB_ID
 from web import get_db, rollback_request
 from web.views.common import actor, admin_required
@@ -87,15 +88,18 @@ def upload_bundle() -> Any:
     # FileStorage.stream is typed IO[bytes]; uploads only read()s it, so BinaryIO is safe
     items = [(f.filename or "", cast(BinaryIO, f.stream)) for f in request.files.getlist("files") if f.filename]
     session = get_db()
+    completions: list[uploads.Completion] = []
     try:
-        bundle = uploads.bundle_from_files(items)
+        # Files the upload lacks come from the latest version (only the edited diagram may be uploaded).
+        bundle, completions = uploads.complete_from_current(session, uploads.bundle_from_files(items))
         report = uploads.deploy_bundle(session, bundle, actor(), validate_only=True)
     except (uploads.UploadRejected, engine.DeployRejected) as err:
         rollback_request()
         return render_template("admin_versions/report.html", problems=err.problems, report=None,
-                               stash_id=None), 422
+                               stash_id=None, completions=completions), 422
     stash_id = _stash(bundle.files) if any(p["status"] == "deployed" for p in report["processes"]) else None
-    return render_template("admin_versions/report.html", problems=[], report=report, stash_id=stash_id)
+    return render_template("admin_versions/report.html", problems=[], report=report, stash_id=stash_id,
+                           completions=completions)
 
 
 @bp.route("/upload/<stash_id>/deploy", methods=["POST"])
@@ -186,14 +190,26 @@ def _db_int(text: str) -> int:
     return int(text)
 
 
-def _parse_ids(text: str) -> list[int]:
-    ids = []
-    for part in re.split(r"[\s,;，]+", text.strip()):
-        if part:
-            if not part.isdigit() or len(part) > 10 or not 0 < int(part) <= MAX_DB_ID:
-                raise engine.InvalidData({"instance_ids": _("not an instance id: %(value)s", value=part)})
+_CASE_NUMBER = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9-]{1,90}$")  # CP-2026-000001, RMA-2026-000007
+
+
+def _parse_ids(session: Any, text: str) -> list[int]:
+    """Instance ids from a list of ids and case numbers (``12, CP-2026-000001``), in order, once each."""
+    ids: list[int] = []
+    for part in re.split(r"[\s,;，、]+", text.strip()):
+        if not part:
+            continue
+        if part.isdigit() and len(part) <= 10 and 0 < int(part) <= MAX_DB_ID:
             ids.append(int(part))
-    return ids
+            continue
+        found = session.scalars(select(store.ProcessInstance.id)
+                                .where(store.ProcessInstance.business_key == part.upper())).all() \
+            if _CASE_NUMBER.match(part) else []
+        if not found:
+            raise engine.InvalidData({"instance_ids": _("neither an instance id nor a case number: %(value)s",
+                                                        value=part)})
+        ids.extend(found)
+    return list(dict.fromkeys(ids))
 
 
 @bp.route("/<key>/migrate", methods=["GET", "POST"])
@@ -210,7 +226,7 @@ def migrate(key: str) -> Any:
         target = engine.find_definition(session, key, target_v)
         try:
             if selection == "ids":
-                ids = _parse_ids(form.get("instance_ids", ""))
+                ids = _parse_ids(session, form.get("instance_ids", ""))
             elif selection == "version":
                 ids = engine.migration_candidates(session, key=key, version=form.get("from", type=_db_int) or 0)
             else:

@@ -21,6 +21,9 @@ FILES = {
     "bpmn-js/dist/assets/diagram-js.css": "bpmn-js/diagram-js.css",
     "bpmn-js/dist/assets/bpmn-js.css": "bpmn-js/bpmn-js.css",
     "bpmn-js/LICENSE": "bpmn-js/LICENSE",
+    # The KPI dashboard's charts (Apache ECharts, with its Chinese and English texts built in).
+    "echarts/dist/echarts.min.js": "echarts/echarts.min.js",
+    "echarts/LICENSE": "echarts/LICENSE",
 }
 
 

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from caseflow import store
 from caseflow.manifest import Manifest
 from web import attachments, deadlines, manifests
-from web.labels import LabelBook, book_for
+from web.labels import LabelBook, book_for, humanize
 
 LONG_TEXT_KEYS = {"description", "customer_request", "fault_description", "special_requirements"}
 MAX_GENERIC_FACTS = 40
+UNSUMMED = ("price", "rate", "ratio", "percent")  # numeric columns whose sum means nothing
 
 
 @dataclass
@@ -32,6 +33,16 @@ class Fact:
     text: str
     long: bool = False
     attachment_id: int | None = None
+    table: Table | None = None  # a list of rows (disposition lines, parts), shown as a table
+
+
+@dataclass
+class Table:
+    """Rows of a table field with labelled columns, and the sums of its numeric columns."""
+
+    columns: list[tuple[str, str]]  # (column key, label)
+    rows: list[list[str]]
+    totals: list[str]  # one per column: the sum of a numeric column, else ""
 
 
 def display(book: LabelBook, key: str, value: Any) -> str:
@@ -49,8 +60,9 @@ def display(book: LabelBook, key: str, value: Any) -> str:
         if any(isinstance(v, dict) for v in value):  # rows of a table: one "label: value, …" per row
             return "; ".join(display(book, key, v) for v in value if isinstance(v, dict))
         return ", ".join(display(book, key, v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{book.label(k)}: {display(book, k, v)}" for k, v in value.items())
+    if isinstance(value, dict):  # a row: its columns are labelled in the table's schema (``key.column``)
+        return ", ".join(f"{_row_label(book, key, k)}: {display(book, _row_key(book, key, k), v)}"
+                         for k, v in value.items())
     if book.is_percent(key) and isinstance(value, (int, float)):
         return f"{value * 100:.2f} %"
     if isinstance(value, float):
@@ -98,6 +110,53 @@ def work_facts(book: LabelBook, manifest: Manifest, data: dict, names: dict[int,
         if text:
             out.append(Fact(key, book.label(key), text, long=True, attachment_id=ident))
     return out
+
+
+def table_of(book: LabelBook, key: str, value: Any) -> Table | None:
+    """A list of row objects as a table, columns in their first appearance, numbers summed."""
+    if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
+        return None
+    columns: list[str] = []
+    for row in value:
+        columns.extend(c for c in row if c not in columns)
+    rows = [[display(book, _row_key(book, key, c), row.get(c)) for c in columns] for row in value]
+    totals = []
+    for c in columns:
+        numbers = [row.get(c) for row in value if row.get(c) is not None]
+        summable = bool(numbers) and not any(word in c for word in UNSUMMED) and all(
+            isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers)
+        totals.append(display(book, c, sum(numbers)) if summable else "")
+    return Table([(c, _row_label(book, key, c)) for c in columns], rows, totals)
+
+
+def task_facts(book: LabelBook, keys: Sequence[str], data: dict, names: dict[int, str] | None = None) -> list[Fact]:
+    """The facts a task needs first (its manifest ``task_fields``), in that order, empty ones left out."""
+    names = names or {}
+    out = []
+    for key in keys:
+        value = data.get(key)
+        if value is None or value == "" or value == []:
+            continue
+        ident = attachments.parse_reference(value)
+        text = names.get(ident, _("attachment")) if ident is not None else display(book, key, value)
+        out.append(Fact(key, book.label(key), text, long=key in LONG_TEXT_KEYS, attachment_id=ident,
+                        table=table_of(book, key, value)))
+    return out
+
+
+def task_field_keys(session: Session, definition_id: int, task_name: str) -> tuple[str, ...]:
+    """A task's ``task_fields``: from its case's version's manifest, else from the manifest of the
+    called version that defines it (a repair task inside a complaint)."""
+    from web.labels import called_versions
+
+    own = manifest(session, definition_id).fields_of_task(task_name)
+    if own:
+        return own
+    for version in called_versions(session, definition_id):
+        keys = manifests.for_definition(session, version.id).fields_of_task(task_name)
+        if keys:
+            return keys
+    return ()
 
 
 @dataclass
@@ -159,6 +218,30 @@ class TimelineEntry:
     details: list[Fact] = field(default_factory=list)
 
 
+def actor_label(actor: str | None) -> str:
+    """Who did it, when it was not a person: the engine itself or the timer loop."""
+    names = {"system": _("System"), "timer": _("Timer"), "engine": _("System")}
+    return names.get(actor or "", actor or "")
+
+
+def _row_key(book: LabelBook, key: str, column: str) -> str:
+    """The data path of a table column (``parts.part_name``) when the schemas know it, else the column."""
+    path = f"{key}.{column}"
+    return path if path in book.keys or path in book.enums else column
+
+
+def _row_label(book: LabelBook, key: str, column: str) -> str:
+    return book.label(_row_key(book, key, column))
+
+
+def decision_of(book: LabelBook, data: Mapping[str, Any] | None) -> str | None:
+    """What an approval task decided (its ``*_decision`` enum, e.g. approve / reject), in words."""
+    for key, value in (data or {}).items():
+        if key.endswith("_decision") and isinstance(value, str):
+            return book.value_label(key, value) or None
+    return None
+
+
 def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook) -> str:
     from web.labels import role_label
 
@@ -168,7 +251,11 @@ def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook)
     if kind == "started":
         return _("Case started (process version %(v)s)", v=payload.get("version", "?"))
     if kind == "task_completed":
-        return _("Completed: %(task)s", task=titles.get(event.get("task") or "") or payload.get("title") or task)
+        done = titles.get(event.get("task") or "") or payload.get("title") or task
+        decision = decision_of(book, payload.get("data"))
+        if decision:
+            return _("Completed: %(task)s (%(decision)s)", task=done, decision=decision)
+        return _("Completed: %(task)s", task=done)
     if kind == "task_claimed":
         return _("Took over: %(task)s", task=task)
     if kind == "task_released":
@@ -188,7 +275,12 @@ def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook)
         return _("Case cancelled: %(reason)s", reason=payload.get("reason") or "—")
     if kind == "completed":
         return _("Case closed")
-    return kind
+    if kind == "notice":
+        notice = payload.get("last_notice") or {}
+        if notice.get("to"):
+            return _("E-mail notice to the customer queued: %(to)s", to=notice["to"])
+        return _("No e-mail notice sent (no address in the case): inform the customer by phone or letter")
+    return humanize(kind)
 
 
 def timeline(session: Session, instance_id: int, audit: Sequence[Mapping[str, Any]], book: LabelBook,
@@ -210,7 +302,7 @@ def timeline(session: Session, instance_id: int, audit: Sequence[Mapping[str, An
             text = names.get(ident, "") if ident is not None else display(book, key, value)
             if text:
                 details.append(Fact(key, book.label(key), text, attachment_id=ident))
-        actor = people.get(event["actor"]) or event["actor"]
+        actor = people.get(event["actor"]) or actor_label(event["actor"])
         out.append(TimelineEntry(event["at"], actor, event["kind"], _describe(event, titles, book), details))
     out.reverse()
     return out

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from caseflow import limits, store
+from caseflow import clock, limits, store
+from web.labels import pick
 
 PROCESS_KEY = "complaint"
 # F11's handling progress (处理中 / 已解决 / 待跟进) plus the states only software has.
@@ -28,6 +29,11 @@ COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.definition_id, store.
            store.ProcessInstance.business_key, store.ProcessInstance.status, store.ProcessInstance.data,
            store.ProcessInstance.created_at, store.ProcessInstance.updated_at, store.ProcessInstance.completed_at)
 TASKS_PER_QUERY = 500  # instance ids per query for the current tasks (the CSV has every complaint)
+FACT_STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
+#: Bands of the complaint ratio (loss ÷ delivery amount, a fraction): name, [low, high).
+RATIO_BANDS = (("lt_0.5pct", 0.0, 0.005), ("0.5_1pct", 0.005, 0.01), ("1_2pct", 0.01, 0.02),
+               ("2_5pct", 0.02, 0.05), ("ge_5pct", 0.05, None))
+ESCALATION_COLUMNS = {"manager": "escalations_manager", "general_manager": "escalations_gm"}
 
 
 @dataclass
@@ -41,6 +47,16 @@ class RegisterFilter:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     q: str = ""
+    # Filters on the case facts (the KPI dashboard's links to the cases behind a figure).
+    customer: str = ""
+    product_model: str = ""
+    complaint_type: str = ""
+    stage: str = ""  # in_progress / follow_up / resolved / cancelled
+    satisfaction: str = ""  # 1 … 5
+    deadline: str = ""  # one of store.FACT_DEADLINES, with deadline_state
+    deadline_state: str = ""  # met / late / open / overdue
+    ratio_band: str = ""  # a band of web.kpis.RATIO_BANDS
+    escalated: str = ""  # manager / general_manager
 
     @classmethod
     def from_args(cls, args: dict) -> RegisterFilter:
@@ -51,13 +67,27 @@ class RegisterFilter:
                 return None
             return found if limits.year_problem(found.year) is None else None  # 9999-12-31 + 1 day overflows
 
+        def one_of(name: str, allowed: Iterable[str]) -> str:
+            value = args.get(name, "")
+            return value if value in allowed else ""
+
         return cls(status=args.get("status", ""), kpi_class=args.get("kpi_class", ""),
                    urgency=args.get("urgency", ""), department=args.get("department", ""),
-                   date_from=day("date_from"), date_to=day("date_to"), q=args.get("q", "").strip())
+                   date_from=day("date_from"), date_to=day("date_to"), q=args.get("q", "").strip(),
+                   customer=args.get("customer", "")[:200], product_model=args.get("product_model", "")[:200],
+                   complaint_type=args.get("complaint_type", "")[:100], stage=one_of("stage", FACT_STAGES),
+                   satisfaction=one_of("satisfaction", ("1", "2", "3", "4", "5")),
+                   deadline=one_of("deadline", store.FACT_DEADLINES),
+                   deadline_state=one_of("deadline_state", ("met", "late", "open", "overdue")),
+                   ratio_band=one_of("ratio_band", [b[0] for b in RATIO_BANDS]),
+                   escalated=one_of("escalated", ESCALATION_COLUMNS))
 
     def as_args(self) -> dict[str, str]:
         out = {"status": self.status, "kpi_class": self.kpi_class, "urgency": self.urgency,
-               "department": self.department, "q": self.q,
+               "department": self.department, "q": self.q, "customer": self.customer,
+               "product_model": self.product_model, "complaint_type": self.complaint_type, "stage": self.stage,
+               "satisfaction": self.satisfaction, "deadline": self.deadline, "deadline_state": self.deadline_state,
+               "ratio_band": self.ratio_band, "escalated": self.escalated,
                "date_from": self.date_from.isoformat() if self.date_from else "",
                "date_to": self.date_to.isoformat() if self.date_to else ""}
         return {k: v for k, v in out.items() if v}
@@ -137,12 +167,86 @@ def criteria(flt: RegisterFilter, tz: ZoneInfo, search_fields: Iterable[str] = (
         end = dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time(), tz)
         stmt = stmt.where(or_(received_day <= flt.date_to.isoformat(),
                               and_(_value("received_at").is_(None), store.ProcessInstance.created_at < end)))
+    facts = _facts_criteria(flt)
+    if facts:
+        stmt = stmt.where(select(store.CaseFacts.instance_id)
+                          .where(store.CaseFacts.instance_id == store.ProcessInstance.id, *facts).exists())
     if flt.q:
         like = f"%{flt.q}%"
         stmt = stmt.where(or_(store.ProcessInstance.business_key.ilike(like),
                               *(_value(key).ilike(like) for key in search_fields)))
     assert stmt.whereclause is not None
     return [stmt.whereclause]
+
+
+def _facts_criteria(flt: RegisterFilter) -> list[ColumnElement[bool]]:
+    """Conditions on the complaint's ``case_facts`` row for the facts filters of ``flt``."""
+    f = store.CaseFacts
+    out: list[ColumnElement[bool]] = []
+    for attr in ("customer", "product_model", "complaint_type", "stage"):
+        wanted = getattr(flt, attr)
+        if wanted:
+            out.append((f.customer_code if attr == "customer" else getattr(f, attr)) == wanted)
+    if flt.satisfaction:
+        out.append(f.satisfaction == int(flt.satisfaction))
+    if flt.deadline and flt.deadline_state:
+        state = getattr(f, flt.deadline)
+        if flt.deadline_state == "overdue":
+            out += [state == "open", getattr(f, f"{flt.deadline}_due") < clock.now()]
+        else:
+            out.append(state == flt.deadline_state)
+    if flt.ratio_band:
+        low, high = next((lo, hi) for name, lo, hi in RATIO_BANDS if name == flt.ratio_band)
+        ratio = f.loss_amount / f.delivery_amount
+        out += [f.loss_amount.is_not(None), f.delivery_amount > 0, ratio >= low]
+        if high is not None:
+            out.append(ratio < high)
+    if flt.escalated:
+        out.append(getattr(f, ESCALATION_COLUMNS[flt.escalated]) > 0)
+    return out
+
+
+def facts_of(session: Session, instance_ids: list[int]) -> dict[int, store.CaseFacts]:
+    """The case-facts rows of these complaints (for the CSV's weight, ratio, satisfaction and
+    deadline columns), one query per ``TASKS_PER_QUERY`` instances."""
+    out: dict[int, store.CaseFacts] = {}
+    for start in range(0, len(instance_ids), TASKS_PER_QUERY):
+        for row in session.scalars(select(store.CaseFacts).where(
+                store.CaseFacts.instance_id.in_(instance_ids[start:start + TASKS_PER_QUERY]))):
+            out[row.instance_id] = row
+    return out
+
+
+#: The CSV's columns from the case facts: (en, zh) headers; the deadline ones in store.FACT_DEADLINES order.
+FACT_HEADERS = (("KPI weight", "等级权重"), ("Complaint ratio", "投诉比率"), ("Satisfaction", "满意度"),
+                ("Reaction deadline", "响应期限"), ("Containment deadline", "围堵期限"),
+                ("Closure deadline", "结案期限"), ("Repair reply deadline", "维修答复期限"),
+                ("Repair cycle deadline", "维修周期期限"))
+DEADLINE_STATES = {"met": ("met", "按时"), "late": ("late", "超时完成"), "open": ("open", "未完成"),
+                   "overdue": ("overdue", "已超期")}
+
+
+def fact_headers() -> list[str]:
+    return [pick(*h) for h in FACT_HEADERS]
+
+
+def fact_cells(facts: store.CaseFacts | None, now: dt.datetime) -> list[str]:
+    """Weight, ratio (%), satisfaction (1–5) and each deadline's state (met / late / open /
+    overdue) of one complaint, from its facts row (blank where the case has none)."""
+    if facts is None:
+        return [""] * len(FACT_HEADERS)
+    ratio = (facts.loss_amount / facts.delivery_amount
+             if facts.loss_amount is not None and facts.delivery_amount else None)
+    cells = ["" if facts.kpi_weight is None else str(facts.kpi_weight),
+             "" if ratio is None else f"{ratio * 100:.2f}%",
+             "" if facts.satisfaction is None else str(facts.satisfaction)]
+    for name in store.FACT_DEADLINES:
+        state = getattr(facts, name)
+        due = getattr(facts, f"{name}_due")
+        if state == "open" and due is not None and due < now:
+            state = "overdue"
+        cells.append(pick(*DEADLINE_STATES[state]) if state else "")
+    return cells
 
 
 @dataclass

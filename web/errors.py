@@ -36,8 +36,10 @@ def engine_error_response(err: engine.EngineError) -> Any:
     """Map a typed engine error to a JSON (API) or HTML response."""
     if wants_json():
         return engine_error_json(err)
+    from web.labels import engine_message  # labels reads bundles through the app's session
+
     status = engine.describe_error(err).http_status
-    return render_template("error.html", status=status, message=err.message), status
+    return render_template("error.html", status=status, message=engine_message(err)), status
 
 
 def conflict_response(message: str) -> Any:

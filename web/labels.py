@@ -8,12 +8,14 @@ A deployed version never changes, so the labels of its bundle are cached per ver
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from flask_babel import get_locale
+from flask_babel import get_locale, lazy_gettext
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import engine
@@ -164,24 +166,51 @@ _books: dict[tuple[str, str], LabelBook] = {}
 _lock = threading.Lock()
 
 
-def _build(definition: store.ProcessDefinition, manifest: Manifest, elements: dict[str, dict]) -> LabelBook:
+def _versions(session: Session, definition: store.ProcessDefinition) -> list[store.ProcessDefinition]:
+    """A version, then every version it calls (a repair inside a complaint), each once."""
+    out: list[store.ProcessDefinition] = []
+    seen: set[int] = set()
+    pending = [definition]
+    while pending:
+        current = pending.pop(0)
+        if current.id in seen:
+            continue
+        seen.add(current.id)
+        out.append(current)
+        for dep_id in sorted((current.dependencies or {}).values()):
+            dep = session.get(store.ProcessDefinition, dep_id)
+            if dep is not None:
+                pending.append(dep)
+    return out
+
+
+def called_versions(session: Session, definition_id: int) -> list[store.ProcessDefinition]:
+    """The versions a version calls (directly or further down), without itself."""
+    definition = session.get(store.ProcessDefinition, definition_id)
+    return _versions(session, definition)[1:] if definition is not None else []
+
+
+def _build(versions: list[tuple[dict[str, str], Manifest]], elements: dict[str, dict]) -> LabelBook:
+    """The labels of ``(files, manifest)`` bundles, the version's own first (never overridden)."""
     book = LabelBook()
     book.elements.update({e["name"]: e["name_zh"] for e in elements.values() if e["name"] and e["name_zh"]})
-    for name in sorted(definition.files):
-        if not name.endswith(".json") or name == MANIFEST_FILE:
-            continue
-        try:
-            schema = json.loads(definition.files[name])
-        except ValueError:
-            continue
-        if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
-            book.add_schema(schema)
-            book.forms[name] = (schema.get("title"), schema.get("x-title-zh"))
-    for deadline in manifest.deadlines:
-        if deadline.label is not None:
-            book.outputs[deadline.key] = (deadline.label.en, deadline.label.zh)
-    for key, label in manifest.output_labels.items():
-        book.outputs[key] = (label.en, label.zh)
+    for files, _manifest in versions:
+        for name in sorted(files):
+            if not name.endswith(".json") or name == MANIFEST_FILE:
+                continue
+            try:
+                schema = json.loads(files[name])
+            except ValueError:
+                continue
+            if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
+                book.add_schema(schema)
+                book.forms.setdefault(name, (schema.get("title"), schema.get("x-title-zh")))
+    for _files, manifest in versions:
+        for deadline in manifest.deadlines:
+            if deadline.label is not None:
+                book.outputs.setdefault(deadline.key, (deadline.label.en, deadline.label.zh))
+        for key, label in manifest.output_labels.items():
+            book.outputs.setdefault(key, (label.en, label.zh))
     return book
 
 
@@ -193,8 +222,8 @@ def book_for(session: Session, definition_id: int) -> LabelBook:
     cache_key = (definition.key, definition.content_hash)
     book = _books.get(cache_key)
     if book is None:
-        book = _build(definition, manifests.for_definition(session, definition_id),
-                      engine.element_names(session, definition_id))
+        versions = [(v.files, manifests.for_definition(session, v.id)) for v in _versions(session, definition)]
+        book = _build(versions, engine.element_names(session, definition_id))
         with _lock:
             _books[cache_key] = book
     return book
@@ -222,3 +251,141 @@ def role_label(role: str | None) -> str:
     if role in ROLES:
         return pick(*ROLES[role]) or role
     return humanize(role)
+
+
+# --- engine messages in the user's language ---------------------------------------------------
+
+# Each engine message code (``EngineError.message_code``) as people read it; the English text of
+# the error stays the API's and the CLI's. Arguments a person cannot use (task ids) are left out.
+ENGINE_MESSAGES: dict[str, Any] = {
+    "task_not_ready": lazy_gettext("This task is no longer open: someone else has already completed this task "
+                                   "or the case has moved on. Nothing was saved."),
+    "task_claimed": lazy_gettext("%(holder)s has taken over this task; only they can complete or release it."),
+    "task_taken": lazy_gettext("Someone else took over or completed this task meanwhile."),
+    "case_busy": lazy_gettext("The case is being changed by someone else right now; try again in a moment."),
+    "case_changed": lazy_gettext("The case was changed by someone else at the same time; reload the page and "
+                                 "try again."),
+    "case_stopped": lazy_gettext("The case is %(status)s: its tasks cannot be worked on now."),
+    "case_not_in_error": lazy_gettext("The case is %(status)s, not stopped by an error: there is nothing to retry."),
+    "case_already_ended": lazy_gettext("The case is already %(status)s."),
+    "task_not_found": lazy_gettext("This task does not exist (any more)."),
+    "case_not_found": lazy_gettext("There is no case %(instance)s."),
+    "version_not_found": lazy_gettext("This process version does not exist."),
+    "process_not_deployed": lazy_gettext("The process %(process)s is not deployed."),
+    "diagram_not_found": lazy_gettext("The diagram of this process version is missing."),
+    "task_of_other_role": lazy_gettext("This task belongs to the role %(role)s."),
+    "release_not_allowed": lazy_gettext("Only the person who took over the task, or an administrator, can "
+                                        "release it."),
+    "invalid_data": lazy_gettext("Some entries are not valid: see the marked fields."),
+    "deploy_rejected": lazy_gettext("The upload was refused: %(count)s problems were found."),
+    "not_found": lazy_gettext("Not found."),
+    "forbidden": lazy_gettext("You may not do this."),
+    "conflict": lazy_gettext("Someone else changed this meanwhile; reload the page and try again."),
+    "instance_error": lazy_gettext("The case cannot do this in its current state."),
+    "too_large": lazy_gettext("The submitted data is too large."),
+}
+
+
+def engine_message(err: Exception) -> str:
+    """An engine error as a sentence in the user's language (from its message code and arguments)."""
+    from web.templating import status_label
+
+    code = getattr(err, "message_code", None)
+    args: dict[str, Any] = dict(getattr(err, "message_args", {}) or {})
+    template = ENGINE_MESSAGES.get(code or "") or ENGINE_MESSAGES["instance_error"]
+    if "status" in args:
+        args["status"] = status_label(str(args["status"]))
+    if "role" in args:
+        args["role"] = role_label(str(args["role"]))
+    if "process" in args:
+        from web.templating import process_label
+
+        args["process"] = process_label(str(args["process"]))
+    if "holder" in args:
+        args["holder"] = display_name(str(args["holder"]))
+    try:
+        return str(template) % args if "%(" in str(template) else str(template)
+    except (KeyError, ValueError):
+        return str(ENGINE_MESSAGES.get(describe_code(err), ENGINE_MESSAGES["instance_error"]))
+
+
+def describe_code(err: Exception) -> str:
+    return str(getattr(err, "code", "instance_error"))
+
+
+def display_name(username: str | None) -> str:
+    """A user's display name (their user name when they have none), read once per request."""
+    if not username:
+        return ""
+    from flask import g
+
+    from web import get_db
+
+    names: dict[str, str] = g.setdefault("display_names", {})
+    if username not in names:
+        found = get_db().scalar(select(store.User.display_name).where(store.User.username == username))
+        names[username] = found or username
+    return names[username]
+
+
+# --- the diagram in the user's language --------------------------------------------------------
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_diagrams: dict[tuple[str, str, str], bytes] = {}
+
+
+def _lane_role(name: str) -> str | None:
+    key = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip()).strip("_").lower()
+    return key if key in ROLES else None
+
+
+def diagram_names(root: Any, book: LabelBook, language: str) -> dict[Any, str]:
+    """Element -> its name in ``language``: a lane is named by its role in both languages; in
+    Chinese an element by its ``nameZh`` property, a user task by its form's ``x-title-zh``.
+    Elements with no such name keep theirs."""
+    out: dict[Any, str] = {}
+    for element in root.iter(f"{{{BPMN_NS}}}*"):
+        name = element.get("name")
+        if not name:
+            continue
+        if element.tag == f"{{{BPMN_NS}}}lane":
+            role = _lane_role(name)
+            if role is not None:
+                out[element] = ROLES[role][1 if language == "zh" else 0]
+            continue
+        if language != "zh":
+            continue
+        props = {p.get("name"): p.get("value")
+                 for p in element.iterfind("{*}extensionElements/{*}properties/{*}property")}
+        zh = props.get("nameZh")
+        if not zh and props.get("formJsonSchemaFilename"):
+            form = book.forms.get(props["formJsonSchemaFilename"])
+            zh = form[1] if form else None
+        if zh:
+            out[element] = zh
+    return out
+
+
+def localized_diagram(session: Session, definition_id: int, xml: str) -> bytes:
+    """The BPMN XML of a version for drawing, its elements named in the user's language
+    (:func:`diagram_names`). Cached per version and language."""
+    from caseflow.bundles import parse_xml
+
+    definition = session.get(store.ProcessDefinition, definition_id)
+    if definition is None:
+        return xml.encode("utf-8")
+    language = locale()
+    cache_key = (definition.key, definition.content_hash, language)
+    if cache_key not in _diagrams:
+        tree = parse_xml("diagram.bpmn", xml)
+        for element, name in diagram_names(tree.getroot(), book_for(session, definition_id), language).items():
+            element.set("name", name)
+        with _lock:
+            _diagrams[cache_key] = etree_bytes(tree)
+    return _diagrams[cache_key]
+
+
+def etree_bytes(tree: Any) -> bytes:
+    from lxml import etree
+
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")

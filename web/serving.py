@@ -32,6 +32,7 @@ from flask import Flask
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from caseflow import config, store, worker
+from caseflow.notify import sender as notify_sender
 from caseflow.timer_lock import TimerLock
 from web import create_app
 
@@ -185,6 +186,7 @@ class Server:
         def stop(signum: int, frame: FrameType | None) -> None:
             raise SystemExit(0)  # waitress ends its loop on it and lets running requests finish
 
+        notify_stop, notify_thread = notify_sender.start_background(self.db, self.settings)  # the outbox sender
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.timers.start()
@@ -196,6 +198,8 @@ class Server:
             log.info("stopping")
             self.wsgi.close()
             self.timers.close()
+            notify_stop.set()
+            notify_thread.join(STOP_TIMEOUT_S)
             self.db.dispose()
 
 

@@ -1,11 +1,12 @@
 """Jinja filters and globals shared by every page: dates in the business time zone, labels."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Flask, g, request
-from flask_babel import format_date, format_datetime, lazy_gettext
+from flask import Flask, current_app, g, request
+from flask_babel import format_date, format_datetime, format_decimal, lazy_gettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -51,10 +52,19 @@ def day(value: Any) -> str:
     return format_date(moment, "yyyy-MM-dd") if moment is not None else ""
 
 
+# A process named in both languages in its diagram: "Returned goods and exchange (客退品及换货)".
+BILINGUAL_NAME = re.compile(r"^\s*(?P<en>[^()]*?)\s*[(（](?P<zh>[^()（）]*[\u3400-\u9fff][^()（）]*)[)）]\s*$")
+
+
 def process_label(key: str | None, name: str | None = None) -> str:
+    """A process's name in the current language: the built-in names, else its diagram's name (an
+    ``English (中文)`` name gives the part of the language)."""
     if key in PROCESS_LABELS:
         return labels.pick(*PROCESS_LABELS[key]) or key
-    return name or labels.humanize(key or "")
+    if name:
+        match = BILINGUAL_NAME.match(name)
+        return labels.pick(match.group("en"), match.group("zh")) if match else name
+    return labels.humanize(key or "")
 
 
 def status_label(status: str | None) -> str:
@@ -69,6 +79,26 @@ def yes_no(value: Any) -> str:
     if value is None or value == "":
         return ""
     return _("Yes") if value is True or value in ("true", "yes") else _("No")
+
+
+def case_name(business_key: str | None, instance_id: int, data: Mapping[str, Any] | None = None) -> str:
+    """How people name a case: its number (CP-…, RMA-…), else its repair number, else its customer
+    and product; ``#id`` only when it has none of them."""
+    data = data or {}
+    if business_key:
+        return business_key
+    if data.get("repair_number"):
+        return str(data["repair_number"])
+    named = " · ".join(str(data[k]) for k in ("customer_name", "product_model") if data.get(k))
+    return named or f"#{instance_id}"
+
+
+def filesize(size: int) -> str:
+    """A size limit as people write it: ``10 MB``, ``500 KB``, ``800 B`` (binary units)."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor:
+            return f"{format_decimal(round(size / factor, 1))} {unit}"
+    return f"{size} B"
 
 
 def nav_counts() -> dict[str, int]:
@@ -145,6 +175,7 @@ def _globals() -> dict[str, Any]:
         "nav": nav_counts() if signed_in else {"tasks": 0, "overdue": 0},
         "is_admin": signed_in and current_user.is_admin,
         "request_path": request.full_path.rstrip("?") if request else "/",
+        "max_upload_bytes": int(current_app.config["CASEFLOW_SETTINGS"].max_attachment_bytes),
     }
 
 
@@ -153,7 +184,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         when=when, day=day, role_label=labels.role_label, process_label=process_label,
         status_label=status_label, deadline_label=deadline_label, yes_no=yes_no, task_title=task_title,
+        filesize=filesize,
     )
-    app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=task_title)
+    app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=task_title,
+                                 display_name=labels.display_name, case_name=case_name)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

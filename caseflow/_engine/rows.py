@@ -15,12 +15,14 @@ No SpiffWorkflow here: this module only moves plain values in and out of tables.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import String, Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import event as sqla_event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -229,6 +231,43 @@ def replace_timers(session: Session, case_id: int, timers: list[dict]) -> None:
     conn.execute(_DELETE_TIMERS, {"case_id": case_id})
     if timers:
         conn.execute(_INSERT_TIMERS, [dict(t, instance_id=case_id) for t in timers])
+        soonest = min(t["due_at"] for t in timers)
+        known = session.info.get(_TIMERS_WRITTEN)
+        if known is None or soonest < known:
+            session.info[_TIMERS_WRITTEN] = soonest
+            if conn.dialect.name == "postgresql":  # other processes hear of it when this commits
+                conn.execute(_NOTIFY_TIMER, {"due": soonest.isoformat()})
+
+
+# --- timer notification: who waits for timers hears of new ones once their transaction commits ---
+
+_TIMERS_WRITTEN = "caseflow_timers_written"  # session.info key: the soonest due time written
+TIMER_CHANNEL = "caseflow_timers"  # PostgreSQL NOTIFY channel: the payload is the due time (ISO 8601)
+_NOTIFY_TIMER = select(func.pg_notify(TIMER_CHANNEL, bindparam("due", type_=String)))
+_TIMER_HOOKS: list[Callable[[dt.datetime], None]] = []
+
+
+def on_timers_committed(hook: Callable[[dt.datetime], None]) -> Callable[[], None]:
+    """Call ``hook(soonest_due_at)`` after each commit that wrote timers; returns the unsubscriber."""
+    _TIMER_HOOKS.append(hook)
+    return lambda: _TIMER_HOOKS.remove(hook) if hook in _TIMER_HOOKS else None
+
+
+@sqla_event.listens_for(Session, "after_commit")
+def _timers_committed(session: Session) -> None:
+    soonest = session.info.pop(_TIMERS_WRITTEN, None)
+    if soonest is not None:
+        for hook in list(_TIMER_HOOKS):
+            try:
+                hook(soonest)
+            except Exception:  # the commit has happened: a listener's failure must not fail the caller
+                logging.getLogger("caseflow.engine").exception("a timer listener failed")
+
+
+@sqla_event.listens_for(Session, "after_rollback")
+def _timers_rolled_back(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's rollback leaves the rest of the transaction
+        session.info.pop(_TIMERS_WRITTEN, None)
 
 
 def due_timer_instances(session: Session, now: dt.datetime, limit: int) -> list[int]:

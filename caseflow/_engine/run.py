@@ -6,11 +6,13 @@ tasks and scripts through :mod:`scripting`), and saves through :func:`sync.save`
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import inspect
 import logging
 import re
 from collections.abc import Callable
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -18,7 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy.orm import Session
 
-from caseflow import clock, limits
+from caseflow import clock, config, limits
 from caseflow._engine import adapters, records, rows, sandbox, scripting, specs, sync, values, workflows
 from caseflow._engine.actor import Actor, name_of, require
 from caseflow._engine.errors import Conflict, Forbidden, InstanceError, InvalidData, NotFound
@@ -148,7 +150,8 @@ def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, dat
             continue  # the unknown fields are already named one by one
         else:
             key = ".".join(map(str, error.path)) or "_form"
-            fields.setdefault(key, error.message)
+            custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+            fields.setdefault(key, custom if isinstance(custom, str) else error.message)
     if fields:
         raise InvalidData(fields)
     return data
@@ -221,8 +224,67 @@ def _form_fields(node: dict, value: object, path: tuple[str | int, ...], fields:
             _form_fields(node["items"], child, (*path, index), fields)
     elif isinstance(value, str) and node.get("format") in ("date", "date-time"):
         problem = limits.date_problem(value, with_time=node["format"] == "date-time")
+        if not problem and node.get("x-not-future"):
+            problem = _future_problem(value, with_time=node["format"] == "date-time")
         if problem:
             fields.setdefault(name or "_form", problem)
+
+
+def decided_value(node: dict, case_data: dict) -> tuple[bool, object]:
+    """(True, value) when a field's ``x-decided`` rule applies to the case: ``{"when": {key: value,
+    ...}, "value": v}`` -- the rules decide the field (shown decided, never offered); else (False, None)."""
+    rule = node.get("x-decided")
+    if not isinstance(rule, dict) or not isinstance(rule.get("when"), dict) or "value" not in rule:
+        return False, None
+    applies = all(case_data.get(key) == value for key, value in rule["when"].items())
+    return (True, rule["value"]) if applies else (False, None)
+
+
+def apply_decided(schema: dict, data: dict, case_data: dict) -> dict:
+    """``data`` with the values the rules decide (``x-decided`` of the form's top-level fields)
+    put in place of whatever was sent: a decided field is shown decided, never offered."""
+    data = dict(data)
+    for name, node in (_properties(schema) or {}).items():
+        decided, value = decided_value(node, case_data) if isinstance(node, dict) else (False, None)
+        if decided:
+            data[name] = value
+    return data
+
+
+def check_same_as(schema: dict, clean: dict, case_data: dict) -> None:
+    """``x-same-as`` of the form's top-level fields (``{"key": k, "unless": reason_field}``): the
+    value must equal the case's ``k`` unless ``reason_field`` is filled in. Raises
+    :class:`InvalidData` naming the reason field."""
+    fields: dict[str, str] = {}
+    for name, node in (_properties(schema) or {}).items():
+        rule = node.get("x-same-as") if isinstance(node, dict) else None
+        if not isinstance(rule, dict) or name not in clean:
+            continue
+        expected = case_data.get(str(rule.get("key")))
+        if expected is None or isinstance(expected, bool) or clean[name] == expected:
+            continue
+        unless = rule.get("unless")
+        if isinstance(unless, str) and clean.get(unless) not in (None, ""):
+            continue
+        fields[unless if isinstance(unless, str) else name] = f"the value differs from {expected}; give the reason"
+    if fields:
+        raise InvalidData(fields)
+
+
+def _future_problem(value: str, with_time: bool) -> str | None:
+    """``must not be in the future`` when the date (date-time) is after today (now) by Caseflow's
+    clock in the business time zone (a form field's ``x-not-future: true``); None otherwise."""
+    zone = ZoneInfo(config.load().timezone)
+    now = clock.now().astimezone(zone)
+    try:
+        if with_time:
+            moment = dt.datetime.fromisoformat(value)
+            future = (moment if moment.tzinfo else moment.replace(tzinfo=zone)) > now
+        else:
+            future = dt.date.fromisoformat(value) > now.date()
+    except ValueError:
+        return None  # the format check names it
+    return "must not be in the future" if future else None
 
 
 def _declared_max_length(schema: dict) -> limits.StringLimit:
@@ -319,11 +381,17 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
         raise InstanceError(f"instance {case.id} is {case.status}")
     loaded = specs.SPECS.get(session, case.definition)
     meta = loaded.task_meta.get(row["spec_ref"])
-    clean = validate_form(loaded, row["form"], meta.process if meta else None, data)
+    process = meta.process if meta else None
     wf = workflows.restore(session, case, loaded)
     task = wf.get_task_from_id(UUID(row["id"]))
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"task {task_id} is no longer ready")
+    schema = loaded.form_schema(row["form"], process) if row["form"] else None
+    if schema is not None and isinstance(data, dict):
+        data = apply_decided(schema, data, task.data)
+    clean = validate_form(loaded, row["form"], process, data)
+    if schema is not None:
+        check_same_as(schema, clean, task.data)
 
     def steps(w: BpmnWorkflow) -> None:
         task.data.update(copy.deepcopy(clean))
@@ -391,8 +459,9 @@ def retry(session: Session, instance_id: int, actor: Actor | str) -> records.Cas
     return records.case_view(session, case, sync.save(session, case, wf, loaded, who, events), audit=False)
 
 
-def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str) -> records.CaseRecord:
-    """Correct process data of an instance (e.g. before a retry); audited."""
+def update_data(session: Session, instance_id: int, changes: dict, actor: Actor | str,
+                reason: str | None = None) -> records.CaseRecord:
+    """Correct process data of an instance (e.g. before a retry); audited with ``reason``."""
     values.check_data(changes)  # the limits of all data, and never a script helper's name
     values.refuse_keys(changes, HELPER_NAMES, "is the name of a script helper and cannot be a data key")
 
@@ -402,8 +471,8 @@ def update_data(session: Session, instance_id: int, changes: dict, actor: Actor 
             if task is not None:
                 task.data.update(copy.deepcopy(changes))
 
-    return _act(session, records.load_case(session, instance_id), name_of(actor), "data_changed", {"data": changes},
-                change)
+    payload: dict = {"data": changes} if reason is None else {"data": changes, "reason": reason}
+    return _act(session, records.load_case(session, instance_id), name_of(actor), "data_changed", payload, change)
 
 
 def cancel(session: Session, instance_id: int, actor: Actor | str, reason: str | None = None) -> records.CaseRecord:

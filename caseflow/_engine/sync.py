@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from caseflow import clock, store
-from caseflow._engine import adapters, rows, specs, workflows
+from caseflow._engine import adapters, facts, outbox, rows, specs, workflows
 from caseflow._engine.errors import Conflict
 from caseflow._engine.rows import Case
 from caseflow._engine.values import parse_due, plain
@@ -187,6 +187,8 @@ def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpe
         rows.replace_timers(session, case.id, [
             dict(task_id=t["task_id"], name=t["task"], due_at=dt.datetime.fromisoformat(t["due_at"]))
             for t in timers])
+    outbox.write(session, case, new_rows, events)  # notifications commit with the change (transactional outbox)
     rows.append_audit(session, [dict(e, instance_id=case.id) for e in events])
+    facts.write(session, case, loaded.manifest)  # the reporting row follows the saved case
     workflows.WORKFLOWS.put(case.id, case.row_version, wf)
     return new_rows + rows.tasks_by_id(session, sorted(kept))

@@ -7,17 +7,62 @@ put in ``error`` with its timers cleared, so it is not picked again and again.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from caseflow import clock
+from caseflow import clock, store
 from caseflow._engine import records, rows, run, specs, sync, workflows
 from caseflow._engine.errors import Conflict
 
 log = logging.getLogger("caseflow.engine")
+
+_NEXT_DUE = select(func.min(store.Timer.due_at))  # MIN over the due_at index: one index probe
+
+
+def next_timer_due(session: Session) -> dt.datetime | None:
+    """When the soonest stored timer is due (None: no timers); one read of the ``due_at`` index."""
+    return session.connection().execute(_NEXT_DUE).scalar()
+
+
+def on_timers_saved(hook: Callable[[dt.datetime], None]) -> Callable[[], None]:
+    """Call ``hook(soonest_due_at)`` in the committing thread after each commit of this process that
+    wrote timers (so a sleeping timer loop can wake for a sooner one); returns the unsubscriber."""
+    return rows.on_timers_committed(hook)
+
+
+def listen_for_timers(bind: Engine, hook: Callable[[dt.datetime], None], stop: threading.Event,
+                      poll_s: float = 0.25) -> None:
+    """On PostgreSQL, call ``hook(due_at)`` for every timer any process commits (``LISTEN`` on
+    ``rows.TIMER_CHANNEL``) until ``stop`` is set; returns at once on other databases.
+
+    Holds one pooled connection while it listens; a lost connection is opened again after a
+    pause (the caller's poll covers the gap).
+    """
+    if bind.dialect.name != "postgresql":
+        return
+    while not stop.is_set():
+        try:
+            with bind.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f"LISTEN {rows.TIMER_CHANNEL}")
+                raw: Any = conn.connection.driver_connection
+                try:
+                    while not stop.is_set():
+                        for note in raw.notifies(timeout=poll_s):
+                            hook(dt.datetime.fromisoformat(note.payload))
+                finally:
+                    conn.exec_driver_sql(f"UNLISTEN {rows.TIMER_CHANNEL}")
+        except Exception:  # keep listening; the timer loop's poll is the safety net meanwhile
+            log.exception("listening for timers failed; listening again in 5 s")
+            stop.wait(5.0)
 
 
 def due_instance_ids(session: Session, limit: int = 100) -> list[int]:

@@ -10,13 +10,14 @@ is not role-checked.
 Commands by module: :mod:`~caseflow.cli.instances` (start, tasks, complete, show, retry,
 cancel), :mod:`~caseflow.cli.processes` (deploy, processes, versions, pin, unpin, diff),
 :mod:`~caseflow.cli.migrate`, :mod:`~caseflow.cli.users` (users, demo-users, tokens),
-:mod:`~caseflow.cli.operators`, :mod:`~caseflow.cli.serve` (serve, worker).
+:mod:`~caseflow.cli.operators`, :mod:`~caseflow.cli.serve` (serve, worker), :mod:`~caseflow.cli.facts`
+(facts rebuild).
 """
 from __future__ import annotations
 
 import click
 
-from caseflow.cli import instances, migrate, operators, processes, serve, users
+from caseflow.cli import facts, instances, migrate, operators, processes, serve, users
 
 
 @click.group()
@@ -25,7 +26,7 @@ def main() -> None:
     """Caseflow: complaint and repair workflows on BPMN 2.0."""
 
 
-for _module in (processes, instances, serve, operators, users, migrate):
+for _module in (processes, instances, serve, operators, users, migrate, facts):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -1,6 +1,7 @@
 """``caseflow migrate``: move running instances to another version of their process.
 
-``--to`` names the target as a version of the instances' process (``3``), as ``KEY@3``, or
+``--instance`` takes ids or case numbers (``CP-2026-000001``). ``--to`` names the target as
+a version of the instances' process (``3``), as ``KEY@3``, or
 as a definition id (``def:17``). One command is one audited action; each instance moves
 completely or not at all.
 """
@@ -11,6 +12,7 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy import select
 
 import engine
 from caseflow import store
@@ -26,8 +28,27 @@ from caseflow.cli.common import (
     run,
     user_option,
 )
+from caseflow.config import MAX_DB_ID
 
 EXIT_NOT_ALL_MIGRATED = 9
+_CASE_NUMBER = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9-]{1,90}$")  # CP-2026-000001, RMA-2026-000007
+
+
+def resolve_instances(session: Any, refs: tuple[str, ...]) -> list[int]:
+    """Instance ids from ids (``12``) or case numbers (``CP-2026-000001``, ``RMA-2026-000007``)."""
+    ids: list[int] = []
+    for ref in (r.strip() for r in refs):
+        if ref.isdigit() and len(ref) <= 10 and 0 < int(ref) <= MAX_DB_ID:
+            ids.append(int(ref))
+            continue
+        if not _CASE_NUMBER.match(ref):
+            raise engine.InvalidData({"--instance": f"{ref!r} is neither an instance id nor a case number"})
+        found = session.scalars(select(store.ProcessInstance.id)
+                                .where(store.ProcessInstance.business_key == ref.upper())).all()
+        if not found:
+            raise engine.InvalidData({"--instance": f"no case numbered {ref}"})
+        ids.extend(found)
+    return list(dict.fromkeys(ids))
 
 
 def _resolve_target(session: Any, to: str, key: str | None) -> store.ProcessDefinition:
@@ -70,7 +91,8 @@ def _print_report(r: dict) -> None:
 
 @click.command("migrate")
 @click.option("--to", "to", required=True, help="Target: VERSION of the instances' process, KEY@VERSION or def:ID.")
-@click.option("--instance", "instance_ids", type=DB_ID, multiple=True, help="An instance id (repeatable).")
+@click.option("--instance", "instance_refs", multiple=True, metavar="ID|NUMBER",
+              help="An instance id or case number, e.g. 12 or CP-2026-000001 (repeatable).")
 @click.option("--from-version", type=DB_ID, help="Every unfinished instance of this version.")
 @click.option("--all-of", "all_of", metavar="KEY", help="Every unfinished instance of process KEY.")
 @click.option("--process", "process_key", metavar="KEY", help="The process (with --from-version).")
@@ -78,7 +100,7 @@ def _print_report(r: dict) -> None:
 @user_option
 @json_option
 @pass_ctx
-def migrate(ctx: CliContext, to: str, instance_ids: tuple[int, ...], from_version: int | None, all_of: str | None,
+def migrate(ctx: CliContext, to: str, instance_refs: tuple[str, ...], from_version: int | None, all_of: str | None,
             process_key: str | None, dry_run: bool, user: str, as_json: bool) -> None:
     """Move running instances to another version of their process, as one audited action.
 
@@ -86,12 +108,13 @@ def migrate(ctx: CliContext, to: str, instance_ids: tuple[int, ...], from_versio
     task that is missing or changed in the target) are left as they are and reported with
     the reason. Exits 9 when some instance was not migrated (0 for a dry run).
     """
-    chosen = sum(1 for c in (instance_ids, from_version is not None, all_of) if c)
+    chosen = sum(1 for c in (instance_refs, from_version is not None, all_of) if c)
     if chosen != 1:
         fail("choose the instances with exactly one of --instance, --from-version or --all-of", EXIT_USAGE)
 
     def move(s: Any) -> dict:
         key = all_of or process_key
+        instance_ids = resolve_instances(s, instance_refs)
         if instance_ids:
             keys = {row.process_key for row in (s.get(store.ProcessInstance, i) for i in instance_ids) if row}
             if len(keys) > 1:
@@ -100,7 +123,7 @@ def migrate(ctx: CliContext, to: str, instance_ids: tuple[int, ...], from_versio
         target = _resolve_target(s, to, key)
         key = key or target.key
         if instance_ids:
-            ids = list(instance_ids)
+            ids = instance_ids
         elif from_version is not None:
             ids = engine.migration_candidates(s, key=key, version=from_version)
         else:

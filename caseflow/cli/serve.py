@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 import click
 
 from caseflow import worker as timer_worker
 from caseflow.cli.common import CliContext, emit, pass_ctx
+from caseflow.notify import sender as notify_sender
 from caseflow.timer_lock import TimerLock
 
 SERVER_MODULE = "web.serving"
@@ -61,21 +63,26 @@ def worker(ctx: CliContext, once: bool, interval: float | None, as_json: bool) -
     """Fire due timers and continue their instances."""
     if once:
         fired = timer_worker.run_once(ctx.db)
+        notify_sender.Sender(ctx.db, ctx.settings).run_once()  # and the notifications due
         emit(as_json, {"fired": fired}, lambda p: click.echo(f"fired timers of {p['fired']} instance(s)"))
         return
     every = interval or ctx.settings.timer_interval_s
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     lock = TimerLock(ctx.settings.instance_dir)
+    notify_stop: threading.Event | None = None
     try:
         if not lock.acquire():
             click.echo(f"the timer loop of process {lock.holder() or '?'} holds {lock.path}; "
                        "waiting for it to end (Ctrl-C stops)")
             lock.acquire(blocking=True)
         click.echo(f"timer worker polling every {every}s (Ctrl-C stops)")
+        notify_stop, _thread = notify_sender.start_background(ctx.db, ctx.settings, every)  # the outbox sender
         timer_worker.run_forever(ctx.db, every)
     except KeyboardInterrupt:
         pass
     finally:
+        if notify_stop is not None:
+            notify_stop.set()
         lock.release()
 
 

@@ -13,6 +13,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import engine
+from caseflow import drafts
 
 from api_helpers import DATA, start_data
 
@@ -32,8 +33,10 @@ def seeded(database, tokens, frozen_clock) -> dict:
         views = [engine.start(s, "svc_demo", start_data(i), actor="service") for i in range(2)]
         engine.deploy(s, [DATA / "v2"], actor="admin")
         views.append(engine.start(s, "svc_demo", start_data(9), actor="service"))
+        draft = drafts.create(s, "svc_demo", 1, "admin")
+        draft_id, file_name = draft.id, sorted(draft.files)[0]
     return {"key": "svc_demo", "version": 1, "instance_id": views[0]["id"], "task_id": views[1]["tasks"][0]["id"],
-            "token_id": 2}
+            "token_id": 2, "draft_id": draft_id, "name": file_name}
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def run(tmp_path, monkeypatch):
 
 def test_start_runs_to_grading_outputs_and_matches_the_operator(run, frozen_clock):
     deployed = run("deploy", str(PROCESSES), "--json")["processes"]
-    assert {p["key"] for p in deployed} == {"complaint", "repair"}
+    assert {p["key"] for p in deployed} == {d.name for d in PROCESSES.iterdir() if any(d.glob("*.bpmn"))}
     started = run("start", "complaint", "--data", json.dumps(REGISTRATION, ensure_ascii=False),
                   "--user", "cs1", "--json")
     shown = run("show", str(started["id"]), "--json")

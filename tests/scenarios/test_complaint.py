@@ -8,17 +8,28 @@ the role the task must belong to. Time moves only through the frozen clock (Mond
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
-from zoneinfo import ZoneInfo
 
 import pytest
+from complaint_cases import (
+    CLOSE_BY,
+    CONTAINMENT_BY,
+    CP,
+    REACT_BY,
+    RMA,
+    SPECIAL_MAJOR_BY,
+    at,
+    deployed_cases,
+    escalations,
+    to_handling,
+    to_plan,
+    utc,
+)
 
 import engine
 
 from complaint_helpers import (
     COMPLAINT_BUNDLE,
-    acknowledge,
     audit,
     complete,
     confirm,
@@ -27,7 +38,6 @@ from complaint_helpers import (
     d3,
     d4,
     data,
-    deploy,
     eight_d,
     feedback,
     general_quality_registration,
@@ -43,48 +53,10 @@ from complaint_helpers import (
     view,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-CP = re.compile(r"^CP-2026-\d{6}$")
-RMA = re.compile(r"^RMA-2026-\d{6}$")
-REACT_BY = "2026-03-04T18:00:00+08:00"        # 2 working days after Mon 2 March, 18:00
-CONTAINMENT_BY = "2026-03-03T09:00:00+08:00"  # + 24 h
-CLOSE_BY = "2026-03-09T09:00:00+08:00"        # + 7 days
-SPECIAL_MAJOR_BY = "2026-05-02T09:00:00+08:00"  # + 2 months
-
-
-def at(y, m, d, hh=9, mm=0, ss=0) -> dt.datetime:
-    return dt.datetime(y, m, d, hh, mm, ss, tzinfo=SHANGHAI)
-
-
-def utc(iso: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
-
-
-def escalations(session, iid) -> list[tuple[str, str]]:
-    return [(e["payload"]["deadline"], e["payload"]["level"]) for e in audit(session, iid, "escalation")]
-
 
 @pytest.fixture
 def cases(session, frozen_clock):
-    deployed = deploy(session)
-    assert {k: r.version for k, r in deployed.items()} == {"complaint": 1, "repair": 1}
-    return session
-
-
-def to_handling(session, registration=None, dept="quality", confirm_role="quality") -> int:
-    iid = start(session, registration or quality_registration())["id"]
-    confirm(session, iid, role=confirm_role)
-    return iid
-
-
-def to_plan(session, registration=None, **kw) -> int:
-    iid = to_handling(session, registration)
-    eight_d(session, iid, **kw)
-    assert ready_names(session, iid) == {"resolution_plan"}
-    return iid
-
-
-# --- registration, grading, routing, deadlines ------------------------------------------------
+    return deployed_cases(session)
 
 
 def test_complete_registration_is_graded_routed_and_timed_at_once(cases):
@@ -111,7 +83,8 @@ def test_complete_registration_is_graded_routed_and_timed_at_once(cases):
         ("React deadline + 24 h, still open", utc(REACT_BY) + dt.timedelta(hours=24)),
         ("React deadline passed", utc(REACT_BY)),
     ]
-    assert [(e["kind"], e["actor"]) for e in audit(cases, v["id"])] == [("started", "cs1")]
+    # The acknowledgement notice is audited (with no address it is recorded as not sent).
+    assert [(e["kind"], e["actor"]) for e in audit(cases, v["id"])] == [("started", "cs1"), ("notice", "system")]
 
 
 def test_received_at_sets_the_clock_start(cases):
@@ -410,183 +383,6 @@ def test_ineffective_capa_is_reworked_before_closure(cases):
 
 
 # --- grade confirmation -----------------------------------------------------------------------
-
-
-def test_override_needs_a_reason_and_recomputes_deadlines(cases, frozen_clock):
-    iid = start(cases, quality_registration())["id"]
-    with pytest.raises(engine.InvalidData) as err:
-        confirm(cases, iid, override_grade=True, confirmed_kpi_class="general")
-    assert {"override_reason", "confirmed_urgency", "confirmed_dept"} <= set(err.value.fields)
-    confirm(cases, iid, override_grade=True, override_reason="Defects are cosmetic after re-inspection.",
-            confirmed_kpi_class="general", confirmed_urgency="general", confirmed_special_major=False,
-            confirmed_dept="logistics")
-    d = data(cases, iid)
-    assert (d["kpi_class"], d["kpi_weight"], d["urgency"], d["responsible_dept"]) == (
-        "general", 1, "general", "logistics")
-    assert d["grade_overridden"] is True and d["grade_confirmed"] is True
-    assert d["proposed_grade"] == {"kpi_class": "major", "kpi_weight": 2, "urgency": "serious",
-                                   "special_major": False, "responsible_dept": "quality"}
-    assert (d["react_by"], d["containment_by"], d["close_by"]) == (REACT_BY, None, None)  # follows the override
-    assert ready(cases, iid)["d1_describe"]["role"] == "logistics"
-    assert ready_names(cases, iid) == {"d1_describe"}  # confirm_grade not asked again
-
-    d1(cases, iid, dept="logistics")
-    assert ready_names(cases, iid) == {"d3_root_cause"}  # no 2D: not serious any more
-    frozen_clock.set(at(2026, 3, 12))  # past the proposal's containment and close deadlines
-    assert engine.fire_due_timers(cases) == 0
-    assert escalations(cases, iid) == []
-
-
-def test_override_to_serious_adds_containment_and_closure_deadlines(cases):
-    iid = start(cases, general_quality_registration())["id"]
-    assert data(cases, iid)["urgency"] == "general"
-    confirm(cases, iid, override_grade=True, override_reason="Line stop reported by phone.",
-            confirmed_kpi_class="general", confirmed_urgency="serious", confirmed_special_major=False,
-            confirmed_dept="quality")
-    d = data(cases, iid)
-    assert (d["urgency"], d["containment_by"], d["close_by"]) == ("serious", CONTAINMENT_BY, CLOSE_BY)
-    d1(cases, iid)
-    assert utc(ready(cases, iid)["d2_contain"]["due_at"]) == utc(CONTAINMENT_BY)
-
-
-# --- deadlines and escalation -----------------------------------------------------------------
-
-
-def test_late_reaction_escalates_to_manager_then_general_manager(cases, frozen_clock):
-    iid = start(cases, general_quality_registration())["id"]  # not serious: no containment deadline
-    frozen_clock.set(at(2026, 3, 4, 18, 0, 1))
-    assert engine.fire_due_timers(cases) == 1
-    tasks = ready(cases, iid)
-    assert set(tasks) == {"confirm_grade", "manager_react_overdue"}  # the task stays with QA
-    assert tasks["manager_react_overdue"]["role"] == "manager"
-    assert escalations(cases, iid) == [("react_by", "manager")]
-    assert audit(cases, iid, "escalation")[0]["payload"]["due"] == REACT_BY
-    assert [(e["actor"], e["task"]) for e in audit(cases, iid, "timer_fired")] == [("timer", "React deadline passed")]
-
-    frozen_clock.set(at(2026, 3, 5, 18, 0, 1))  # 24 h later, still not confirmed
-    assert engine.fire_due_timers(cases) == 1
-    tasks = ready(cases, iid)
-    assert set(tasks) == {"confirm_grade", "manager_react_overdue", "gm_react_overdue"}
-    assert tasks["gm_react_overdue"]["role"] == "general_manager"
-    assert escalations(cases, iid) == [("react_by", "manager"), ("react_by", "general_manager")]
-
-    acknowledge(cases, iid, "manager_react_overdue", "manager")
-    acknowledge(cases, iid, "gm_react_overdue", "general_manager")
-    confirm(cases, iid)
-    v = view(cases, iid)
-    assert not [t for t in v["timers"] if t["task"].startswith("React")]
-    assert ready_names(cases, iid) == {"d1_describe"}
-
-
-def test_reaction_in_time_never_escalates(cases, frozen_clock):
-    iid = start(cases, quality_registration())["id"]
-    confirm(cases, iid)
-    d1(cases, iid)
-    d2(cases, iid)  # containment done the same morning
-    frozen_clock.set(at(2026, 3, 8))  # after react_by + 24 h and containment_by, before close_by
-    assert engine.fire_due_timers(cases) == 0
-    assert escalations(cases, iid) == [] and ready_names(cases, iid) == {"d3_root_cause"}
-
-
-def test_late_containment_escalates(cases, frozen_clock):
-    iid = to_handling(cases)
-    d1(cases, iid)
-    frozen_clock.set(at(2026, 3, 3, 9, 0, 1))
-    assert engine.fire_due_timers(cases) == 1
-    tasks = ready(cases, iid)
-    assert set(tasks) == {"d2_contain", "manager_containment_overdue"}
-    assert tasks["manager_containment_overdue"]["role"] == "manager"
-    frozen_clock.set(at(2026, 3, 3, 21, 0, 1))  # + 12 h
-    assert engine.fire_due_timers(cases) == 1
-    assert ready(cases, iid)["gm_containment_overdue"]["role"] == "general_manager"
-    assert escalations(cases, iid) == [("containment_by", "manager"), ("containment_by", "general_manager")]
-    d2(cases, iid)
-    assert not [t for t in view(cases, iid)["timers"] if t["task"].startswith("Containment")]
-    assert ready_names(cases, iid) == {"d3_root_cause", "manager_containment_overdue", "gm_containment_overdue"}
-
-    # Escalation tasks raised inside the handling block keep it open until they are answered.
-    d3(cases, iid)
-    d4(cases, iid)
-    plan(cases, iid)
-    manager_decides(cases, iid, "approve")
-    implement(cases, iid)
-    feedback(cases, iid)
-    v = verify_and_close(cases, iid)
-    assert v["status"] == "running" and "outcome" not in v["data"]
-    assert ready_names(cases, iid) == {"manager_containment_overdue", "gm_containment_overdue"}
-    acknowledge(cases, iid, "manager_containment_overdue", "manager")
-    v = acknowledge(cases, iid, "gm_containment_overdue", "general_manager")
-    assert v["status"] == "completed" and v["data"]["outcome"] == "closed"
-
-
-def test_late_closure_escalates_and_the_case_still_closes(cases, frozen_clock):
-    iid = to_handling(cases)
-    d1(cases, iid)
-    d2(cases, iid)
-    d3(cases, iid)
-    frozen_clock.set(at(2026, 3, 9, 9, 0, 1))
-    assert engine.fire_due_timers(cases) == 1
-    tasks = ready(cases, iid)
-    assert set(tasks) == {"d4_actions", "manager_close_overdue"}
-    assert tasks["manager_close_overdue"]["role"] == "manager"
-    frozen_clock.set(at(2026, 3, 11, 9, 0, 1))  # + 48 h
-    assert engine.fire_due_timers(cases) == 1
-    assert ready(cases, iid)["gm_close_overdue"]["role"] == "general_manager"
-    assert escalations(cases, iid) == [("close_by", "manager"), ("close_by", "general_manager")]
-
-    acknowledge(cases, iid, "manager_close_overdue", "manager")
-    d4(cases, iid)
-    plan(cases, iid)
-    manager_decides(cases, iid, "approve")
-    implement(cases, iid)
-    feedback(cases, iid)
-    v = verify_and_close(cases, iid)
-    assert v["status"] == "running"  # the GM's escalation task is still open
-    assert ready_names(cases, iid) == {"gm_close_overdue"}
-    v = acknowledge(cases, iid, "gm_close_overdue", "general_manager")
-    assert v["status"] == "completed"
-    assert v["data"]["outcome"] == "closed"
-    assert v["timers"] == []
-
-
-def test_unresolved_after_two_months_becomes_special_major(cases, frozen_clock):
-    iid = to_handling(cases, general_quality_registration())
-    d1(cases, iid)
-    assert ready_names(cases, iid) == {"d3_root_cause"}
-    frozen_clock.set(at(2026, 5, 2, 9, 0, 1))
-    assert engine.fire_due_timers(cases) == 1
-    tasks = ready(cases, iid)
-    assert set(tasks) == {"d3_root_cause", "gm_special_major_overdue"}
-    assert tasks["gm_special_major_overdue"]["role"] == "general_manager"
-    assert escalations(cases, iid) == [("special_major_by", "general_manager")]
-    acknowledge(cases, iid, "gm_special_major_overdue", "general_manager")
-
-    d3(cases, iid)
-    d4(cases, iid)
-    plan(cases, iid)
-    manager_decides(cases, iid, "approve")
-    # SEV-R-03: the plan of a complaint that became special major needs the GM as well.
-    assert ready_names(cases, iid) == {"gm_approve_plan"}
-    complete(cases, iid, "gm_approve_plan", {"gm_plan_decision": "approve"})
-    implement(cases, iid)
-    feedback(cases, iid)
-    v = verify_and_close(cases, iid)
-    assert v["status"] == "completed"
-    d = v["data"]
-    assert (d["outcome"], d["special_major"], d["unresolved_overdue"]) == ("closed", True, True)
-    assert d["grading_rules"].count("SEV-R-03") == 1
-
-
-def test_special_major_timer_is_off_for_complaints_already_special_major(cases):
-    iid = start(cases, quality_registration(litigation=True))["id"]
-    confirm(cases, iid)
-    complete(cases, iid, "gm_acknowledge_special", {"gm_acknowledged": True})
-    timers = {t["task"]: utc(t["due_at"]) for t in view(cases, iid)["timers"]}
-    assert timers["Unresolved 2 months (SEV-R-03)"].year == 9999
-    assert timers["Closure deadline passed"] == utc(CLOSE_BY)
-
-
-# --- process owner changes a threshold (acceptance 4) -----------------------------------------
 
 
 def test_changing_a_threshold_in_the_diagram_changes_new_complaints(cases, tmp_path):

@@ -271,7 +271,7 @@ def test_start_form_holds_the_registration_contract(nodes):
             "complaint_type", "functional_defect_qty", "cosmetic_defect_qty", "lot_size", "defect_rate",
             "complainant_count", "claim_amount", "customer_requires_formal_report", "caused_line_stop",
             "repeat_issue", "litigation", "media_exposure", "received_at", "evidence",
-            "customer_address", "product_name", "product_barcode"} == set(p)
+            "customer_address", "product_name", "product_barcode", "customer_email"} == set(p)
     assert p["evidence"]["x-widget"] == "file"  # F22 supporting evidence, stored as an attachment
     assert p["channel"]["enum"] == ["phone", "email", "letter", "fax", "visit", "onsite", "web", "other"]
     assert p["complaint_type"]["enum"] == ["quality", "transport", "packaging", "labeling", "quantity",

@@ -20,7 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_repair import APPLICATION, caller_data_passes, do, to_device_wait, to_diagnosis
+from repair_cases import APPLICATION, caller_data_passes, do, to_device_wait, to_diagnosis
 
 import engine
 

@@ -236,6 +236,7 @@ def test_claiming_a_task_someone_else_holds_is_a_conflict(database, browser, tas
     tid = task_id(quality, "Review the request")
     assert quality.post(f"/tasks/{tid}/claim", {"next": "/"}).status_code == 302
     response = browser("quality2").post(f"/tasks/{tid}/claim", {"next": "/"}, follow_redirects=True)
-    assert response.status_code == 200 and "already claimed by quality" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Quality has taken over this task" in page  # the holder's display name
     with database.session() as s:
         assert s.get(store.HumanTask, tid).assignee == "quality"

@@ -153,13 +153,14 @@ def test_reviewers_see_the_work_so_far_and_a_rejection_reason(database, deployed
         ch.plan(s, iid)
     manager = browser("manager")
     html = manager.get(f"/tasks/{task_id(manager, 'Approve resolution plan (ESC-LDR-01)')}").get_data(as_text=True)
-    work = html.split('data-testid="work-so-far"', 1)[1].split("</details>", 1)[0]
+    # The task's own facts (manifest task_fields) come first, the rest of the work folded below.
+    work = html.split('data-testid="task-facts"', 1)[1].split("</details>", 1)[0]
     assert "Exchange the 20 units" in work and "5000" in work.replace(",", "")  # plan summary and its lines
     with database.session() as s:
         ch.manager_decides(s, iid, "reject", "Cheaper option please.")
     quality = browser("quality")
     html = quality.get(f"/tasks/{task_id(quality, 'Propose resolution plan')}").get_data(as_text=True)
-    assert "Cheaper option please." in html.split('data-testid="work-so-far"', 1)[1]
+    assert "Cheaper option please." in html.split('data-testid="task-facts"', 1)[1]
 
 
 def test_intake_completion_lists_what_is_missing_in_words(database, deployed, browser, task_id):

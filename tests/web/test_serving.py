@@ -165,6 +165,15 @@ def test_a_taken_timer_lock_outlives_the_object_that_took_it(tmp_path):
     probe.release()
 
 
+def _line_with(stream, text: str, limit: int = 40) -> str:
+    """The first output line containing ``text`` (other log lines, e.g. migrations, come first)."""
+    for _ in range(limit):
+        line = stream.readline()
+        if text in line or not line:
+            return line
+    return ""
+
+
 def test_caseflow_worker_waits_while_another_process_holds_the_timer_lock(tmp_path):
     held = TimerLock(tmp_path)  # e.g. a running `caseflow serve` on the same folder
     assert held.acquire()
@@ -175,11 +184,11 @@ def test_caseflow_worker_waits_while_another_process_holds_the_timer_lock(tmp_pa
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         assert process.stdout is not None
-        assert f"process {os.getpid()} holds" in process.stdout.readline()  # it waits, it does not fire
+        assert f"process {os.getpid()} holds" in _line_with(process.stdout, "holds")  # it waits, does not fire
         time.sleep(0.5)
         assert process.poll() is None and held.held
         held.release()
-        assert "timer worker polling" in process.stdout.readline()  # took over
+        assert "timer worker polling" in _line_with(process.stdout, "timer worker polling")  # took over
         assert not TimerLock(tmp_path).acquire()
     finally:
         held.release()

@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from web.api import account, core, docs, instances, processes, tasks  # noqa: E402,F401  (register routes)
+from web.api import account, core, docs, drafts, instances, processes, reports, tasks  # noqa: E402,F401,E501

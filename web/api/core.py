@@ -99,7 +99,21 @@ def _authenticate(admin: bool) -> None:
         raise ApiError(403, "forbidden", "this operation needs the admin role")
 
 
-def load_json(schema: type[Schema]) -> dict:
+_SCHEMAS: dict[type[Schema], Schema] = {}
+
+
+def schema_instance(schema: type[Schema] | Schema) -> Schema:
+    """The one shared instance of ``schema`` (built on first use; marshmallow keeps no per-call state
+    on an instance, so building one per request would only repeat the field set-up)."""
+    if isinstance(schema, Schema):
+        return schema
+    found = _SCHEMAS.get(schema)
+    if found is None:
+        found = _SCHEMAS.setdefault(schema, schema())
+    return found
+
+
+def load_json(schema: type[Schema] | Schema) -> dict:
     """The request body, validated by ``schema`` (415 not JSON, 400 malformed, 413 too large,
     422 invalid: too deep, non-finite numbers, control characters... see ``caseflow.limits``)."""
     if (request.content_length or 0) > limits.MAX_DATA_CHARS * 2:
@@ -120,12 +134,12 @@ def load_json(schema: type[Schema]) -> dict:
             raise ApiError(422, "invalid_data", f"the body is not acceptable: {err}", {err.field: err.reason}) from None
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_data", "the body must be a JSON object", {"_body": "must be an object"})
-    return schema().load(payload)
+    return schema_instance(schema).load(payload)
 
 
-def load_query(schema: type[Schema]) -> dict:
+def load_query(schema: type[Schema] | Schema) -> dict:
     args = {k: v for k, v in request.args.items()}
-    return schema().load(args)
+    return schema_instance(schema).load(args)
 
 
 class ApiError(Exception):
@@ -149,6 +163,10 @@ def operation(rule: str, method: str, *, summary: str, tags: list[str], descript
     def decorate(fn: Callable) -> Callable:
         op = Operation(rule, method, fn.__name__, summary, description or inspect.cleandoc(fn.__doc__ or ""), tags,
                        body, multipart, query, response, status, set(errors), auth, admin)
+        # Built once here, not per request.
+        body_schema = schema_instance(body) if body is not None else None
+        query_schema = schema_instance(query) if query is not None else None
+        response_schema = schema_instance(response) if response is not None else None
 
         @wraps(fn)
         def view(**kwargs: Any) -> Any:
@@ -157,14 +175,14 @@ def operation(rule: str, method: str, *, summary: str, tags: list[str], descript
                     raise ApiError(404, "not_found", f"no resource with {name} {value}")
             if auth:
                 _authenticate(admin)
-            if query is not None:
-                kwargs["query"] = load_query(query)
-            if body is not None:
-                kwargs["body"] = load_json(body)
+            if query_schema is not None:
+                kwargs["query"] = load_query(query_schema)
+            if body_schema is not None:
+                kwargs["body"] = load_json(body_schema)
             result = fn(**kwargs)
             if isinstance(result, Response):
                 return result
-            payload = response().dump(result) if response is not None else result
+            payload = response_schema.dump(result) if response_schema is not None else result
             out = jsonify(payload)
             out.status_code = status
             return out

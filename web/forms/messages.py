@@ -9,6 +9,18 @@ from flask_babel import gettext as _
 # (pattern of the engine's message, localized message built from its groups)
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
+    # Caseflow's form keywords (run.validate_form, run.check_same_as) and the forms' own x-message texts
+    (re.compile(r"^must not be in the future$"), lambda m: _("The date must not be in the future.")),
+    (re.compile(r"^the value differs from (\S+); give the reason$"),
+     lambda m: _("The amount differs from the expected %(n)s: give the reason.", n=m[1])),
+    (re.compile(r"^Enter an e-mail address such as name@example\.com\.$"),
+     lambda m: _("Enter an e-mail address such as name@example.com.")),
+    (re.compile(r"^Enter a phone number: digits, spaces, \+ \( \) - only\.$"),
+     lambda m: _("Enter a phone number: digits, spaces, + ( ) - only.")),
+    (re.compile(r"^A customer who is not satisfied cannot rate 4 or 5"),
+     lambda m: _("A customer who is not satisfied cannot rate 4 or 5; check the satisfaction or the answer.")),
+    (re.compile(r"^A satisfied customer cannot rate 1 or 2"),
+     lambda m: _("A satisfied customer cannot rate 1 or 2; check the satisfaction or the answer.")),
     # caseflow.limits and the engine's form check (run.validate_form)
     (re.compile(r"^must be a date between (\d+) and (\d+)$"),
      lambda m: _("Enter a date between the years %(low)s and %(high)s.", low=m[1], high=m[2])),

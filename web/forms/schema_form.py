@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
+
 from web import labels
 
 ROW_INDEX = "__index__"  # placeholder index of the hidden template row
@@ -205,8 +207,24 @@ def build_fields(schema: dict | None, ui_schema: dict | None, values: dict | Non
         if not isinstance(node, dict):
             continue
         ui = ui_entry(ui_schema, key)
-        out.append(build_field(key, node, ui, initial_value(key, node, values), ctx, prefix, key in required))
+        f = build_field(key, node, ui, initial_value(key, node, values), ctx, prefix, key in required)
+        decided, value = decided_value(node, values) if not prefix else (False, None)
+        if decided:  # the rules decide it: shown with the decided value, not offered (the engine applies it)
+            f.read_only, f.value = True, input_value(value, f.widget, ctx.tz)
+            f.help = _("Decided by the rules for this case.")
+        out.append(f)
     return out
+
+
+def decided_value(node: dict, values: dict) -> tuple[bool, Any]:
+    """(True, value) when the field's ``x-decided`` rule (``{"when": {key: value}, "value": v}``)
+    holds for the case data ``values``; the engine applies the same rule on completion."""
+    rule = node.get("x-decided")
+    if not isinstance(rule, dict) or not isinstance(rule.get("when"), dict) or "value" not in rule:
+        return False, None
+    if all(values.get(k) == v for k, v in rule["when"].items()):
+        return True, rule["value"]
+    return False, None
 
 
 def ui_entry(ui: dict, key: str) -> dict:
@@ -232,6 +250,9 @@ def build_field(key: str, node: dict, ui: dict, value: Any, ctx: FormContext, pr
     name = f"{prefix}{key}"
     widget = widget_for(node, ui, required)
     help_text = ui.get("ui:help") if isinstance(ui.get("ui:help"), str) else labels.schema_description(node)
+    if widget == "textarea" and isinstance(node.get("maxLength"), int):  # the limit is stated, never a surprise
+        limit = _("At most %(n)s characters.", n=f"{node['maxLength']:,}")
+        help_text = f"{help_text} {limit}" if help_text else limit
     f = FormField(name=name, key=key, label=labels.schema_title(node, key), widget=widget, required=required,
                   help=help_text, error=ctx.errors.get(name), attrs=_attrs(node, widget, ui),
                   read_only=bool(node.get("readOnly") or ui.get("ui:readonly")))

@@ -16,7 +16,7 @@ from web.errors import engine_error_response, json_error, wants_json
 from web.extensions import login_manager
 
 # Endpoints reachable without signing in (the API authenticates with its own bearer tokens).
-PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "static", "cases.favicon"}
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -27,11 +27,17 @@ CONTENT_SECURITY_POLICY = (
 def register(app: Flask) -> None:
     """Register the API blueprint and the UI blueprints, with their shared hooks."""
     from web.api import bp as api_bp
-    from web.views import account, admin, auth, cases, complaints, inbox, printouts, start, tasks
+    from web.views import account, admin, auth, cases, complaints, inbox, printouts, reports, start, tasks
 
     app.register_blueprint(api_bp)
-    for module in (auth, inbox, tasks, start, cases, complaints, printouts, admin, account):
+    for module in (auth, inbox, tasks, start, cases, complaints, printouts, admin, account, reports):
         app.register_blueprint(module.bp)
+    from web.views import modeler  # /admin/processes/<key>/modeler, for process owners and admins
+
+    app.register_blueprint(modeler.bp)
+    from web.views import notifications  # /notifications (the bell) and /admin/notifications
+
+    app.register_blueprint(notifications.bp)
     if importlib.util.find_spec("web.admin_versions") is not None:  # /admin/processes, built beside this UI
         from web.admin_versions import bp as versions_bp
 

@@ -14,6 +14,7 @@ from flask_login import current_user, login_user
 from sqlalchemy.orm import Session
 
 from caseflow import accounts, store
+from service_tasks import notify as notify_rules
 from web import get_db, rollback_request
 from web.extensions import StaffUser
 
@@ -26,6 +27,11 @@ def index() -> Any:
     user = _signed_in_user(session)
     if request.method == "POST":
         user.display_name = request.form.get("display_name", "").strip() or None
+        problem = _notification_choices(user)
+        if problem:
+            rollback_request()
+            flash(problem, "error")
+            return _page(user), 422
         new_password = request.form.get("new_password", "")
         if new_password:
             if not accounts.password_matches(user, request.form.get("current_password", "")):
@@ -43,6 +49,20 @@ def index() -> Any:
         flash(_("Saved."), "success")
         return redirect(url_for("account.index"))
     return _page(user)
+
+
+def _notification_choices(user: store.User) -> str | None:
+    """Take the e-mail address and the task notification choice from the form; a message when invalid."""
+    if "email" not in request.form:
+        return None
+    address = request.form.get("email", "").strip()
+    if address and (len(address) > 254 or not notify_rules.EMAIL.match(address)):
+        return _("E-mail: not a valid e-mail address.")
+    choice = request.form.get("notify_tasks", user.notify_tasks or "immediate")
+    if choice not in store.NOTIFY_CHOICES:
+        return _("Task notifications: choose one of the offered options.")
+    user.email, user.notify_tasks = address or None, choice
+    return None
 
 
 def _signed_in_user(session: Session) -> store.User:

@@ -3,16 +3,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 import engine
 from caseflow import store
-from web import attachments, casefile, get_db, manifests, templating
+from web import attachments, casefile, get_db, labels, manifests, templating
 from web.views import printouts
+from web.views.common import admin_required
 
 bp = Blueprint("cases", __name__)
 
@@ -90,6 +105,13 @@ def show(instance_id: int) -> Any:
     )
 
 
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    """The site icon at the path browsers ask for (public, cached for a day)."""
+    static = Path(__file__).resolve().parents[1] / "static"
+    return send_from_directory(static, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)
+
+
 @bp.route("/cases/<int:instance_id>/diagram.bpmn")
 def diagram(instance_id: int) -> Any:
     """The BPMN XML of the case's process version, for bpmn-js."""
@@ -98,8 +120,13 @@ def diagram(instance_id: int) -> Any:
                                    .where(store.ProcessInstance.id == instance_id))
     if definition_id is None:
         abort(404)
-    response = Response(engine.diagram_xml(session, definition_id), mimetype="application/xml")
-    response.headers["Cache-Control"] = "private, max-age=86400"  # a deployed version never changes
+    # Named in the user's language (web.labels); a version never changes, but the language may.
+    response = Response(labels.localized_diagram(session, definition_id, engine.diagram_xml(session, definition_id)),
+                        mimetype="application/xml")
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Content-Language"] = labels.locale()
+    response.add_etag()
+    response.make_conditional(request)
     return response
 
 
@@ -115,3 +142,102 @@ def download(attachment_id: int) -> Any:
     return send_file(path, mimetype=row.content_type or "application/octet-stream", as_attachment=True,
                      download_name=attachments.safe_filename(row.filename),
                      last_modified=row.uploaded_at or dt.datetime.now(dt.UTC))
+
+
+# --- a case stopped in error: an admin corrects its data (audited, with a reason), retries or cancels
+
+REASON_MAX = 500
+
+
+def _reason() -> str | None:
+    """The required reason of an admin action (flashed and None when missing or too long)."""
+    reason = request.form.get("reason", "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        flash(_("Give a reason (at most %(n)s characters).", n=REASON_MAX), "error")
+        return None
+    return reason
+
+
+def parse_correction(text: str, current: Any) -> Any:
+    """The corrected value typed as text, in the type of the value it replaces: text stays text;
+    yes/no, numbers, lists and objects are read as JSON. Raises ValueError when it cannot be read."""
+    if current is None or isinstance(current, str):
+        return text
+    value = json.loads(text)
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+    elif isinstance(current, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("expected a number")
+    elif not isinstance(value, type(current)):
+        raise ValueError(f"expected a {type(current).__name__}")
+    return value
+
+
+def _back(instance_id: int) -> Any:
+    return redirect(url_for("cases.show", instance_id=instance_id) + "#error-panel")
+
+
+@bp.route("/cases/<int:instance_id>/repair/data", methods=["POST"])
+@admin_required
+def correct_data(instance_id: int) -> Any:
+    """Correct one data key of a case stopped in error (``engine.update_data``, audited with the reason)."""
+    session = get_db()
+    view = engine.show(session, instance_id, audit=False)
+    key = request.form.get("key", "").strip()
+    reason = _reason()
+    if reason is None:
+        return _back(instance_id)
+    if view["status"] != "error":
+        flash(_("Only a case stopped with an error can be corrected here."), "error")
+        return _back(instance_id)
+    data = view["data"] or {}
+    if not key or len(key) > 200:
+        flash(_("Choose the data field to correct."), "error")
+        return _back(instance_id)
+    try:
+        value = parse_correction(request.form.get("value", ""), data.get(key))
+    except ValueError:
+        flash(_("The new value of %(key)s cannot be read: enter it like the current value.", key=key), "error")
+        return _back(instance_id)
+    try:
+        engine.update_data(session, instance_id, {key: value}, actor=current_user.username, reason=reason)
+    except engine.InvalidData as err:
+        flash("; ".join(f"{k}: {v}" for k, v in err.fields.items()) or _("The value was refused."), "error")
+        return _back(instance_id)
+    flash(_("%(key)s corrected. Retry the case to run on.", key=key), "success")
+    return _back(instance_id)
+
+
+@bp.route("/cases/<int:instance_id>/repair/retry", methods=["POST"])
+@admin_required
+def retry(instance_id: int) -> Any:
+    """Run a case stopped in error again from its failing task."""
+    try:
+        view = engine.retry(get_db(), instance_id, actor=current_user.username)
+    except engine.InstanceError as err:
+        flash(labels.engine_message(err), "error")
+        return _back(instance_id)
+    if view["status"] == "error":
+        error = view.get("error")
+        flash(_("The case stopped again: %(message)s", message=error["message"] if error else ""), "error")
+    else:
+        flash(_("The case runs on."), "success")
+    return _back(instance_id)
+
+
+@bp.route("/cases/<int:instance_id>/repair/cancel", methods=["POST"])
+@admin_required
+def cancel(instance_id: int) -> Any:
+    """Cancel a case stopped in error (with a reason, audited)."""
+    reason = _reason()
+    if reason is None:
+        return _back(instance_id)
+    try:
+        engine.cancel(get_db(), instance_id, actor=current_user.username, reason=reason)
+    except engine.InstanceError as err:
+        flash(labels.engine_message(err), "error")
+        return _back(instance_id)
+    flash(_("The case was cancelled."), "success")
+    return _back(instance_id)

@@ -96,13 +96,14 @@ def export() -> Any:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(_csv_headers())
+    writer.writerow(_csv_headers() + register.fact_headers())
+    facts, now = register.facts_of(session, [r.id for r in result.rows]), clock.now()
     books = {d: casefile.label_book(session, d) for d in {r.definition_id for r in result.rows}}
     templating.prepare_task_titles(definitions={r.id: r.definition_id for r in result.rows})
     status_labels = {s: register_status_label(s) for s in register.STATUSES}  # translated once, not per row
     for row in result.rows:
         writer.writerow(_csv_row(books[row.definition_id], row, result.current_tasks.get(row.id, []), manifest,
-                                 status_labels))
+                                 status_labels) + register.fact_cells(facts.get(row.id), now))
     stamp = clock.now().astimezone(business_tz()).strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="complaints-{stamp}.csv"'})

@@ -11,7 +11,8 @@ import engine
 from caseflow import store
 from web import attachments, casefile, get_db, rollback_request
 from web.forms.messages import localize_all
-from web.labels import pick, task_title
+from web.labels import engine_message, pick, task_title
+from web.templating import case_name
 from web.views import form_page
 from web.views.common import actor, engine_actor, may_work_on, redirect_back
 
@@ -19,10 +20,9 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
 def conflict_message(err: engine.EngineError) -> str:
-    """A task could not be changed because the case moved on: say so in the user's language."""
-    if isinstance(err, engine.Conflict):
-        return _("This task was changed by someone else meanwhile (%(detail)s).", detail=str(err))
-    return _("The case cannot go on in its current state (%(detail)s).", detail=str(err))
+    """A task could not be changed because the case moved on: say so in the user's language
+    (from the error's message code and arguments, never its English text)."""
+    return engine_message(err)
 
 
 def _load(task_id: str) -> engine.TaskForm:
@@ -41,11 +41,16 @@ def _render(task: engine.TaskForm, values: dict | None, errors: dict[str, str] |
     form = form_page.build(session, task["schema"], task["ui_schema"], values, errors, task["instance_id"])
     held_by_other = bool(task["assignee"]) and task["assignee"] != current_user.username and not current_user.is_admin
     names = casefile.attachment_names(session, instance.id)
-    facts = casefile.facts(book, manifest, instance.data or {}, names)
-    work = casefile.work_facts(book, manifest, instance.data or {}, names)
+    data = instance.data or {}
+    # What this task needs first (manifest task_fields); the rest of the case folded below it.
+    first_keys = casefile.task_field_keys(session, instance.definition_id, task["name"])
+    first = casefile.task_facts(book, first_keys, data, names)
+    shown = {fact.key for fact in first}
+    facts = [f for f in casefile.facts(book, manifest, data, names) if f.key not in shown]
+    work = [f for f in casefile.work_facts(book, manifest, data, names) if f.key not in shown]
     missing = [missing_label(book, item) for item in (instance.data or {}).get("intake_missing") or
                (instance.data or {}).get("application_missing") or []]
-    return render_template("task.html", task=task, form=form, facts=facts, instance=instance,
+    return render_template("task.html", task=task, form=form, facts=facts, first=first, instance=instance,
                            held_by_other=held_by_other, missing=missing, work=work,
                            documentation=pick(task["documentation"], task.get("documentation_zh"))), status
 
@@ -93,8 +98,8 @@ def submit(task_id: str) -> Any:
         flash(_("The task was saved, but the case stopped with an error; an administrator has to look at it."),
               "error")
         return redirect(url_for("cases.show", instance_id=view["id"]))
-    flash(_("Done: %(task)s (%(case)s).", task=task_title(task), case=view["business_key"] or f"#{view['id']}"),
-          "success")
+    flash(_("Done: %(task)s (%(case)s).", task=task_title(task),
+            case=case_name(view["business_key"], view["id"], view.get("data"))), "success")
     return redirect(url_for("inbox.index"))
 
 

@@ -1,6 +1,6 @@
 """read paths: drop the unused process_instance.parent_id, keep state last, list indexes
 
-Pages never read ``process_instance.state`` (SpiffWorkflow's JSON, tens of KB). SQLite keeps
+Pages never read ``process_instance.state`` (the serialized workflow, tens of KB). SQLite keeps
 a row's columns in order and a large value spills into overflow pages, so every column after
 ``state`` cost a walk through them: the table rebuild that drops ``parent_id`` (SQLite cannot
 drop a column with a foreign key in place) also moves ``state`` to the end. PostgreSQL keeps

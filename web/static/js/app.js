@@ -1,4 +1,4 @@
-/* Caseflow UI behaviour without a framework: repeatable form rows. */
+/* Caseflow UI behaviour without a framework: repeatable form rows, text length counters. */
 (function () {
   "use strict";
 
@@ -13,6 +13,50 @@
     var first = tbody.lastElementChild.querySelector("input:not([type=hidden]), select, textarea");
     if (first) { first.focus(); }
   }
+
+  // Long texts: a live count against the form's limit (the server refuses longer text with a message).
+  function updateCount(area) {
+    var counter = document.querySelector('[data-count-for="' + area.id + '"]');
+    if (!counter) { return; }
+    var limit = Number(area.getAttribute("data-maxlength"));
+    counter.textContent = area.value.length + " / " + limit;
+    counter.classList.toggle("over-limit", area.value.length > limit);
+  }
+
+  // Uploads over the server's limit are refused here, before the form is sent: the server would
+  // answer a request that large with a bare 413, and everything typed would be lost.
+  function oversized(input) {
+    var limit = Number(input.getAttribute("data-max-bytes"));
+    return Array.prototype.some.call(input.files || [], function (file) { return limit && file.size > limit; });
+  }
+
+  function checkUpload(input) {
+    var tooLarge = oversized(input);
+    input.setCustomValidity(tooLarge ? (input.getAttribute("data-too-large-text") || "") : "");
+    if (tooLarge) { input.reportValidity(); }
+    return !tooLarge;
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLInputElement && target.type === "file" && target.hasAttribute("data-max-bytes")) {
+      checkUpload(target);
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) { return; }
+    var inputs = form.querySelectorAll("input[type=file][data-max-bytes]");
+    for (var i = 0; i < inputs.length; i += 1) {
+      if (!checkUpload(inputs[i])) { event.preventDefault(); return; }
+    }
+  }, true);
+
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLTextAreaElement && target.hasAttribute("data-maxlength")) { updateCount(target); }
+  });
 
   document.addEventListener("click", function (event) {
     var target = event.target;

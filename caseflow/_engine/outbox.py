@@ -1,0 +1,198 @@
+"""The outbox writer: the one writer of ``notification`` rows caused by engine actions.
+
+:func:`write` is called by :func:`sync.save` inside the action's transaction, so a
+notification exists exactly when the change that causes it is committed. The sender
+(:mod:`caseflow.notify.sender`) delivers the rows afterwards.
+
+What is written, per action:
+
+- a new human task for a role: an in-app message to each active user of the role, and an
+  e-mail to those with an address (at once, or held for the daily digest, by their choice);
+- an ``escalation`` event: in-app and e-mail (at once) to the users of the escalated-to role;
+- an ``error`` event: in-app and e-mail to the administrators;
+- a ``notice`` event (the ``notify`` operator of a diagram): an e-mail to the address the
+  operator found in the case data, with the template and language it names;
+- for each active webhook subscribed to the kind: a delivery of the event (instance started,
+  completed or stopped by an error, task created or completed, escalation).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from caseflow import clock, store
+from caseflow._engine.rows import Case
+
+#: Case-data values a template may use: top-level scalars, strings up to this length.
+MAX_ARG_CHARS = 2000
+MAX_ARGS = 200
+ADMIN_ROLE = "admin"
+_NOTIFICATION: Table = store.Notification.__table__  # type: ignore[assignment]  # declarative tables are Tables
+_INSERT = insert(_NOTIFICATION)
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Person:
+    """A staff recipient: where and in which language they hear of things."""
+
+    username: str
+    email: str | None
+    language: str
+    notify_tasks: str
+
+
+def language_of(value: Any) -> str:
+    """``zh`` or ``en`` from a locale such as ``en_GB`` or ``zh-Hans`` (default ``zh``)."""
+    text = str(value or "").strip().lower()
+    return "en" if text.startswith("en") else "zh"
+
+
+def case_args(case: Case, data: dict) -> dict[str, Any]:
+    """What templates get of a case: its ids and the top-level scalar values of its data."""
+    args: dict[str, Any] = {}
+    for key, value in data.items():
+        if len(args) >= MAX_ARGS:
+            break
+        if isinstance(value, (bool, int, float)) or value is None:
+            args[key] = value
+        elif isinstance(value, str) and len(value) <= MAX_ARG_CHARS:
+            args[key] = value
+    args.update(instance_id=case.id, process_key=case.process_key, business_key=case.business_key)
+    return args
+
+
+def people_with_roles(session: Session, roles: Iterable[str]) -> dict[str, list[Person]]:
+    """Active users of each of ``roles`` (one query)."""
+    wanted = sorted({r for r in roles if r})
+    found: dict[str, list[Person]] = {r: [] for r in wanted}
+    if not wanted:
+        return found
+    user, role = store.User, store.UserRole
+    stmt = (select(role.role, user.username, user.email, user.locale, user.notify_tasks)
+            .join(user, user.id == role.user_id)
+            .where(role.role.in_(wanted), user.active.is_(True))
+            .order_by(user.username))
+    for role_name, username, email, locale, choice in session.execute(stmt):
+        found[role_name].append(Person(username, email or None, language_of(locale), choice or "immediate"))
+    return found
+
+
+def _row(now: dt.datetime, kind: str, channel: str, recipient: str, language: str, template: str,
+         args: dict, instance_id: int | None, username: str | None = None, status: str = "pending") -> dict:
+    delivered = channel == "in_app"
+    return dict(kind=kind, channel=channel, recipient=recipient, username=username, language=language,
+                template=template, args=args, subject=None, body=None,
+                status="sent" if delivered else status, attempts=0, next_attempt_at=now, last_error=None,
+                created_at=now, sent_at=now if delivered else None, read_at=None, instance_id=instance_id)
+
+
+def _to_staff(rows: list[dict], now: dt.datetime, kind: str, people: list[Person], args: dict,
+              instance_id: int | None, by_choice: bool) -> None:
+    """In-app for everyone, e-mail for those with an address (``by_choice``: their task choice)."""
+    for person in people:
+        rows.append(_row(now, kind, "in_app", person.username, person.language, kind, args, instance_id,
+                         username=person.username))
+        if not person.email:
+            continue
+        choice = person.notify_tasks if by_choice else "immediate"
+        if choice == "none":
+            continue
+        rows.append(_row(now, kind, "email", person.email, person.language, kind, args, instance_id,
+                         username=person.username, status="digest" if choice == "digest" else "pending"))
+
+
+#: audit-event kind -> webhook event kind
+_WEBHOOK_EVENTS = {"started": "instance_started", "completed": "instance_completed", "error": "instance_error",
+                   "task_completed": "task_completed", "escalation": "escalation"}
+_WEBHOOK_SELECT = select(store.Webhook.id, store.Webhook.url, store.Webhook.kinds).where(
+    store.Webhook.active.is_(True))
+
+
+def _webhook_events(case: Case, new_tasks: list[dict], events: list[dict]) -> list[tuple[str, dict]]:
+    """(kind, JSON body) of each webhook event of the action."""
+    instance = {"id": case.id, "process_key": case.process_key, "business_key": case.business_key,
+                "status": case.status}
+    found: list[tuple[str, dict]] = []
+    for event in events:
+        kind = _WEBHOOK_EVENTS.get(event["kind"])
+        if kind is None:
+            continue
+        payload = event["payload"] or {}
+        detail: dict[str, Any] = {}
+        if kind == "instance_error":
+            detail = {"message": payload.get("message")}
+        elif kind == "escalation":
+            detail = {k: payload.get(k) for k in ("deadline", "level", "due", "at")}
+        elif kind == "task_completed":
+            detail = {"title": payload.get("title")}
+        found.append((kind, {"event": kind, "at": event["at"].isoformat(), "actor": event.get("actor"),
+                             "instance": instance, "element": event.get("task"), **detail}))
+    for task in new_tasks:
+        found.append(("task_created", {
+            "event": "task_created", "at": task["created_at"].isoformat(), "instance": instance,
+            "task": {"id": task["id"], "name": task["name"], "title": task["title"], "role": task.get("role"),
+                     "due_at": task["due_at"].isoformat() if task.get("due_at") else None}}))
+    return found
+
+
+def _webhook_rows(session: Session, case: Case, new_tasks: list[dict], events: list[dict],
+                  now: dt.datetime) -> list[dict]:
+    found = _webhook_events(case, new_tasks, events)
+    if not found:
+        return []
+    hooks = session.execute(_WEBHOOK_SELECT).all()
+    return [_row(now, kind, "webhook", url, "en", "webhook", {"webhook_id": hook_id, "body": body}, case.id)
+            for kind, body in found for hook_id, url, kinds in hooks if kind in (kinds or [])]
+
+
+def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict]) -> int:
+    """Write the notifications of one saved action (same transaction); returns how many."""
+    now = clock.now()
+    hook_rows = _webhook_rows(session, case, new_tasks, events, now)
+    notices = [e for e in events if e["kind"] == "notice"]
+    escalations = [e for e in events if e["kind"] == "escalation"]
+    errors = [e for e in events if e["kind"] == "error"]
+    task_roles = [t["role"] for t in new_tasks if t.get("role")]
+    if not (notices or escalations or errors or task_roles):
+        if hook_rows:
+            session.execute(_INSERT, hook_rows)
+        return len(hook_rows)
+    data = case.data or {}
+    base = case_args(case, data)
+    levels = [str((e["payload"] or {}).get("level") or "") for e in escalations]
+    people = people_with_roles(session, [*task_roles, *levels, *([ADMIN_ROLE] if errors else [])])
+    rows: list[dict] = []
+    for task in new_tasks:
+        if not task.get("role"):
+            continue
+        args = dict(base, task_id=task["id"], task_title=task["title"], role=task["role"],
+                    due_at=task["due_at"].isoformat() if task.get("due_at") else None)
+        _to_staff(rows, now, "task_ready", people.get(task["role"], []), args, case.id, by_choice=True)
+    for event, level in zip(escalations, levels, strict=True):
+        payload = event["payload"] or {}
+        args = dict(base, level=level, deadline=payload.get("deadline"), due=payload.get("due"),
+                    task=event.get("task"))
+        _to_staff(rows, now, "escalation", people.get(level, []), args, case.id, by_choice=False)
+    for event in errors:
+        args = dict(base, error=str((event["payload"] or {}).get("message") or case.error or ""),
+                    task=event.get("task"))
+        _to_staff(rows, now, "instance_error", people.get(ADMIN_ROLE, []), args, case.id, by_choice=False)
+    for event in notices:
+        request = (event["payload"] or {}).get("last_notice") or {}
+        address = request.get("to")
+        template = request.get("template")
+        if not address or not template:
+            continue  # no address in the case: the notice is the staff's to give by hand
+        args = dict(base, task=event.get("task"))
+        rows.append(_row(now, "notice", "email", str(address), language_of(request.get("language")),
+                         str(template), args, case.id))
+    rows += hook_rows
+    if rows:
+        session.execute(_INSERT, rows)  # Core executemany: one statement for all rows
+    return len(rows)

@@ -1,0 +1,120 @@
+"""Webhook deliveries: JSON POSTs signed with HMAC-SHA256, and the admins' registrations.
+
+The body is the event's JSON plus ``delivery`` (the outbox row id, the same on every retry, so
+a receiver can drop a repeat). ``X-Caseflow-Signature: sha256=<hex>`` is the HMAC-SHA256 of
+the exact body bytes with the webhook's secret; ``X-Caseflow-Event`` names the kind.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caseflow import store
+
+TIMEOUT_S = 10.0
+MAX_URL = 2000
+MIN_SECRET = 16
+MAX_SECRET = 200
+
+
+class WebhookError(ValueError):
+    """A registration that cannot be saved: ``fields`` maps each bad field to its message."""
+
+    def __init__(self, fields: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+class Refused(Exception):
+    """The receiver answered with a status that is not 2xx (retried), or the webhook is gone (not)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value of ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def body_of(row: store.Notification) -> bytes:
+    """The JSON bytes delivered for an outbox row."""
+    args = row.args or {}
+    return json.dumps({**(args.get("body") or {}), "delivery": row.id}, ensure_ascii=False,
+                      sort_keys=True, separators=(",", ":")).encode()
+
+
+def deliver(session: Session, row: store.Notification) -> None:
+    """POST the row's event to its webhook; raises on anything but a 2xx answer."""
+    hook = session.get(store.Webhook, (row.args or {}).get("webhook_id"))
+    if hook is None or not hook.active:
+        raise Refused("the webhook was removed or deactivated", permanent=True)
+    body = body_of(row)
+    request = urllib.request.Request(row.recipient, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "Caseflow-Webhook",
+        "X-Caseflow-Event": row.kind, "X-Caseflow-Delivery": str(row.id),
+        "X-Caseflow-Signature": sign(hook.secret, body)})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) checked on save
+            status = response.status
+    except urllib.error.HTTPError as err:
+        raise Refused(f"HTTP {err.code} {err.reason}") from None
+    if not 200 <= status < 300:
+        raise Refused(f"HTTP {status}")
+
+
+def validate(url: str, secret: str, kinds: list[str]) -> dict[str, str]:
+    """Field messages for a registration (empty when it is valid)."""
+    fields: dict[str, str] = {}
+    parts = urlsplit(url)
+    if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.netloc:
+        fields["url"] = "an http:// or https:// address"
+    if not MIN_SECRET <= len(secret) <= MAX_SECRET:
+        fields["secret"] = f"{MIN_SECRET} to {MAX_SECRET} characters"
+    if not kinds or any(k not in store.WEBHOOK_KINDS for k in kinds):
+        fields["kinds"] = "choose at least one of the offered events"
+    return fields
+
+
+def register(session: Session, url: str, secret: str, kinds: list[str], actor: str) -> store.Webhook:
+    """Save a webhook (raises :class:`WebhookError` with field messages)."""
+    url, secret = url.strip(), secret.strip()
+    fields = validate(url, secret, kinds)
+    if fields:
+        raise WebhookError(fields)
+    hook = store.Webhook(url=url, secret=secret, kinds=sorted(set(kinds)), active=True, created_by=actor)
+    session.add(hook)
+    session.flush()
+    return hook
+
+
+def remove(session: Session, webhook_id: int) -> bool:
+    """Deactivate a webhook (its delivery log stays); False when there is none."""
+    hook = session.get(store.Webhook, webhook_id)
+    if hook is None or not hook.active:
+        return False
+    hook.active = False
+    return True
+
+
+def listed(session: Session) -> list[dict[str, Any]]:
+    """Active webhooks, without their secrets."""
+    rows = session.scalars(select(store.Webhook).where(store.Webhook.active.is_(True)).order_by(store.Webhook.id))
+    return [{"id": h.id, "url": h.url, "kinds": list(h.kinds or []), "created_by": h.created_by,
+             "created_at": h.created_at} for h in rows]
+
+
+def log(session: Session, limit: int = 100) -> list[store.Notification]:
+    """The newest webhook deliveries (every status)."""
+    stmt = (select(store.Notification).where(store.Notification.channel == "webhook")
+            .order_by(store.Notification.id.desc()).limit(limit))
+    return list(session.scalars(stmt))

@@ -1,0 +1,119 @@
+"""KPI reports: the filters (query) and the figures of ``GET /api/v1/reports/kpis``."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from caseflow import limits
+from schema.common import QuerySchema
+
+MAX_RANGE_DAYS = 3700  # ten years of complaints in one report
+FILTER_TEXT = validate.Length(min=1, max=200)
+
+
+def _no_control(value: str) -> None:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError("control characters are not allowed")
+
+
+class ReportDate(fields.Date):
+    """A calendar day (YYYY-MM-DD) within the years Caseflow accepts."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        problem = limits.year_problem(day.year)
+        if problem:
+            raise ValidationError(problem)
+        return day
+
+
+class KpiQuerySchema(QuerySchema):
+    """Complaints registered (received) from ``from`` to ``to``, both days included, in the
+    business time zone; the optional filters narrow them further."""
+
+    date_from = ReportDate(required=True, data_key="from", metadata={"description": "first day (YYYY-MM-DD)"})
+    date_to = ReportDate(required=True, data_key="to", metadata={"description": "last day (YYYY-MM-DD), included"})
+    department = fields.String(validate=[FILTER_TEXT, _no_control],
+                               metadata={"description": "responsible department (role key)"})
+    customer = fields.String(validate=[FILTER_TEXT, _no_control], metadata={"description": "customer code"})
+    product_model = fields.String(validate=[FILTER_TEXT, _no_control])
+    complaint_type = fields.String(validate=[FILTER_TEXT, _no_control])
+
+    @validates_schema
+    def _range(self, data: dict, **_kwargs: Any) -> None:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            raise ValidationError("must not be before `from`", "to")
+        if start and end and (end - start).days > MAX_RANGE_DAYS:
+            raise ValidationError(f"the range may span at most {MAX_RANGE_DAYS} days", "to")
+
+
+class ClassCountsSchema(Schema):
+    major = fields.Integer(required=True)
+    general = fields.Integer(required=True)
+    other = fields.Integer(required=True)
+    ungraded = fields.Integer(required=True, metadata={"description": "not graded yet (no KPI class)"})
+
+
+class RatioSchema(Schema):
+    total = fields.Float(allow_none=True, required=True,
+                         metadata={"description": "sum of loss amounts ÷ sum of delivery amounts (a fraction)"})
+    loss_amount = fields.Float(required=True)
+    delivery_amount = fields.Float(required=True)
+    cases = fields.Integer(required=True, metadata={"description": "complaints with both amounts"})
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                               metadata={"description": "complaints per ratio band (lt_0.5pct … ge_5pct)"})
+
+
+class DeadlineRateSchema(Schema):
+    met = fields.Integer(required=True)
+    late = fields.Integer(required=True)
+    open = fields.Integer(required=True, metadata={"description": "not done yet"})
+    overdue = fields.Integer(required=True, metadata={"description": "not done and past due now"})
+    rate = fields.Float(allow_none=True, required=True, metadata={"description": "met ÷ (met + late)"})
+
+
+class MonthSchema(Schema):
+    month = fields.String(required=True, metadata={"example": "2026-03"})
+    major = fields.Integer(required=True)
+    general = fields.Integer(required=True)
+    other = fields.Integer(required=True)
+    ungraded = fields.Integer(required=True)
+    kpi_complaint_count = fields.Integer(required=True)
+
+
+class GroupSchema(Schema):
+    key = fields.String(allow_none=True, required=True)
+    label = fields.String(allow_none=True, required=True)
+    complaints = fields.Integer(required=True)
+    kpi_complaint_count = fields.Integer(required=True)
+
+
+class KpiSchema(Schema):
+    """The KPI figures of DOMAIN.md §6 over the complaints in the range."""
+
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+    complaint_count = fields.Integer(required=True, metadata={"description": "complaints registered in the range"})
+    kpi_complaint_count = fields.Integer(required=True, metadata={
+        "description": "客诉考核: the sum of KPI weights (general 1, major 2, other 0, from the deployed version)"})
+    complaints_by_class = fields.Nested(ClassCountsSchema, required=True)
+    complaint_ratio = fields.Nested(RatioSchema, required=True)
+    on_time_rate = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineRateSchema), required=True,
+                               metadata={"description": "per deadline: reaction, containment, closure, "
+                                                        "repair_reply, repair_cycle"})
+    satisfaction = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                               metadata={"description": "complaints per satisfaction level 1 (very dissatisfied) "
+                                                        "… 5 (very satisfied)"})
+    satisfied = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                            metadata={"description": "customer satisfied: yes / no / unknown"})
+    escalations = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                              metadata={"description": "escalations per level (manager, general_manager)"})
+    stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "handling progress: in_progress 处理中, follow_up 待跟进, resolved 已解决, cancelled"})
+    by_month = fields.List(fields.Nested(MonthSchema), required=True)
+    by_department = fields.List(fields.Nested(GroupSchema), required=True)
+    top_customers = fields.List(fields.Nested(GroupSchema), required=True,
+                                metadata={"description": "the customers with most complaints (recurrence)"})

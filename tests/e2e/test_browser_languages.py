@@ -1,0 +1,207 @@
+"""In a real browser against ``caseflow serve``: a complaint with a repair inside it, every task
+worked in Chinese, fails on any visible English word outside user data, case numbers and codes
+(the text a person sees: ``innerText``, so folded sections and hidden inputs do not count);
+the same walk in English fails on Chinese text outside user data. The case page's diagram is
+drawn with the tasks' and lanes' names in the page's language.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from caseflow.accounts import DEMO_USERS, ROLES
+
+pytestmark = pytest.mark.browser
+
+TODAY = dt.date.today().isoformat()  # the server runs on the real clock
+
+REGISTRATION = {
+    "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1001",
+    "customer_contact": "Ms Li 138-0000-0000", "product_no": "P-77", "product_model": "PX-2",
+    "order_no": "SO-2026-0042", "ship_date": TODAY, "ship_qty": "1000", "found_stage": "incoming",
+    "description": "Scratches on the housing of 3 units", "customer_request": "Repair the unit",
+    "complaint_type": "quality", "functional_defect_qty": "0", "cosmetic_defect_qty": "3", "lot_size": "1000",
+}
+
+# Each task of the walk: who works it and what they enter.
+WALK: list[tuple[str, str, dict[str, Any]]] = [
+    ("confirm_grade", "quality", {"complaint_valid": "true", "override_grade": "false",
+                                  "validity_notes": "Photos checked"}),
+    ("d1_describe", "quality", {"problem_description": "Housing scratched in packing",
+                                "containment_needed": "false"}),
+    ("d3_root_cause", "quality", {"root_cause": "Missing foam insert", "responsibility": "internal"}),
+    ("review_d2_d3", "quality", {"d2_d3_review_decision": "approve"}),
+    ("d4_actions", "quality", {"corrective_actions": "Add foam insert", "preventive_actions": "Packing checklist"}),
+    ("resolution_plan", "quality", {"plan_summary": "Repair 1 unit", "delivery_amount": "120000",
+                                    "disposition_lines": [{"kind": "repair", "quantity": "1", "amount": "200"}]}),
+    ("manager_approve_plan", "manager", {"manager_decision": "approve", "manager_comment": "Agreed"}),
+    ("prepare_repair", "service", {"customer_name": "Huaxin Electronics", "customer_contact": "Ms Li",
+                                   "address": "8 Lake Rd, Suzhou", "recipient": "Ms Li", "phone": "0512-5555",
+                                   "email": "li@example.com", "product_model": "PX-2", "serial_no": "SN-0042",
+                                   "purchase_date": "2025-01-10", "warranty_claim": "out"}),
+    ("review_application", "repair", {"review_opinion": "Send it in", "remote_fixable": "false"}),
+    ("send_shipping_instructions", "repair", {"ship_to_address": "Service centre, Suzhou",
+                                              "shipping_method": "express", "instructions_sent_via": "email"}),
+    ("receive_device", "repair", {"received_date": TODAY}),
+    ("diagnose_device", "repair", {"fault_cause": "man_made", "diagnosis": "Cracked display board",
+                                   "estimated_fee": "560",
+                                   "parts": [{"part_name": "Display board", "quantity": "1", "unit_price": "480"}]}),
+    ("send_fee_notice", "repair", {"fee_amount": "560", "fee_breakdown": "Board 480, labour 80",
+                                   "payment_instructions": "ICBC 6222 0000", "fee_notice_date": TODAY,
+                                   "fee_notice_sent_via": "fax"}),
+    ("record_fee_decision", "service", {"fee_decision": "accepted", "fee_decision_date": TODAY}),
+    ("confirm_payment", "finance", {"payment_confirmed_date": TODAY, "payment_amount": "560"}),
+    ("repair_device", "repair", {"work_done": "Replaced display board", "test_result": "24 h burn-in passed",
+                                 "technician": "Wu", "repair_completed_date": TODAY,
+                                 "parts_used": [{"part_name": "Display board", "quantity": "1"}]}),
+    ("ship_back", "repair", {"carrier": "SF Express", "tracking_no": "SF123456", "shipped_date": TODAY,
+                             "repair_report_enclosed": True}),
+    ("notify_customer_shipped", "service", {"ship_notice_via": "phone"}),
+    ("implement_notify", "service", {"implementation_result": "Unit repaired", "customer_notified_on": TODAY,
+                                     "notification_channel": "email"}),
+    ("customer_feedback", "service", {"customer_feedback": "Fine now", "satisfaction": "4", "satisfied": "true"}),
+    ("capa_verify", "quality", {"capa_effective": "true", "verification_notes": "No repeat in 2 lots"}),
+    ("close_summary", "quality", {"final_result": "Repaired, closed", "lessons_learned": "Check packing"}),
+]
+
+# Latin letters a Chinese page may show: form numbers, codes and units of the source documents,
+# names of keys and products the company uses in Chinese too.
+ALLOWED_ASCII = frozenset({
+    "CP", "RMA", "CAPA", "GM", "KPI", "PPM", "QA", "API", "BPMN", "JSON", "ID", "PDF", "CSV", "OK", "Caseflow",
+    "English", "h", "wd", "MB", "KB", "KiB", "MiB", "pcs", "Ctrl", "JavaScript", "bpmn", "io",
+})
+WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*")
+# Codes of the source documents: SEV-Q-03, T-01, F09, 1D, D4, P1 (in Chinese text too: no \b there).
+CODE = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,4}(?:-[A-Z0-9]{1,4})+|F\d{2}|\dD|D\d|P\d)(?![A-Za-z0-9])")
+CJK = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3000-\u303f]+")
+
+
+def user_words() -> set[str]:
+    """What people typed, and their names: allowed in either language."""
+    words: set[str] = set()
+    values: list[Any] = list(REGISTRATION.values())
+    for _name, _user, answers in WALK:
+        for value in answers.values():
+            if isinstance(value, list):
+                values.extend(v for row in value for v in row.values())
+            else:
+                values.append(value)
+    for demo in DEMO_USERS:
+        values.extend([demo.username, demo.display_name])
+    for value in values:
+        words.update(WORD.findall(str(value)))
+        words.update(CJK.findall(str(value)))
+    return words
+
+
+ALLOWED_USER = user_words()
+
+
+def english_words(text: str) -> set[str]:
+    text = re.sub(r"\b(?:CP|RMA)-\d{4}-\d+\b", " ", text)
+    text = re.sub(r"\b[\w.+-]+@[\w.-]+\b", " ", text)
+    text = CODE.sub(" ", text)
+    return {w for w in WORD.findall(text) if w not in ALLOWED_ASCII and w not in ALLOWED_USER and not w.isdigit()}
+
+
+def chinese_words(text: str) -> set[str]:
+    text = text.replace("中文", " ")  # the language switch names itself
+    return {w for w in CJK.findall(text) if not any(w in u for u in ALLOWED_USER)}
+
+
+def visible(page: Any) -> str:
+    """The page's text as rendered, without the diagram (checked on its own) and the raw data."""
+    return page.evaluate("""() => {
+        const copy = document.body.cloneNode(true);
+        copy.querySelectorAll('#diagram, pre, script, style, select[name=lang]').forEach(e => e.remove());
+        document.body.appendChild(copy); copy.style.position = 'absolute';
+        const text = copy.innerText; copy.remove(); return text; }""")
+
+
+def oversized_upload_is_refused_in_the_browser(worker: Any, tmp_path: Any, answers: dict[str, Any]) -> None:
+    """A file over the limit is refused before sending, with the limit stated; what was typed stays."""
+    page = worker.page
+    limit = int(page.get_attribute("input[type=file][name=d1_evidence]", "data-max-bytes"))
+    big = tmp_path / "evidence.bin"
+    with open(big, "wb") as out:
+        out.truncate(limit + 2 * 1024 * 1024)  # beyond what the server reads at all (a bare 413 there)
+    worker.fill(answers)
+    page.set_input_files("input[name=d1_evidence]", str(big))
+    url = page.url
+    page.click("form.schema-form button[type=submit]")
+    page.wait_for_timeout(300)
+    assert page.url == url  # not sent
+    message = page.eval_on_selector("input[name=d1_evidence]", "e => e.validationMessage")
+    assert "MB" in message and message == page.get_attribute("input[name=d1_evidence]", "data-too-large-text")
+    assert "MB" in page.inner_text("[data-testid=upload-limit]")
+    assert page.input_value("[name=problem_description]") == answers["problem_description"]
+    page.set_input_files("input[name=d1_evidence]", [])
+
+
+def walk(staff: Any, server: str, locale: str, check: Any, tmp_path: Any = None) -> tuple[str, dict[str, set[str]]]:
+    people: dict[str, Any] = {}
+
+    def person(user: str) -> Any:
+        if user not in people:
+            people[user] = staff(user, locale=locale)
+        return people[user]
+
+    found: dict[str, set[str]] = {}
+    service = person("service")
+    service.page.goto(server + "/start/complaint")
+    service.fill(REGISTRATION)
+    service.submit()
+    case_url = service.page.url
+    assert re.search(r"/cases/\d+$", case_url), case_url
+    for name, user, answers in WALK:
+        worker = person(user)
+        worker.open_task(case_url, name)
+        if words := check(visible(worker.page)):
+            found[f"task {name}"] = words
+        if name == "d1_describe" and tmp_path is not None:
+            oversized_upload_is_refused_in_the_browser(worker, tmp_path, answers)
+        worker.fill(answers)
+        worker.submit()
+        if words := check(visible(worker.page)):  # the page after it, with the success message
+            found[f"after {name}"] = words
+    admin = person("admin")
+    admin.page.goto(case_url)
+    number = re.search(r"CP-\d{4}-\d{6}", admin.page.inner_text("main"))
+    assert number, "the case page shows the complaint number"
+    # The list filtered to this case: other tests' cases on the shared server carry their own user data.
+    for url in (case_url, server + "/", server + "/cases?q=" + number.group()):
+        admin.page.goto(url)
+        if words := check(visible(admin.page)):
+            found[url] = words
+    return case_url, found
+
+
+def report(found: dict[str, set[str]]) -> str:
+    return "\n".join(f"{where}: {sorted(words)}" for where, words in found.items())
+
+
+def test_a_complaint_with_a_repair_reads_chinese_throughout(staff, server, tmp_path):
+    case_url, found = walk(staff, server, "zh-CN", english_words, tmp_path)
+    assert not found, report(found)
+    viewer = staff("manager", locale="zh-CN")
+    viewer.page.goto(case_url)
+    viewer.page.wait_for_selector("#diagram[data-rendered=true]")
+    tasks = viewer.page.locator(".djs-element[data-element-id='confirm_grade'] .djs-label, "
+                                ".djs-element[data-element-id='confirm_grade'] text").all_text_contents()
+    assert "".join(tasks).replace("\n", "") == "判断投诉成立并确认等级", tasks
+    lanes = viewer.page.locator(".djs-element[data-element-id^='lane_'] text").all_text_contents()
+    assert lanes and all(not WORD.search(t) for t in lanes), lanes  # 品保部, not "quality"
+    assert ROLES["quality"][1] in "".join(lanes).replace("\n", "")
+
+
+def test_a_complaint_with_a_repair_shows_no_chinese_in_english(staff, server):
+    case_url, found = walk(staff, server, "en-US", chinese_words)
+    assert not found, report(found)
+    viewer = staff("manager")
+    viewer.page.goto(case_url)
+    viewer.page.wait_for_selector("#diagram[data-rendered=true]")
+    lanes = viewer.page.locator(".djs-element[data-element-id^='lane_'] text").all_text_contents()
+    assert "Quality" in "".join(lanes).replace("\n", " ") and not any(CJK.search(t) for t in lanes), lanes

@@ -1,0 +1,90 @@
+"""Seeded cases for the KPI report tests, and the figures recounted from the instance data and
+task rows (never from ``case_facts``): the independent check of every figure."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+import engine
+from bench import seed
+from caseflow import clock, store
+
+TZ = ZoneInfo("Asia/Shanghai")
+# The complaint manifest's deadlines (processes/complaint/manifest.json) with the tasks that finish them.
+DEADLINES = {"reaction": ("react_by", ("confirm_grade", "d1_describe")),
+             "containment": ("containment_by", ("d2_contain",)),
+             "closure": ("close_by", ()), "repair_reply": ("review_due", ("review_application",)),
+             "repair_cycle": ("repair_due", ("repair_device",))}
+
+
+def seed_cases(database, complaints: int = 16, repairs: int = 3, months: int = 3) -> None:
+    """Deploy the complaint and repair processes and seed cases through the engine (bench/seed.py);
+    the clock is left at 2025-06-01."""
+    with database.session() as s:
+        engine.deploy(s, seed.BUNDLES, actor="admin")
+    counts = seed.seed(database.session, complaints=complaints, repairs=repairs, months=months, rng_seed=11,
+                       start=dt.datetime(2025, 1, 6, 9, 0, tzinfo=TZ))
+    assert counts == {"complaint": complaints, "repair": repairs}
+    clock.set(dt.datetime(2025, 6, 1, 9, 0, tzinfo=TZ))
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def recount(database, start: dt.date, end: dt.date, department: str | None = None) -> dict:
+    """The figures recomputed from the instance data and task rows (never from case_facts)."""
+    now = clock.now()
+    with database.session() as s:
+        cases = s.execute(select(store.ProcessInstance.id, store.ProcessInstance.status, store.ProcessInstance.data,
+                                 store.ProcessInstance.created_at, store.ProcessInstance.completed_at)
+                          .where(store.ProcessInstance.process_key == "complaint")).all()
+        tasks: dict[int, list] = {}
+        for t in s.execute(select(store.HumanTask.instance_id, store.HumanTask.name, store.HumanTask.state,
+                                  store.HumanTask.completed_at)):
+            tasks.setdefault(t.instance_id, []).append(t)
+    out: dict = {"n": 0, "weight": 0, "classes": Counter(), "loss": 0.0, "delivery": 0.0, "sat": Counter(),
+                 "stages": Counter(), "months": Counter(), "deadlines": {k: Counter() for k in DEADLINES},
+                 "customers": Counter()}
+    for c in cases:
+        data = c.data
+        registered = _moment(data.get("received_at")) or c.created_at
+        if not start <= registered.astimezone(TZ).date() <= end:
+            continue
+        if department and data.get("responsible_dept") != department:
+            continue
+        out["n"] += 1
+        out["weight"] += data.get("kpi_weight") or 0
+        out["classes"][data.get("kpi_class") or "ungraded"] += 1
+        out["months"][registered.astimezone(TZ).strftime("%Y-%m")] += 1
+        out["customers"][data.get("customer_code")] += 1
+        if data.get("loss_amount") is not None and data.get("delivery_amount"):
+            out["loss"] += data["loss_amount"]
+            out["delivery"] += data["delivery_amount"]
+        if data.get("satisfaction"):
+            out["sat"][str(data["satisfaction"])] += 1
+        ready = {t.name for t in tasks.get(c.id, []) if t.state == "ready"}
+        stage = {"completed": "resolved", "cancelled": "cancelled"}.get(c.status) or (
+            "follow_up" if ready & {"customer_feedback", "follow_up"} else "in_progress")
+        out["stages"][stage] += 1
+        for name, (key, bound_names) in DEADLINES.items():
+            due = _moment(data.get(key))
+            if due is None:
+                continue
+            bound = [t for t in tasks.get(c.id, []) if t.name in bound_names]
+            if bound:
+                done = [t.completed_at for t in bound if t.state != "ready"]
+                done_at = max(done) if len(done) == len(bound) else None
+            else:
+                done_at = c.completed_at
+            state = "open" if done_at is None else "met" if done_at <= due else "late"
+            out["deadlines"][name][state] += 1
+            if state == "open" and due < now:
+                out["deadlines"][name]["overdue"] += 1
+    return out

@@ -1,0 +1,126 @@
+"""Webhooks: signed JSON deliveries from the outbox to a receiver on a local port, retried until accepted."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import engine
+from caseflow import clock, config, store
+from caseflow.notify import webhooks
+from caseflow.notify.sender import Sender
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s3cret-of-the-integrator"
+REGISTRATION = {"channel": "email", "customer_code": "C-2001", "complaint_type": "transport",
+                "description": "Cartons crushed on arrival."}
+
+
+class Receiver:
+    """An HTTP endpoint that checks each signature and answers ``failures`` times with 500 first."""
+
+    def __init__(self, failures: int = 0):
+        self.failures = failures
+        self.accepted: list[dict] = []
+        self.bad_signatures = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+                if not hmac.compare_digest(expected, self.headers.get("X-Caseflow-Signature", "")):
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                elif receiver.failures > 0:
+                    receiver.failures -= 1
+                    self.send_response(500)
+                else:
+                    event = json.loads(body)
+                    assert event["event"] == self.headers["X-Caseflow-Event"]
+                    receiver.accepted.append(event)
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def no_smtp() -> config.Settings:
+    return dataclasses.replace(config.load(), smtp=None)
+
+
+def deploy_and_hook(db: store.Database, url: str, kinds: list[str]) -> None:
+    with db.session() as s:
+        engine.deploy(s, [ROOT / "processes" / "complaint", ROOT / "processes" / "repair"], actor="admin")
+        webhooks.register(s, url, SECRET, kinds, "admin")
+
+
+def test_a_receiver_failing_twice_gets_each_event_exactly_once(database, frozen_clock, no_smtp):
+    receiver = Receiver(failures=2)
+    try:
+        deploy_and_hook(database, receiver.url, ["instance_started", "task_created"])
+        with database.session() as s:
+            iid = engine.start(s, "complaint", REGISTRATION, actor="cs1")["id"]
+        sender = Sender(database, no_smtp)
+        assert sender.run_once() == 0  # first event: 500; second event: 500
+        clock.advance(dt.timedelta(seconds=30))
+        assert sender.run_once() == 2  # both accepted at the second attempt
+        clock.advance(dt.timedelta(hours=7))
+        assert sender.run_once() == 0
+        assert sorted(e["event"] for e in receiver.accepted) == ["instance_started", "task_created"]
+        assert {e["instance"]["id"] for e in receiver.accepted} == {iid}
+        assert len({e["delivery"] for e in receiver.accepted}) == 2 and receiver.bad_signatures == 0
+        task_event, = [e for e in receiver.accepted if e["event"] == "task_created"]
+        assert task_event["task"]["name"] == "confirm_grade"
+        with database.session() as s:
+            log = webhooks.log(s)
+            assert [(d.status, d.attempts) for d in log] == [("sent", 2), ("sent", 2)]
+            assert all("HTTP 500" in (d.last_error or "") or d.last_error is None for d in log)
+    finally:
+        receiver.close()
+
+
+def test_only_the_subscribed_kinds_are_delivered_and_a_removed_hook_gets_nothing(database, frozen_clock, no_smtp):
+    receiver = Receiver()
+    try:
+        deploy_and_hook(database, receiver.url, ["instance_completed"])
+        with database.session() as s:
+            engine.start(s, "complaint", REGISTRATION, actor="cs1")
+            assert s.scalars(select(store.Notification).where(store.Notification.channel == "webhook")).all() == []
+            hook_id = webhooks.listed(s)[0]["id"]
+            webhooks.register(s, receiver.url, SECRET, ["task_created"], "admin")
+        with database.session() as s:
+            engine.start(s, "complaint", REGISTRATION, actor="cs1")
+            assert webhooks.remove(s, hook_id) and not webhooks.remove(s, hook_id)
+        assert Sender(database, no_smtp).run_once() == 1
+        assert [e["event"] for e in receiver.accepted] == ["task_created"]
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize("url, secret, kinds, field", [
+    ("ftp://x.example/h", SECRET, ["task_created"], "url"), ("http://", SECRET, ["task_created"], "url"),
+    ("https://x.example/h", "short", ["task_created"], "secret"), ("https://x.example/h", SECRET, [], "kinds"),
+    ("https://x.example/h", SECRET, ["everything"], "kinds")])
+def test_a_bad_registration_names_the_field(database, url, secret, kinds, field):
+    with database.session() as s, pytest.raises(webhooks.WebhookError) as err:
+        webhooks.register(s, url, secret, kinds, "admin")
+    assert set(err.value.fields) == {field}

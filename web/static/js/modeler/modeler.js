@@ -1,0 +1,159 @@
+// The process owner's modeler: bpmn-js Modeler + properties panel with Caseflow's groups; saves drafts,
+// runs the server's Check (the deploy validation) and, for admins, deploys a draft.
+// Bundled by build.mjs into web/static/vendor/modeler/modeler.js (no CDN).
+import BpmnModeler from 'bpmn-js/lib/Modeler';
+import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
+import spiffworkflow from './spiffworkflow-moddle.json';
+import CaseflowPropertiesProvider from './caseflow-properties.js';
+import { translator } from './translations.js';
+import lintModule from 'bpmn-js-bpmnlint';
+import lintConfig from './lint-config.js';
+
+const CaseflowModule = {
+  __init__: ['caseflowPropertiesProvider'],
+  caseflowPropertiesProvider: ['type', CaseflowPropertiesProvider],
+};
+
+function text(config, key) {
+  return (config.texts && config.texts[key]) || key;
+}
+
+async function request(config, method, url, body, contentType) {
+  const headers = { 'X-CSRFToken': config.csrfToken, Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = contentType || 'application/json';
+  const response = await fetch(url, { method, headers, body, credentials: 'same-origin' });
+  let payload = null;
+  try { payload = await response.json(); } catch (err) { payload = null; }
+  if (!response.ok) {
+    const error = new Error((payload && payload.error && payload.error.message) || response.statusText);
+    error.status = response.status;
+    error.payload = payload;
+    throw error;
+  }
+  return payload;
+}
+
+function start() {
+  const configNode = document.getElementById('modeler-config');
+  if (!configNode) return;
+  const config = JSON.parse(configNode.textContent);
+  const status = document.getElementById('modeler-status');
+  const problemsList = document.getElementById('modeler-problems');
+  const draftLabel = document.getElementById('modeler-draft');
+  const state = { draft: config.draft };
+  const deployButton = document.getElementById('modeler-deploy'); // admins only (four eyes)
+
+  const modeler = new BpmnModeler({
+    container: '#modeler-canvas',
+    propertiesPanel: { parent: '#modeler-properties' },
+    additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CaseflowModule, lintModule,
+      { translate: ['value', translator(config.locale)] }],
+    // bpmnlint's recommended rules in the editor (its button at the bottom left turns them on and off)
+    linting: { bpmnlint: lintConfig, active: false },
+    moddleExtensions: { spiffworkflow },
+    caseflow: { operators: config.operators, formFiles: config.formFiles },
+  });
+  window.caseflowModeler = modeler; // for the browser tests and the console
+
+  const say = (message, kind) => {
+    status.textContent = message;
+    status.dataset.kind = kind || 'info';
+  };
+  const showDraft = () => {
+    draftLabel.textContent = state.draft
+      ? text(config, 'Draft') + ' #' + state.draft.id + ' · ' + state.draft.updated_by + ' · ' + state.draft.status
+      : text(config, 'No draft yet');
+    if (deployButton) deployButton.disabled = !state.draft || state.draft.status !== 'open';
+  };
+
+  function selectElement(id) {
+    const element = id && modeler.get('elementRegistry').get(id);
+    if (!element) return;
+    modeler.get('selection').select(element);
+    modeler.get('canvas').scrollToElement(element);
+  }
+
+  function showProblems(problems) {
+    problemsList.replaceChildren();
+    for (const problem of problems) {
+      const item = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'modeler-problem';
+      button.dataset.element = problem.element || '';
+      button.textContent = (problem.element ? '[' + problem.element + '] ' : '')
+        + (problem.line ? problem.file + ':' + problem.line + ' ' : '') + problem.message;
+      button.addEventListener('click', () => selectElement(problem.element));
+      item.append(button);
+      problemsList.append(item);
+    }
+  }
+
+  async function save() {
+    const { xml } = await modeler.saveXML({ format: true });
+    const file = encodeURIComponent(config.bpmnFile);
+    if (state.draft) {
+      state.draft = await request(config, 'PUT', config.urls.draftFile.replace('DRAFT_ID', state.draft.id)
+        .replace('FILE', file) + '?row_version=' + state.draft.row_version, xml, 'application/xml');
+    } else {
+      state.draft = await request(config, 'POST', config.urls.newDraft + '?version=' + config.baseVersion
+        + '&file=' + file, xml, 'application/xml');
+      history.replaceState(null, '', config.urls.page + '?draft=' + state.draft.id);
+    }
+    showDraft();
+    return state.draft;
+  }
+
+  async function guarded(action) {
+    try {
+      await action();
+    } catch (err) {
+      say(err.message, 'error');
+      if (err.payload && err.payload.error && err.payload.error.fields && err.payload.error.fields.problems) {
+        showProblems(err.payload.error.fields.problems);
+      }
+    }
+  }
+
+  document.getElementById('modeler-save').addEventListener('click', () => guarded(async () => {
+    await save();
+    say(text(config, 'Draft saved.'), 'success');
+  }));
+  document.getElementById('modeler-check').addEventListener('click', () => guarded(async () => {
+    const draft = await save();
+    const result = await request(config, 'POST', config.urls.check.replace('DRAFT_ID', draft.id));
+    showProblems(result.problems);
+    say(result.problems.length ? text(config, 'Check found problems.') : text(config, 'Check: no problems.'),
+      result.problems.length ? 'error' : 'success');
+  }));
+  if (deployButton) deployButton.addEventListener('click', () => guarded(async () => {
+    if (!state.draft) return;
+    const result = await request(config, 'POST', config.urls.deploy.replace('DRAFT_ID', state.draft.id));
+    state.draft = result.draft;
+    showDraft();
+    showProblems([]);
+    const ours = result.processes.find(p => p.key === config.key) || result.processes[0];
+    say(text(config, 'Deployed as version') + ' ' + ours.version + ' (' + ours.status + ')', 'success');
+  }));
+  document.getElementById('modeler-download').addEventListener('click', () => guarded(async () => {
+    const { xml } = await modeler.saveXML({ format: true });
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([xml], { type: 'application/xml' }));
+    link.download = config.bpmnFile;
+    link.click();
+    URL.revokeObjectURL(link.href);
+  }));
+
+  showDraft();
+  modeler.importXML(config.xml).then(({ warnings }) => {
+    modeler.get('canvas').zoom('fit-viewport');
+    say(warnings.length ? warnings.length + ' ' + text(config, 'import warnings') : text(config, 'Ready.'), 'info');
+    document.body.dataset.modelerReady = '1';
+  }).catch(err => say(err.message, 'error'));
+}
+
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', start);
+} else {
+  start();
+}
