@@ -57,6 +57,15 @@ def database(tmp_path: Path, request: pytest.FixtureRequest):
     engine.clear_caches()
 
 
+@pytest.fixture
+def postgres_database(tmp_path: Path, request: pytest.FixtureRequest):
+    """A migrated database on the throwaway PostgreSQL server (for PostgreSQL-only features)."""
+    db = _make_database("postgres", tmp_path, request)
+    yield db
+    db.dispose()
+    engine.clear_caches()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_database(tmp_path: Path, request: pytest.FixtureRequest):
     """The same test on SQLite and on the throwaway PostgreSQL server."""

@@ -163,11 +163,10 @@ def test_when_the_loop_looks_next(timer_db: store.Database, frozen_clock: object
 
 
 @pytest.mark.postgres
-def test_postgres_tells_every_process_of_a_saved_timer(any_database: store.Database, tmp_path: Path) -> None:
+def test_postgres_tells_every_process_of_a_saved_timer(postgres_database: store.Database, tmp_path: Path) -> None:
     """LISTEN/NOTIFY: the listener hears of a timer committed on another connection (as another
     process's would be), and only once it is committed."""
-    if any_database.engine.dialect.name != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    any_database = postgres_database
     folder = tmp_path / "wake_1s"
     folder.mkdir()
     (folder / "wake_1s.bpmn").write_text(TIMER_BPMN.format(seconds=1))

@@ -19,7 +19,6 @@ from complaint_cases import (
     RMA,
     SPECIAL_MAJOR_BY,
     at,
-    deployed_cases,
     escalations,
     to_handling,
     to_plan,
@@ -52,11 +51,6 @@ from complaint_helpers import (
     verify_and_close,
     view,
 )
-
-
-@pytest.fixture
-def cases(session, frozen_clock):
-    return deployed_cases(session)
 
 
 def test_complete_registration_is_graded_routed_and_timed_at_once(cases):

@@ -8,7 +8,6 @@ from complaint_cases import (
     CONTAINMENT_BY,
     REACT_BY,
     at,
-    deployed_cases,
     escalations,
     to_handling,
     utc,
@@ -38,11 +37,6 @@ from complaint_helpers import (
     verify_and_close,
     view,
 )
-
-
-@pytest.fixture
-def cases(session, frozen_clock):
-    return deployed_cases(session)
 
 
 def test_override_needs_a_reason_and_recomputes_deadlines(cases, frozen_clock):

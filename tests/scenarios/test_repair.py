@@ -14,7 +14,6 @@ from repair_cases import (
     REVIEW_SEND_IN,
     RMA,
     SHANGHAI,
-    deploy,
     do,
     escalation_events,
     finish_repair,
@@ -26,12 +25,6 @@ from repair_cases import (
 )
 
 import engine
-
-
-@pytest.fixture
-def repair(session, frozen_clock):
-    deploy(session)
-    return session
 
 # --- scenarios --------------------------------------------------------------------------------
 

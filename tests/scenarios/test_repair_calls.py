@@ -15,7 +15,6 @@ from repair_cases import (
     RMA,
     SHANGHAI,
     caller_data_passes,
-    deploy,
     do,
     escalation_events,
     finish_repair,
@@ -26,11 +25,6 @@ from repair_cases import (
 
 import engine
 
-
-@pytest.fixture
-def repair(session, frozen_clock):
-    deploy(session)
-    return session
 
 def test_repair_numbers_are_readable_and_unique(repair, monkeypatch):
     first = to_device_wait(repair)
