@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from caseflow import bundles
-from caseflow._engine import definitions, migration, records, run, timers, workflows
+from caseflow._engine import definitions, delegation, migration, records, run, timers, try_run, workflows
 from caseflow._engine import deploy as _deploy
 from caseflow._engine import diff as _diff
 from caseflow._engine import facts as _facts
@@ -53,12 +53,13 @@ __all__ = [
     "start", "task_form", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
     "list_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
     "due_instance_ids", "next_timer_due", "on_timers_saved", "listen_for_timers", "fire_timers",
-    "fire_due_timers", "rebuild_facts",
+    "fire_due_timers", "rebuild_facts", "try_bundle", "delegate", "record_event",
     "get_definition", "find_definition", "list_versions", "version_info", "pin", "unpin", "diff_versions",
     "diff_lines", "diff_files", "check_bundle", "migration_candidates", "migration_plan", "migrate", "clear_caches",
 ]
 
 UNFINISHED_STATUSES = definitions.UNFINISHED_STATUSES
+record_event = delegation.record_event  # audit a comment or an absence (an action that saves no case)
 
 # --- deploying and deployed versions ------------------------------------------------------------
 
@@ -114,6 +115,12 @@ def check_bundle(session: Session, bundle: bundles.Bundle) -> list[bundles.Probl
     return []
 
 
+def try_bundle(session: Session, bundle: bundles.Bundle, key: str, data: dict | None, answers: list) -> dict:
+    """Run process ``key`` of an undeployed ``bundle`` on sample data in memory, answering its human
+    tasks with ``answers`` in turn; nothing is stored, no mail goes out (see ``_engine.try_run``)."""
+    return try_run.try_bundle(session, bundle, key, data, answers)
+
+
 def diagram(session: Session, definition_id: int) -> dict[str, str]:
     """The BPMN files of a deployed version (file name -> XML)."""
     return records.diagram(session, definition_id)
@@ -167,6 +174,11 @@ def claim(session: Session, task_id: str, actor: Actor) -> TaskRecord:
 def unclaim(session: Session, task_id: str, actor: Actor) -> TaskRecord:
     """Give a claimed task back to its role (its holder or an admin)."""
     return run.unclaim(session, task_id, actor)
+
+
+def delegate(session: Session, task_id: str, to: str, reason: str, actor: Actor) -> TaskRecord:
+    """Hand a ready task to ``to`` of its role (their substitute when absent), with a reason; audited, notified."""
+    return delegation.delegate(session, task_id, to, reason, actor)
 
 
 def retry(session: Session, instance_id: int, actor: Actor | str = SYSTEM) -> CaseRecord:

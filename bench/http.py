@@ -13,7 +13,7 @@ per completion request (``inprocess_complete_ms``); with ``--baseline REF`` the 
 measurement runs, in the same run, against the files of commit ``REF`` (``git archive``, no
 change to the checkout): ``inprocess_complete_ms_baseline`` and ``inprocess_ratio``.
 
-    .venv/bin/python bench/http.py [--json] [--skip-postgres] [--baseline 2fb304f] [--profile]
+    .venv/bin/python bench/http.py [--json] [--skip-postgres] [--workers 2] [--baseline 2fb304f] [--profile]
 """
 from __future__ import annotations
 
@@ -200,8 +200,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(url: str, threads: int) -> Iterator[int]:
-    """``caseflow serve`` on ``url`` in a child process; yields its port, stops it after."""
+def serving(url: str, threads: int, workers: int = 1) -> Iterator[int]:
+    """``caseflow serve`` on ``url`` in a child process (``--workers`` server processes); yields its
+    port, stops it after."""
     port = _free_port()
     instance = tempfile.mkdtemp(prefix="caseflow-bench-")
     env = dict(os.environ, CASEFLOW_DATABASE_URL=url, CASEFLOW_INSTANCE_DIR=instance,
@@ -209,7 +210,8 @@ def serving(url: str, threads: int) -> Iterator[int]:
     caseflow = Path(sys.executable).with_name("caseflow")
     log = open(Path(instance) / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([str(caseflow), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", str(threads)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--threads", str(threads), "--workers", str(workers)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -351,11 +353,11 @@ def timer_lateness(port: int, token: str, count: int, timeout: float = 30.0) -> 
         client.close()
 
 
-def measure_http(url: str, args: argparse.Namespace) -> dict:
+def measure_http(url: str, args: argparse.Namespace, workers: int = 1) -> dict:
     """Every client level and the timer lateness on one database."""
     token = prepare(url)
     out: dict[str, Any] = {}
-    with serving(url, args.threads) as port:
+    with serving(url, args.threads, workers) as port:
         warm = Client(port, token)
         warm.call("GET", "/me")
         warm.close()
@@ -378,6 +380,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the --baseline comparison")
     parser.add_argument("--profile", action="store_true", help="print the cProfile of the in-process run")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="server processes on PostgreSQL (serve --workers)")
     parser.add_argument("--inprocess-only", action="store_true", help="only the in-process figures")
     args = parser.parse_args()
 
@@ -399,7 +402,7 @@ def main() -> None:
 
         server = PostgresServer().start()
         try:
-            runs["pg"] = measure_http(server.create_database("bench_http"), args)
+            runs["pg"] = measure_http(server.create_database("bench_http"), args, args.workers)
         finally:
             server.stop()
     errors = 0
@@ -414,6 +417,7 @@ def main() -> None:
     for key in ("pg_c1_per_s", "pg_c32_per_s", "pg_c32_p95_ms"):
         result.setdefault(key, None)
     result["errors"] = errors
+    result["pg_workers"] = args.workers
     timers = runs.get("pg", runs["sqlite"])["timers"]  # the PostgreSQL run when there is one
     result["timer_late_p50_s"], result["timer_late_p95_s"] = timers["p50_s"], timers["p95_s"]
     result["timer_late_sqlite_p95_s"] = runs["sqlite"]["timers"]["p95_s"]

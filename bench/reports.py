@@ -13,10 +13,17 @@ manager's token) after one untimed warm-up; the figure is the median of ``--repe
 requests over the default range (the last 12 months).
 
     .venv/bin/python bench/reports.py [--json] [--repeats N] [--small N] [--large N] [--database URL]
+                                      [--keep DIR] [--profile]
+
+``--keep DIR`` keeps the SQLite file (``DIR/reports.sqlite3``) and the instance folder in DIR
+and reuses them on the next run (the fill only tops up to each size; with ``--database``, the
+database given is reused likewise); ``--profile`` prints each SQL statement's time at the
+largest size.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -38,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench import seed as seeding  # noqa: E402
-from caseflow import clock, store  # noqa: E402
+from caseflow import clock, fact_summary, store  # noqa: E402
 
 PASSWORD = "bench-password-1"
 MANAGER = "bench-manager"
@@ -47,6 +54,8 @@ CHUNK = 2_000
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=seeding.TZ)
 DEPARTMENTS = ("quality", "logistics", "marketing", "customer_service", "manager", "service_center")
 CLASSES = (("major", 2), ("general", 1), ("other", 0))
+WAITING_URL = (f"/api/v1/reports/waiting?process=complaint&from={(NOW - dt.timedelta(days=365)).date().isoformat()}"
+               f"&to={NOW.date().isoformat()}")
 
 
 def setup(tmp: Path, url: str | None) -> tuple[store.Database, Any, str]:
@@ -62,16 +71,20 @@ def setup(tmp: Path, url: str | None) -> tuple[store.Database, Any, str]:
     import engine
 
     with db.session() as s:
-        engine.deploy(s, seeding.BUNDLES, actor="bench")
-        accounts.create_user(s, MANAGER, PASSWORD, ["manager"], "Bench Manager")
+        reused = accounts.find_user(s, MANAGER) is not None
+        if not reused:
+            engine.deploy(s, seeding.BUNDLES, actor="bench")
+            accounts.create_user(s, MANAGER, PASSWORD, ["manager"], "Bench Manager")
         _row, token = accounts.create_token(s, MANAGER, "bench")
-    seeding.seed(db.session, complaints=40, repairs=5, months=12, start=NOW - dt.timedelta(days=360))
+    if not reused:
+        seeding.seed(db.session, complaints=40, repairs=5, months=12, start=NOW - dt.timedelta(days=360))
     clock.set(NOW)
     return db, create_app({"TESTING": True}, database=db), token
 
 
 def fill(db: store.Database, total: int, rng: random.Random) -> None:
-    """Bulk-insert synthetic complaints (instance and facts rows) until ``total`` complaints are stored."""
+    """Bulk-insert synthetic complaints (instance and facts rows) until ``total`` complaints are stored,
+    then sum the report summaries again."""
     case_t, facts_t = store.ProcessInstance.__table__, store.CaseFacts.__table__
     with db.engine.connect() as conn:
         template = dict(conn.execute(select(case_t).where(case_t.c.process_key == "complaint",
@@ -95,6 +108,7 @@ def fill(db: store.Database, total: int, rng: random.Random) -> None:
             row: dict[str, Any] = dict(
                 instance_id=iid, process_key="complaint", registered_at=registered,
                 registered_month=registered.astimezone(seeding.TZ).strftime("%Y-%m"),
+                registered_day=registered.astimezone(seeding.TZ).strftime("%Y-%m-%d"),
                 department=rng.choice(DEPARTMENTS), customer_code=f"C-{rng.randrange(300):04d}",
                 customer_name=f"Customer {rng.randrange(300):03d}", product_model=rng.choice(seeding.MODELS),
                 complaint_type=rng.choice(seeding.TYPES), kpi_class=kpi_class, kpi_weight=weight, loss_amount=loss,
@@ -114,6 +128,8 @@ def fill(db: store.Database, total: int, rng: random.Random) -> None:
             conn.execute(insert(case_t), cases)
             conn.execute(insert(facts_t), facts)
         remaining -= len(cases)
+    with db.engine.begin() as conn:  # the report summaries, as the facts writer keeps them
+        fact_summary.rebuild(conn)
 
 
 def signed_in(app: Any) -> Any:
@@ -137,6 +153,34 @@ def timed(client: Any, url: str, repeats: int, headers: dict | None = None) -> f
     return statistics.median(timings)
 
 
+def profile(db: store.Database, page_client: Any, api_client: Any, api_url: str, headers: dict) -> None:
+    """Print each SQL statement the dashboard and the API run, with its time (slowest first)."""
+    from sqlalchemy import event
+
+    for label, client, url, hdrs in (("dashboard", page_client, "/reports", None),
+                                     ("api", api_client, api_url, headers),
+                                     ("waiting", api_client, WAITING_URL, headers)):
+        spent: list[tuple[float, str]] = []
+
+        def before(conn: Any, _cursor: Any, _statement: Any, _params: Any, _context: Any, _many: Any) -> None:
+            conn.info["started"] = time.perf_counter()
+
+        def after(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: Any,
+                  spent: list[tuple[float, str]] = spent) -> None:
+            spent.append(((time.perf_counter() - conn.info["started"]) * 1000, " ".join(statement.split())[:160]))
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        event.listen(db.engine, "after_cursor_execute", after)
+        started = time.perf_counter()
+        client.get(url, headers=hdrs).get_data()
+        total = (time.perf_counter() - started) * 1000
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+        print(f"{label}: {total:.1f} ms, {len(spent)} statements, {sum(t for t, _ in spent):.1f} ms in SQL")
+        for ms, text in sorted(spent, reverse=True)[:8]:
+            print(f"  {ms:8.1f} ms  {text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -144,13 +188,20 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the database and instance folder in DIR")
+    parser.add_argument("--profile", action="store_true", help="print the SQL statements' times at the largest size")
     args = parser.parse_args()
     rng = random.Random(3)
     frm = (NOW - dt.timedelta(days=365)).date().isoformat()
     api_url = f"/api/v1/reports/kpis?from={frm}&to={NOW.date().isoformat()}"
     result: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        db, app, token = setup(Path(tmp_name), args.database)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            folder = args.keep
+        else:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        db, app, token = setup(folder, args.database)
         page_client, api_client = signed_in(app), app.test_client()
         headers = {"Authorization": f"Bearer {token}"}
         for size in (args.small, args.large):
@@ -159,6 +210,9 @@ def main() -> None:
             result[f"seed_{size}_s"] = round(time.perf_counter() - started, 1)
             result[f"dashboard_{size}_ms"] = round(timed(page_client, "/reports", args.repeats), 1)
             result[f"api_{size}_ms"] = round(timed(api_client, api_url, args.repeats, headers), 1)
+            result[f"waiting_{size}_ms"] = round(timed(api_client, WAITING_URL, args.repeats, headers), 1)
+        if args.profile:
+            profile(db, page_client, api_client, api_url, headers)
         result["backend"] = db.engine.dialect.name
         db.dispose()
     clock.reset()
@@ -166,9 +220,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"{result['backend']}, median of {args.repeats} requests, range: the last 12 months")
-    print(f"{'complaints':>12}{'dashboard ms':>15}{'API ms':>10}")
+    print(f"{'complaints':>12}{'dashboard ms':>15}{'API ms':>10}{'waiting API ms':>17}")
     for size in (args.small, args.large):
-        print(f"{size:>12,}{result[f'dashboard_{size}_ms']:>15.1f}{result[f'api_{size}_ms']:>10.1f}")
+        print(f"{size:>12,}{result[f'dashboard_{size}_ms']:>15.1f}{result[f'api_{size}_ms']:>10.1f}"
+              f"{result[f'waiting_{size}_ms']:>17.1f}")
 
 
 if __name__ == "__main__":

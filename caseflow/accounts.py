@@ -13,17 +13,16 @@ import functools
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy import event as sqla_event
 from sqlalchemy.orm import Session, object_session
 
-from caseflow import clock, store
+from caseflow import clock, store, token_cache
 
 __all__ = [
     "ROLES", "AccountError", "TokenError", "DemoUser", "DEMO_USERS", "ApiCaller", "TOKEN_PREFIX",
@@ -46,14 +45,27 @@ ROLES: dict[str, tuple[str, str]] = {
     "production": ("Production", "生产部"),
     "process_owner": ("Process owner", "流程负责人"),
     "admin": ("Administrator", "系统管理员"),
+    # The customer, through the portal's task links (caseflow/portal_links.py); no staff user holds it.
+    "customer": ("Customer", "客户"),
 }
+CUSTOMER_ROLE = "customer"
 
 
-class AccountError(ValueError):
+class _CodedError(ValueError):
+    """``str(err)`` is the English text (CLI, API); ``message_code`` and ``message_args`` let the
+    web UI say it in the user's language."""
+
+    def __init__(self, message: str, code: str = "invalid", **args: Any) -> None:
+        super().__init__(message)
+        self.message_code = code
+        self.message_args = args
+
+
+class AccountError(_CodedError):
     """A user record cannot be created or changed as asked."""
 
 
-class TokenError(ValueError):
+class TokenError(_CodedError):
     """A token cannot be created or revoked as asked (no such user or token, bad name)."""
 
 
@@ -71,7 +83,7 @@ def _dummy_hash() -> str:
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
     if len(password) < 4:
-        raise AccountError("the password needs at least 4 characters")
+        raise AccountError("the password needs at least 4 characters", "password_too_short", minimum=4)
     return _hasher.hash(password)
 
 
@@ -120,14 +132,16 @@ def authenticate(session: Session, username: str, password: str) -> store.User |
 def _check_username(username: str) -> str:
     name = username.strip()
     if not name or len(name) > 100 or any(c.isspace() for c in name):
-        raise AccountError("a user name is 1-100 characters without spaces")
+        raise AccountError("a user name is 1-100 characters without spaces", "bad_username")
     return name
 
 
 def _check_roles(roles: list[str]) -> list[str]:
     cleaned = sorted({r.strip() for r in roles if r.strip()})
     if not cleaned:
-        raise AccountError("a user needs at least one role")
+        raise AccountError("a user needs at least one role", "no_role")
+    if CUSTOMER_ROLE in cleaned:
+        raise AccountError("the customer role belongs to the portal's links, never to a staff user", "customer_role")
     return cleaned
 
 
@@ -136,7 +150,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     """Add a user; raises AccountError when the name is taken or the input is not valid."""
     name = _check_username(username)
     if find_user(session, name) is not None:
-        raise AccountError(f"user {name!r} already exists")
+        raise AccountError(f"user {name!r} already exists", "user_exists", name=name)
     user = store.User(username=name, password_hash=hash_password(password),
                       display_name=(display_name or "").strip() or None, locale=locale, active=True)
     user.roles = [store.UserRole(role=r) for r in _check_roles(roles)]
@@ -188,7 +202,7 @@ def known_roles(session: Session) -> list[str]:
     """The catalogue's roles plus any role held by a user or a task (e.g. from a new lane)."""
     found = set(session.scalars(select(store.UserRole.role).distinct()))
     found |= {r for r in session.scalars(select(store.HumanTask.role).distinct()) if r}
-    return list(ROLES) + sorted(found - set(ROLES))
+    return [r for r in ROLES if r != CUSTOMER_ROLE] + sorted(found - set(ROLES))
 
 
 # --- demo users -------------------------------------------------------------------------------------
@@ -247,7 +261,7 @@ def require_user(session: Session, username: str) -> store.User:
     """The user ``username``; raises TokenError (not found) when there is none."""
     user = find_user(session, username)
     if user is None:
-        raise TokenError(f"no user {username!r}")
+        raise TokenError(f"no user {username!r}", "no_user", name=username)
     return user
 
 
@@ -262,10 +276,10 @@ def create_token(session: Session, username: str, name: str | None = None) -> tu
     """A new token for ``username``: returns the row and the plain token (shown once)."""
     user = require_user(session, username)
     if not user.active:
-        raise TokenError(f"user {username!r} is deactivated")
+        raise TokenError(f"user {username!r} is deactivated", "user_inactive", name=username)
     label = (name or "").strip() or f"token {clock.now():%Y-%m-%d %H:%M}"
     if len(label) > 200:
-        raise TokenError("a token name has at most 200 characters")
+        raise TokenError("a token name has at most 200 characters", "token_name_too_long", maximum=200)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = store.ApiToken(user_id=user.id, name=label, token_hash=hash_token(plain), created_at=clock.now())
     session.add(row)
@@ -293,7 +307,7 @@ def revoke_token(session: Session, token_id: int, username: str | None = None) -
     """Revoke a token (of ``username`` only, when given); revoking twice is harmless."""
     row = get_token(session, token_id, username)
     if row is None:
-        raise TokenError(f"no token {token_id}" + (f" of user {username!r}" if username else ""))
+        raise TokenError(f"no token {token_id}" + (f" of user {username!r}" if username else ""), "no_token")
     if row.revoked_at is None:
         row.revoked_at = clock.now()
     session.flush()
@@ -325,14 +339,11 @@ class ApiCaller:
         return "admin" in self.roles
 
 
-# --- token authentication: one query, then a short-lived cache ---------------------------------------
+# --- token authentication: one query, then a short-lived cache (caseflow.token_cache) ----------
 
-#: How long a process trusts a token it has checked. Revoking a token, a new password, a
-#: deactivation or new roles take effect at once in the process that makes the change (its
-#: cache forgets the user, again when the change commits) and within this time in the others.
-TOKEN_CACHE_TTL_S = 5.0
-_TOKEN_CACHE_MAX = 10_000  # entries; a full cache is emptied (tokens are few, callers fewer)
-_FORGET_ON_COMMIT = "caseflow_forget_token_users"  # session.info key: user ids to forget at commit
+TOKEN_CACHE_TTL_S = token_cache.TOKEN_CACHE_TTL_S
+clear_token_cache = token_cache.clear
+_forget_user = token_cache.forget_user
 
 _T: Table = store.ApiToken.__table__  # type: ignore[assignment]  # declarative tables are Tables
 _U: Table = store.User.__table__  # type: ignore[assignment]
@@ -347,78 +358,6 @@ _AUTH_QUERY = (
 _TOUCH_TOKEN = update(_T).where(_T.c.id == bindparam("token_id")).values(last_used_at=bindparam("now"))
 
 
-@dataclass
-class _Cached:
-    caller: ApiCaller
-    expires: float  # time.monotonic()
-    last_used_at: dt.datetime | None
-
-
-class _TokenCache:
-    """Checked tokens by SHA-256 digest, each trusted for ``ttl`` seconds.
-
-    ``forget_user`` drops a user's entries and raises the generation, so an answer read from
-    the database before the change is not stored after it.
-    """
-
-    def __init__(self, ttl: float):
-        self.ttl = ttl
-        self._entries: dict[str, _Cached] = {}
-        self._lock = threading.Lock()
-        self.generation = 0
-
-    def get(self, digest: str) -> _Cached | None:
-        entry = self._entries.get(digest)
-        if entry is not None and entry.expires <= time.monotonic():
-            with self._lock:
-                self._entries.pop(digest, None)
-            return None
-        return entry
-
-    def put(self, digest: str, entry: _Cached, generation: int) -> None:
-        with self._lock:
-            if generation != self.generation:
-                return
-            if len(self._entries) >= _TOKEN_CACHE_MAX:
-                self._entries.clear()
-            self._entries[digest] = entry
-
-    def forget_user(self, user_id: int) -> None:
-        with self._lock:
-            self.generation += 1
-            for digest in [d for d, e in self._entries.items() if e.caller.user_id == user_id]:
-                del self._entries[digest]
-
-    def clear(self) -> None:
-        with self._lock:
-            self.generation += 1
-            self._entries.clear()
-
-
-_TOKENS = _TokenCache(TOKEN_CACHE_TTL_S)
-
-
-def clear_token_cache() -> None:
-    """Forget every checked token (tests; a process that changed accounts behind this module's back)."""
-    _TOKENS.clear()
-
-
-def _forget_user(session: Session | None, user_id: int | None) -> None:
-    """The cached tokens of ``user_id`` are no longer trusted: now, and again when ``session`` commits
-    (a request that read the old rows meanwhile may have cached them)."""
-    if user_id is None:
-        return
-    _TOKENS.forget_user(user_id)
-    if session is not None:
-        session.info.setdefault(_FORGET_ON_COMMIT, set()).add(user_id)
-
-
-@sqla_event.listens_for(Session, "after_commit")
-def _forget_committed(session: Session) -> None:
-    for user_id in session.info.pop(_FORGET_ON_COMMIT, ()):
-        _TOKENS.forget_user(user_id)
-
-
 def authenticate_token(session: Session, plain: str) -> ApiCaller | None:
     """The caller for a presented token, or None (unknown, revoked, or the user is inactive).
 
@@ -430,9 +369,10 @@ def authenticate_token(session: Session, plain: str) -> ApiCaller | None:
         return None
     digest = hash_token(plain)
     now = clock.now()
-    entry = _TOKENS.get(digest)
+    cache = token_cache.TOKENS if token_cache.usable(session) else None
+    entry = cache.get(digest) if cache is not None else None
     if entry is None:
-        generation = _TOKENS.generation
+        generation = token_cache.TOKENS.generation
         found = session.connection().execute(_AUTH_QUERY, {"digest": digest}).all()
         if not found:
             return None
@@ -441,8 +381,9 @@ def authenticate_token(session: Session, plain: str) -> ApiCaller | None:
             return None
         caller = ApiCaller(row.user_id, row.username, row.display_name,
                            frozenset(r.role for r in found if r.role is not None), row.token_id)
-        entry = _Cached(caller, time.monotonic() + _TOKENS.ttl, row.last_used_at)
-        _TOKENS.put(digest, entry, generation)
+        entry = token_cache.Cached(caller, time.monotonic() + token_cache.TOKENS.ttl, row.last_used_at)
+        if cache is not None:
+            cache.put(digest, entry, generation)
     if entry.last_used_at is None or now - entry.last_used_at > _LAST_USED_RESOLUTION:
         session.connection().execute(_TOUCH_TOKEN, {"token_id": entry.caller.token_id, "now": now})
         entry.last_used_at = now

@@ -17,10 +17,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from caseflow import clock, config, store
+from caseflow import clock, config, fact_summary, store
 from caseflow import manifest as manifests
 from service_tasks import calendar_ops
 
@@ -144,9 +144,10 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
 
     registered = parse_due(value("registered_at")) if isinstance(value("registered_at"), str) else None
     registered = registered or created_at
+    local = registered.astimezone(tz)
     row: dict[str, Any] = dict(instance_id=instance_id, process_key=process_key, registered_at=registered,
-                               registered_month=registered.astimezone(tz).strftime("%Y-%m"), status=status,
-                               updated_at=now)
+                               registered_month=local.strftime("%Y-%m"), registered_day=local.strftime("%Y-%m-%d"),
+                               status=status, updated_at=now)
     for column in _TEXT_FIELDS:
         row[column] = _text(value(column), 300 if column == "customer_name" else 200)
     for column in _AMOUNT_FIELDS:
@@ -196,20 +197,24 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
 
 
 def upsert(session: Session, row: dict[str, Any]) -> None:
-    """Insert or update the facts row of one case."""
+    """Insert or update the facts row of one case, and move the report summaries with it."""
     conn = session.connection()
+    before = fact_summary.contribution(conn, row["instance_id"])
     params = {k: v for k, v in row.items() if k != "instance_id"}
     if conn.execute(_UPDATE, dict(params, _id=row["instance_id"])).rowcount == 0:
         conn.execute(_INSERT, row)
+    fact_summary.apply(conn, before, fact_summary.contribution(conn, row["instance_id"]))
 
 
 def rebuild(session: Session, process_key: str | None = None) -> int:
     """Derive the facts of every case again (of ``process_key`` when given); returns rows written.
 
     Reads instance rows (never their workflow state) and task rows in batches of ``BATCH``;
-    each batch replaces its cases' rows.
+    each batch replaces its cases' rows; then the report summaries are summed again (when the
+    database has them: a migration may call this at an older revision, whose columns are written).
     """
     conn = session.connection()
+    present = {c["name"] for c in inspect(conn).get_columns("case_facts")}
     manifest_of: dict[int, manifests.Manifest] = {}
     stmt = (select(_CASE.c.id, _CASE.c.definition_id, _CASE.c.process_key, _CASE.c.status, _CASE.c.data,
                    _CASE.c.created_at, _CASE.c.completed_at).order_by(_CASE.c.id))
@@ -219,6 +224,8 @@ def rebuild(session: Session, process_key: str | None = None) -> int:
     while True:
         batch = conn.execute(stmt.where(_CASE.c.id > last_id).limit(BATCH)).all()
         if not batch:
+            if inspect(conn).has_table("case_fact_day"):
+                fact_summary.rebuild(conn, process_key)
             return written
         last_id = batch[-1].id
         ids = [r.id for r in batch]
@@ -239,5 +246,5 @@ def rebuild(session: Session, process_key: str | None = None) -> int:
                               completed_at=_aware(r.completed_at), tasks=tasks.get(r.id, []), now=now, tz=tz))
         conn.execute(delete(_FACTS).where(_FACTS.c.instance_id.in_(ids)))
         if out:
-            conn.execute(_INSERT, out)
+            conn.execute(_INSERT, [{k: v for k, v in r.items() if k in present} for r in out])
         written += len(out)

@@ -37,6 +37,15 @@ class Settings:
     smtp: SmtpSettings | None = None
     #: The address people reach the UI at (links in e-mails), e.g. https://caseflow.example.com
     public_url: str = ""
+    #: Staff hear that a task is due soon this many hours before its deadline (caseflow.notify.deadlines).
+    due_soon_hours: float = 24.0
+    #: Customer portal: hours a task link stays valid; staff roles that may act on a customer's behalf.
+    portal_link_hours: int = 14 * 24
+    portal_staff_roles: tuple[str, ...] = ("customer_service", "service_center")
+    #: Minutes in which the author of a comment may still edit or delete it.
+    comment_edit_minutes: int = 15
+    #: Process owners deploy their drafts themselves (off: only an admin deploys a draft, four eyes).
+    owners_may_deploy: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,17 @@ class SmtpSettings:
     starttls: bool
     sender: str  # the From address
     timeout_s: float = 30.0
+
+
+def pool_options(url: str) -> dict[str, int]:
+    """Connection pool sizing for a server database (not SQLite): ``CASEFLOW_DB_POOL_SIZE``
+    (connections kept open, default 10) and ``CASEFLOW_DB_MAX_OVERFLOW`` (extra ones opened under
+    load and closed after, default 5), per process; see docs/deployment.md for the sizing rule."""
+    if url.startswith("sqlite"):
+        return {}
+    return {"pool_size": int(os.environ.get("CASEFLOW_DB_POOL_SIZE", "10")),
+            "max_overflow": int(os.environ.get("CASEFLOW_DB_MAX_OVERFLOW", "5")),
+            "pool_recycle": 1800}
 
 
 def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings | None:
@@ -91,4 +111,10 @@ def load() -> Settings:
         proxy_fix=int(os.environ.get("CASEFLOW_PROXY_FIX", "0")),
         smtp=smtp_settings(),
         public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "").rstrip("/"),
+        due_soon_hours=float(os.environ.get("CASEFLOW_DUE_SOON_HOURS", "24")),
+        portal_link_hours=int(os.environ.get("CASEFLOW_PORTAL_LINK_HOURS", str(14 * 24))),
+        portal_staff_roles=tuple(r.strip() for r in os.environ.get(
+            "CASEFLOW_PORTAL_STAFF_ROLES", "customer_service,service_center").split(",") if r.strip()),
+        comment_edit_minutes=int(os.environ.get("CASEFLOW_COMMENT_EDIT_MINUTES", "15")),
+        owners_may_deploy=os.environ.get("CASEFLOW_OWNERS_MAY_DEPLOY", "0").lower() in ("1", "true", "yes"),
     )

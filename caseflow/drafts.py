@@ -9,21 +9,24 @@ audited as ``deployed`` with the draft as its bundle). This module is the one wr
 """
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 import engine
-from caseflow import bundles, clock, limits, store, uploads
+from caseflow import bundles, clock, drafts_blank, limits, store, uploads
 
-__all__ = ["MAX_FILES", "OPEN", "DEPLOYED", "create", "get", "list_drafts", "as_dict", "put_files", "remove_file",
-           "bundle_of", "check", "diff", "deploy"]
+__all__ = ["MAX_FILES", "OPEN", "DEPLOYED", "create", "create_blank", "get", "list_drafts", "as_dict", "put_files",
+           "remove_file", "bundle_of", "bundle_zip", "check", "try_draft", "diff", "may_deploy", "deploy"]
 
 MAX_FILES = uploads.MAX_UPLOAD_FILES
 MAX_TOTAL_CHARS = uploads.MAX_TOTAL_BYTES
 OPEN, DEPLOYED = "open", "deployed"
 _KEY_CHARS = 200
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # a fixed time: the same files give the same archive
 
 
 def create(session: Session, key: str, version: int | None, author: str) -> store.ProcessDraft:
@@ -36,6 +39,23 @@ def create(session: Session, key: str, version: int | None, author: str) -> stor
     draft = store.ProcessDraft(key=key, base_definition_id=base.id, base_version=base.version,
                                files=dict(base.files), author=author, created_at=now, updated_at=now,
                                updated_by=author, status=OPEN, row_version=1)
+    session.add(draft)
+    session.flush()
+    return draft
+
+
+def create_blank(session: Session, key: str, name: str | None, author: str) -> store.ProcessDraft:
+    """A draft of a new process ``key`` from the blank template (pool, two lanes, start, a user task
+    with its form, end); ``engine.InvalidData`` for a bad key, ``engine.Conflict`` when ``key`` is deployed."""
+    problem = drafts_blank.key_problem(key)
+    if problem:
+        raise engine.InvalidData({"key": problem})
+    if session.scalar(select(store.ProcessDefinition.id).where(store.ProcessDefinition.key == key).limit(1)):
+        raise engine.Conflict(f"process {key!r} is deployed already: start a draft from its latest version")
+    now = clock.now()
+    draft = store.ProcessDraft(key=key, base_definition_id=None, base_version=None,
+                               files=drafts_blank.blank_files(key, name), author=author, created_at=now,
+                               updated_at=now, updated_by=author, status=OPEN, row_version=1)
     session.add(draft)
     session.flush()
     return draft
@@ -137,12 +157,40 @@ def bundle_of(draft: store.ProcessDraft) -> bundles.Bundle:
     return bundles.Bundle(source=f"draft {draft.id}", files=dict(draft.files))
 
 
+def bundle_zip(files: dict[str, str]) -> bytes:
+    """A bundle's files (name -> text) as a zip archive, each file at the top level in UTF-8: what
+    ``caseflow deploy``, an upload and bpmn.io / Camunda Modeler (after unpacking) open as it is."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name].encode("utf-8"))
+    return out.getvalue()
+
+
 def check(session: Session, draft: store.ProcessDraft) -> list[bundles.Problem]:
     """Every problem deploying the draft would report (nothing is stored); [] when it would deploy."""
+    return check_files(draft) or engine.check_bundle(session, bundle_of(draft))
+
+
+def try_draft(session: Session, draft: store.ProcessDraft, data: dict | None, answers: list[Any]) -> dict:
+    """Run the draft's process on sample data in a sandbox that is thrown away (``engine.try_bundle``):
+    the path, operator outputs, the human tasks reached with their forms, the end state. Nothing is
+    stored; ``engine.DeployRejected`` when the draft would not deploy, ``engine.InvalidData`` for bad input."""
+    problems = check_files(draft)
+    if problems:
+        raise engine.DeployRejected(problems)
+    return engine.try_bundle(session, bundle_of(draft), draft.key, data, answers)
+
+
+def check_files(draft: store.ProcessDraft) -> list[bundles.Problem]:
+    """The problems of the draft's files as files (an upload's rules), before any parsing."""
     bundle = bundle_of(draft)
     if not bundle.bpmn_names:
         return [bundles.Problem("the draft has no .bpmn file")]
-    return uploads.precheck(bundle) or engine.check_bundle(session, bundle)
+    return uploads.precheck(bundle)
 
 
 def diff(session: Session, draft: store.ProcessDraft) -> dict:
@@ -156,6 +204,12 @@ def diff(session: Session, draft: store.ProcessDraft) -> dict:
                                "to": {"key": draft.key, "version": f"{draft.base_version} + draft {draft.id}"}})
     return {**result, "draft_id": draft.id, "key": draft.key, "base_version": draft.base_version,
             "identical": identical, "text": lines}
+
+
+def may_deploy(roles: set[str] | frozenset[str], owners_may_deploy: bool) -> bool:
+    """Whether someone with ``roles`` deploys drafts: admins always; process owners only when the
+    setting ``CASEFLOW_OWNERS_MAY_DEPLOY`` lets them (off by default: four eyes)."""
+    return "admin" in roles or (owners_may_deploy and "process_owner" in roles)
 
 
 def deploy(session: Session, draft: store.ProcessDraft, actor: engine.Actor | str) -> dict:

@@ -33,6 +33,8 @@ still gets a proper case page:
   Default: none, the side panel shows the key fields.
 - ``facts`` — ``{fields, deadlines, follow_up_tasks, turnaround}``: which data keys feed the
   case-facts table of the KPI reports (:class:`Facts`). Default: none, the process keeps no facts.
+- ``outcome`` — ``{key, values: {value: {en, zh}}}``: the data key a finished case's end state is
+  in (``rejected``, ``abandoned`` …) and the words for each value. Default: none, the status alone.
 - ``$comment`` — free text for the author, ignored.
 
 A deadline's ``label`` and an ``output_labels`` entry are ``{"en": …, "zh": …}`` (at least one
@@ -110,6 +112,10 @@ SCHEMA: dict[str, Any] = {
             "propertyNames": {"type": "string", "pattern": f"^({_NCNAME}:)?{_NCNAME}$"},
             "additionalProperties": {"$ref": "#/$defs/data_keys", "maxItems": 30},
         },
+        "outcome": {"type": "object", "additionalProperties": False, "required": ["key", "values"],
+                    "properties": {"key": {"$ref": "#/$defs/data_key"}, "values": {
+                        "type": "object", "minProperties": 1, "maxProperties": 50, "propertyNames": {
+                            "$ref": "#/$defs/data_key"}, "additionalProperties": {"$ref": "#/$defs/label"}}}},
         "facts": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -205,6 +211,7 @@ class Manifest:
     task_fields: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     present: bool = False
     facts: Facts | None = None  # None: the process keeps no case facts
+    outcome: tuple[str, Mapping[str, Label]] | None = None  # (data key, value -> its words); None: none
 
     def label(self, key: str) -> Label | None:
         """The manifest's label of a data key: its output label, else its deadline's label."""
@@ -478,6 +485,9 @@ def load(files: dict[str, str]) -> Manifest:
         task_fields=MappingProxyType({str(k): tuple(v) for k, v in (doc.get("task_fields") or {}).items()}),
         present=present,
         facts=_facts(doc["facts"]) if "facts" in doc else None,
+        outcome=(doc["outcome"]["key"], _frozen_labels({v: Label(en=w.get("en"), zh=w.get("zh"))
+                                                        for v, w in doc["outcome"]["values"].items()}))
+        if "outcome" in doc else None,
     )
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-from caseflow import clock
+from caseflow import clock, config
 
 
 class UTCDateTime(TypeDecorator):
@@ -120,10 +120,11 @@ class ProcessInstance(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
     completed_at: Mapped[dt.datetime | None] = mapped_column()
     row_version: Mapped[str] = mapped_column(String(32))
-    # The serialized workflow (tens of KB): only the engine reads it, with Core
-    # (``caseflow._engine.rows.load_state``). Pages never load it: deferred, and loading it
-    # through the ORM raises instead of quietly costing a query per row. Kept the last
-    # column so that reading the others never walks its overflow pages (SQLite).
+    # The instance-level part of the serialized workflow; its tasks are rows of ``workflow_task``
+    # (``store_state``). Only the engine reads it, with Core (``caseflow._engine.state_rows``).
+    # Pages never load it: deferred, and loading it through the ORM raises instead of quietly
+    # costing a query per row. Kept the last column so that reading the others never walks
+    # its overflow pages (SQLite).
     state: Mapped[str] = mapped_column(Text, deferred=True, deferred_raiseload=True)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
@@ -336,6 +337,7 @@ def next_number(session: Session, name: str, year: int) -> int:
 # --- database handle ----------------------------------------------------------------
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x43415345  # PostgreSQL advisory lock key held while migrating ("CASE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -354,7 +356,7 @@ class Database:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url, echo=echo, future=True)
+        self.engine: Engine = create_engine(url, echo=echo, future=True, **config.pool_options(url))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
@@ -382,8 +384,10 @@ class Database:
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.connect() as conn:
             with conn.begin():
+                if self.engine.dialect.name == "postgresql":  # processes starting together migrate one by one
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")
             if self.engine.dialect.name == "sqlite":
                 # A migration that rebuilds a table turns foreign keys off on its connection
                 # (SQLite's procedure); this connection goes back to the pool: on again.
@@ -414,6 +418,7 @@ def count(session: Session, stmt: Any) -> int:
 
 
 # The feature tables live in their own module; importing them here registers them on Base.metadata.
+from caseflow.store_comments import Absence, Comment, SavedFilter  # noqa: E402,F401  # collaboration
 from caseflow.store_features import (  # noqa: E402,F401
     FACT_DEADLINES,
     NOTIFY_CHOICES,
@@ -423,3 +428,8 @@ from caseflow.store_features import (  # noqa: E402,F401
     ProcessDraft,
     Webhook,
 )
+from caseflow.store_notify import TaskNotice  # noqa: E402,F401  # deadline events told per task
+from caseflow.store_portal import PortalLink  # noqa: E402,F401  # the customer portal's links
+from caseflow.store_reports import CaseFactDay, CaseFactTop  # noqa: E402,F401  # KPI report summaries
+from caseflow.store_returned_goods import ReturnedGoodsDefect  # noqa: E402,F401  # defect statistics
+from caseflow.store_state import WorkflowTask  # noqa: E402,F401  # the workflow state, one task per row

@@ -1,10 +1,12 @@
 """Schemas of ``/api/v1/drafts``: process owners' drafts of a bundle, their check and deploy."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from caseflow.config import MAX_DB_ID
-from schema.common import DateTimeString, QuerySchema, RequestSchema, StrictInteger
+from schema.common import DateTimeString, JsonObject, QuerySchema, RequestSchema, StrictBoolean, StrictInteger
 from schema.processes import DeployResultSchema, ElementDiffSchema, FileDiffSchema
 
 
@@ -13,6 +15,15 @@ class DraftCreateSchema(RequestSchema):
                         metadata={"description": "the process key, e.g. complaint"})
     version = StrictInteger(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_DB_ID),
                             metadata={"description": "the deployed version to start from (latest when absent)"})
+    blank = StrictBoolean(load_default=False, metadata={
+        "description": "true: a new process `key` from the blank template (pool, lanes, start, a user task, end)"})
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=300),
+                         metadata={"description": "the new process's name (with `blank`)"})
+
+    @validates_schema
+    def _blank_or_version(self, data: dict, **_kwargs: Any) -> None:
+        if data.get("blank") and data.get("version") is not None:
+            raise ValidationError("a blank draft has no version", field_name="version")
 
 
 class _StrictQuery(QuerySchema):
@@ -101,3 +112,99 @@ class DraftDiffSchema(Schema):
     layout_changed = fields.Boolean(required=True)
     identical = fields.Boolean(required=True)
     text = fields.List(fields.String(), required=True, metadata={"description": "the diff as plain text lines"})
+
+
+class TryAnswerField(fields.Raw):
+    """One human task's answer in a try: ``"default"`` (the form's defaults) or an object with
+    ``data`` (the form's fields), ``task`` (the BPMN id of the ready task it answers, when several
+    are ready) and ``default`` (true: the form's defaults under ``data``)."""
+
+    default_error_messages = {"invalid": 'an answer is "default" or an object with data, task and default'}
+    _KEYS = frozenset({"data", "task", "default"})
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if value == "default":
+            return value
+        if not isinstance(value, dict) or set(value) - self._KEYS:
+            raise self.make_error("invalid")
+        if "data" in value and not isinstance(value["data"], dict):
+            raise ValidationError({"data": ["must be an object"]})
+        if "task" in value and not (isinstance(value["task"], str) and 0 < len(value["task"]) <= 200):
+            raise ValidationError({"task": ["must be the BPMN id of a task"]})
+        if "default" in value and not isinstance(value["default"], bool):
+            raise ValidationError({"default": ["must be true or false"]})
+        return value
+
+
+class DraftTrySchema(RequestSchema):
+    data = JsonObject(load_default=dict, metadata={"description": "the start data (the start form's fields)"})
+    answers = fields.List(TryAnswerField(), load_default=list, validate=validate.Length(max=100), metadata={
+        "description": 'the answer of each human task in the order they come up: "default" or {"data": {...}}'})
+
+
+class TryErrorSchema(Schema):
+    message = fields.String(required=True)
+    element = fields.String(allow_none=True, metadata={"description": "the BPMN id of the element it stopped at"})
+
+
+class TryOutputSchema(Schema):
+    element = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    operator = fields.String(allow_none=True, metadata={"description": "the operator a service task called"})
+    values = JsonObject(required=True, metadata={"description": "the data the task wrote"})
+
+
+class TryTaskSchema(Schema):
+    element = fields.String(required=True)
+    title = fields.String(required=True)
+    name_zh = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    ui_form = fields.String(allow_none=True)
+    schema = JsonObject(allow_none=True, metadata={"description": "the JSON Schema of the form it would show"})
+    ui_schema = JsonObject(allow_none=True)
+    documentation = fields.String(allow_none=True)
+    documentation_zh = fields.String(allow_none=True)
+    due = fields.Raw(allow_none=True, metadata={"description": "the task's deadline value, when it has one"})
+    answer = JsonObject(allow_none=True, metadata={"description": "the data submitted (null: not answered)"})
+
+
+class TryTimerSchema(Schema):
+    task = fields.String(required=True)
+    task_id = fields.String(required=True)
+    due_at = fields.String(required=True)
+
+
+class TryEventSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "e.g. notice (an e-mail it would send)"})
+    element = fields.String(allow_none=True)
+    payload = JsonObject(required=True)
+
+
+class TryResultSchema(Schema):
+    process = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["completed", "needs_answer", "waiting", "error"]),
+                           metadata={"description": "completed; needs_answer (a human task has no answer); "
+                                                    "waiting (on a timer or message); error"})
+    steps = fields.Integer(required=True, metadata={"description": "engine steps run"})
+    error = fields.Nested(TryErrorSchema, allow_none=True)
+    path = fields.List(fields.String(), required=True, metadata={"description": "elements completed, in order"})
+    flows = fields.List(fields.String(), required=True, metadata={"description": "sequence flows followed"})
+    outputs = fields.List(fields.Nested(TryOutputSchema), required=True)
+    tasks = fields.List(fields.Nested(TryTaskSchema), required=True)
+    timers = fields.List(fields.Nested(TryTimerSchema), required=True)
+    events = fields.List(fields.Nested(TryEventSchema), required=True)
+    data = JsonObject(required=True)
+
+
+class ScriptCheckSchema(RequestSchema):
+    source = fields.String(required=True, validate=validate.Length(max=20_000),
+                           metadata={"description": "the script (Python statements) or expression to check"})
+    mode = fields.String(load_default="script", validate=validate.OneOf(["script", "expression"]), metadata={
+        "description": "script: a script task's body; expression: a flow condition, timer or parameter expression"})
+
+
+class ScriptCheckResultSchema(Schema):
+    ok = fields.Boolean(required=True, metadata={"description": "true: the sandbox accepts it"})
+    problems = fields.List(fields.String(), required=True)

@@ -51,6 +51,10 @@ class _InstanceFields(Schema):
     created_at = DateTimeString(required=True)
     updated_at = DateTimeString(allow_none=True)
     completed_at = DateTimeString(allow_none=True)
+    outcome = fields.String(allow_none=True, metadata={
+        "description": "how a completed case ended (its process manifest's outcome, e.g. rejected, abandoned, "
+                       "returned_unrepaired); null while it runs or when its process declares none",
+        "example": "rejected"})
 
 
 class InstanceSchema(_InstanceFields):

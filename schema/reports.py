@@ -91,6 +91,47 @@ class GroupSchema(Schema):
     kpi_complaint_count = fields.Integer(required=True)
 
 
+class LateCaseSchema(Schema):
+    instance_id = fields.Integer(required=True)
+    business_key = fields.String(allow_none=True, required=True)
+    deadline = fields.String(required=True)
+    due = fields.DateTime(required=True)
+    late_hours = fields.Float(required=True)
+
+
+class LateNowSchema(Schema):
+    by_deadline = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                              required=True, metadata={"description": "per deadline: total late now and per "
+                                                                      "lateness band (lt_1d, 1_3d, 3_7d, ge_7d)"})
+    cases = fields.List(fields.Nested(LateCaseSchema), required=True, metadata={"description": "the latest 20"})
+
+
+class OpenCaseSchema(Schema):
+    instance_id = fields.Integer(required=True)
+    business_key = fields.String(allow_none=True, required=True)
+    stage = fields.String(required=True)
+    registered_at = fields.DateTime(required=True)
+    age_days = fields.Integer(allow_none=True, required=True)
+
+
+class OpenByAgeSchema(Schema):
+    by_stage = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                           required=True, metadata={"description": "open stage -> age band (le_7d, 8_30d, 31_90d, "
+                                                                   "gt_90d) -> complaints"})
+    oldest = fields.List(fields.Nested(OpenCaseSchema), required=True, metadata={"description": "oldest 20 first"})
+
+
+class RepairsSchema(Schema):
+    applications = fields.Integer(required=True)
+    warranty = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    chargeable = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), required=True)
+    fees = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    turnaround = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), required=True,
+                             metadata={"description": "working days from receipt to ship-back"})
+    on_time_rate = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineRateSchema), required=True)
+    stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
 class KpiSchema(Schema):
     """The KPI figures of DOMAIN.md §6 over the complaints in the range."""
 
@@ -117,3 +158,46 @@ class KpiSchema(Schema):
     by_department = fields.List(fields.Nested(GroupSchema), required=True)
     top_customers = fields.List(fields.Nested(GroupSchema), required=True,
                                 metadata={"description": "the customers with most complaints (recurrence)"})
+    top_product_models = fields.List(fields.Nested(GroupSchema), required=True,
+                                     metadata={"description": "the product models with most complaints"})
+    top_complaint_types = fields.List(fields.Nested(GroupSchema), required=True)
+    late_now = fields.Nested(LateNowSchema, required=True)
+    open_by_age = fields.Nested(OpenByAgeSchema, required=True)
+    repairs = fields.Nested(RepairsSchema, required=True, metadata={"description": "repairs registered in the range"})
+
+
+class WaitingQuerySchema(QuerySchema):
+    """A process version (the newest when ``version`` is left out) and a period of task creations."""
+
+    process = fields.String(required=True, validate=[FILTER_TEXT, _no_control], metadata={"example": "complaint"})
+    version = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
+    date_from = ReportDate(required=True, data_key="from", metadata={"description": "first day (YYYY-MM-DD)"})
+    date_to = ReportDate(required=True, data_key="to", metadata={"description": "last day (YYYY-MM-DD), included"})
+
+    @validates_schema
+    def _range(self, data: dict, **_kwargs: Any) -> None:
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            raise ValidationError("must not be before `from`", "to")
+        if start and end and (end - start).days > MAX_RANGE_DAYS:
+            raise ValidationError(f"the range may span at most {MAX_RANGE_DAYS} days", "to")
+
+
+class WaitingElementSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "task, timer, start or end"})
+    passed = fields.Integer(required=True, metadata={"description": "finished (tasks), fired (timers), cases"})
+    waiting = fields.Integer(required=True, metadata={"description": "tasks ready now"})
+    median_s = fields.Float(allow_none=True, required=True, metadata={"description": "median seconds spent"})
+    p90_s = fields.Float(allow_none=True, required=True, metadata={"description": "90th percentile seconds spent"})
+
+
+class WaitingSchema(Schema):
+    """Where cases wait: per BPMN element and per sequence flow of the version."""
+
+    process = fields.String(required=True)
+    version = fields.Integer(required=True)
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+    elements = fields.Dict(keys=fields.String(), values=fields.Nested(WaitingElementSchema), required=True)
+    flows = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                        metadata={"description": "sequence flow id -> times taken"})

@@ -16,6 +16,7 @@ from service_tasks import (  # noqa: F401
     numbering,
     registry,
     returned_goods,
+    returned_goods_calls,
     routing,
     warranty,
 )

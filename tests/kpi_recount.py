@@ -38,7 +38,8 @@ def _moment(value: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def recount(database, start: dt.date, end: dt.date, department: str | None = None) -> dict:
+def recount(database, start: dt.date, end: dt.date, department: str | None = None,
+            customer: str | None = None) -> dict:
     """The figures recomputed from the instance data and task rows (never from case_facts)."""
     now = clock.now()
     with database.session() as s:
@@ -51,7 +52,9 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
             tasks.setdefault(t.instance_id, []).append(t)
     out: dict = {"n": 0, "weight": 0, "classes": Counter(), "loss": 0.0, "delivery": 0.0, "sat": Counter(),
                  "stages": Counter(), "months": Counter(), "deadlines": {k: Counter() for k in DEADLINES},
-                 "customers": Counter()}
+                 "customers": Counter(), "models": Counter(), "types": Counter(),
+                 "open_age": {k: Counter() for k in ("in_progress", "follow_up")}, "oldest": []}
+    today = now.astimezone(TZ).date()
     for c in cases:
         data = c.data
         registered = _moment(data.get("received_at")) or c.created_at
@@ -59,11 +62,15 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
             continue
         if department and data.get("responsible_dept") != department:
             continue
+        if customer and data.get("customer_code") != customer:
+            continue
         out["n"] += 1
         out["weight"] += data.get("kpi_weight") or 0
         out["classes"][data.get("kpi_class") or "ungraded"] += 1
         out["months"][registered.astimezone(TZ).strftime("%Y-%m")] += 1
         out["customers"][data.get("customer_code")] += 1
+        out["models"][data.get("product_model")] += 1
+        out["types"][data.get("complaint_type")] += 1
         if data.get("loss_amount") is not None and data.get("delivery_amount"):
             out["loss"] += data["loss_amount"]
             out["delivery"] += data["delivery_amount"]
@@ -73,6 +80,11 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
         stage = {"completed": "resolved", "cancelled": "cancelled"}.get(c.status) or (
             "follow_up" if ready & {"customer_feedback", "follow_up"} else "in_progress")
         out["stages"][stage] += 1
+        if stage in out["open_age"]:
+            age = (today - registered.astimezone(TZ).date()).days
+            band = "le_7d" if age <= 7 else "8_30d" if age <= 30 else "31_90d" if age <= 90 else "gt_90d"
+            out["open_age"][stage][band] += 1
+            out["oldest"].append((registered, c.id))
         for name, (key, bound_names) in DEADLINES.items():
             due = _moment(data.get(key))
             if due is None:
@@ -88,3 +100,23 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
             if state == "open" and due < now:
                 out["deadlines"][name]["overdue"] += 1
     return out
+
+
+def recount_repairs(database, start: dt.date, end: dt.date) -> dict:
+    """The repair figures recomputed from the repair instances' data (never from case_facts)."""
+    with database.session() as s:
+        cases = s.execute(select(store.ProcessInstance.data, store.ProcessInstance.created_at)
+                          .where(store.ProcessInstance.process_key == "repair")).all()
+    out: dict = {"applications": 0, "in": 0, "out": 0, "chargeable": 0, "free": 0, "fee": 0.0}
+    for data, created in cases:
+        registered = _moment(data.get("application_received_at")) or created
+        if not start <= registered.astimezone(TZ).date() <= end:
+            continue
+        out["applications"] += 1
+        out["in"] += data.get("in_warranty") is True
+        out["out"] += data.get("in_warranty") is False
+        out["chargeable"] += data.get("chargeable") is True
+        out["free"] += data.get("chargeable") is False
+        out["fee"] += float(data.get("fee_amount") or 0)
+    return out
+

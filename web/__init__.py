@@ -111,6 +111,9 @@ def _register_blueprints(app: Flask) -> None:
     from web.views import register
 
     register(app)
+    from web import portal  # /portal: the customer's pages (public) and staff acting for the customer
+
+    portal.init_app(app)
 
 
 def get_db() -> Session:

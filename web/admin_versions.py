@@ -25,6 +25,8 @@ import engine
 from caseflow import bundles, store, uploads
 from caseflow.config import MAX_DB_ID
 from web import get_db, rollback_request
+from web.labels import engine_message
+from web.templating import process_label
 from web.views.common import actor, admin_required
 
 bp = Blueprint("admin_versions", __name__, url_prefix="/admin/processes", template_folder="admin_versions_templates")
@@ -116,7 +118,7 @@ def deploy_stashed(stash_id: str) -> Any:
                                stash_id=None), 422
     path.unlink(missing_ok=True)
     for p in report["processes"]:
-        flash(_("%(key)s: version %(version)s %(status)s.", key=p["key"], version=p["version"],
+        flash(_("%(key)s: version %(version)s %(status)s.", key=process_label(p["key"]), version=p["version"],
                 status=_("deployed") if p["status"] == "deployed" else _("unchanged")), "success")
     first = report["processes"][0]["key"] if report["processes"] else None
     return redirect(url_for(".versions", key=first) if first else url_for(".index"))
@@ -136,14 +138,15 @@ def pin(key: str) -> Any:
     if version is None:
         abort(400)
     engine.pin(get_db(), key, version, actor())
-    flash(_("New %(key)s cases now start on version %(version)s.", key=key, version=version), "success")
+    flash(_("New %(key)s cases now start on version %(version)s.", key=process_label(key), version=version),
+          "success")
     return redirect(url_for(".versions", key=key))
 
 
 @bp.route("/<key>/unpin", methods=["POST"])
 def unpin(key: str) -> Any:
     out = engine.unpin(get_db(), key, actor())
-    flash(_("New %(key)s cases start on the latest version (%(version)s) again.", key=key,
+    flash(_("New %(key)s cases start on the latest version (%(version)s) again.", key=process_label(key),
             version=out["start_version"]), "success")
     return redirect(url_for(".versions", key=key))
 
@@ -233,7 +236,7 @@ def migrate(key: str) -> Any:
                 ids = engine.migration_candidates(session, key=key, exclude_definition_id=target.id)
         except engine.InvalidData as err:
             rollback_request()
-            flash(str(err), "error")
+            flash(" ".join(str(text) for text in err.fields.values()) or engine_message(err), "error")
             return render_template("admin_versions/migrate.html", key=key, versions=rows, target_v=target_v,
                                    form=form, report=None), 422
         dry_run = form.get("action") != "migrate"

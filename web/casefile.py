@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caseflow import store
+from caseflow import portal_links, store
 from caseflow.manifest import Manifest
 from web import attachments, deadlines, manifests
 from web.labels import LabelBook, book_for, humanize
@@ -221,6 +221,13 @@ class TimelineEntry:
 def actor_label(actor: str | None) -> str:
     """Who did it, when it was not a person: the engine itself or the timer loop."""
     names = {"system": _("System"), "timer": _("Timer"), "engine": _("System")}
+    portal = portal_links.describe_actor(actor)  # the customer through a link, or staff acting for them
+    if portal is not None:
+        if portal[0] == "on_behalf":
+            return _("%(name)s for the customer", name=portal[1])
+        if portal[1] == "portal":
+            return _("the customer (portal)")
+        return _("the customer (link %(link)s)", link=portal[1])
     return names.get(actor or "", actor or "")
 
 

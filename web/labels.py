@@ -36,10 +36,22 @@ OUTPUT_ENUMS: dict[str, dict[str, tuple[str, str]]] = {
                 "occasional": ("Occasional abnormal complaint", "偶发性异常抱怨")},
     "responsible_dept": dict(ROLES),
     "confirm_role": dict(ROLES),
-    "outcome": {"rejected": ("Rejected (not valid)", "不成立"), "closed": ("Closed", "已结案")},
-    "repair_outcome": {"remote_guidance": ("Remote guidance", "远程指导"), "abandoned": ("Abandoned", "已放弃"),
-                       "returned_unrepaired": ("Returned unrepaired", "未修退回"), "repaired": ("Repaired", "已修复")},
 }
+
+
+class Words:
+    """Bilingual words from the bundle (no msgid), rendered in the reader's language."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        self.en, self.zh = en, zh
+
+    def __str__(self) -> str:
+        return pick(self.en, self.zh)
+
+    def __html__(self) -> str:
+        from markupsafe import escape
+
+        return str(escape(str(self)))
 
 
 def locale() -> str:
@@ -211,6 +223,10 @@ def _build(versions: list[tuple[dict[str, str], Manifest]], elements: dict[str, 
                 book.outputs.setdefault(deadline.key, (deadline.label.en, deadline.label.zh))
         for key, label in manifest.output_labels.items():
             book.outputs.setdefault(key, (label.en, label.zh))
+        if manifest.outcome is not None:  # the end states' words (web.case_status), as enum values
+            bucket = book.enums.setdefault(manifest.outcome[0], {})
+            for value, words in manifest.outcome[1].items():
+                bucket.setdefault(value, (words.en, words.zh))
     return book
 
 
@@ -276,6 +292,8 @@ ENGINE_MESSAGES: dict[str, Any] = {
     "task_of_other_role": lazy_gettext("This task belongs to the role %(role)s."),
     "release_not_allowed": lazy_gettext("Only the person who took over the task, or an administrator, can "
                                         "release it."),
+    "delegation_not_allowed": lazy_gettext("Only the holder of the task, their substitute, a manager or an "
+                                           "administrator can hand it on."),
     "invalid_data": lazy_gettext("Some entries are not valid: see the marked fields."),
     "deploy_rejected": lazy_gettext("The upload was refused: %(count)s problems were found."),
     "not_found": lazy_gettext("Not found."),
@@ -307,6 +325,30 @@ def engine_message(err: Exception) -> str:
         return str(template) % args if "%(" in str(template) else str(template)
     except (KeyError, ValueError):
         return str(ENGINE_MESSAGES.get(describe_code(err), ENGINE_MESSAGES["instance_error"]))
+
+
+# Account and token problems (``caseflow.accounts``: ``message_code``, ``message_args``) as people read them.
+ACCOUNT_MESSAGES: dict[str, Any] = {
+    "password_too_short": lazy_gettext("The password needs at least %(minimum)s characters."),
+    "bad_username": lazy_gettext("A user name has 1 to 100 characters and no spaces."),
+    "no_role": lazy_gettext("Give the user at least one role."),
+    "customer_role": lazy_gettext("The customer role is given by portal links, never to a staff user."),
+    "user_exists": lazy_gettext("The user %(name)s already exists."),
+    "no_user": lazy_gettext("There is no user %(name)s."),
+    "user_inactive": lazy_gettext("The user %(name)s is deactivated."),
+    "token_name_too_long": lazy_gettext("A token name has at most %(maximum)s characters."),
+    "no_token": lazy_gettext("There is no such token."),
+    "invalid": lazy_gettext("This cannot be saved as entered."),
+}
+
+
+def account_message(err: Exception) -> str:
+    """An account or token problem as a sentence in the user's language."""
+    template = ACCOUNT_MESSAGES.get(getattr(err, "message_code", "") or "", ACCOUNT_MESSAGES["invalid"])
+    try:
+        return str(template) % dict(getattr(err, "message_args", {}) or {}) if "%(" in str(template) else str(template)
+    except (KeyError, ValueError):
+        return str(ACCOUNT_MESSAGES["invalid"])
 
 
 def describe_code(err: Exception) -> str:
@@ -366,9 +408,31 @@ def diagram_names(root: Any, book: LabelBook, language: str) -> dict[Any, str]:
     return out
 
 
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+
+
+def drop_authoring_notes(root: Any) -> int:
+    """Remove the author's notes from a diagram staff read: text annotations (data keys, timer
+    tricks) with their associations and shapes, and the elements' documentation (never drawn;
+    a task's instructions reach staff on its form page). The modeler keeps them. The count of
+    annotations removed."""
+    notes = {e.get("id") for e in root.iter(f"{{{BPMN_NS}}}textAnnotation")}
+    links = {e.get("id") for e in root.iter(f"{{{BPMN_NS}}}association")
+             if e.get("sourceRef") in notes or e.get("targetRef") in notes}
+    gone = notes | links
+    doomed = [e for e in root.iter(f"{{{BPMN_NS}}}textAnnotation", f"{{{BPMN_NS}}}association") if e.get("id") in gone]
+    doomed += [e for e in root.iter(f"{{{BPMNDI_NS}}}BPMNShape", f"{{{BPMNDI_NS}}}BPMNEdge")
+               if e.get("bpmnElement") in gone]
+    doomed += list(root.iter(f"{{{BPMN_NS}}}documentation"))
+    for element in doomed:
+        element.getparent().remove(element)
+    return len(notes)
+
+
 def localized_diagram(session: Session, definition_id: int, xml: str) -> bytes:
     """The BPMN XML of a version for drawing, its elements named in the user's language
-    (:func:`diagram_names`). Cached per version and language."""
+    (:func:`diagram_names`) and without the author's notes (:func:`drop_authoring_notes`).
+    Cached per version and language."""
     from caseflow.bundles import parse_xml
 
     definition = session.get(store.ProcessDefinition, definition_id)
@@ -378,6 +442,7 @@ def localized_diagram(session: Session, definition_id: int, xml: str) -> bytes:
     cache_key = (definition.key, definition.content_hash, language)
     if cache_key not in _diagrams:
         tree = parse_xml("diagram.bpmn", xml)
+        drop_authoring_notes(tree.getroot())
         for element, name in diagram_names(tree.getroot(), book_for(session, definition_id), language).items():
             element.set("name", name)
         with _lock:

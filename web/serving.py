@@ -21,6 +21,7 @@ import logging
 import os
 import resource
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -31,10 +32,10 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from flask import Flask
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
-from caseflow import config, store, worker
+from caseflow import config, store, token_cache, worker
 from caseflow.notify import sender as notify_sender
 from caseflow.timer_lock import TimerLock
-from web import create_app
+from web import create_app, serving_workers
 
 log = logging.getLogger("caseflow.serve")
 access_log = logging.getLogger("caseflow.access")
@@ -167,7 +168,7 @@ def raise_open_files_limit(wanted: int) -> int:
 class Server:
     """The app, its waitress server and the timer loop of one ``caseflow serve`` process."""
 
-    def __init__(self, host: str, port: int, threads: int):
+    def __init__(self, host: str, port: int, threads: int, fd: int | None = None):
         self.settings = config.load()
         files = raise_open_files_limit(CONNECTION_LIMIT + threads + SPARE_FILES)
         if files < CONNECTION_LIMIT + SPARE_FILES:
@@ -176,8 +177,11 @@ class Server:
         self.db = store.Database(self.settings.database_url)
         self.db.upgrade()  # nothing to do after `caseflow serve`; needed when a supervisor starts this
         self.app = create_app(database=self.db)
-        self.wsgi: MultiSocketServer | BaseWSGIServer = create_server(
-            with_access_log(self.app), **server_options(self.app, host, port, threads))
+        options = server_options(self.app, host, port, threads)
+        if fd is not None:  # a child of `serve --workers N`: accept on the supervisor's socket
+            del options["host"], options["port"]
+            options["sockets"] = [socket.socket(fileno=fd)]
+        self.wsgi: MultiSocketServer | BaseWSGIServer = create_server(with_access_log(self.app), **options)
         self.timers = TimerLeader(self.db, self.settings)
 
     def run(self) -> None:
@@ -187,6 +191,7 @@ class Server:
             raise SystemExit(0)  # waitress ends its loop on it and lets running requests finish
 
         notify_stop, notify_thread = notify_sender.start_background(self.db, self.settings)  # the outbox sender
+        auth_stop, auth_thread = token_cache.start_background(self.db.engine)  # other processes' account changes
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.timers.start()
@@ -199,20 +204,31 @@ class Server:
             self.wsgi.close()
             self.timers.close()
             notify_stop.set()
+            auth_stop.set()
             notify_thread.join(STOP_TIMEOUT_S)
+            auth_thread.join(STOP_TIMEOUT_S)
             self.db.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m web.serving --host H --port P --threads T``."""
+    """``python -m web.serving --host H --port P --threads T [--workers N]``."""
     parser = argparse.ArgumentParser(prog="python -m web.serving", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=8, help="application threads")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only above 1)")
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited listening socket
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the migration check at start-up
-    Server(args.host, args.port, args.threads).run()
+    if args.workers < 1 or args.threads < 1:
+        parser.error("--workers and --threads must be at least 1")
+    if args.workers > 1:
+        problem = serving_workers.needs_postgresql(config.load().database_url)
+        if problem:
+            parser.error(problem)
+        return serving_workers.Supervisor(args.host, args.port, args.workers, args.threads).run()
+    Server(args.host, args.port, args.threads, fd=args.fd).run()
     return 0
 
 

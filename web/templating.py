@@ -35,6 +35,7 @@ DEADLINE_STATE_LABELS = {
 PROCESS_LABELS = {
     "complaint": ("Customer complaint", "客户投诉"),
     "repair": ("Return for repair", "维护返修"),
+    "returned_goods": ("Returned goods and exchange", "客退品及换货"),
 }
 
 

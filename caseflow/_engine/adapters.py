@@ -115,9 +115,9 @@ SERIALIZER = _make_serializer()
 SERIALIZER_VERSION = SERIALIZER.VERSION
 
 
-def restore(state: str, spec: Any, subprocess_specs: dict, script_engine: Any) -> BpmnWorkflow:
-    """A live workflow from stored state and the version's (cached) specs."""
-    dct = json.loads(state)
+def restore(state: str | dict, spec: Any, subprocess_specs: dict, script_engine: Any) -> BpmnWorkflow:
+    """A live workflow from stored state (JSON, or its parsed dict, which is used up) and the version's specs."""
+    dct = json.loads(state) if isinstance(state, str) else state
     version = dct.pop(SERIALIZER.VERSION_KEY, SERIALIZER_VERSION)
     if version != SERIALIZER_VERSION:
         dct[SERIALIZER.VERSION_KEY] = version

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from caseflow import bundles, clock, store
 from caseflow import manifest as manifests
-from caseflow._engine import definitions, scripting, specs
+from caseflow._engine import definitions, form_rules, scripting, specs
 from caseflow._engine.adapters import CaseflowParser
 from caseflow._engine.deploy_checks import (
     _bpmn,
@@ -222,6 +222,7 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
                         jsonschema.validators.validator_for(schema).check_schema(schema)
                     except jsonschema.SchemaError as err:
                         problems.append(bundles.Problem(f"not a valid JSON Schema: {err.message}", file=form))
+                    problems.extend(bundles.Problem(p, file=form) for p in form_rules.problems(schema))
 
 
 def deploy(session: Session, paths: list[Any], actor: str = "system") -> list[DeployResult]:

@@ -213,6 +213,39 @@ def _structure_problems(trees: dict[str, Any]) -> list[bundles.Problem]:
             if problem is not None:
                 problem.file = name
                 problems.append(problem)
+        problems.extend(_unconnected(name, proc))
+    return problems
+
+
+_CONTAINERS = tuple(full_tag(t) for t in ("process", "subProcess", "transaction"))
+_GATEWAYS = ("exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway")
+
+
+def _unconnected(name: str, proc: Any) -> list[bundles.Problem]:
+    """Flow nodes a deleted sequence flow left unconnected, in the process and its sub-processes: one
+    without an incoming flow can never run; a gateway without an outgoing one leads nowhere. (An
+    activity or event without an outgoing flow ends its path, as BPMN allows.) Start and boundary
+    events, link events, compensation handlers, event sub-processes and containers without a start
+    event (implicit start) need no incoming flow; ad-hoc sub-processes are not looked into."""
+    problems = []
+    for container in proc.iter(*_CONTAINERS):  # the process itself first
+        flows = [f for f in container if f.tag == full_tag("sequenceFlow")]
+        sources, targets = {f.get("sourceRef") for f in flows}, {f.get("targetRef") for f in flows}
+        nodes = [n for n in container if n.tag in _FLOW_NODES]
+        has_start = any(etree.QName(n).localname == "startEvent" for n in nodes)
+        for node in nodes:
+            local = etree.QName(node).localname
+            if (node.get("isForCompensation") == "true" or node.get("triggeredByEvent") == "true"
+                    or node.find(full_tag("linkEventDefinition")) is not None):
+                continue
+            if has_start and local not in ("startEvent", "boundaryEvent") and node.get("id") not in targets:
+                problems.append(bundles.Problem(
+                    f"{_described(node)} has no incoming sequence flow, so it can never run: connect it or delete it",
+                    file=name, element=node.get("id"), line=node.sourceline))
+            elif local in _GATEWAYS and node.get("id") not in sources:
+                problems.append(bundles.Problem(
+                    f"{_described(node)} has no outgoing sequence flow, so its path leads nowhere: connect it",
+                    file=name, element=node.get("id"), line=node.sourceline))
     return problems
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from caseflow import case_facts, clock
+from caseflow import case_facts, clock, returned_goods_stats
 from caseflow import manifest as manifests
 from caseflow._engine.rows import Case
 
 
 def write(session: Session, case: Case, manifest: manifests.Manifest | None) -> None:
     """Bring the facts row of ``case`` in step with what was just saved (no row without ``facts``)."""
+    if case.id is not None:  # the returned-goods defect statistics follow every save too
+        returned_goods_stats.write(session, case.id, case.process_key, case.data or {})
     if manifest is None or manifest.facts is None or case.id is None:
         return
     tasks = [dict(r._mapping) for r in session.connection().execute(case_facts.CASE_TASKS, {"ids": [case.id]})]

@@ -11,7 +11,8 @@ What is written, per action:
 - an ``escalation`` event: in-app and e-mail (at once) to the users of the escalated-to role;
 - an ``error`` event: in-app and e-mail to the administrators;
 - a ``notice`` event (the ``notify`` operator of a diagram): an e-mail to the address the
-  operator found in the case data, with the template and language it names;
+  operator found in the case data, with the template and language it names, the values it
+  carried (``fields``: lists and long texts too) over the case's scalars, and its PDF attachment;
 - for each active webhook subscribed to the kind: a delivery of the event (instance started,
   completed or stopped by an error, task created or completed, escalation).
 """
@@ -25,7 +26,8 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from caseflow import clock, store
+from caseflow import clock, portal_links, store
+from caseflow._engine import specs
 from caseflow._engine.rows import Case
 
 #: Case-data values a template may use: top-level scalars, strings up to this length.
@@ -35,6 +37,8 @@ ADMIN_ROLE = "admin"
 _NOTIFICATION: Table = store.Notification.__table__  # type: ignore[assignment]  # declarative tables are Tables
 _INSERT = insert(_NOTIFICATION)
 LANGUAGES = ("zh", "en")
+#: The args key naming a notice's PDF attachment (the ``attachment`` parameter of ``notify``).
+ATTACHMENT_ARG = "_attachment"
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,27 @@ def _webhook_rows(session: Session, case: Case, new_tasks: list[dict], events: l
             for kind, body in found for hook_id, url, kinds in hooks if kind in (kinds or [])]
 
 
+def _customer_mails(session: Session, case: Case, data: dict, base: dict, new_tasks: list[dict],
+                    now: dt.datetime) -> list[dict]:
+    """A customer task (lane ``customer``) gets a link of its own, mailed to the case's customer
+    address; without one the task waits for staff to complete it on the customer's behalf."""
+    tasks = [t for t in new_tasks if t.get("role") == portal_links.CUSTOMER_ROLE]
+    address = portal_links.customer_address(data) if tasks else None
+    if not tasks or address is None or case.id is None:
+        return []
+    names = specs.SPECS.get(session, case.definition).element_names()
+    language = portal_links.language(data)
+    found = []
+    for task in tasks:
+        link_id, token = portal_links.issue(session, case.id, task["id"], address, language, now)
+        args = dict(base, task_id=task["id"], task_title=task["title"], link_id=link_id,
+                    task_title_zh=(names.get(task["name"]) or {}).get("name_zh") or task["title"],
+                    portal_url=portal_links.link_url(token), due_at=task["due_at"].isoformat()
+                    if task.get("due_at") else None)
+        found.append(_row(now, "customer_task", "email", address, language, "portal_task", args, case.id))
+    return found
+
+
 def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict]) -> int:
     """Write the notifications of one saved action (same transaction); returns how many."""
     now = clock.now()
@@ -174,6 +199,7 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
         args = dict(base, task_id=task["id"], task_title=task["title"], role=task["role"],
                     due_at=task["due_at"].isoformat() if task.get("due_at") else None)
         _to_staff(rows, now, "task_ready", people.get(task["role"], []), args, case.id, by_choice=True)
+    rows += _customer_mails(session, case, data, base, new_tasks, now)
     for event, level in zip(escalations, levels, strict=True):
         payload = event["payload"] or {}
         args = dict(base, level=level, deadline=payload.get("deadline"), due=payload.get("due"),
@@ -189,7 +215,10 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
         template = request.get("template")
         if not address or not template:
             continue  # no address in the case: the notice is the staff's to give by hand
-        args = dict(base, task=event.get("task"))
+        carried = request.get("args")
+        args = {**base, **(carried if isinstance(carried, dict) else {}), "task": event.get("task")}
+        if request.get("attachment"):
+            args[ATTACHMENT_ARG] = str(request["attachment"])
         rows.append(_row(now, "notice", "email", str(address), language_of(request.get("language")),
                          str(template), args, case.id))
     rows += hook_rows

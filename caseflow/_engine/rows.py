@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from caseflow import clock, store
+from caseflow._engine import state_rows
 from caseflow._engine.values import plain
 
 _CASE: Table = store.ProcessInstance.__table__  # type: ignore[assignment]  # declarative tables are Tables
@@ -69,7 +70,7 @@ class Case:
     updated_at: dt.datetime | None
     completed_at: dt.datetime | None
     row_version: str | None  # None until inserted
-    state: str | None = None  # SpiffWorkflow's JSON; loaded only when the live workflow is not cached
+    state: str | None = None  # the instance part of SpiffWorkflow's JSON to write (None: unchanged)
     stored: dict[str, Any] = field(default_factory=dict, repr=False)  # WRITTEN values as last read or saved
 
     @property
@@ -91,7 +92,6 @@ _SELECT_TASK_WITH_CASE = (select(*_TASK_COLUMNS, *_CASE_COLUMNS, *_DEFINITION_CO
                           .join_from(_TASK, _CASE, _TASK.c.instance_id == _CASE.c.id)
                           .join(_DEFINITION, _CASE.c.definition_id == _DEFINITION.c.id)
                           .where(_TASK.c.id == bindparam("task_id")))
-_SELECT_STATE = select(_CASE.c.state).where(_CASE.c.id == bindparam("case_id"))
 _SELECT_STARTABLE = (select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"))
                      .order_by(_DEFINITION.c.pinned.desc(), _DEFINITION.c.version.desc()).limit(1))
 _SELECT_VERSION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"),
@@ -105,6 +105,10 @@ _UPDATE_TASK = update(_TASK).where(_TASK.c.id == bindparam("_id"))
 _CLAIM_TASK = (update(_TASK).where(_TASK.c.id == bindparam("_id"), _TASK.c.state == "ready",
                                    or_(_TASK.c.assignee.is_(None), _TASK.c.assignee == bindparam("_actor")))
                .values(assignee=bindparam("_actor")))
+# A delegation: only a ready task still held by whom the delegator saw holding it (compare and set).
+_REASSIGN_TASK = (update(_TASK).where(_TASK.c.id == bindparam("_id"), _TASK.c.state == "ready",
+                                      _TASK.c.assignee.is_not_distinct_from(bindparam("_from", type_=String)))
+                  .values(assignee=bindparam("_to")))
 _INSERT_TASKS = insert(_TASK)
 _DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.instance_id == bindparam("case_id"))
 _INSERT_TIMERS = insert(_TIMER)
@@ -143,10 +147,9 @@ def load_task_with_case(session: Session, task_id: str) -> tuple[dict, Case] | N
 
 
 def load_state(session: Session, case: Case) -> str:
-    """The stored SpiffWorkflow JSON of ``case`` (kept on it for later use)."""
-    if case.state is None:
-        case.state = session.connection().execute(_SELECT_STATE, {"case_id": case.id}).scalar_one()
-    return case.state
+    """The stored SpiffWorkflow JSON of ``case``, whole: its instance part joined with its task rows."""
+    assert case.id is not None
+    return state_rows.load_whole(session, case.id)
 
 
 def startable_definition(session: Session, key: str, version: int | None = None) -> DefinitionRef | None:
@@ -166,7 +169,7 @@ def save_case(session: Session, case: Case) -> bool:
     """
     conn = session.connection()
     current = {name: getattr(case, name) for name in WRITTEN}
-    if case.state is None:  # never loaded, so unchanged
+    if case.state is None:  # unchanged
         del current["state"]
     token = uuid.uuid4().hex
     if case.id is None:
@@ -209,6 +212,14 @@ def claim_task(session: Session, task_id: str, actor: str) -> bool:
     if taken:
         _forget(session, store.HumanTask, [task_id])
     return taken
+
+
+def reassign_task(session: Session, task_id: str, holder: str | None, to: str) -> bool:
+    """Give a ready task held by ``holder`` (None: by no one) to ``to``; False when it changed meanwhile."""
+    moved = session.connection().execute(_REASSIGN_TASK, {"_id": task_id, "_from": holder, "_to": to}).rowcount == 1
+    if moved:
+        _forget(session, store.HumanTask, [task_id])
+    return moved
 
 
 def insert_tasks(session: Session, rows: list[dict]) -> None:

@@ -21,7 +21,7 @@ from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy.orm import Session
 
 from caseflow import clock, config, limits
-from caseflow._engine import adapters, records, rows, sandbox, scripting, specs, sync, values, workflows
+from caseflow._engine import adapters, form_rules, records, rows, sandbox, scripting, specs, sync, values, workflows
 from caseflow._engine.actor import Actor, name_of, require
 from caseflow._engine.errors import Conflict, Forbidden, InstanceError, InvalidData, NotFound
 from caseflow._engine.rows import Case
@@ -255,7 +255,7 @@ def check_same_as(schema: dict, clean: dict, case_data: dict) -> None:
     """``x-same-as`` of the form's top-level fields (``{"key": k, "unless": reason_field}``): the
     value must equal the case's ``k`` unless ``reason_field`` is filled in. Raises
     :class:`InvalidData` naming the reason field."""
-    fields: dict[str, str] = {}
+    fields = form_rules.sum_problems(schema, clean, case_data)  # and the form's x-sum-equals rules
     for name, node in (_properties(schema) or {}).items():
         rule = node.get("x-same-as") if isinstance(node, dict) else None
         if not isinstance(rule, dict) or name not in clean:
@@ -374,6 +374,8 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
     if found is None:
         raise NotFound(f"no task {task_id}")
     row, case = found
+    if not actor.may_work(row["role"]):  # 403 before 409: a stranger learns nothing of the task's state
+        raise Forbidden(f"task {row['title']!r} belongs to role {row['role']!r}")
     if row["state"] != "ready":
         raise Conflict(f"task {task_id} is no longer ready (it is {row['state']})")
     _check_may_work(row, actor)

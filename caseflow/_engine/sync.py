@@ -1,23 +1,27 @@
 """Row sync: after each engine action, the workflow is saved and the read tables follow it.
 
 :func:`snapshot` walks the task tree once; :func:`save` writes the instance (version-checked),
-the human tasks that changed, the timers the worker polls and the action's audit events,
-all through :mod:`rows`, the one writer of these tables.
+the workflow's task rows that changed (:mod:`state_rows`), the human tasks that changed, the
+timers the worker polls and the action's audit events, all through :mod:`rows`, the one writer
+of these tables.
 """
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.task import TaskState
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from caseflow import clock, store
-from caseflow._engine import adapters, facts, outbox, rows, specs, workflows
+from caseflow._engine import adapters, facts, outbox, rows, specs, state_rows, task_state, workflows
 from caseflow._engine.errors import Conflict
 from caseflow._engine.rows import Case
 from caseflow._engine.values import parse_due, plain
@@ -37,12 +41,34 @@ class _Snapshot:
 
 
 def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
-    """Walk the task tree once (called processes included) and collect the snapshot."""
+    """Collect the snapshot from every task of the tree (called processes included).
+
+    SpiffWorkflow's depth-first walk of a long case costs far more than reading its task
+    mappings, so the mappings are read when that gives the same result: a tree too small to
+    reach the walk's depth limit, at most one ready task and one timer (whose order is the
+    walk's), and no two tasks with data changed at the same instant (replayed in walk order).
+    """
+    parts = [wf, *wf.subprocesses.values()]
+    if sum(len(w.tasks) for w in parts) <= _WALK_DEPTH:
+        snap = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, exact_order=False)
+        if snap is not None:
+            return snap
+    snap = _collect(wf.get_tasks(), loaded, wf, exact_order=True)
+    assert snap is not None
+    return snap
+
+
+#: How deep SpiffWorkflow's task walk looks (no tree of fewer tasks can be deeper).
+_WALK_DEPTH: int = inspect.signature(BpmnTaskIterator.__init__).parameters["max_depth"].default
+
+
+def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, exact_order: bool) -> _Snapshot | None:
+    """The snapshot of ``tasks``; None when they are not in walk order (``exact_order``) and the order matters."""
     ready: dict[str, Any] = {}
     timers: list[dict] = []
     trail: set[str] = set()
     with_data: list[Any] = []
-    for task in wf.get_tasks():
+    for task in tasks:
         state, spec = task.state, task.task_spec
         if state & _DATA_STATES:
             with_data.append(task)
@@ -58,7 +84,15 @@ def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
                 if due is not None:
                     timers.append({"task": spec.bpmn_name or spec.bpmn_id or spec.name, "task_id": str(task.id),
                                    "due_at": due.isoformat()})
-    completed = wf.is_completed()
+    with_data.sort(key=lambda t: t.last_state_change)
+    if not exact_order and (len(ready) > 1 or len(timers) > 1 or any(
+            a.last_state_change == b.last_state_change for a, b in zip(with_data, with_data[1:], strict=False))):
+        return None
+    # SpiffWorkflow's is_completed walks the tree to its first unfinished task (the deepest, in
+    # a long case); a top-level task not finished answers it without the walk.
+    unfinished = not exact_order and not wf.completed and any(
+        t._state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values())
+    completed = False if unfinished else wf.is_completed()
     return _Snapshot(
         data=replay_writes(with_data),
         status="completed" if completed else "running" if ready else "waiting",
@@ -124,7 +158,9 @@ def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpe
     snap = snapshot(wf, loaded)
     data = snap.data
     previous_status = case.status
-    case.state = adapters.serialize(wf)
+    new_case = case.id is None
+    state = task_state.state_changes(wf, None if new_case else workflows.stored_of(wf))
+    case.state = state.skeleton  # the instance part of the state; None when unchanged
     case.serializer_version = adapters.SERIALIZER_VERSION
     case.data = data
     if case.status not in ("error", "cancelled"):
@@ -155,6 +191,10 @@ def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpe
         raise
     if not saved:
         raise Conflict("the case was changed by someone else at the same time; reload and try again")
+    assert case.id is not None
+    state_rows.write(session, case.id, state, existing=not new_case)  # the task rows this action changed
+    if state_rows.VERIFY:
+        task_state.check_stored(wf, state.stored)
 
     # Human tasks: finish the ones that left the ready set, insert the new ones.
     kept = before & set(ready)
@@ -190,5 +230,5 @@ def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpe
     outbox.write(session, case, new_rows, events)  # notifications commit with the change (transactional outbox)
     rows.append_audit(session, [dict(e, instance_id=case.id) for e in events])
     facts.write(session, case, loaded.manifest)  # the reporting row follows the saved case
-    workflows.WORKFLOWS.put(case.id, case.row_version, wf)
+    workflows.saved(case.id, case.row_version, wf, state.stored)
     return new_rows + rows.tasks_by_id(session, sorted(kept))

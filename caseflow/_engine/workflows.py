@@ -1,15 +1,21 @@
-"""Live workflows: the cache of recently saved ones, and restoring one from its row."""
+"""Live workflows: the cache of recently saved ones, and restoring one from its rows.
+
+A live workflow restored or saved through here keeps its stored form (the task rows as
+written, :class:`state_rows.Stored`), so that its next save writes only the rows it changed.
+"""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy.orm import Session
 
-from caseflow._engine import adapters, rows, scripting
+from caseflow._engine import adapters, scripting, state_rows, task_state
 from caseflow._engine.rows import Case
 from caseflow._engine.specs import LoadedSpec
+from caseflow._engine.state_rows import Stored
 
 
 class WorkflowCache:
@@ -43,16 +49,37 @@ class WorkflowCache:
 
 
 WORKFLOWS = WorkflowCache()
+_STORED: weakref.WeakKeyDictionary[BpmnWorkflow, Stored] = weakref.WeakKeyDictionary()
 
 
 def restore(session: Session, case: Case, loaded: LoadedSpec) -> BpmnWorkflow:
-    """The instance's live workflow: from the cache when it is current, else deserialized."""
+    """The instance's live workflow: from the cache when it is current, else deserialized from its rows."""
     assert case.id is not None and case.row_version is not None
     wf = WORKFLOWS.take(case.id, case.row_version)
-    return wf if wf is not None else fresh(rows.load_state(session, case), loaded)
+    if wf is not None:
+        return wf
+    whole, stored = state_rows.load(session, case.id)
+    current = whole.get(adapters.SERIALIZER.VERSION_KEY, adapters.SERIALIZER_VERSION) == adapters.SERIALIZER_VERSION
+    wf = fresh(whole, loaded)
+    if stored is not None and current:  # rows of another serializer version are rewritten whole
+        bound = task_state.bind(wf, stored)
+        if bound is not None:
+            _STORED[wf] = bound
+    return wf
 
 
-def fresh(state: str, loaded: LoadedSpec) -> BpmnWorkflow:
+def stored_of(wf: BpmnWorkflow) -> Stored | None:
+    """The stored form ``wf`` was restored or last saved as (None: its next save writes it whole)."""
+    return _STORED.pop(wf, None)
+
+
+def saved(case_id: int, row_version: str, wf: BpmnWorkflow, stored: Stored) -> None:
+    """Keep ``wf`` (just saved as ``stored`` with version token ``row_version``) for the next action."""
+    _STORED[wf] = stored
+    WORKFLOWS.put(case_id, row_version, wf)
+
+
+def fresh(state: str | dict, loaded: LoadedSpec) -> BpmnWorkflow:
     """Deserialize stored state against the cached spec (never the cached live object)."""
     return adapters.restore(state, loaded.spec, loaded.subprocess_specs, scripting.SCRIPT_ENGINE)
 

@@ -3,10 +3,11 @@
 ``serve`` migrates the database once, then replaces itself (``exec``) with the server module
 named on the command line, so the CLI never imports the web package::
 
-    python -m web.serving --host HOST --port PORT --threads T
+    python -m web.serving --host HOST --port PORT --threads T [--workers N]
 
-``web.serving`` runs the app under waitress (one process: requests are read whole by its I/O
-thread, so slow clients hold no thread) and the timer loop beside it. Both ``serve`` and
+``web.serving`` runs the app under waitress (requests are read whole by its I/O thread, so slow
+clients hold no thread) and the timer loop beside it; with ``--workers N`` (PostgreSQL only) a
+supervisor runs N such processes on one listening socket (``web.serving_workers``). Both ``serve`` and
 ``worker`` run the timer loop only while holding the instance folder's timer lock
 (:mod:`caseflow.timer_lock`): one loop per instance folder, however many of them are started.
 """
@@ -27,30 +28,33 @@ from caseflow.timer_lock import TimerLock
 SERVER_MODULE = "web.serving"
 
 
-def server_argv(host: str, port: int, threads: int) -> list[str]:
+def server_argv(host: str, port: int, threads: int, workers: int = 1) -> list[str]:
     """The command line ``serve`` runs: the server module under this Python."""
-    return [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port), "--threads", str(threads)]
+    argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port), "--threads", str(threads)]
+    return argv + (["--workers", str(workers)] if workers != 1 else [])
 
 
 @click.command()
 @click.option("--host", default=lambda: os.environ.get("CASEFLOW_HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("CASEFLOW_PORT", "5000")), type=int, show_default="5000")
 @click.option("--workers", default=lambda: int(os.environ.get("CASEFLOW_WEB_WORKERS", "1")), type=click.IntRange(1),
-              show_default="1", help="Accepted for compatibility: the server is one process (raise --threads).")
+              show_default="1", help="Server processes sharing the port (above 1: PostgreSQL only).")
 @click.option("--threads", default=lambda: int(os.environ.get("CASEFLOW_WEB_THREADS", "8")), type=click.IntRange(1),
               show_default="8", help="Application threads (slow clients hold none).")
 @pass_ctx
 def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> None:
-    """Run the web UI and API (waitress), with the timer loop in the same process."""
+    """Run the web UI and API (waitress), with the timer loop in the same process; with
+    ``--workers N`` (PostgreSQL), N such processes share the port and one of them runs the timers."""
+    if workers != 1 and not ctx.settings.database_url.startswith("postgresql"):
+        raise click.UsageError("--workers above 1 needs PostgreSQL: SQLite serves one process "
+                               "(raise --threads instead, or set CASEFLOW_DATABASE_URL to a PostgreSQL database)")
     ctx.db  # noqa: B018 - opening it migrates the database, once, before the server starts
     ctx.close()  # no connection crosses into the server
-    if workers != 1:
-        click.echo(f"note: --workers {workers} is ignored: the server is one process; use --threads", err=True)
     shown = "localhost" if host in ("0.0.0.0", "::") else host  # the address actually bound
     click.echo(f"Caseflow is running at http://{shown}:{port}/  (Ctrl-C stops)")
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = server_argv(host, port, threads)
+    argv = server_argv(host, port, threads, workers)
     os.execv(argv[0], argv)
 
 

@@ -30,7 +30,7 @@ class Mailer(Protocol):
 
 
 def build(notification_id: int, to: str, sender: str, message: Message) -> EmailMessage:
-    """The e-mail of notification ``notification_id``: text, and HTML as the alternative.
+    """The e-mail of notification ``notification_id``: text, HTML as the alternative, attachments.
 
     The Message-ID is derived from the notification, so a (rare) second delivery of the same
     row after a crash can be recognised as a duplicate by the receiving side.
@@ -45,6 +45,9 @@ def build(notification_id: int, to: str, sender: str, message: Message) -> Email
     msg.set_content(message.text)
     if message.html:
         msg.add_alternative(message.html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _slash, subtype = attachment.mime_type.partition("/")
+        msg.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return msg
 
 

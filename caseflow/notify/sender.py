@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, update
 
 from caseflow import clock, config, store
-from caseflow.notify import mail, render, webhooks
+from caseflow.notify import deadlines, mail, render, webhooks
 
 log = logging.getLogger("caseflow.notify")
 
@@ -152,8 +152,10 @@ class Sender:
         return self.mailer is not None and self.settings.smtp is not None
 
     def run_once(self) -> int:
-        """One round: digests and e-mails (with SMTP), then webhooks, batch by batch; returns rows sent."""
+        """One round: deadline events, digests and e-mails (with SMTP), then webhooks, batch by batch;
+        returns rows sent."""
         sent = 0
+        deadlines.queue(self.db, self.settings)  # due-soon and overdue tasks: in-app, and e-mail rows to send
         if self.enabled:
             fold_digests(self.db, self.settings)
             sent += self._drain("email", self.deliver_email)
@@ -190,7 +192,8 @@ class Sender:
         ready = []
         for row in rows:
             try:
-                text = render.render(row.template or row.kind, row.language, row.args or {}, self.settings.public_url)
+                text = render.render(row.template or row.kind, row.language, row.args or {}, self.settings.public_url,
+                                     attach=True)
                 ready.append((row, mail.build(row.id, row.recipient, sender_address, text)))
             except Exception as err:  # a template problem: failed for good, visible to admins
                 _finish(self.db, row, err)

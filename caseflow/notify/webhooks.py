@@ -97,6 +97,36 @@ def register(session: Session, url: str, secret: str, kinds: list[str], actor: s
     return hook
 
 
+def active(session: Session, webhook_id: int) -> store.Webhook | None:
+    """The active webhook ``webhook_id`` (None when there is none or it was removed)."""
+    hook = session.get(store.Webhook, webhook_id)
+    return hook if hook is not None and hook.active else None
+
+
+def update(session: Session, webhook_id: int, url: str | None = None, secret: str | None = None,
+           kinds: list[str] | None = None) -> store.Webhook | None:
+    """Change what is given of an active webhook (None when there is none; :class:`WebhookError`
+    with field messages when the result is not valid). Deliveries already queued keep their URL."""
+    hook = active(session, webhook_id)
+    if hook is None:
+        return None
+    new_url = hook.url if url is None else url.strip()
+    new_secret = hook.secret if secret is None else secret.strip()
+    new_kinds = list(hook.kinds or []) if kinds is None else kinds
+    fields = validate(new_url, new_secret, new_kinds)
+    if fields:
+        raise WebhookError(fields)
+    hook.url, hook.secret, hook.kinds = new_url, new_secret, sorted(set(new_kinds))
+    session.flush()
+    return hook
+
+
+def as_dict(hook: store.Webhook) -> dict[str, Any]:
+    """A webhook as admins see it (never its secret)."""
+    return {"id": hook.id, "url": hook.url, "kinds": list(hook.kinds or []), "created_by": hook.created_by,
+            "created_at": hook.created_at}
+
+
 def remove(session: Session, webhook_id: int) -> bool:
     """Deactivate a webhook (its delivery log stays); False when there is none."""
     hook = session.get(store.Webhook, webhook_id)
@@ -109,12 +139,13 @@ def remove(session: Session, webhook_id: int) -> bool:
 def listed(session: Session) -> list[dict[str, Any]]:
     """Active webhooks, without their secrets."""
     rows = session.scalars(select(store.Webhook).where(store.Webhook.active.is_(True)).order_by(store.Webhook.id))
-    return [{"id": h.id, "url": h.url, "kinds": list(h.kinds or []), "created_by": h.created_by,
-             "created_at": h.created_at} for h in rows]
+    return [as_dict(h) for h in rows]
 
 
-def log(session: Session, limit: int = 100) -> list[store.Notification]:
-    """The newest webhook deliveries (every status)."""
-    stmt = (select(store.Notification).where(store.Notification.channel == "webhook")
-            .order_by(store.Notification.id.desc()).limit(limit))
-    return list(session.scalars(stmt))
+def log(session: Session, limit: int = 100, webhook_id: int | None = None) -> list[store.Notification]:
+    """The newest webhook deliveries (every status), of one webhook when ``webhook_id`` is given."""
+    N = store.Notification
+    stmt = select(N).where(N.channel == "webhook")
+    if webhook_id is not None:
+        stmt = stmt.where(N.args["webhook_id"].as_integer() == webhook_id)
+    return list(session.scalars(stmt.order_by(N.id.desc()).limit(limit)))

@@ -2,44 +2,16 @@
 checks it (the deploy validation, nothing stored); an admin deploys it as a new version (audited)."""
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
 
 import pytest
+from drafts_helpers import THRESHOLD, deployed_fixture, owner_fixture, put_files  # noqa: F401  (fixtures)
 from sqlalchemy import func, select
 
 import engine
-from caseflow import accounts, store
+from caseflow import store
 
-ROOT = Path(__file__).resolve().parents[2]
-THRESHOLD = 'id="q_major_functional" type="int" value="15"'
-
-
-@pytest.fixture
-def owner(database, tokens) -> str:
-    """A process owner with an API token (added to the ``tokens`` of the ``api`` client as "owner")."""
-    with database.session() as s:
-        user = store.User(username="owner", password_hash="!", active=True)
-        user.roles = [store.UserRole(role="process_owner")]
-        s.add(user)
-        s.flush()
-        _row, plain = accounts.create_token(s, "owner", "tests")
-    tokens["owner"] = plain
-    return "owner"
-
-
-@pytest.fixture
-def deployed(database) -> None:
-    with database.session() as s:
-        engine.deploy(s, [ROOT / "processes"], actor="tests")
-
-
-def _put(api, draft_id: int, files: dict[str, str], who: str = "owner", row_version: int | None = None):
-    data = {"files": [(io.BytesIO(text.encode()), name) for name, text in files.items()]}
-    query = f"?row_version={row_version}" if row_version is not None else ""
-    return api.client.put(f"/api/v1/drafts/{draft_id}/files{query}", data=data, content_type="multipart/form-data",
-                          headers={"Authorization": f"Bearer {api.tokens[who]}"})
+_put = put_files
 
 
 def _versions(database, key: str) -> int:
@@ -103,6 +75,9 @@ def test_owner_edits_checks_and_an_admin_deploys(api, owner, deployed, database)
     (lambda x: re.sub(r'(<bpmn:scriptTask id="open_clock"[^>]*>.*?<bpmn:script>)', r"\1import os\n", x,
                       count=1, flags=re.S),
      "open_clock", "import"),
+    (lambda x: re.sub(r'\s*<bpmndi:BPMNEdge id="flow_graded_di".*?</bpmndi:BPMNEdge>|\s*<bpmn:sequenceFlow '
+                      r'id="flow_graded"[^>]*/>|\s*<bpmn:(incoming|outgoing)>flow_graded</bpmn:\1>', "", x, flags=re.S),
+     "route_to_dept", "no incoming sequence flow"),  # a deleted flow: the task after it could never run
 ])
 def test_check_names_the_problem_and_deploy_refuses(api, owner, deployed, database, breakage, element, message):
     draft = api.post("/api/v1/drafts", {"key": "complaint", "version": 1}, who=owner).json
@@ -148,3 +123,33 @@ def test_operators_list_what_the_registry_declares(api, owner):
     grade = next(op for op in r.json["items"] if op["name"] == "grade_complaint")
     param = next(p for p in grade["params"] if p["name"] == "q_major_functional")
     assert (param["type"], param["default"], param["required"]) == ("int", 15, False)
+
+
+@pytest.mark.parametrize("app_env", [{"CASEFLOW_OWNERS_MAY_DEPLOY": "1"}])
+def test_a_setting_lets_process_owners_deploy_themselves(api, owner, deployed, database, app_env):
+    draft = api.post("/api/v1/drafts", {"key": "complaint"}, who=owner).json
+    bpmn = draft["files"]["complaint.bpmn"]
+    assert _put(api, draft["id"], {"complaint.bpmn": bpmn.replace(THRESHOLD, THRESHOLD.replace("15", "20"))}
+                ).status_code == 200
+    assert api.post(f"/api/v1/drafts/{draft['id']}/deploy", who="quality").status_code == 403
+    r = api.post(f"/api/v1/drafts/{draft['id']}/deploy", who=owner)
+    assert r.status_code == 200, r.json
+    assert r.json["draft"]["deployed_by"] == owner and _versions(database, "complaint") == 2
+
+
+def test_script_check_applies_the_sandbox_rules_of_a_deployment(api, owner):
+    def check(source: str, mode: str = "script"):
+        return api.post("/api/v1/drafts/script-check", {"source": source, "mode": mode}, who=owner)
+
+    assert check("total = a + b\nshare = total / 2").json == {"ok": True, "problems": []}
+    for source, mode, word in [("import os", "script", "imports"), ("open('/etc/passwd')", "script", "open"),
+                               ("x.__class__", "expression", "_"), ("a >", "expression", "SyntaxError"),
+                               ("]]></bpmn:script>", "script", "SyntaxError")]:
+        r = check(source, mode)
+        assert r.status_code == 200 and r.json["ok"] is False, (source, r.json)
+        assert any(word in p for p in r.json["problems"]), (source, r.json)
+    assert check("kpi_class == 'major'", "expression").json["ok"] is True
+    assert check("", "expression").json == {"ok": True, "problems": []}
+    assert check("x = 1", "shell").status_code == 422
+    assert check("x" * 20_001).status_code == 422
+    assert api.post("/api/v1/drafts/script-check", {"source": "x = 1"}, who="quality").status_code == 403

@@ -13,7 +13,8 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import engine
-from caseflow import drafts
+from caseflow import comments, drafts
+from caseflow.notify import webhooks
 
 from api_helpers import DATA, start_data
 
@@ -35,8 +36,12 @@ def seeded(database, tokens, frozen_clock) -> dict:
         views.append(engine.start(s, "svc_demo", start_data(9), actor="service"))
         draft = drafts.create(s, "svc_demo", 1, "admin")
         draft_id, file_name = draft.id, sorted(draft.files)[0]
+        comment_id = comments.create(s, views[0]["id"], "admin", "a comment to find").id
+        webhook_id = webhooks.register(s, "https://hooks.example.com/caseflow", "a-webhook-secret-123",
+                                       ["task_created"], "admin").id
     return {"key": "svc_demo", "version": 1, "instance_id": views[0]["id"], "task_id": views[1]["tasks"][0]["id"],
-            "token_id": 2, "draft_id": draft_id, "name": file_name}
+            "token_id": 2, "draft_id": draft_id, "name": file_name, "comment_id": comment_id,
+            "webhook_id": webhook_id}
 
 
 @pytest.fixture

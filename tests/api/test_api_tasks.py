@@ -59,6 +59,10 @@ def test_task_with_form_schema_claim_and_complete(deployed, frozen_clock):
     # No longer ready: 409.
     again = api.post(f"/api/v1/tasks/{task_id}/complete", {"data": {"valid": True}}, who="quality")
     assert again.status_code == 409 and again.json["error"]["code"] == "conflict"
+    # A stranger to the role gets 403 for a finished task too: nothing of its state leaks.
+    stranger = api.post(f"/api/v1/tasks/{task_id}/complete", {"data": {"valid": True}}, who="manager")
+    assert stranger.status_code == 403 and stranger.json["error"]["code"] == "forbidden"
+    assert api.post("/api/v1/tasks/no-such-task/complete", {"data": {}}, who="quality").status_code == 404
 
     audit = api.get(f"/api/v1/instances/{inst['id']}/audit", who="manager").json["items"]
     assert [e["kind"] for e in audit] == ["started", "task_claimed", "task_released", "task_completed"]

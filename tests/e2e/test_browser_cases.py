@@ -60,7 +60,8 @@ def test_complaint_from_registration_to_closure(staff, server):
     quality.submit()
     quality.open_task(case_url, "resolution_plan")
     quality.fill({"plan_summary": "Exchange the 3 units", "delivery_amount": "120000",
-                  "disposition_lines": [{"kind": "exchange", "quantity": "3", "amount": "360"}]})
+                  # compensation: an exchange line runs the returned-goods process (test_browser_returned_goods.py)
+                  "disposition_lines": [{"kind": "compensation", "quantity": "3", "amount": "360"}]})
     quality.submit()
 
     manager = staff("manager")
@@ -161,7 +162,7 @@ def test_repair_with_a_fee(staff, server):
 
     service.page.goto(case_url)
     title = service.page.locator("[data-testid=case-title]").inner_text()
-    assert title.startswith("RMA-") and "Closed" in title
+    assert title.startswith("RMA-") and "Repaired and returned" in title  # its end state (manifest outcome)
     service.page.goto(case_url + "/print/f14")
     notice = service.page.content()
     assert "ICBC 6222 0000" in notice and "Display board" in notice

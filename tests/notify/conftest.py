@@ -4,12 +4,12 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-import socket
 import threading
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from notify_helpers import free_port
 
 from caseflow import config
 
@@ -41,10 +41,6 @@ class Inbox:
         return body.get_content()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

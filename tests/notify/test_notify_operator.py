@@ -44,3 +44,29 @@ def test_bad_parameters_are_refused_with_the_field(params, field):
 
 def test_it_is_audited_as_a_notice():
     assert registry.get("notify").audit == "notice"
+
+
+def test_it_carries_the_named_fields_lists_included_and_names_the_attachment():
+    data = {"email": "x@y.example", "fee_amount": 450, "parts": [{"part_name": "Housing", "quantity": 1}],
+            "secret_note": "internal"}
+    notice = run(data, template="repair_fee_notice", recipient_key="email", fields=["fee_amount", "parts", "absent"],
+                 attachment="F14")["last_notice"]
+    assert notice["args"] == {"fee_amount": 450, "parts": [{"part_name": "Housing", "quantity": 1}]}
+    assert notice["attachment"] == "f14"
+    assert "args" not in run(data, fields=["absent"])["last_notice"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"attachment": "f99"}, "attachment"), ({"fields": "fee_amount"}, "fields"), ({"fields": [""]}, "fields"),
+    ({"fields": [f"k{i}" for i in range(61)]}, "fields"), ({"fields": ["big"]}, "fields")])
+def test_bad_fields_or_attachments_are_refused(params, field):
+    with pytest.raises(OperatorError) as err:
+        run({"customer_email": "a@b.example", "big": "x" * 70_000}, **params)
+    assert err.value.field == field
+
+
+def test_the_attachments_it_accepts_are_the_printouts_there_are():
+    from caseflow.notify import documents
+    from service_tasks import notify
+
+    assert set(notify.ATTACHMENTS) == set(documents.LAYOUTS)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import free_port
+from notify_helpers import SHIPPED, free_port
 
 import engine
 from caseflow import store
@@ -21,7 +21,7 @@ def test_the_server_process_delivers_the_outbox(tmp_path, smtp_server):
     db = store.Database(url)
     db.upgrade()
     with db.session() as s:
-        engine.deploy(s, [ROOT / "processes" / "complaint", ROOT / "processes" / "repair"], actor="admin")
+        engine.deploy(s, SHIPPED, actor="admin")
         engine.start(s, "complaint", {"channel": "email", "customer_code": "C-1", "complaint_type": "transport",
                                       "customer_email": "buyer@huaxin.example", "description": "Crushed."},
                      actor="cs1")

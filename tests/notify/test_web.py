@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notify_helpers import SHIPPED
 from sqlalchemy import select, update
 
 import engine
@@ -52,7 +53,7 @@ class Client:
 @pytest.fixture
 def complaint(app, database) -> int:
     with database.session() as s:
-        engine.deploy(s, [ROOT / "processes" / "complaint", ROOT / "processes" / "repair"], actor="admin")
+        engine.deploy(s, SHIPPED, actor="admin")
         return int(engine.start(s, "complaint", REGISTRATION, actor="service")["id"])
 
 

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from notify_helpers import SHIPPED
 from sqlalchemy import select
 
 import engine
@@ -69,7 +70,7 @@ def no_smtp() -> config.Settings:
 
 def deploy_and_hook(db: store.Database, url: str, kinds: list[str]) -> None:
     with db.session() as s:
-        engine.deploy(s, [ROOT / "processes" / "complaint", ROOT / "processes" / "repair"], actor="admin")
+        engine.deploy(s, SHIPPED, actor="admin")
         webhooks.register(s, url, SECRET, kinds, "admin")
 
 

@@ -40,7 +40,7 @@ def escalations(session, iid) -> list[tuple[str, str]]:
 def deployed_cases(session):
     """The session, with the complaint and repair bundles deployed (version 1 each)."""
     deployed = deploy(session)
-    assert {k: r.version for k, r in deployed.items()} == {"complaint": 1, "repair": 1}
+    assert {k: r.version for k, r in deployed.items()} == {"complaint": 1, "repair": 1, "returned_goods": 1}
     return session
 
 

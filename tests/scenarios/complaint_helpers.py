@@ -15,6 +15,7 @@ import engine
 ROOT = Path(__file__).resolve().parents[2]
 COMPLAINT_BUNDLE = ROOT / "processes" / "complaint"
 REPAIR_BUNDLE = ROOT / "processes" / "repair"
+RETURNED_GOODS_BUNDLE = ROOT / "processes" / "returned_goods"
 NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 ACTORS = {  # role -> user name used in the scenarios
@@ -24,8 +25,9 @@ ACTORS = {  # role -> user name used in the scenarios
 
 
 def deploy(session) -> dict[str, Any]:
-    """Deploy the complaint bundle with the repair bundle it calls; key -> DeployResult."""
-    return {r.key: r for r in engine.deploy(session, [COMPLAINT_BUNDLE, REPAIR_BUNDLE], actor="admin")}
+    """Deploy the complaint bundle with the repair and returned-goods bundles it calls; key -> DeployResult."""
+    return {r.key: r for r in engine.deploy(session, [COMPLAINT_BUNDLE, REPAIR_BUNDLE, RETURNED_GOODS_BUNDLE],
+                                            actor="admin")}
 
 
 def quality_registration(**overrides: Any) -> dict:
@@ -150,7 +152,9 @@ def eight_d(session, iid: int, dept: str = "quality", responsibility: str = "int
 def plan(session, iid: int, lines: list[dict] | None = None, delivery_amount: float = 100000,
          dept: str = "quality") -> dict:
     lines = lines if lines is not None else [
-        {"kind": "exchange", "quantity": 20, "amount": 5000},
+        # Compensation, not an exchange: an exchange line runs the returned-goods process
+        # (tests/scenarios/test_returned_goods_calls.py walks that).
+        {"kind": "compensation", "quantity": 20, "amount": 5000},
         {"kind": "discount", "quantity": 1, "amount": 1000, "note": "goodwill"}]
     return complete(session, iid, "resolution_plan", {"plan_summary": "Exchange the 20 units, 1,000 RMB discount.",
                                                       "disposition_lines": lines,
@@ -165,6 +169,10 @@ def manager_decides(session, iid: int, decision: str = "approve", comment: str |
 
 
 def implement(session, iid: int) -> dict:
+    """Stage 10; a returned-goods call of the plan still running (exchange lines) is walked first."""
+    from returned_goods_cases import rg_pending, walk_returned_goods  # it imports this module
+    if rg_pending(session, iid):
+        walk_returned_goods(session, iid)
     return complete(session, iid, "implement_notify", {"implementation_result": "20 units exchanged.",
                                                        "customer_notified_on": "2026-03-05",
                                                        "notification_channel": "phone"}, role="customer_service")
@@ -173,7 +181,7 @@ def implement(session, iid: int) -> dict:
 def feedback(session, iid: int, satisfied: bool = True, satisfaction: int = 5) -> dict:
     return complete(session, iid, "customer_feedback", {"customer_feedback": "Fine." if satisfied else "Too slow.",
                                                         "satisfaction": satisfaction, "satisfied": satisfied},
-                    role="customer_service")
+                    role="customer", actor="cs1 for the customer")  # a customer task, here completed for them
 
 
 def verify_and_close(session, iid: int) -> dict:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import engine
+from caseflow import portal_links
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -67,7 +68,9 @@ def do(session, instance_id: int, name: str, data: dict, role: str) -> dict:
     tasks = ready(session, instance_id)
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     assert tasks[name]["role"] == role, f"{name} has role {tasks[name]['role']}, expected {role}"
-    view = engine.complete(session, tasks[name]["id"], data=data, actor=engine.Actor.tool(f"{role}_user"))
+    actor = (engine.Actor.person(portal_links.on_behalf_actor("cs1"), {role}) if role == portal_links.CUSTOMER_ROLE
+             else engine.Actor.tool(f"{role}_user"))  # a customer task: staff acting for the customer
+    view = engine.complete(session, tasks[name]["id"], data=data, actor=actor)
     assert view["status"] != "error", view["error"]
     return view
 

@@ -272,8 +272,8 @@ def test_manager_rejects_the_plan_with_a_reason_then_approves(cases):
 
     plan(cases, iid, lines=[{"kind": "exchange", "quantity": 20, "amount": 4000}], delivery_amount=80000)
     manager_decides(cases, iid, "approve", "OK.")
-    assert ready_names(cases, iid) == {"implement_notify"}
-    implement(cases, iid)
+    assert ready_names(cases, iid) == {"receive_goods"}  # the exchange runs the returned-goods process
+    implement(cases, iid)  # walks the returned goods first
     feedback(cases, iid)
     d = verify_and_close(cases, iid)["data"]
     assert (d["loss_amount"], d["complaint_ratio"], d["manager_decision"]) == (4000.0, 0.05, "approve")

@@ -71,10 +71,12 @@ def props(el) -> dict:
 
 def test_parses_with_the_xsd_validator():
     parser = SpiffBpmnParser(validator=VALIDATOR)
-    parser.add_bpmn_files([str(DIAGRAM), str(REPAIR_BUNDLE / "repair.bpmn")])
+    parser.add_bpmn_files([str(DIAGRAM), str(REPAIR_BUNDLE / "repair.bpmn"),
+                           str(REPAIR_BUNDLE.parent / "returned_goods" / "returned_goods.bpmn")])
     spec = parser.get_spec("complaint")
     assert spec.name == "complaint"
-    assert set(parser.get_subprocess_specs("complaint")) == {"handling", "repair", *CONTAINERS[1:]}
+    assert set(parser.get_subprocess_specs("complaint")) == {"handling", "repair", "returned_goods",
+                                                             *CONTAINERS[1:]}
 
 
 def test_collaboration_with_one_participant_and_role_lanes(doc, nodes):
@@ -84,7 +86,7 @@ def test_collaboration_with_one_participant_and_role_lanes(doc, nodes):
     assert [p.get("processRef") for p in participants] == ["complaint"]
     lanes = {lane.get("name"): [r.text for r in lane.iterfind("bpmn:flowNodeRef", NS)]
              for lane in process.iterfind("bpmn:laneSet/bpmn:lane", NS)}
-    assert set(lanes) == {"customer_service", "quality", "manager", "general_manager"}
+    assert set(lanes) == {"customer_service", "quality", "manager", "general_manager", "customer"}
     referenced = [ref for refs in lanes.values() for ref in refs]
     assert len(referenced) == len(set(referenced)) and set(referenced) <= set(nodes)
     # Expanded subprocesses span several lanes and are in none, so their tasks keep their own lanes.

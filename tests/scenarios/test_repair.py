@@ -108,7 +108,7 @@ def test_chargeable_repair_accepted_and_paid(repair):
         "fee_notice_sent_via": "fax"}, "service_center")
     do(repair, iid, "record_fee_decision",
        {"fee_decision": "accepted", "fee_decision_date": "2026-03-06", "fee_confirmation_ref": "FAX-0306"},
-       "customer_service")
+       "customer")
     assert list(ready(repair, iid)) == ["confirm_payment"]
     view = do(repair, iid, "confirm_payment",
               {"payment_confirmed_date": "2026-03-10", "payment_date": "2026-03-09", "payment_amount": 450,
@@ -147,7 +147,7 @@ def test_fee_declined_returns_device_unrepaired(repair):
     assert "fee_decline_reason" in err.value.fields
     do(repair, iid, "record_fee_decision",
        {"fee_decision": "declined", "fee_decision_date": "2026-03-06", "fee_decline_reason": "Too expensive."},
-       "customer_service")
+       "customer")
     assert list(ready(repair, iid)) == ["return_unrepaired"]
     view = do(repair, iid, "return_unrepaired",
               {"carrier": "SF Express", "tracking_no": "SF999", "shipped_date": "2026-03-07"}, "service_center")
@@ -266,7 +266,7 @@ def test_incomplete_application_loops_until_complete(repair, frozen_clock):
     assert view["data"]["application_missing"] == ["recipient", "phone", "warranty_claim"]
     tasks = ready(repair, iid)
     assert list(tasks) == ["complete_application"]  # not the review: the check decides
-    assert tasks["complete_application"]["role"] == "customer_service"
+    assert tasks["complete_application"]["role"] == "customer"  # the customer's, from the e-mailed link
 
     with pytest.raises(engine.InvalidData) as err:  # the completion form requires the VAL-08 items
         engine.complete(repair, tasks["complete_application"]["id"], data={**APPLICATION, "phone": ""},
@@ -279,14 +279,14 @@ def test_incomplete_application_loops_until_complete(repair, frozen_clock):
     assert "phone" in err.value.fields
     # A blank recipient passes the form's length check but not VAL-08: back again.
     view = do(repair, iid, "complete_application",
-              {**APPLICATION, "recipient": "   ", "warranty_claim": "unknown"}, "customer_service")
+              {**APPLICATION, "recipient": "   ", "warranty_claim": "unknown"}, "customer")
     assert view["data"]["application_missing"] == ["recipient"]
     assert list(ready(repair, iid)) == ["complete_application"]
 
     frozen_clock.set(dt.datetime(2026, 3, 3, 10, 0, tzinfo=SHANGHAI))  # completed on Tuesday
     view = do(repair, iid, "complete_application",
               {**APPLICATION, "phone": "+86 25 8888 0001", "recipient": "Li Wei", "warranty_claim": "unknown"},
-              "customer_service")
+              "customer")
     assert view["data"]["application_complete"] is True and view["data"]["application_missing"] == []
     assert view["data"]["phone"] == "+86 25 8888 0001"
     tasks = ready(repair, iid)

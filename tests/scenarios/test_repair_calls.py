@@ -87,7 +87,7 @@ def test_second_repair_of_a_complaint_starts_clean(repair, frozen_clock, monkeyp
                                         "fee_notice_date": "2026-03-05", "fee_notice_sent_via": "fax"},
        "service_center")
     do(repair, iid, "record_fee_decision", {"fee_decision": "declined", "fee_decision_date": "2026-03-06",
-                                            "fee_decline_reason": "Buys a new one."}, "customer_service")
+                                            "fee_decline_reason": "Buys a new one."}, "customer")
     do(repair, iid, "return_unrepaired", {"carrier": "EMS", "tracking_no": "EMS-NEW", "shipped_date": "2026-03-07"},
        "service_center")
     view = do(repair, iid, "followup_review_overdue", {"review_escalation_action": "Done."}, "manager")
@@ -119,7 +119,7 @@ def test_called_from_another_process_returns_its_results(session, frozen_clock):
     assert list(tasks) == ["complete_application"]
     application = {k: v for k, v in passed.items() if k != "complaint_no"}  # a form takes only its own fields
     do(session, iid, "complete_application", {**application, "recipient": "Li Wei", "warranty_claim": "in"},
-       "customer_service")
+       "customer")
     do(session, iid, "review_application", REVIEW_SEND_IN, "service_center")
     do(session, iid, "send_shipping_instructions", INSTRUCTIONS, "service_center")
     do(session, iid, "receive_device", {"received_date": "2026-03-04"}, "service_center")

@@ -19,7 +19,7 @@ NS = {
     "di": "http://www.omg.org/spec/DD/20100524/DI",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
-ROLES = {"customer_service", "service_center", "finance", "manager", "general_manager"}
+ROLES = {"customer_service", "service_center", "finance", "manager", "general_manager", "customer"}
 NODE_TAGS = ("startEvent", "endEvent", "boundaryEvent", "userTask", "serviceTask", "scriptTask",
              "exclusiveGateway", "parallelGateway", "callActivity")
 TASK_TAGS = ("userTask", "serviceTask", "scriptTask")

@@ -167,7 +167,7 @@ def test_make_up_shipment_skips_receipt_and_test(rg):
     assert view["data"]["returned_goods_result"]["received_qty"] is None
 
 
-def test_quantities_that_do_not_add_up_are_sent_back(rg):
+def test_quantities_that_do_not_add_up_are_refused(rg):
     iid = to_test(rg)
     view = do(rg, iid, "test_goods", {**TEST, "defective_qty": 11}, "production")
     # The test record is refused: the task is back, with the field's message.
@@ -176,12 +176,17 @@ def test_quantities_that_do_not_add_up_are_sent_back(rg):
     assert view["data"]["record_problems"]["defective_qty"] == "11 defective, but only 10 were tested"
     do(rg, iid, "test_goods", TEST, "production")
 
-    view = do(rg, iid, "dispose_goods", {**DISPOSITION, "return_to_stock_qty": 5}, "production")
+    # A disposition that does not add up is refused at submission (the form's x-sum-equals): 4xx with
+    # a message on each quantity; the task stays ready and nothing is recorded.
+    task = ready(rg, iid)["dispose_goods"]
+    with pytest.raises(engine.InvalidData) as err:
+        engine.complete(rg, task["id"], data={**DISPOSITION, "return_to_stock_qty": 5},
+                        actor=engine.Actor.tool("production_user"))
+    message = "the quantities add up to 9, but 10 are expected"
+    assert err.value.fields == {key: message for key in ("isolate_qty", "rework_qty", "repair_qty", "scrap_qty",
+                                                         "return_to_stock_qty")}
     assert list(ready(rg, iid)) == ["dispose_goods"]
-    problems = view["data"]["record_problems"]
-    message = "the quantities add up to 9, but 10 were received"
-    assert problems["scrap_qty"] == problems["return_to_stock_qty"] == message
-    assert "disposition_summary" not in view["data"] or view["data"]["disposition_summary"] is None
+    assert engine.show(rg, iid, audit=False)["data"].get("disposition_summary") is None
 
     view = do(rg, iid, "dispose_goods", DISPOSITION, "production")
     assert view["data"]["record_valid"] is True and view["data"]["record_problems"] is None
@@ -419,3 +424,49 @@ def test_exchange_without_event_slip_granted_by_the_manager_is_shipped(rg):
     do(rg, iid, "ship_replacement", {**SHIPMENT, "shipped_qty": 1}, "logistics")
     view = do(rg, iid, "notify_customer", NOTICE, "marketing")
     assert view["data"]["returned_goods_outcome"] == "exchanged"
+
+
+ALLERGY_REQUEST = {"purchase_date": "2026-02-27", "request_date": "2026-03-02", "unsealed": True,
+                   "deteriorated": False, "allergy": True, "invoice_presented": True, "event_slip_presented": True}
+
+
+def test_allergy_within_the_window_is_returned_and_refunded(rg):
+    """EXC-05: an allergy confirmed on day 3, goods opened; the customer wants a refund: the goods are
+    tested and disposed of, nothing is shipped, the outcome is refunded."""
+    iid = start(rg, request_kind="exchange", expected_qty=1)
+    do(rg, iid, "receive_goods", {**RECEIPT, "received_qty": 1}, "marketing")
+    view = do(rg, iid, "record_exchange_request", {**ALLERGY_REQUEST, "refund_requested": True}, "marketing")
+    assert view["data"]["return_allowed"] is True and "EXC-05" in view["data"]["eligibility_rules"]
+    assert view["data"]["allergy_return"] is True
+    assert list(ready(rg, iid)) == ["test_goods"]  # no manager decision, straight to the test
+    do(rg, iid, "test_goods", {**TEST, "tested_qty": 1, "defective_qty": 0, "defect_phenomena": []}, "production")
+    do(rg, iid, "dispose_goods", {**DISPOSITION, "rework_qty": 0, "scrap_qty": 0, "return_to_stock_qty": 1},
+       "production")
+    assert list(ready(rg, iid)) == ["notify_customer"]  # a refund ships no replacement
+    view = do(rg, iid, "notify_customer", NOTICE, "marketing")
+    assert view["data"]["returned_goods_outcome"] == "refunded"
+    record = view["data"]["returned_goods_result"]
+    assert record["outcome"] == "refunded" and record["allergy_return"] is True and record["shipped_qty"] is None
+
+
+def test_allergy_with_an_exchange_wanted_is_exchanged(rg):
+    iid = start(rg, request_kind="exchange", expected_qty=1)
+    do(rg, iid, "receive_goods", {**RECEIPT, "received_qty": 1}, "marketing")
+    do(rg, iid, "record_exchange_request", ALLERGY_REQUEST, "marketing")
+    do(rg, iid, "test_goods", {**TEST, "tested_qty": 1, "defective_qty": 0, "defect_phenomena": []}, "production")
+    do(rg, iid, "dispose_goods", {**DISPOSITION, "rework_qty": 0, "scrap_qty": 0, "return_to_stock_qty": 1},
+       "production")
+    assert list(ready(rg, iid)) == ["ship_replacement"]
+    do(rg, iid, "ship_replacement", {**SHIPMENT, "shipped_qty": 1}, "logistics")
+    view = do(rg, iid, "notify_customer", NOTICE, "marketing")
+    assert view["data"]["returned_goods_outcome"] == "exchanged"
+
+
+def test_a_refund_asked_after_the_allergy_window_goes_to_the_manager(rg):
+    """Day 4: the allergy no longer allows a return (nor, opened, an exchange): the manager decides."""
+    iid = start(rg, request_kind="exchange", expected_qty=1)
+    do(rg, iid, "receive_goods", {**RECEIPT, "received_qty": 1}, "marketing")
+    view = do(rg, iid, "record_exchange_request",
+              {**ALLERGY_REQUEST, "request_date": "2026-03-03", "refund_requested": True}, "marketing")
+    assert view["data"]["return_allowed"] is False and view["data"]["allergy_return"] is None
+    assert list(ready(rg, iid)) == ["decide_ineligible_exchange"]

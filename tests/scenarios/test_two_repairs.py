@@ -68,7 +68,7 @@ def walk_two_repairs(session) -> int:
     complete(session, iid, "send_fee_notice", {"fee_amount": 2400, "payment_instructions": "BOC 1234",
                                                "fee_notice_date": "2026-03-02", "fee_notice_sent_via": "fax"})
     complete(session, iid, "record_fee_decision", {"fee_decision": "accepted", "fee_decision_date": "2026-03-02"},
-             role="customer_service")
+             role="customer")
     complete(session, iid, "confirm_payment", {"payment_confirmed_date": "2026-03-02", "payment_amount": 2400,
                                                "payment_reference": "RS-1"}, role="finance")
     _repair_and_ship(session, iid, "Chen", "SF-FIRST")

@@ -28,6 +28,8 @@ USERS = {
     "finance": ["finance"],
     "admin": ["admin"],
     "logistics": ["logistics"],
+    "marketing": ["marketing"],
+    "production": ["production"],
 }
 
 

@@ -85,7 +85,7 @@ def test_demo_users_cover_every_role_and_are_idempotent(cli_env):
     with cli_env.session() as s:
         users = accounts.list_users(s)
         assert len(users) == len(accounts.DEMO_USERS)
-        assert set().union(*(u.role_names for u in users)) == set(accounts.ROLES)
+        assert set().union(*(u.role_names for u in users)) == set(accounts.ROLES) - {accounts.CUSTOMER_ROLE}
         for demo in accounts.DEMO_USERS:
             assert accounts.authenticate(s, demo.username, demo.password) is not None
             assert demo.username in first.output and demo.password in first.output
@@ -123,11 +123,12 @@ def test_serve_migrates_then_execs_the_server_module_by_name(cli_env, tmp_path, 
 
     calls = []
     monkeypatch.setattr(os, "execv", lambda path, argv: calls.append((path, argv)))
-    result = CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0", "--port", "5123", "--workers", "3",
-                                           "--threads", "2"])
+    refused = CliRunner().invoke(cli.main, ["serve", "--port", "5123", "--workers", "3"])
+    assert refused.exit_code == 2 and "--workers above 1 needs PostgreSQL" in refused.output  # SQLite: one process
+    assert calls == []
+    result = CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0", "--port", "5123", "--threads", "2"])
     assert result.exit_code == 0, result.output
     assert "http://localhost:5123/" in result.output
-    assert "--workers 3 is ignored" in result.output  # one process: waitress
     [(path, argv)] = calls
     assert path == sys.executable and argv[:3] == [sys.executable, "-m", "web.serving"]
     opts = dict(zip(argv[3::2], argv[4::2], strict=True))

@@ -11,7 +11,9 @@ import engine
 from caseflow import store
 
 ROLE_USER = {"customer_service": "service", "quality": "quality", "manager": "manager",
-             "general_manager": "gm", "service_center": "repair", "finance": "finance"}
+             "general_manager": "gm", "service_center": "repair", "finance": "finance",
+             "customer": "service", "marketing": "marketing", "production": "production",
+             "logistics": "logistics"}  # customer tasks (portal lane): completed here by staff for the customer
 
 REGISTRATION = {
     "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1001",
@@ -31,6 +33,19 @@ COMPLAINT_ANSWERS = {
                         "disposition_lines.0.quantity": "3", "disposition_lines.0.amount": "360",
                         "delivery_amount": "120000"},
     "manager_approve_plan": {"manager_decision": "approve", "manager_comment": "OK"},
+    # the exchange line runs the returned-goods process (PRODUCT.md §10)
+    "receive_goods": {"goods_received_date": "2026-03-02", "received_qty": "3", "goods_condition": "Boxed"},
+    "record_exchange_request": {"purchase_date": "2026-02-27", "request_date": "2026-03-02", "unsealed": "false",
+                                "deteriorated": "false", "allergy": "false", "invoice_presented": "true",
+                                "event_slip_presented": "true"},
+    "test_goods": {"withdrawn_date": "2026-03-02", "tested_qty": "3", "defective_qty": "3",
+                   "defect_phenomena.0.phenomenon": "Scratched housing", "defect_phenomena.0.quantity": "3",
+                   "goods_test_result": "All 3 scratched", "tester": "Feng", "tested_date": "2026-03-02"},
+    "dispose_goods": {"isolate_qty": "0", "rework_qty": "3", "repair_qty": "0", "scrap_qty": "0",
+                      "return_to_stock_qty": "0", "disposed_date": "2026-03-02"},
+    "ship_replacement": {"shipped_qty": "3", "shipment_date": "2026-03-02", "shipment_carrier": "SF",
+                         "shipment_tracking_no": "SF123"},
+    "notify_customer": {"notice_via": "phone", "notice_date": "2026-03-02", "notice_summary": "Exchanged"},
     "implement_notify": {"implementation_result": "Units exchanged", "customer_notified_on": "2026-03-03",
                          "notification_channel": "email"},
     "customer_feedback": {"customer_feedback": "Fine now", "satisfaction": "4", "satisfied": "true"},

@@ -8,8 +8,9 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from sqlalchemy import select
-from test_case_flows import REGISTRATION, REPAIR_ANSWERS, ROLE_USER, ready_tasks
+from test_case_flows import REGISTRATION, REPAIR_ANSWERS, REPAIR_APPLICATION, ROLE_USER, ready_tasks
 
 import engine
 from caseflow import store
@@ -36,6 +37,43 @@ COMPLAINT_WITH_REPAIR = {
     "close_summary": {"final_result": "Repaired, closed", "lessons_learned": "Check packing"},
 }
 
+INVALID_COMPLAINT = {
+    "confirm_grade": {"complaint_valid": "false", "override_grade": "false", "validity_notes": "Photos checked",
+                      "invalid_reason": "Units of another supplier"},
+    "reply_invalid": {"reply_text": "The units are not ours", "reply_channel": "phone", "replied_on": "2026-03-02"},
+}
+RETURNED_GOODS_START = {"customer_name": "Huaxin Trading Co.", "product_model": "NLS-HR200", "request_kind": "exchange",
+                        "expected_qty": "2", "purchase_date": "2026-02-27"}
+RETURNED_GOODS = {
+    "receive_goods": {"goods_received_date": "2026-03-02", "received_qty": "2", "goods_condition": "Sealed boxes"},
+    "record_exchange_request": {"purchase_date": "2026-02-27", "request_date": "2026-03-02", "unsealed": "false",
+                                "deteriorated": "false", "allergy": "false", "invoice_presented": "true",
+                                "event_slip_presented": "true"},
+    "test_goods": {"withdrawn_date": "2026-03-02", "tested_qty": "2", "defective_qty": "1",
+                   "defect_phenomena.0.phenomenon": "No power", "defect_phenomena.0.quantity": "1",
+                   "goods_test_result": "One unit dead", "tester": "Wu", "tested_date": "2026-03-02"},
+    "dispose_goods": {"isolate_qty": "0", "rework_qty": "0", "repair_qty": "0", "scrap_qty": "1",
+                      "return_to_stock_qty": "1", "disposed_date": "2026-03-02"},
+    "ship_replacement": {"shipped_qty": "2", "shipment_date": "2026-03-02", "shipment_carrier": "SF Express",
+                         "shipment_tracking_no": "SF999"},
+    "notify_customer": {"notice_via": "phone", "notice_date": "2026-03-02", "notice_summary": "Replacement sent"},
+}
+PEOPLE = {**ROLE_USER, "marketing": "marketing", "production": "production", "logistics": "logistics"}
+#: Every case walked in both languages: how it starts, the answers to its tasks, its last task.
+WALKS = {
+    "complaint_with_repair": ("/start/complaint", REGISTRATION, COMPLAINT_WITH_REPAIR, "close_summary"),
+    "invalid_complaint": ("/start/complaint", REGISTRATION, INVALID_COMPLAINT, "reply_invalid"),
+    "chargeable_repair": ("/start/repair", REPAIR_APPLICATION, REPAIR_ANSWERS, "notify_customer_shipped"),
+    "returned_goods": ("/start/returned_goods", RETURNED_GOODS_START, RETURNED_GOODS, "notify_customer"),
+}
+
+
+@pytest.fixture
+def app_users(app_users: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The staff of conftest, and the returned-goods roles."""
+    return {**app_users, "marketing": ["marketing"], "production": ["production"]}
+
+
 # What a page may show in Latin letters in Chinese mode: form numbers, codes and units of the
 # source documents, abbreviations the company uses in Chinese too.
 ALLOWED_ASCII = frozenset({
@@ -43,7 +81,7 @@ ALLOWED_ASCII = frozenset({
     "F15", "F16", "CP", "RMA", "CAPA", "8D", "1D", "2D", "3D", "4D", "D1", "D2", "D3", "D4", "GM", "KPI",
     "PPM", "QA", "SN", "PX", "API", "BPMN", "JSON", "ID", "PDF", "CSV", "ERP", "OK", "Caseflow", "English",
     "h", "wd", "MB", "KB", "KiB", "MiB", "pcs", "Ctrl", "JavaScript", "P1", "P2", "P3", "P4", "P5", "P6", "P7",
-    "P8", "P9",
+    "P8", "P9", "MLP", "EVENT",  # the MLP procedure; the EVENT slip (EVENT单) of the exchange rules
 })
 CODE = re.compile(r"\b[A-Z]{1,4}(?:-[A-Z0-9]{1,4})+\b")  # rule and step codes: SEV-Q-03, T-01, RPR-16
 WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*")  # "1D" and "F09" are one word each
@@ -59,13 +97,13 @@ def visible_text(page: str) -> str:
     return html.unescape(page)
 
 
-def user_words(database, answers: dict[str, dict]) -> set[str]:
+def user_words(database, answers: dict[str, dict], start: dict | None = None) -> set[str]:
     """Words people typed or named: the answers, user names and display names, test bundles' names."""
     words: set[str] = {"Form", "demo"}  # the name of the form-demo test bundle, as its author wrote it
     with database.session() as s:
         for name, display in s.execute(select(store.User.username, store.User.display_name)):
             words.update(WORD.findall(f"{name} {display or ''}"))
-    for values in [REGISTRATION, *answers.values()]:
+    for values in [start or REGISTRATION, *answers.values()]:
         for value in values.values():
             words.update(WORD.findall(str(value)))
             words.update(CJK.findall(str(value)))
@@ -93,7 +131,8 @@ def start_complaint(browser) -> int:
     return int(re.search(r"/cases/(\d+)", response.headers["Location"]).group(1))
 
 
-def walk(database, browser, instance_id: int, language: str, check) -> tuple[list[str], dict[str, set[str]]]:
+def walk(database, browser, instance_id: int, language: str, check,
+         answers: dict[str, dict] = COMPLAINT_WITH_REPAIR) -> tuple[list[str], dict[str, set[str]]]:
     """Complete every task of the case in ``language``; ``check(page)`` lists foreign words per page."""
     done: list[str] = []
     found: dict[str, set[str]] = {}
@@ -103,12 +142,12 @@ def walk(database, browser, instance_id: int, language: str, check) -> tuple[lis
         if not tasks:
             break
         task = tasks[0]
-        user = ROLE_USER[task.role]
+        user = PEOPLE[task.role]
         b = people.setdefault(user, browser(user, language))
         page = b.get(f"/tasks/{task.id}").get_data(as_text=True)
         if words := check(page):
             found[f"task {task.name}"] = words
-        response = b.post(f"/tasks/{task.id}", COMPLAINT_WITH_REPAIR[task.name])
+        response = b.post(f"/tasks/{task.id}", answers[task.name])
         assert response.status_code == 302, (task.name, re.findall(r'class="error"[^>]*>([^<]*)',
                                                                     response.get_data(as_text=True)))
         after = b.get(response.headers["Location"]).get_data(as_text=True)  # the success message
@@ -116,7 +155,7 @@ def walk(database, browser, instance_id: int, language: str, check) -> tuple[lis
             found[f"after {task.name}"] = words
         done.append(task.name)
     viewer = browser("admin", language)
-    for url in (f"/cases/{instance_id}", "/", "/cases"):
+    for url in (f"/cases/{instance_id}", "/", "/cases", "/complaints"):
         if words := check(viewer.get(url).get_data(as_text=True)):
             found[url] = words
     return done, found
@@ -326,3 +365,60 @@ def test_the_inbox_reads_its_cases_in_one_query_whatever_their_number(database, 
         return len(seen)
 
     assert instance_queries(1) == instance_queries(5) == 1
+
+
+@pytest.mark.parametrize("name", [w for w in WALKS if w != "complaint_with_repair"])
+def test_every_process_reads_chinese_throughout(database, deployed, browser, frozen_clock, name):
+    url, start, answers, last = WALKS[name]
+    starter = "marketing" if url.endswith("returned_goods") else "service"
+    response = browser(starter, "zh").post(url, start)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    instance_id = int(re.search(r"/cases/(\d+)", response.headers["Location"]).group(1))
+    allowed = user_words(database, answers, start)
+    done, found = walk(database, browser, instance_id, "zh", lambda page: english_words(page, allowed), answers)
+    assert done[-1] == last and set(done) == set(answers), done
+    assert not found, "\n".join(f"{where}: {sorted(words)}" for where, words in found.items())
+
+
+@pytest.mark.parametrize("name", [w for w in WALKS if w != "complaint_with_repair"])
+def test_every_process_shows_no_chinese_in_english(database, deployed, browser, frozen_clock, name):
+    url, start, answers, last = WALKS[name]
+    starter = "marketing" if url.endswith("returned_goods") else "service"
+    response = browser(starter, "en").post(url, start)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    instance_id = int(re.search(r"/cases/(\d+)", response.headers["Location"]).group(1))
+    allowed = user_words(database, answers, start)
+    done, found = walk(database, browser, instance_id, "en", lambda page: chinese_words(page, allowed), answers)
+    assert done[-1] == last
+    assert not found, "\n".join(f"{where}: {sorted(words)}" for where, words in found.items())
+
+
+def test_the_case_diagram_leaves_out_the_authors_notes(database, deployed, browser):
+    instance_id = start_complaint(browser)
+    for language in ("zh", "en"):
+        xml = browser("service", language).get(f"/cases/{instance_id}/diagram.bpmn").get_data(as_text=True)
+        assert "textAnnotation" not in xml and "never fires" not in xml and "<bpmn:documentation" not in xml
+        assert 'bpmnElement="note_timers"' not in xml and 'bpmnElement="assoc_timers"' not in xml
+        assert 'bpmnElement="compute_case_deadlines"' in xml  # the rest is drawn
+    with database.session() as s:
+        definition_id = s.get(store.ProcessInstance, instance_id).definition_id
+        assert "note_timers" in engine.diagram_xml(s, definition_id)  # the stored diagram keeps them
+
+
+def test_account_and_admin_messages_reach_people_in_chinese(database, deployed, browser):
+    quality = browser("quality", "zh")
+    page = quality.post("/account/", {"display_name": "Quality", "current_password": "secret-pw",
+                                      "new_password": "ab"}).get_data(as_text=True)
+    assert "密码至少需要 4 个字符。" in page and "the password needs" not in page
+    page = quality.post("/account/tokens", {"name": "x" * 201}).get_data(as_text=True)
+    assert "令牌名称最多 200 个字符。" in page
+    admin = browser("admin", "zh")
+    page = admin.post("/admin/users", {"username": "quality", "password": "pw-1234", "roles": "quality"}).get_data(
+        as_text=True)
+    assert "用户 quality 已存在。" in page and "already exists" not in page
+    english = browser("admin", "en").post("/admin/users", {"username": "quality", "password": "pw-1234",
+                                                           "roles": "quality"}).get_data(as_text=True)
+    assert "The user quality already exists." in english
+    page = admin.post("/admin/processes/complaint/migrate", {"to": "1", "select": "ids", "instance_ids": "CP-0000-9",
+                                                            "action": "dry_run"}).get_data(as_text=True)
+    assert "neither an instance id" not in page and re.search(r'class="flash[^"]*"[^>]*>[^<]*[\u4e00-\u9fff]', page)

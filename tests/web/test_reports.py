@@ -80,7 +80,7 @@ def test_dashboard_tables_equal_the_recount_and_every_link_lists_those_cases(see
     # Every figure that links opens the complaint register with exactly that many cases.
     checked = 0
     for key in ("kpi_by_month", "ratio", "timeliness", "satisfaction", "progress", "customers", "departments",
-                "escalations"):
+                "escalations", "late_now", "open_by_age", "models", "types"):
         for row in table(html, key):
             for link, value in row[1:]:
                 if link and value.isdigit():
@@ -132,14 +132,46 @@ def test_exports_hold_the_tables_and_the_page_speaks_chinese(seeded, browser):
     assert b.get("/reports/nothing.csv").status_code == 404
 
 
-def test_roles_outside_the_dashboard_get_403(app, browser, database):
-    service = browser("service")
-    for url in ("/reports", "/reports/satisfaction.csv", "/reports/kpi_by_month.xlsx"):
-        assert service.get(url).status_code == 403, url
-    assert 'data-testid="nav-reports"' not in service.get("/complaints").get_data(as_text=True)
+def test_roles_outside_the_dashboard_get_403_and_departments_see_their_own(seeded, browser):
+    finance = browser("finance")
+    for url in ("/reports", "/reports/satisfaction.csv", "/reports/kpi_by_month.xlsx", "/reports/waiting"):
+        assert finance.get(url).status_code == 403, url
+    assert 'data-testid="nav-reports"' not in finance.get("/").get_data(as_text=True)
     manager = browser("manager")
     assert manager.get("/reports").status_code == 200
     assert 'data-testid="nav-reports"' in manager.get("/complaints").get_data(as_text=True)
+
+    # Customer service is a department (service complaints): its own figures only, no heat map.
+    service = browser("service")
+    html = service.get(PAGE).get_data(as_text=True)
+    assert 'data-testid="report-scope"' in html and "Customer service" in html
+    want = recount(seeded, dt.date(2025, 1, 1), dt.date(2025, 12, 31), department="customer_service")
+    months = table(html, "kpi_by_month")
+    assert sum(int(r[5][1]) for r in months) == want["n"]
+    assert {r[0][1] for r in table(html, "departments")} <= {"Customer service"}
+    for link, _value in (c for r in months for c in r if c[0]):
+        assert "department=customer_service" in link
+    assert service.get("/reports/waiting").status_code == 403
+    assert service.get("/reports/satisfaction.csv?from=2025-01-01&to=2025-12-31").status_code == 200
+
+
+def test_the_waiting_page_draws_the_version_with_its_figures(seeded, browser):
+    b = browser("manager")
+    html = b.get("/reports").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)" data-testid="waiting-link"', html).group(1).replace("&amp;", "&")
+    got = b.get("/reports/waiting?process=complaint&from=2025-01-01&to=2025-12-31")
+    assert got.status_code == 200 and link.startswith("/reports/waiting?")
+    page = got.get_data(as_text=True)
+    assert "js/heatmap.js" in page and "bpmn-navigated-viewer" in page
+    data = json.loads(re.search(r'<script type="application/json" id="heat-data">(.*?)</script>', page, re.S)
+                      .group(1))
+    assert data["elements"]["d1_describe"]["passed"] > 0 and data["flows"]
+    url = re.search(r'data-url="([^"]+)"', page).group(1)
+    xml = b.get(url)
+    assert xml.status_code == 200 and b"d1_describe" in xml.data
+    assert b.get("/reports/waiting?process=nothing").status_code == 404
+    assert b.get("/reports/waiting?from=2025-02-30").status_code == 400
+    assert b.get("/reports/waiting/999999/diagram.bpmn").status_code == 404
 
 
 @pytest.mark.parametrize("query, field", [("from=2025-02-30", "from"), ("from=2025-03-01&to=2025-01-01", "to"),
@@ -154,6 +186,14 @@ def _facts(session, iid: int) -> dict:
     row = session.get(store.CaseFacts, iid)
     assert row is not None
     return {c.name: getattr(row, c.name) for c in store.CaseFacts.__table__.c if c.name != "updated_at"}
+
+
+def _summaries(session) -> tuple[dict, dict]:
+    day, top = store.CaseFactDay.__table__, store.CaseFactTop.__table__
+    rows = ({tuple(r[:4]): tuple(round(v, 6) if isinstance(v, float) else v for v in r[4:])
+             for r in session.execute(select(day))},
+            {tuple(r[:4]): tuple(r[4:]) for r in session.execute(select(top))})
+    return rows
 
 
 def test_facts_follow_each_task_completion_and_a_rebuild_gives_the_same_rows(database):
@@ -193,9 +233,13 @@ def test_facts_follow_each_task_completion_and_a_rebuild_gives_the_same_rows(dat
             assert after["escalations"] == len(s.get(store.ProcessInstance, iid).data.get("escalations") or {})
         with database.session() as s:
             incremental = {r.instance_id: _facts(s, r.instance_id) for r in s.scalars(select(store.CaseFacts))}
+            summaries = _summaries(s)
+            assert summaries[0] and summaries[1]
             s.execute(store.CaseFacts.__table__.delete())
             assert engine.rebuild_facts(s) == len(incremental)
             assert {i: _facts(s, i) for i in incremental} == incremental
+            # The summaries kept in step with each save equal those summed again from the facts.
+            assert _summaries(s) == summaries
     finally:
         clock.reset()
 

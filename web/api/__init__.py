@@ -8,4 +8,15 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from web.api import account, core, docs, drafts, instances, processes, reports, tasks  # noqa: E402,F401,E501
+from web.api import (  # noqa: E402,F401,E501
+    account,
+    comments,  # noqa: E402,F401  # comments and delegation (collaboration)
+    core,
+    docs,
+    drafts,
+    instances,
+    processes,
+    reports,
+    tasks,
+    webhooks,  # noqa: E402,F401  # integrators' webhooks (admin)
+)

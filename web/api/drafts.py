@@ -6,9 +6,10 @@ the same path (audited ``deployed``, the draft named as its bundle).
 """
 from __future__ import annotations
 
-from flask import request
+from flask import Response, current_app, request
 
-from caseflow import bundles, drafts
+import engine
+from caseflow import bundles, drafts, drafts_scripts
 from schema import drafts as s
 from web import get_db
 from web.api.core import MULTIPART, ApiError, actor, caller, engine_actor, operation
@@ -44,6 +45,16 @@ def list_operators() -> dict:
     return {"items": [op.describe() for op in registry.all_operators()]}
 
 
+@operation("/drafts/script-check", "POST", summary="Check a script or expression against the sandbox rules",
+           tags=TAGS, body=s.ScriptCheckSchema, response=s.ScriptCheckResultSchema, errors=(403,))
+def check_script(body: dict) -> dict:
+    """What the script sandbox would refuse in `source` (imports, dunder names, `open`...), by the very
+    check of a deployment; nothing runs. The modeler calls it as the owner types (debounced)."""
+    _editor()
+    problems = drafts_scripts.problems(get_db(), body["source"], body["mode"])
+    return {"ok": not problems, "problems": problems}
+
+
 @operation("/drafts", "GET", summary="List drafts", tags=TAGS, query=s.DraftListQuerySchema,
            response=s.DraftListSchema, errors=(403,))
 def list_drafts(query: dict) -> dict:
@@ -53,12 +64,16 @@ def list_drafts(query: dict) -> dict:
                                                                       query.get("status"))]}
 
 
-@operation("/drafts", "POST", summary="Start a draft from a deployed version", tags=TAGS, body=s.DraftCreateSchema,
-           response=s.DraftSchema, status=201, errors=(403, 404))
+@operation("/drafts", "POST", summary="Start a draft from a deployed version or the blank template", tags=TAGS,
+           body=s.DraftCreateSchema, response=s.DraftSchema, status=201, errors=(403, 404, 409, 422))
 def create_draft(body: dict) -> dict:
-    """A new draft holding every file of version `version` of process `key` (the latest when absent)."""
+    """A new draft holding every file of version `version` of process `key` (the latest when absent);
+    with `blank`, a new process `key` (409 when it is deployed) from the blank template: a pool with
+    two lanes, a start event, a user task with its form and an end event, ready to check and try."""
     _editor()
     session = get_db()
+    if body["blank"]:
+        return drafts.as_dict(drafts.create_blank(session, body["key"], body["name"], actor()), with_files=True)
     return drafts.as_dict(drafts.create(session, body["key"], body["version"], actor()), with_files=True)
 
 
@@ -67,6 +82,30 @@ def create_draft(body: dict) -> dict:
 def get_draft(draft_id: int) -> dict:
     _editor()
     return _draft(draft_id)
+
+
+def _zip_response(files: dict[str, str], name: str) -> Response:
+    response = Response(drafts.bundle_zip(files), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@operation("/drafts/<int:draft_id>/bundle", "GET", summary="A draft as a bundle zip", tags=TAGS, errors=(403, 404))
+def draft_bundle(draft_id: int) -> Response:
+    """Every file of the draft in one zip (`application/zip`): unpacked, its diagrams open in bpmn.io or
+    Camunda Modeler, and the zip deploys as it is (`caseflow deploy`, `POST /processes`)."""
+    _editor()
+    draft = drafts.get(get_db(), draft_id)
+    return _zip_response(dict(draft.files), f"{draft.key}-draft-{draft.id}.zip")
+
+
+@operation("/processes/<key>/versions/<int:version>/bundle", "GET", summary="A deployed version as a bundle zip",
+           tags=TAGS, errors=(403, 404))
+def version_bundle(key: str, version: int) -> Response:
+    """Every file of a deployed version in one zip (`application/zip`), as a draft's bundle."""
+    _editor()
+    definition = engine.find_definition(get_db(), key, version)
+    return _zip_response(dict(definition.files), f"{key}-v{version}.zip")
 
 
 @operation("/drafts/<int:draft_id>/files", "PUT", summary="Add or replace files of a draft", tags=TAGS,
@@ -129,11 +168,29 @@ def check_draft(draft_id: int) -> dict:
     return {"ok": not problems, "problems": [p.as_dict() for p in problems]}
 
 
+@operation("/drafts/<int:draft_id>/try", "POST", summary="Try a draft on sample data (nothing stored)", tags=TAGS,
+           body=s.DraftTrySchema, response=s.TryResultSchema, errors=(403, 404, 413, 422))
+def try_draft(draft_id: int, body: dict) -> dict:
+    """Run the draft's process on `data` in a sandbox that is thrown away, answering its human tasks
+    with `answers` in the order they come up (`"default"`: the form's defaults). The answer names
+    the path taken (`path`, `flows`), the operators' outputs (grades, routes, deadlines), each human
+    task reached with the form it would show, the pending timers and the end `status`, or the
+    `error` with its element. No row is written anywhere and no mail is sent; a run is bounded in
+    steps and time. 422: the draft would not deploy (`problems`), or the data or an answer is not
+    valid (fields `data.<field>`, `answers.<n>.<field>`)."""
+    _editor()
+    session = get_db()
+    return drafts.try_draft(session, drafts.get(session, draft_id), body["data"], body["answers"])
+
+
 @operation("/drafts/<int:draft_id>/deploy", "POST", summary="Deploy a draft as a new version", tags=TAGS,
-           admin=True, response=s.DraftDeploySchema, errors=(404, 409, 422))
+           response=s.DraftDeploySchema, errors=(403, 404, 409, 422))
 def deploy_draft(draft_id: int) -> dict:
     """Validate and store the draft as a new version through the path of `caseflow deploy`
-    (audited); 422 lists the problems and nothing is stored. The draft is then `deployed`."""
+    (audited); 422 lists the problems and nothing is stored. The draft is then `deployed`.
+    Admins deploy; process owners only when the server's `CASEFLOW_OWNERS_MAY_DEPLOY` is on."""
+    if not drafts.may_deploy(caller().roles, current_app.config["CASEFLOW_SETTINGS"].owners_may_deploy):
+        raise ApiError(403, "forbidden", "only an admin deploys a draft (four eyes)")
     session = get_db()
     draft = drafts.get(session, draft_id)
     result = drafts.deploy(session, draft, engine_actor())

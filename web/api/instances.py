@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 import engine
 from caseflow import store
 from schema import instances as s
-from web import get_db
+from web import case_status, get_db
 from web.api.core import ApiError, actor, caller, operation
 
 TAGS = ["instances"]
@@ -34,7 +34,8 @@ def start(body: dict) -> engine.CaseRecord:
         raise ApiError(403, "forbidden", f"your roles may not start process {key!r}")
     if body.get("version") is not None and not caller().is_admin:
         raise ApiError(403, "forbidden", "only admins start a chosen version")
-    return engine.start(session, key, body.get("data") or {}, actor=actor(), version=body.get("version"))
+    return case_status.with_outcome(session, engine.start(session, key, body.get("data") or {}, actor=actor(),
+                                                          version=body.get("version")))
 
 
 # What the list shows of an instance (never its workflow state), with its version number.
@@ -45,8 +46,8 @@ _LIST_COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.process_key, st
                  store.ProcessInstance.completed_at)
 
 
-def _summary(inst: Any) -> dict:
-    return {
+def _summary(inst: Any, outcome: str | None) -> dict:
+    return {"outcome": outcome,
         "id": inst.id, "process_key": inst.process_key, "version": inst.version,
         "definition_id": inst.definition_id, "business_key": inst.business_key, "status": inst.status,
         "error": inst.error if inst.status == "error" else None, "started_by": inst.started_by,
@@ -83,12 +84,13 @@ def list_instances(query: dict) -> dict:
     if query.get("version") is not None:
         counted = counted.join(store.ProcessDefinition, store.ProcessDefinition.id == instance.definition_id)
     total = session.execute(counted.where(*where)).scalar_one()
-    rows = session.execute(select(*_LIST_COLUMNS)
+    page = session.execute(select(*_LIST_COLUMNS)
                            .join_from(instance, store.ProcessDefinition,
                                       store.ProcessDefinition.id == instance.definition_id)
                            .where(*where).order_by(instance.id.desc())
-                           .limit(query["limit"]).offset(query["offset"]))
-    return {"items": [_summary(r) for r in rows], "total": total, "limit": query["limit"],
+                           .limit(query["limit"]).offset(query["offset"])).all()
+    found = case_status.outcomes(session, page)
+    return {"items": [_summary(r, found[r.id]) for r in page], "total": total, "limit": query["limit"],
             "offset": query["offset"]}
 
 
@@ -96,7 +98,8 @@ def list_instances(query: dict) -> dict:
            response=s.InstanceSchema, errors=(404,))
 def get_instance(instance_id: int) -> engine.CaseRecord:
     """Status, data, ready tasks, timers and error of an instance (no history: see `/audit`)."""
-    return engine.show(get_db(), instance_id, audit=False)
+    session = get_db()
+    return case_status.with_outcome(session, engine.show(session, instance_id, audit=False))
 
 
 @operation("/instances/<int:instance_id>/audit", "GET", summary="Audit log of an instance", tags=TAGS,
@@ -111,7 +114,9 @@ def audit(instance_id: int) -> dict:
 @operation("/instances/<int:instance_id>/cancel", "POST", summary="Cancel an instance", tags=TAGS, admin=True,
            body=s.CancelRequestSchema, response=s.InstanceSchema, errors=(404, 409, 415, 422))
 def cancel(instance_id: int, body: dict) -> engine.CaseRecord:
-    return engine.cancel(get_db(), instance_id, actor=actor(), reason=body.get("reason"))
+    session = get_db()
+    return case_status.with_outcome(session, engine.cancel(session, instance_id, actor=actor(),
+                                                           reason=body.get("reason")))
 
 
 @operation("/instances/<int:instance_id>/retry", "POST", summary="Retry a failed instance", tags=TAGS,
@@ -119,7 +124,8 @@ def cancel(instance_id: int, body: dict) -> engine.CaseRecord:
 def retry(instance_id: int) -> engine.CaseRecord:
     """Run an instance in `error` again from the task that failed (after fixing the cause,
     e.g. by migrating it to a corrected version)."""
-    return engine.retry(get_db(), instance_id, actor=actor())
+    session = get_db()
+    return case_status.with_outcome(session, engine.retry(session, instance_id, actor=actor()))
 
 
 @operation("/instances/<int:instance_id>/migrate", "POST", summary="Migrate an instance to another version",

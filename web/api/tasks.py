@@ -5,7 +5,7 @@ import engine
 from caseflow import store
 from schema import instances as si
 from schema import tasks as s
-from web import get_db
+from web import case_status, get_db
 from web.api.core import ApiError, caller, engine_actor, operation
 
 TAGS = ["tasks"]
@@ -64,6 +64,7 @@ def unclaim(task_id: str) -> engine.TaskRecord:
 def complete(task_id: str, body: dict) -> engine.CaseRecord:
     """Submit the form `data`: 422 with `fields` when it does not satisfy the form, 409 when
     the task is no longer ready, 403 when it belongs to a role that is not the caller's.
-    Returns the instance as it is after running on."""
-    _visible(task_id)
-    return engine.complete(get_db(), task_id, body["data"], actor=engine_actor())
+    Returns the instance as it is after running on. (The engine checks the caller's role
+    before the task's state, so a stranger gets 403 and learns nothing of the task.)"""
+    session = get_db()
+    return case_status.with_outcome(session, engine.complete(session, task_id, body["data"], actor=engine_actor()))

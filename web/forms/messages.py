@@ -11,6 +11,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
     # Caseflow's form keywords (run.validate_form, run.check_same_as) and the forms' own x-message texts
     (re.compile(r"^must not be in the future$"), lambda m: _("The date must not be in the future.")),
+    (re.compile(r"^the quantities add up to (\S+), but (\S+) are expected$"),  # x-sum-equals (form_rules)
+     lambda m: _("The quantities add up to %(total)s, but %(expected)s are expected.", total=m[1], expected=m[2])),
     (re.compile(r"^the value differs from (\S+); give the reason$"),
      lambda m: _("The amount differs from the expected %(n)s: give the reason.", n=m[1])),
     (re.compile(r"^Enter an e-mail address such as name@example\.com\.$"),

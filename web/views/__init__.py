@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from typing import Any
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 import engine
+from caseflow.config import MAX_DB_ID
 from web import templating
 from web.errors import engine_error_response, json_error, wants_json
 from web.extensions import login_manager
@@ -38,6 +40,10 @@ def register(app: Flask) -> None:
     from web.views import notifications  # /notifications (the bell) and /admin/notifications
 
     app.register_blueprint(notifications.bp)
+    from web.views import absence, comments, delegation, search  # collaboration: comments, hand-on, absences, search
+
+    for module in (comments, delegation, absence, search):
+        app.register_blueprint(module.bp)
     if importlib.util.find_spec("web.admin_versions") is not None:  # /admin/processes, built beside this UI
         from web.admin_versions import bp as versions_bp
 
@@ -74,6 +80,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
+        if err.code == 405 and any(int(n) > MAX_DB_ID for n in re.findall(r"/(\d+)(?=/|$)", request.path)):
+            err = NotFound()  # an id beyond any database id matches no rule (werkzeug says 405 when
+            # a rule of another method has the same path): there is no such resource
         if wants_json():
             return json_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or "")
         messages = {

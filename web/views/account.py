@@ -17,6 +17,7 @@ from caseflow import accounts, store
 from service_tasks import notify as notify_rules
 from web import get_db, rollback_request
 from web.extensions import StaffUser
+from web.labels import account_message
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -42,7 +43,7 @@ def index() -> Any:
                 accounts.set_password(user, new_password)
             except accounts.AccountError as err:
                 rollback_request()
-                flash(str(err), "error")
+                flash(account_message(err), "error")
                 return _page(user), 422
             login_user(StaffUser(user))  # the new password ends other sign-ins (and tokens), not this one
             flash(_("Password changed: your other sign-ins are ended and your API tokens revoked."), "success")
@@ -90,7 +91,7 @@ def create_token() -> Any:
         _row, plain = accounts.create_token(session, user.username, request.form.get("name"))
     except accounts.TokenError as err:
         rollback_request()
-        flash(str(err), "error")
+        flash(account_message(err), "error")
         return _page(user), 422
     flash(_("Token created. Copy it now: it is not shown again."), "success")
     response = make_response(_page(user, new_token=plain), 201)

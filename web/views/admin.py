@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 import engine
 from caseflow import accounts, store
 from web import get_db, rollback_request
+from web.labels import account_message
 from web.views.common import admin_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,7 +50,7 @@ def users() -> Any:
                                         _roles_from_form(), request.form.get("display_name"))
         except accounts.AccountError as err:
             rollback_request()
-            flash(_("The user was not added: %(reason)s", reason=str(err)), "error")
+            flash(_("The user was not added: %(reason)s", reason=account_message(err)), "error")
             status = 422
         else:
             flash(_("User %(name)s added.", name=user.username), "success")
@@ -74,7 +75,7 @@ def edit_user(user_id: int) -> Any:
                 accounts.set_password(user, request.form["password"])
         except accounts.AccountError as err:
             rollback_request()
-            flash(_("Not saved: %(reason)s", reason=str(err)), "error")
+            flash(_("Not saved: %(reason)s", reason=account_message(err)), "error")
             return render_template("admin/user_edit.html", user=user, roles=accounts.known_roles(session)), 422
         flash(_("User %(name)s saved.", name=user.username), "success")
         return redirect(url_for("admin.users"))

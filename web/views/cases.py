@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 import engine
 from caseflow import store
-from web import attachments, casefile, get_db, labels, manifests, templating
+from web import attachments, case_status, casefile, get_db, labels, manifests, templating
 from web.views import printouts
 from web.views.common import admin_required
 
@@ -73,7 +73,10 @@ def index() -> Any:
     def summary(row: Any) -> Any:
         return manifests.summary(manifests.for_process(session, row.process_key), row.data)
 
-    return render_template("cases.html", rows=rows, processes=processes, summary=summary,
+    def state(row: Any) -> case_status.CaseStatus:
+        return case_status.case_status(manifests.for_process(session, row.process_key), row.status, row.data)
+
+    return render_template("cases.html", rows=rows, processes=processes, summary=summary, state=state,
                            selected={"process": process, "status": status, "q": query})
 
 
@@ -93,6 +96,7 @@ def show(instance_id: int) -> Any:
     failed = [error["task"]] if error and error.get("task") else []
     return render_template(
         "case.html", case=view, facts=casefile.facts(book, manifest, data, names),
+        state=case_status.case_status(manifest, view["status"], data),
         deadline_rows=casefile.deadline_rows(book, manifest, data, view["audit"], view["completed_at"],
                                              engine.instance_tasks(session, instance_id)),
         timeline=casefile.timeline(session, instance_id, view["audit"], book, names),

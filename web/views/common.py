@@ -11,7 +11,7 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 import engine
-from caseflow import config
+from caseflow import config, portal_links
 
 
 def settings() -> config.Settings:
@@ -27,9 +27,20 @@ def actor() -> str:
     return current_user.username
 
 
-def engine_actor() -> engine.Actor:
-    """The signed-in user as the engine's actor (the engine enforces roles on every task action)."""
+def engine_actor(task: Mapping[str, Any] | None = None) -> engine.Actor:
+    """The signed-in user as the engine's actor (the engine enforces roles on every task action);
+    on a customer task, the user acting for the customer (audited as ``<user> for the customer``)."""
+    if task is not None and acts_for_customer(task):
+        return engine.Actor.person(portal_links.on_behalf_actor(current_user.username), {portal_links.CUSTOMER_ROLE})
     return engine.Actor.person(current_user.username, current_user.roles)
+
+
+def acts_for_customer(task: Mapping[str, Any]) -> bool:
+    """A customer task (lane ``customer``) that the user may complete on the customer's behalf:
+    admins and the roles of ``CASEFLOW_PORTAL_STAFF_ROLES``."""
+    if task.get("role") != portal_links.CUSTOMER_ROLE or not current_user.is_authenticated:
+        return False
+    return current_user.is_admin or bool(set(settings().portal_staff_roles) & set(current_user.roles))
 
 
 def inbox_roles() -> set[str] | None:
@@ -39,7 +50,7 @@ def inbox_roles() -> set[str] | None:
 
 def may_work_on(task: Mapping[str, Any]) -> bool:
     """The task belongs to one of the user's roles (admins may act on every task)."""
-    return current_user.is_admin or task.get("role") in current_user.roles
+    return current_user.is_admin or task.get("role") in current_user.roles or acts_for_customer(task)
 
 
 def start_roles(process_key: str) -> set[str]:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from caseflow import clock
 from caseflow.manifest import Manifest
-from web import casefile, get_db, manifests, templating
+from web import case_status, casefile, get_db, manifests, templating
 from web import complaint_register as register
 from web.labels import OUTPUT_ENUMS, LabelBook, pick
 from web.templating import day, when
@@ -20,8 +20,10 @@ bp = Blueprint("register", __name__)
 
 
 def register_status_label(key: str) -> str:
-    """F11's handling progress: in progress (处理中), pending follow-up (待跟进), resolved (已解决)."""
-    return {"open": _("In progress"), "follow_up": _("Pending follow-up"), "error": _("Error"),
+    """F11's handling progress: in progress (处理中), pending follow-up (待跟进); a finished complaint
+    by the words of its end state (the manifest's ``outcome``, as on the case page)."""
+    ended = case_status.outcome_word(manifests.for_process(get_db(), register.PROCESS_KEY), key)
+    return ended or {"open": _("In progress"), "follow_up": _("Pending follow-up"), "error": _("Error"),
             "closed": _("Resolved"), "rejected": _("Rejected"), "cancelled": _("Cancelled")}.get(key, key)
 
 

@@ -12,21 +12,29 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
-from flask_babel import get_locale
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from marshmallow import ValidationError
 
 import engine
-from caseflow import bundles, drafts
+from caseflow import accounts, bundles, drafts, drafts_forms, drafts_scripts
+from caseflow import manifest as manifests
+from schema.common import flatten_messages
+from schema.drafts import DraftTrySchema, ScriptCheckSchema, TryResultSchema
 from web import get_db, rollback_request
+from web.api.core import ApiError, load_json
 from web.errors import engine_error_json, json_error
-from web.views.common import actor, engine_actor
+from web.views import form_page
+from web.views.common import actor, engine_actor, settings
 
 bp = Blueprint("modeler", __name__, url_prefix="/admin")
 
 EDITOR_ROLES = frozenset({"process_owner", "admin"})
+BPMN_PROCESS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}process"
+TRY_SCHEMA, TRY_RESULT, SCRIPT_SCHEMA = DraftTrySchema(), TryResultSchema(), ScriptCheckSchema()
 
 
 def may_edit() -> bool:
@@ -58,6 +66,11 @@ def _json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def may_deploy() -> bool:
+    """Admins deploy drafts; process owners too when ``CASEFLOW_OWNERS_MAY_DEPLOY`` is on."""
+    return current_user.is_authenticated and drafts.may_deploy(set(current_user.roles), settings().owners_may_deploy)
+
+
 def operators() -> list[dict]:
     """The registry as ``caseflow operators`` shows it: name, documentation, parameters with defaults."""
     from service_tasks import registry
@@ -65,12 +78,42 @@ def operators() -> list[dict]:
     return [op.describe() for op in registry.all_operators()]
 
 
+def _process_ids(files: dict[str, str]) -> set[str]:
+    """The ids of the processes the bundle's diagrams define (call activities may call them)."""
+    found: set[str] = set()
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            try:
+                tree = bundles.parse_xml(name, text)
+            except bundles.BundleError:
+                continue  # Check names the broken file
+            found |= {el.get("id") or "" for el in tree.iter(BPMN_PROCESS)} - {""}
+    return found
+
+
 def _texts() -> dict[str, str]:
     """The messages the page's script shows, in the user's language."""
     return {"Draft": _("Draft"), "No draft yet": _("No draft yet (Save creates one)"),
             "Draft saved.": _("Draft saved."), "Check found problems.": _("Check found problems."),
             "Check: no problems.": _("Check: no problems."), "Deployed as version": _("Deployed as version"),
-            "import warnings": _("import warnings"), "Ready.": _("Ready.")}
+            "import warnings": _("import warnings"), "Ready.": _("Ready."),
+            "Not valid JSON:": _("Not valid JSON:"), "steps": _("steps"), "Path taken": _("Path taken"),
+            "The case would be completed.": _("The case would be completed."),
+            "The case waits for the answer of a task.": _("The case waits for the answer of a task."),
+            "The case waits for a timer or message.": _("The case waits for a timer or message."),
+            "The case would stop with an error.": _("The case would stop with an error."),
+            "Outputs": _("Outputs"), "Human tasks": _("Human tasks"), "not answered yet": _("not answered yet"),
+            "answered": _("answered"), "role": _("role"), "form": _("form"),
+            "Timers and notices (nothing is sent)": _("Timers and notices (nothing is sent)"),
+            "Try finished: nothing was stored.": _("Try finished: nothing was stored."),
+            "added": _("added"), "changed": _("changed"), "removed": _("removed"),
+            "No changes against the version it is based on.": _("No changes against the version it is based on."),
+            "Changes drawn on the diagram.": _("Changes drawn on the diagram."),
+            "A form file name ends in .json, e.g. step.schema.json.":
+                _("A form file name ends in .json, e.g. step.schema.json."),
+            "Form created and bound to the selected task.": _("Form created and bound to the selected task."),
+            "Form created; select a user task to bind it.": _("Form created; select a user task to bind it."),
+            "Form saved to the draft.": _("Form saved to the draft.")}
 
 
 def _draft_json(draft: Any) -> dict:
@@ -109,11 +152,14 @@ def page(key: str) -> Any:
     draft = drafts.get(session, draft_id) if draft_id is not None else None
     if draft is not None and draft.key != key:
         abort(404)
+    # a draft of a new process (the blank template) is based on no version
     version = draft.base_version if draft is not None else _int_arg("version")
-    if version is None:
-        version = int(engine.list_versions(session, key)[0]["version"])
-    definition = engine.find_definition(session, key, version)
-    files: dict[str, str] = dict(draft.files) if draft is not None else dict(definition.files)
+    if draft is not None:
+        files: dict[str, str] = dict(draft.files)
+    else:
+        if version is None:
+            version = int(engine.list_versions(session, key)[0]["version"])
+        files = dict(engine.find_definition(session, key, version).files)
     bpmn_names = sorted(n for n in files if n.endswith(".bpmn"))
     if not bpmn_names:
         abort(404)
@@ -123,18 +169,81 @@ def page(key: str) -> Any:
         "key": key, "baseVersion": version, "bpmnFile": bpmn_file, "xml": files[bpmn_file],
         "locale": str(get_locale() or "zh"), "operators": operators(),
         "formFiles": sorted(n for n in files if n.endswith(".json") and n != "manifest.json"),
+        "formTexts": {n: t for n, t in files.items() if n.endswith(".json") and n != "manifest.json"},
+        "deadlineKeys": [d.key for d in manifests.load(files).deadlines],
+        "processes": sorted({p["key"] for p in engine.list_processes(session)} | _process_ids(files)),
+        "roles": accounts.known_roles(session),
         "draft": _draft_json(draft) if draft is not None else None,
-        "isAdmin": bool(current_user.is_admin), "texts": _texts(), "csrfToken": generate_csrf(),
+        "isAdmin": bool(current_user.is_admin), "mayDeploy": may_deploy(), "texts": _texts(),
+        "csrfToken": generate_csrf(),
         "urls": {
             "page": url_for(".page", key=key),
             "newDraft": url_for(".new_draft", key=key),
             "draftFile": url_for(".put_file", draft_id=0, name="FILE").replace("/0/", "/DRAFT_ID/"),
             "check": url_for(".check", draft_id=0).replace("/0/", "/DRAFT_ID/"),
             "deploy": url_for(".deploy", draft_id=0).replace("/0/", "/DRAFT_ID/"),
+            "try": url_for(".try_draft", draft_id=0).replace("/0/", "/DRAFT_ID/"),
+            "diff": url_for(".diff", draft_id=0).replace("/0/", "/DRAFT_ID/"),
+            "scriptCheck": url_for(".script_check"),
+            "formPreview": url_for(".form_preview"),
+            "draftZip": url_for(".draft_zip", draft_id=0).replace("/0/", "/DRAFT_ID/"),
         },
     }
     return render_template("modeler.html", key=key, version=version, config=config, bpmn_names=bpmn_names,
-                           bpmn_file=bpmn_file, open_drafts=drafts.list_drafts(session, key, drafts.OPEN))
+                           bpmn_file=bpmn_file, open_drafts=drafts.list_drafts(session, key, drafts.OPEN),
+                           may_deploy=may_deploy(), draft=draft)
+
+
+@bp.route("/drafts")
+@_editors_only
+def drafts_index() -> Any:
+    """Every draft, newest change first, and the form that starts a new process from the blank template."""
+    return _drafts_page(None)
+
+
+@bp.route("/processes/<key>/drafts")
+@_editors_only
+def drafts_page(key: str) -> Any:
+    """The drafts of one process (open and deployed), newest change first."""
+    return _drafts_page(key)
+
+
+def _drafts_page(key: str | None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    session = get_db()
+    items = drafts.list_drafts(session, key)
+    processes = engine.list_processes(session) if key is None else []
+    return render_template("drafts.html", key=key, drafts=items, processes=processes, errors=errors or {},
+                           form=request.form), status
+
+
+@bp.route("/drafts/new", methods=["POST"])
+@_editors_only
+def new_process() -> Any:
+    """Start a draft of a new process from the blank template (form fields ``key`` and ``name``)."""
+    key = (request.form.get("key") or "").strip()
+    name = (request.form.get("name") or "").strip() or None
+    if name is not None and len(name) > 300:
+        return _drafts_page(None, {"name": _("At most 300 characters.")}, 422)
+    try:
+        draft = drafts.create_blank(get_db(), key, name, actor())
+    except engine.InvalidData:
+        rollback_request()
+        return _drafts_page(None, {"key": _("A process key starts with a letter or '_' and has only letters, "
+                                            "digits, '_' and '-' (at most 100).")}, 422)
+    except engine.Conflict:
+        rollback_request()
+        return _drafts_page(None, {"key": _("A process with this key is deployed already: open it in the "
+                                            "modeler and save a draft of it.")}, 409)
+    return redirect(url_for(".page", key=draft.key, draft=draft.id))
+
+
+@bp.route("/drafts/<int:draft_id>/diff")
+@_editors_only
+@_json_errors
+def diff(draft_id: int) -> Any:
+    """What the draft changes against its base version (elements added, removed, changed), to draw it."""
+    session = get_db()
+    return jsonify(drafts.diff(session, drafts.get(session, draft_id)))
 
 
 @bp.route("/processes/<key>/drafts", methods=["POST"])
@@ -177,12 +286,88 @@ def check(draft_id: int) -> Any:
     return jsonify({"ok": not problems, "problems": [p.as_dict() for p in problems]})
 
 
+def _zip(files: dict[str, str], name: str) -> Response:
+    return Response(drafts.bundle_zip(files), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/drafts/<int:draft_id>/bundle.zip")
+@_editors_only
+def draft_zip(draft_id: int) -> Any:
+    """The draft's bundle as a zip (every file: diagrams, forms, manifest)."""
+    draft = drafts.get(get_db(), draft_id)
+    return _zip(dict(draft.files), f"{draft.key}-draft-{draft.id}.zip")
+
+
+@bp.route("/processes/<key>/versions/<int:version>/bundle.zip")
+@_editors_only
+def version_zip(key: str, version: int) -> Any:
+    """A deployed version's bundle as a zip."""
+    definition = engine.find_definition(get_db(), key, version)
+    return _zip(dict(definition.files), f"{key}-v{version}.zip")
+
+
+@bp.route("/drafts/script-check", methods=["POST"])
+@_editors_only
+@_json_errors
+def script_check() -> Any:
+    """What the sandbox refuses in a script or expression (the API's ``POST /drafts/script-check``)."""
+    try:
+        body = load_json(SCRIPT_SCHEMA)
+    except ApiError as err:
+        return json_error(err.status, err.code, err.message, err.fields)
+    except ValidationError as err:
+        return json_error(422, "invalid_data", _("The request is not valid."), flatten_messages(err.messages))
+    problems = drafts_scripts.problems(get_db(), body["source"], body["mode"])
+    return jsonify({"ok": not problems, "problems": problems})
+
+
+@bp.route("/forms/preview", methods=["POST"])
+@_editors_only
+def form_preview() -> Any:
+    """A form as staff would see it, rendered by Caseflow's own form renderer in English and in Chinese,
+    from a JSON body ``{"schema": {...}, "ui_schema": {...}}``; ``problems`` names what is not a valid
+    JSON Schema (then no preview)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("schema"), dict) or \
+            not isinstance(body.get("ui_schema") or {}, dict):
+        return json_error(422, "invalid_data", _("The request is not valid."),
+                          {"schema": _("Send the form's JSON Schema as an object.")})
+    schema, ui_schema = body["schema"], body.get("ui_schema") or {}
+    problems = drafts_forms.schema_problems(schema)
+    if problems:
+        return jsonify({"ok": False, "problems": problems, "html": {}})
+    html = {}
+    for language in ("en", "zh"):
+        with force_locale(language):
+            form = form_page.build(get_db(), schema, ui_schema, {}, {}, None)
+            html[language] = render_template("form_preview.html", form=form)
+    return jsonify({"ok": True, "problems": [], "html": html})
+
+
+@bp.route("/drafts/<int:draft_id>/try", methods=["POST"])
+@_editors_only
+@_json_errors
+def try_draft(draft_id: int) -> Any:
+    """Run the draft on sample data in a sandbox that is thrown away (the API's ``POST /drafts/<id>/try``)."""
+    try:
+        body = load_json(TRY_SCHEMA)
+    except ApiError as err:
+        return json_error(err.status, err.code, err.message, err.fields)
+    except ValidationError as err:
+        fields = flatten_messages(err.messages)
+        return json_error(422, "invalid_data", _("The request is not valid."), fields)
+    session = get_db()
+    result = drafts.try_draft(session, drafts.get(session, draft_id), body["data"], body["answers"])
+    return jsonify(TRY_RESULT.dump(result))
+
+
 @bp.route("/drafts/<int:draft_id>/deploy", methods=["POST"])
 @_editors_only
 @_json_errors
 def deploy(draft_id: int) -> Any:
     """Deploy the draft as a new version (admins only: four eyes)."""
-    if not current_user.is_admin:
+    if not may_deploy():
         return json_error(403, "forbidden", _("Only an administrator deploys a draft."))
     session = get_db()
     draft = drafts.get(session, draft_id)

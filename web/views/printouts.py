@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from caseflow import clock, store
 from web import casefile, get_db
+from web.labels import Words
+from web.views import returned_goods
 
 bp = Blueprint("printouts", __name__)
 
@@ -46,8 +48,8 @@ PRINT_FORMS: dict[str, PrintForm] = {
     "f15": PrintForm("print/f15.html", lazy_gettext("Repair report (F15)"), "repair_number",
                      ("repair", "complaint"), per_repair=True),
     # Labelled in both languages from the bundle (no msgid): the sheet's own labels come from its forms.
-    "rg": PrintForm("print/returned_goods.html", "Returned-goods test record · 客退品测试记录", "returned_goods_no",
-                    ("returned_goods",)),
+    "rg": PrintForm("print/returned_goods.html", Words("Returned-goods test record", "客退品测试记录"),
+                    "returned_goods_no", ("returned_goods", "complaint")),  # a complaint: one sheet per call (rg-<n>)
 }
 #: The keys the repair process writes that the repair sheets print (a repair's record has those it reached).
 REPAIR_KEYS = frozenset({
@@ -89,6 +91,9 @@ def forms_for(process_key: str, data: dict | None = None) -> list[tuple[str, Any
     result: list[tuple[str, Any]] = []
     for ident, form in PRINT_FORMS.items():
         if process_key not in form.processes:
+            continue
+        if ident == "rg" and process_key == "complaint":
+            result.extend(returned_goods.print_entries(form.label, data))
             continue
         if form.per_repair and len(repairs) > 1:
             result.extend((f"{ident}-{r['seq']}", _RepairLabel(form.label, r["repair_number"])) for r in repairs)
@@ -180,6 +185,11 @@ def show(instance_id: int, form_id: str) -> Any:
         if chosen is None:
             abort(404)
         data, after, until = chosen
+    elif form_id == "rg" and instance.process_key == "complaint":
+        called = returned_goods.print_view(data, seq)
+        if called is None:
+            abort(404)
+        data, after, until = called
     elif seq is not None:
         abort(404)
     if instance.process_key != form.processes[0] and not data.get(form.needs_key):

@@ -36,9 +36,20 @@ def _allowed(key: str) -> dict | None:
     return schema
 
 
+def _form_again(key: str, schema: dict | None, values: dict, errors: dict[str, str]) -> Any:
+    """The start form with what was typed and the messages, by post/redirect/get (at once with 422
+    when the input is too large to keep in the session)."""
+    return (form_page.redirect_with_draft(f"start:{key}", values, errors, url_for("start.form", key=key))
+            or _render(key, schema, values, errors, 422))
+
+
 @bp.route("/<key>")
 def form(key: str) -> Any:
-    return _render(key, _allowed(key), {})
+    schema = _allowed(key)
+    kept = form_page.draft(f"start:{key}")
+    if kept is not None:
+        return _render(key, schema, kept.values, kept.errors)
+    return _render(key, schema, {})
 
 
 @bp.route("/<key>", methods=["POST"])
@@ -51,17 +62,18 @@ def submit(key: str) -> Any:
     if submission.errors:
         batch.discard()
         rollback_request()
-        return _render(key, schema, submission.raw, submission.errors, 422)
+        return _form_again(key, schema, submission.raw, submission.errors)
     try:
         view = engine.start(session, key, submission.data, actor=actor())
     except engine.InvalidData as err:
         batch.discard()
         rollback_request()
-        return _render(key, schema, submission.raw, localize_all(err.fields), 422)
+        return _form_again(key, schema, submission.raw, localize_all(err.fields))
     except engine.EngineError:
         batch.discard()
         raise
     batch.adopt(view["id"])
+    form_page.drop_draft(f"start:{key}")
     if view["status"] == "error":
         flash(_("The case was registered, but stopped with an error; an administrator has to look at it."), "error")
     else:

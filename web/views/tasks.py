@@ -60,12 +60,27 @@ def missing_label(book: casefile.LabelBook, item: str) -> str:
     return _(" or ").join(" + ".join(book.label(k) for k in alt.split("+")) for alt in str(item).split("|"))
 
 
+def _slot(task_id: str) -> str:
+    return f"task:{task_id}"
+
+
+def _form_again(task_id: str, task: engine.TaskForm, values: dict, errors: dict[str, str]) -> Any:
+    """The form with what was typed and the messages: by redirect to its page (post/redirect/get),
+    or at once (422) when the input is too large to keep in the session."""
+    url = url_for("tasks.show", task_id=task_id)
+    return form_page.redirect_with_draft(_slot(task_id), values, errors, url) or _render(task, values, errors, 422)
+
+
 @bp.route("/<task_id>")
 def show(task_id: str) -> Any:
     task = _load(task_id)
     if task["state"] != "ready":
+        form_page.drop_draft(_slot(task_id))
         flash(_("This task is already done."), "info")
         return redirect(url_for("cases.show", instance_id=task["instance_id"]))
+    kept = form_page.draft(_slot(task_id))
+    if kept is not None:
+        return _render(task, kept.values, kept.errors)
     return _render(task, task["data"])
 
 
@@ -79,21 +94,23 @@ def submit(task_id: str) -> Any:
     if submission.errors:
         batch.discard()
         rollback_request()
-        return _render(task, submission.raw, submission.errors, 422)
+        return _form_again(task_id, task, submission.raw, submission.errors)
     try:
-        view = engine.complete(session, task_id, submission.data, actor=engine_actor())
+        view = engine.complete(session, task_id, submission.data, actor=engine_actor(task))
     except engine.InvalidData as err:
         batch.discard()
         rollback_request()
-        return _render(task, submission.raw, localize_all(err.fields), 422)
+        return _form_again(task_id, task, submission.raw, localize_all(err.fields))
     except (engine.Conflict, engine.InstanceError) as err:
         batch.discard()
         rollback_request()
+        form_page.drop_draft(_slot(task_id))
         flash(conflict_message(err), "error")
         return redirect(url_for("cases.show", instance_id=task["instance_id"]))
     except engine.EngineError:
         batch.discard()
         raise
+    form_page.drop_draft(_slot(task_id))
     if view["status"] == "error":
         flash(_("The task was saved, but the case stopped with an error; an administrator has to look at it."),
               "error")

@@ -6,6 +6,7 @@ import { SelectEntry, TextFieldEntry, TextAreaEntry, isSelectEntryEdited, isText
   isTextAreaEntryEdited } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { getBusinessObject, is } from 'bpmn-js/lib/util/ModelUtil';
+import { caseflowGroups } from './caseflow-groups.js';
 
 // --- reading and writing the extension elements -------------------------------------------------------
 
@@ -104,6 +105,12 @@ function setProperty(element, name, value, services) {
   const created = bpmnFactory.create('spiffworkflow:Property', { name, value });
   created.$parent = props;
   modeling.updateModdleProperties(element, props, { property: [...props.get('property'), created] });
+}
+
+/** Bind the form file ``name`` to the user task ``element`` (its formJsonSchemaFilename property). */
+export function bindFormFile(modeler, element, name) {
+  setProperty(element, 'formJsonSchemaFilename', name,
+    { bpmnFactory: modeler.get('bpmnFactory'), modeling: modeler.get('modeling') });
 }
 
 // --- parameter values: Python literals of the declared type -------------------------------------------
@@ -307,6 +314,7 @@ export default function CaseflowPropertiesProvider(propertiesPanel, translate, c
       } else if (is(element, 'bpmn:Task') || is(element, 'bpmn:SubProcess') || is(element, 'bpmn:CallActivity')) {
         groups.splice(1, 0, userTaskGroup(element, formFiles, translate));
       }
+      groups.splice(1, 0, ...caseflowGroups(element, config || {}, translate));
       return groups;
     };
   };

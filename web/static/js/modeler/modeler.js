@@ -4,10 +4,13 @@
 import BpmnModeler from 'bpmn-js/lib/Modeler';
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
 import spiffworkflow from './spiffworkflow-moddle.json';
-import CaseflowPropertiesProvider from './caseflow-properties.js';
+import CaseflowPropertiesProvider, { bindFormFile } from './caseflow-properties.js';
 import { translator } from './translations.js';
 import lintModule from 'bpmn-js-bpmnlint';
 import lintConfig from './lint-config.js';
+import { setupTry } from './try-panel.js';
+import { setupDiff } from './diff-overlay.js';
+import { setupForms } from './forms-editor.js';
 
 const CaseflowModule = {
   __init__: ['caseflowPropertiesProvider'],
@@ -51,7 +54,9 @@ function start() {
     // bpmnlint's recommended rules in the editor (its button at the bottom left turns them on and off)
     linting: { bpmnlint: lintConfig, active: false },
     moddleExtensions: { spiffworkflow },
-    caseflow: { operators: config.operators, formFiles: config.formFiles },
+    caseflow: { operators: config.operators, formFiles: config.formFiles, deadlineKeys: config.deadlineKeys,
+      processes: config.processes, roles: config.roles, scriptCheckUrl: config.urls.scriptCheck,
+      csrfToken: config.csrfToken },
   });
   window.caseflowModeler = modeler; // for the browser tests and the console
 
@@ -64,6 +69,8 @@ function start() {
       ? text(config, 'Draft') + ' #' + state.draft.id + ' · ' + state.draft.updated_by + ' · ' + state.draft.status
       : text(config, 'No draft yet');
     if (deployButton) deployButton.disabled = !state.draft || state.draft.status !== 'open';
+    const zip = document.getElementById('modeler-zip');
+    if (zip && state.draft) zip.href = config.urls.draftZip.replace('DRAFT_ID', state.draft.id);
   };
 
   function selectElement(id) {
@@ -109,8 +116,11 @@ function start() {
       await action();
     } catch (err) {
       say(err.message, 'error');
-      if (err.payload && err.payload.error && err.payload.error.fields && err.payload.error.fields.problems) {
-        showProblems(err.payload.error.fields.problems);
+      const fields = err.payload && err.payload.error && err.payload.error.fields;
+      if (fields && fields.problems) {
+        showProblems(fields.problems);
+      } else if (fields) { // bad input (start data, answers): each field with its message
+        showProblems(Object.entries(fields).map(([field, message]) => ({ message: field + ': ' + message })));
       }
     }
   }
@@ -143,6 +153,26 @@ function start() {
     link.click();
     URL.revokeObjectURL(link.href);
   }));
+
+  const tools = {
+    text: key => text(config, key),
+    request: (method, url, body) => request(config, method, url, body),
+    save, say, guarded, select: selectElement,
+  };
+  tools.putFile = async (draft, name, body) => {
+    state.draft = await request(config, 'PUT', config.urls.draftFile.replace('DRAFT_ID', draft.id)
+      .replace('FILE', encodeURIComponent(name)) + '?row_version=' + draft.row_version, body, 'application/json');
+    if (!config.formFiles.includes(name)) config.formFiles.push(name);
+    showDraft();
+    return state.draft;
+  };
+  tools.bindForm = (element, name) => {
+    if (!config.formFiles.includes(name)) config.formFiles.push(name);
+    bindFormFile(modeler, element, name);
+  };
+  setupTry(modeler, config, tools);
+  setupDiff(modeler, config, tools);
+  setupForms(modeler, config, tools);
 
   showDraft();
   modeler.importXML(config.xml).then(({ warnings }) => {

@@ -1,0 +1,360 @@
+"""The KPI figures of the dashboard and the API (DOMAIN.md §6), aggregated in SQL.
+
+Every figure is over the cases *registered* (received) in a range of days of the business
+time zone, narrowed by department, customer, product model and complaint type. The additive
+figures come from the daily summary (:class:`caseflow.store_reports.CaseFactDay`, a few
+thousand rows a year) unless a customer, product model or complaint type is chosen (those are
+not summary keys): then from ``case_facts`` itself, with the same expressions
+(:func:`caseflow.fact_summary.measures`), so both ways give the same figures. The top lists
+read the monthly summary for the whole months of the range and the facts' covering index for
+the days at its ends; the cases late now read the partial index of each deadline's open rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from caseflow import clock, fact_summary, store
+from caseflow.store_reports import SUMMARY_COUNTS, SUMMARY_FLOATS, TOP_DIMENSIONS
+
+PROCESS_KEY = "complaint"
+REPAIR_KEY = "repair"
+CLASSES = ("major", "general", "other")
+DEADLINES = store.FACT_DEADLINES
+COMPLAINT_DEADLINES = ("reaction", "containment", "closure")
+REPAIR_DEADLINES = ("repair_reply", "repair_cycle")
+STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
+OPEN_STAGES = ("in_progress", "follow_up")
+LEVELS = ("1", "2", "3", "4", "5")
+RATIO_BANDS = fact_summary.RATIO_BANDS
+#: Ages of open cases (days since registration): (name, from days, to days) with [from, to).
+AGES: tuple[tuple[str, int, int | None], ...] = (("le_7d", 0, 8), ("8_30d", 8, 31), ("31_90d", 31, 91),
+                                                 ("gt_90d", 91, None))
+#: How late the cases late now are (days past the due time): (name, from, to) with [from, to).
+LATENESS: tuple[tuple[str, int, int | None], ...] = (("lt_1d", 0, 1), ("1_3d", 1, 3), ("3_7d", 3, 7),
+                                                     ("ge_7d", 7, None))
+TOP = 10
+LISTED = 20  # cases listed among the late now and the oldest open
+ROLES = frozenset({"manager", "general_manager", "quality", "admin"})  # who sees every department
+#: The roles that are departments (the complaint routing's responsible_dept values, PRODUCT.md §4): a
+#: user holding one sees that department's figures.
+DEPARTMENT_ROLES = frozenset({"quality", "logistics", "marketing", "customer_service"})
+
+F = store.CaseFacts
+DAY = fact_summary.DAY
+TOPS = fact_summary.TOP
+SUMS = SUMMARY_COUNTS + SUMMARY_FLOATS
+
+
+@dataclass(frozen=True)
+class KpiFilter:
+    """The report's range (days, both included, business time zone) and filters (None: all).
+
+    ``scope``: the departments the viewer may see (None: every one), on top of ``department``.
+    """
+
+    date_from: dt.date
+    date_to: dt.date
+    department: str | None = None
+    customer: str | None = None
+    product_model: str | None = None
+    complaint_type: str | None = None
+    scope: tuple[str, ...] | None = None
+
+    def as_args(self) -> dict[str, str]:
+        """The filter as query arguments (``from``/``to`` and the filters that are set)."""
+        out = {"from": self.date_from.isoformat(), "to": self.date_to.isoformat(), "department": self.department,
+               "customer": self.customer, "product_model": self.product_model,
+               "complaint_type": self.complaint_type}
+        return {k: v for k, v in out.items() if v}
+
+    @property
+    def exact(self) -> bool:
+        """Whether a filter the summaries do not key on is set (the figures then come from the facts)."""
+        return bool(self.customer or self.product_model or self.complaint_type)
+
+
+def can_see(roles: set[str] | frozenset[str]) -> bool:
+    """Whether a user with ``roles`` may see every department's KPI reports."""
+    return bool(ROLES & set(roles))
+
+
+def scope_for(roles: set[str] | frozenset[str] | list[str]) -> tuple[str, ...] | None:
+    """The departments a user with ``roles`` sees: None for every one (:data:`ROLES`), their
+    department roles (:data:`DEPARTMENT_ROLES`) otherwise; raises :class:`PermissionError` when none."""
+    if can_see(frozenset(roles)):
+        return None
+    own = tuple(sorted(DEPARTMENT_ROLES & set(roles)))
+    if not own:
+        raise PermissionError("the KPI reports are for managers, general managers, quality and the departments")
+    return own
+
+
+def _bounds(flt: KpiFilter, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    return (dt.datetime.combine(flt.date_from, dt.time(), tz),
+            dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time(), tz))
+
+
+def criteria(flt: KpiFilter, tz: ZoneInfo, process_key: str = PROCESS_KEY) -> list[ColumnElement[bool]]:
+    """The WHERE conditions on ``case_facts`` of the cases ``flt`` selects (served by its indexes)."""
+    start, end = _bounds(flt, tz)
+    where: list[ColumnElement[bool]] = [F.process_key == process_key, F.registered_at >= start,
+                                        F.registered_at < end]
+    if flt.department:
+        where.append(F.department == flt.department)
+    if flt.scope is not None:
+        where.append(F.department.in_(flt.scope))
+    if flt.customer:
+        where.append(F.customer_code == flt.customer)
+    if flt.product_model:
+        where.append(F.product_model == flt.product_model)
+    if flt.complaint_type:
+        where.append(F.complaint_type == flt.complaint_type)
+    return where
+
+
+def _grouped(flt: KpiFilter, tz: ZoneInfo, process_key: str) -> Select:
+    """Every additive figure per (month, class, department): from the daily summary, or the facts."""
+    if flt.exact:
+        dims = [F.registered_month.label("month"), func.coalesce(F.kpi_class, "").label("kpi_class"),
+                func.coalesce(F.department, "").label("department")]
+        sums = [func.sum(expr).label(name) for name, expr in fact_summary.measures().items()]
+        return select(*dims, *sums).where(*criteria(flt, tz, process_key)).group_by(*dims)
+    where = [DAY.c.process_key == process_key, DAY.c.day >= flt.date_from.isoformat(),
+             DAY.c.day <= flt.date_to.isoformat()]
+    if flt.department:
+        where.append(DAY.c.department == flt.department)
+    if flt.scope is not None:
+        where.append(DAY.c.department.in_(flt.scope))
+    keys: list[Any] = [DAY.c.month, DAY.c.kpi_class, DAY.c.department]
+    return select(*keys, *(func.sum(DAY.c[name]).label(name) for name in SUMS)).where(*where).group_by(*keys)
+
+
+def _totals(session: Session, flt: KpiFilter, tz: ZoneInfo, process_key: str) -> tuple[dict[str, float], list]:
+    totals: dict[str, float] = dict.fromkeys(SUMS, 0)
+    rows = [r._mapping for r in session.execute(_grouped(flt, tz, process_key))]
+    for m in rows:
+        for name in SUMS:
+            totals[name] += m[name] or 0
+    return totals, rows
+
+
+def _whole_months(flt: KpiFilter) -> tuple[list[str], list[tuple[dt.date, dt.date]]]:
+    """The months wholly inside the range, and the day spans (both included) outside them."""
+    first = flt.date_from if flt.date_from.day == 1 else _next_month(flt.date_from)
+    months: list[str] = []
+    cursor = first
+    while _next_month(cursor) - dt.timedelta(days=1) <= flt.date_to:
+        months.append(cursor.strftime("%Y-%m"))
+        cursor = _next_month(cursor)
+    if not months:
+        return [], [(flt.date_from, flt.date_to)]
+    spans = []
+    if flt.date_from < first:
+        spans.append((flt.date_from, first - dt.timedelta(days=1)))
+    if cursor <= flt.date_to:
+        spans.append((cursor, flt.date_to))
+    return months, spans
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def top(session: Session, flt: KpiFilter, tz: ZoneInfo, dimension: str, limit: int = TOP) -> list[dict[str, Any]]:
+    """The values of ``dimension`` (a :data:`TOP_DIMENSIONS` column) with the most complaints."""
+    assert dimension in TOP_DIMENSIONS
+    column = getattr(F, dimension)
+    counts: dict[str | None, list[int]] = {}
+
+    def add(rows: Any) -> None:
+        for value, n, weight in rows:
+            entry = counts.setdefault(value or None, [0, 0])
+            entry[0] += int(n)
+            entry[1] += int(weight or 0)
+
+    grouped = (select(column, func.count(), func.coalesce(func.sum(F.kpi_weight), 0)).group_by(column))
+    if flt.exact or flt.department or flt.scope is not None:
+        add(session.execute(grouped.where(*criteria(flt, tz))))
+    else:
+        months, spans = _whole_months(flt)
+        if months:
+            add(session.execute(select(TOPS.c.value, func.sum(TOPS.c.n), func.sum(TOPS.c.weight))
+                                .where(TOPS.c.process_key == PROCESS_KEY, TOPS.c.dimension == dimension,
+                                       TOPS.c.month.in_(months)).group_by(TOPS.c.value)))
+        for start, end in spans:
+            add(session.execute(grouped.where(*criteria(KpiFilter(start, end), tz))))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0] or ""))[:limit]
+    out = [{"key": key, "label": key, "complaints": n, "kpi_complaint_count": weight}
+           for key, (n, weight) in ranked if n > 0]
+    if dimension == "customer_code":
+        for entry in out:
+            if entry["key"]:
+                entry["label"] = session.scalar(
+                    select(F.customer_name).where(F.process_key == PROCESS_KEY, F.customer_code == entry["key"])
+                    .order_by(F.registered_at.desc()).limit(1)) or entry["key"]
+    return out
+
+
+def late_now(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime,
+             process_key: str = PROCESS_KEY, deadlines: tuple[str, ...] = COMPLAINT_DEADLINES) -> dict[str, Any]:
+    """The cases with a deadline open past its due time: per deadline and lateness, and the latest ones."""
+    where = criteria(flt, tz, process_key)
+    per: dict[str, dict[str, int]] = {}
+    listed: list[dict[str, Any]] = []
+    for name in deadlines:
+        state, due = getattr(F, name), getattr(F, f"{name}_due")
+        # The literal 'open' (not a bound parameter) lets the database pick the partial index.
+        late = [*where, state == literal_column("'open'"), due < now]
+        sums: list[Any] = [func.count()]
+        for _band, low, high in LATENESS:
+            cond = due <= now - dt.timedelta(days=low)
+            if high is not None:
+                cond = cond & (due > now - dt.timedelta(days=high))
+            sums.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0))
+        row = session.execute(select(*sums).where(*late)).one()
+        bands = zip(LATENESS, row[1:], strict=True)
+        per[name] = {"total": int(row[0]), **{band: int(v) for (band, _l, _h), v in bands}}
+        for iid, when in session.execute(select(F.instance_id, due).where(*late).order_by(due, F.instance_id)
+                                         .limit(LISTED)):
+            listed.append({"instance_id": iid, "deadline": name, "due": when})
+    listed.sort(key=lambda c: (c["due"], c["instance_id"]))
+    listed = listed[:LISTED]
+    keys = _business_keys(session, [c["instance_id"] for c in listed])
+    for c in listed:
+        due_at = c["due"] if c["due"].tzinfo else c["due"].replace(tzinfo=dt.UTC)
+        c["business_key"] = keys.get(c["instance_id"])
+        c["late_hours"] = round((now - due_at).total_seconds() / 3600, 1)
+    return {"by_deadline": per, "cases": listed}
+
+
+def _business_keys(session: Session, ids: list[int]) -> dict[int, str | None]:
+    if not ids:
+        return {}
+    case_t = store.ProcessInstance
+    return dict(session.execute(select(case_t.id, case_t.business_key).where(case_t.id.in_(ids))).tuples().all())
+
+
+def age_span(band: str, today: dt.date) -> tuple[dt.date | None, dt.date]:
+    """The registration days (first or None, last; both included) of an age band of open cases."""
+    low, high = next((lo, hi) for name, lo, hi in AGES if name == band)
+    return (today - dt.timedelta(days=high - 1) if high is not None else None), today - dt.timedelta(days=low)
+
+
+def open_by_age(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) -> dict[str, Any]:
+    """Open complaints per stage and age (whole days since the registration day), the oldest first."""
+    where = [*criteria(flt, tz), F.stage.in_(OPEN_STAGES)]
+    today = now.astimezone(tz).date()
+    sums: list[Any] = []
+    for band, _low, _high in AGES:  # local days as times, so the (process, stage, registered_at) index serves
+        first, last = age_span(band, today)
+        cond = F.registered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
+        if first is not None:
+            cond = cond & (F.registered_at >= dt.datetime.combine(first, dt.time(), tz))
+        sums.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0))
+    table = {stage: dict.fromkeys([a[0] for a in AGES], 0) for stage in OPEN_STAGES}
+    for stage, *counts in session.execute(select(F.stage, *sums).where(*where).group_by(F.stage)):
+        table[stage] = {band: int(v) for (band, _l, _h), v in zip(AGES, counts, strict=True)}
+    listed = select(F.instance_id, F.stage, F.registered_at, F.registered_day).where(*where)
+    oldest: list[dict[str, Any]] = [
+        {"instance_id": iid, "stage": stage, "registered_at": at,
+         "age_days": (today - dt.date.fromisoformat(day)).days if day else None}
+        for iid, stage, at, day in session.execute(listed.order_by(F.registered_at, F.instance_id).limit(LISTED))]
+    keys = _business_keys(session, [c["instance_id"] for c in oldest])
+    for c in oldest:
+        c["business_key"] = keys.get(c["instance_id"])
+    return {"by_stage": table, "oldest": oldest}
+
+
+def _rate(totals: dict[str, float], name: str) -> dict[str, Any]:
+    met, late = int(totals[f"{name}_met"]), int(totals[f"{name}_late"])
+    return {"met": met, "late": late, "open": int(totals[f"{name}_open"]),
+            "rate": met / (met + late) if met + late else None}
+
+
+def repairs(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) -> dict[str, Any]:
+    """The repair figures: applications, warranty, chargeable share and fees, turnaround, deadlines."""
+    totals, _rows = _totals(session, flt, tz, REPAIR_KEY)
+    n, charged, free = int(totals["n"]), int(totals["chargeable_yes"]), int(totals["chargeable_no"])
+    turnaround = int(totals["turnaround_cases"])
+    overdue = late_now(session, flt, tz, now, REPAIR_KEY, REPAIR_DEADLINES)["by_deadline"]
+    return {
+        "applications": n,
+        "warranty": {"in": int(totals["warranty_in"]), "out": int(totals["warranty_out"]),
+                     "unknown": n - int(totals["warranty_in"]) - int(totals["warranty_out"])},
+        "chargeable": {"yes": charged, "no": free, "share": charged / (charged + free) if charged + free else None},
+        "fees": {"cases": int(totals["fee_cases"]), "amount": float(totals["fee"])},
+        "turnaround": {"cases": turnaround, "working_days": int(totals["turnaround_days"]),
+                       "average": totals["turnaround_days"] / turnaround if turnaround else None},
+        "on_time_rate": {name: {**_rate(totals, name), "overdue": overdue[name]["total"]}
+                         for name in REPAIR_DEADLINES},
+        "stages": {stage: int(totals[f"stage_{stage}"]) for stage in STAGES},
+    }
+
+
+def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Every figure of the dashboard for ``flt`` (the API's ``KpiSchema``)."""
+    now = now or clock.now()
+    totals, rows = _totals(session, flt, tz, PROCESS_KEY)
+    months: dict[str, dict[str, Any]] = {}
+    departments: dict[str | None, dict[str, Any]] = {}
+    by_class: dict[str, int] = {}
+    for m in rows:
+        n, weight = int(m["n"]), int(m["weight"] or 0)
+        kpi_class = m["kpi_class"] if m["kpi_class"] in CLASSES else "ungraded"
+        by_class[kpi_class] = by_class.get(kpi_class, 0) + n
+        month = months.setdefault(m["month"], {"month": m["month"], **dict.fromkeys(CLASSES, 0), "ungraded": 0,
+                                               "kpi_complaint_count": 0})
+        month[kpi_class] += n
+        month["kpi_complaint_count"] += weight
+        dept = departments.setdefault(m["department"] or None, {"key": m["department"] or None,
+                                                                "label": m["department"] or None,
+                                                                "complaints": 0, "kpi_complaint_count": 0})
+        dept["complaints"] += n
+        dept["kpi_complaint_count"] += weight
+    late = late_now(session, flt, tz, now)
+    loss, delivery = float(totals["loss"]), float(totals["delivery"])
+    count = int(totals["n"])
+    yes, no = int(totals["satisfied_yes"]), int(totals["satisfied_no"])
+    return {
+        "date_from": flt.date_from, "date_to": flt.date_to,
+        "complaint_count": count,
+        "kpi_complaint_count": int(totals["weight"]),
+        "complaints_by_class": {**{c: by_class.get(c, 0) for c in CLASSES}, "ungraded": by_class.get("ungraded", 0)},
+        "complaint_ratio": {
+            "total": loss / delivery if delivery > 0 else None, "loss_amount": loss, "delivery_amount": delivery,
+            "cases": int(totals["ratio_cases"]),
+            "distribution": {name: int(totals[fact_summary.band_column(name)]) for name, _lo, _hi in RATIO_BANDS}},
+        "on_time_rate": {name: {**_rate(totals, name), "overdue": late["by_deadline"][name]["total"]}
+                         if name in late["by_deadline"] else {**_rate(totals, name), "overdue": 0}
+                         for name in DEADLINES},
+        "late_now": late,
+        "satisfaction": {level: int(totals[f"sat_{level}"]) for level in LEVELS},
+        "satisfied": {"yes": yes, "no": no, "unknown": count - yes - no},
+        "escalations": {"manager": int(totals["esc_manager"]), "general_manager": int(totals["esc_gm"])},
+        "stages": {stage: int(totals[f"stage_{stage}"]) for stage in STAGES},
+        "open_by_age": open_by_age(session, flt, tz, now),
+        "by_month": [months[k] for k in sorted(months)],
+        "by_department": sorted(departments.values(), key=lambda d: (-d["complaints"], d["key"] or "")),
+        "top_customers": top(session, flt, tz, "customer_code"),
+        "top_product_models": top(session, flt, tz, "product_model"),
+        "top_complaint_types": top(session, flt, tz, "complaint_type"),
+        "repairs": repairs(session, flt, tz, now),
+    }
+
+
+def choices(session: Session, column: Any) -> list[str]:
+    """The values a filter offers: the distinct values of an indexed facts column among complaints
+    (``department``, ``customer_code``), stepping from each value to the next larger one in the
+    (process_key, column) index: a few look-ups however many cases there are."""
+    complaint = F.process_key == PROCESS_KEY
+    steps = select(func.min(column).label("v")).where(complaint).cte("found", recursive=True)
+    larger = select(func.min(column)).where(complaint, column > steps.c.v).scalar_subquery()
+    steps = steps.union_all(select(larger).where(steps.c.v.is_not(None)))
+    return sorted(v for v in session.scalars(select(steps.c.v).where(steps.c.v.is_not(None))) if v)
+

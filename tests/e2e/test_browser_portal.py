@@ -1,0 +1,244 @@
+"""In a real browser (issue 18, acceptance 1): a customer files a repair application on the portal
+with one field missing, completes it from the link in the e-mail (read from a real SMTP server),
+and accepts the fee from the next link; staff see both steps in the history as the customer's.
+Screenshots on a phone-sized viewport in Chinese: ``test-artifacts/portal-*.png``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+TODAY = dt.date.today().isoformat()
+PURCHASED = (dt.date.today() - dt.timedelta(days=800)).isoformat()  # out of warranty: the repair is charged
+ADDRESS = "li.portal@example.com"
+APPLICATION = {"customer_name": "华信电子", "customer_contact": "李女士", "address": "苏州湖滨路8号",
+               "phone": "0512-5555-0001", "email": ADDRESS, "product_model": "PX-2", "serial_no": "SN-0042",
+               "purchase_date": PURCHASED, "warranty_claim": "out", "fault_description": "无法开机"}
+LINK = re.compile(r"https?://\S+/portal/task/[A-Za-z0-9_.-]+")
+
+
+class Inbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        with self.lock:
+            self.messages.append(msg)
+        return "250 OK"
+
+    def links(self, address: str) -> list[str]:
+        with self.lock:
+            found = []
+            for msg in self.messages:
+                body = msg.get_body(("plain",))
+                if msg["To"] == address and body is not None:
+                    found += LINK.findall(body.get_content())
+            return found
+
+    def wait_for_link(self, address: str, count: int, timeout: float = 40) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            links = self.links(address)
+            if len(links) >= count:
+                return links[count - 1]
+            time.sleep(0.3)
+        raise AssertionError(f"no link #{count} to {address}; mails: {[m['Subject'] for m in self.messages]}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _caseflow(env: dict[str, str], *args: str) -> str:
+    exe = Path(sys.executable).with_name("caseflow")
+    done = subprocess.run([str(exe), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"caseflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A ``caseflow serve`` that mails through a real local SMTP server, with links to itself."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    instance = tmp_path_factory.mktemp("portal-instance")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "CASEFLOW_INSTANCE_DIR": str(instance),
+           "CASEFLOW_DATABASE_URL": f"sqlite:///{instance / 'portal.sqlite3'}", "CASEFLOW_TIMER_INTERVAL": "1",
+           "CASEFLOW_SECRET_KEY": "portal-e2e-secret", "CASEFLOW_PUBLIC_URL": base,
+           "CASEFLOW_SMTP_HOST": "127.0.0.1", "CASEFLOW_SMTP_PORT": str(controller.port),
+           "CASEFLOW_SMTP_STARTTLS": "0", "CASEFLOW_SMTP_FROM": "service@caseflow.example"}
+    env.pop("PYTHONPATH", None)
+    _caseflow(env, "deploy", "processes/")
+    passwords = {m.group(1): m.group(2) for line in _caseflow(env, "demo-users").splitlines()
+                 if (m := re.match(r"\s+(\S+)\s+(\S+)\s+\S", line))}
+    log = open(instance / "serve.log", "w")
+    process = subprocess.Popen([str(Path(sys.executable).with_name("caseflow")), "serve", "--host", "127.0.0.1",
+                                "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/portal/", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("caseflow serve did not start:\n" + (instance / "serve.log").read_text())
+        time.sleep(0.2)
+    yield {"base": base, "inbox": inbox, "passwords": passwords}
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()
+    controller.stop()
+
+
+def _fill(page: Any, answers: dict[str, str]) -> None:
+    for name, value in answers.items():
+        field = page.locator(f"[name='{name}']").first
+        kind = field.evaluate("e => e.tagName.toLowerCase() + ':' + (e.type || '')")
+        if kind == "input:radio":
+            page.check(f"input[name='{name}'][value='{value}']")
+        elif kind.startswith("select"):
+            field.select_option(value)
+        else:
+            field.fill(value)
+
+
+def _submit(page: Any) -> None:
+    with page.expect_navigation():
+        page.click("form.schema-form button[type=submit]")
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"portal-{name}.png"), full_page=True)
+
+
+def _staff(chromium: Any, portal: dict[str, Any], username: str) -> Any:
+    context = chromium.new_context(locale="en-US", viewport={"width": 1360, "height": 1000})
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    page.goto(portal["base"] + "/login")
+    page.fill("#username", username)
+    page.fill("#password", portal["passwords"][username])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(portal["base"] + "/")
+    return page
+
+
+def _staff_task(page: Any, case_url: str, name: str, answers: dict[str, str]) -> None:
+    page.goto(case_url)
+    page.locator(f"[data-testid=current-tasks] a[data-task='{name}']").click()
+    page.wait_for_selector("form.schema-form")
+    _fill(page, answers)
+    _submit(page)
+    assert page.locator("[data-testid=form-errors]").count() == 0, name
+
+
+def test_a_customer_does_their_part_of_a_repair_from_the_portal(chromium, portal):
+    base, inbox = portal["base"], portal["inbox"]
+    phone = chromium.new_context(locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
+    phone.set_default_timeout(15000)
+    customer = phone.new_page()
+
+    # 1. The application, with the recipient left out.
+    customer.goto(base + "/portal/")
+    _shot(customer, "home")
+    customer.click("[data-testid=portal-file-repair]")
+    customer.wait_for_selector("form.schema-form")
+    _fill(customer, APPLICATION)
+    _shot(customer, "apply")
+    _submit(customer)
+    number = customer.locator("[data-testid=portal-number]").inner_text().strip()
+    assert re.match(r"^RA-\d{6}$", number), number
+    _shot(customer, "filed")
+    case_url = f"{base}/cases/{int(number[3:])}"
+
+    # 2. The link in the e-mail opens the completion step; the missing item is asked for.
+    customer.goto(inbox.wait_for_link(ADDRESS, 1))
+    assert customer.locator("[data-testid=missing-items]").count() == 1
+    assert customer.locator("header nav").count() == 0  # no staff navigation
+    _shot(customer, "complete")
+    _fill(customer, {"recipient": "李女士"})
+    _submit(customer)
+    assert customer.locator("[data-testid=portal-done]").count() == 1
+    _shot(customer, "done")
+
+    # 3. The service centre reviews, receives, diagnoses and sends the fee notice.
+    repair = _staff(chromium, portal, "repair")
+    for name, answers in [
+        ("review_application", {"review_opinion": "请寄回维修", "remote_fixable": "false"}),
+        ("send_shipping_instructions", {"ship_to_address": "苏州服务中心", "shipping_method": "express",
+                                        "instructions_sent_via": "email"}),
+        ("receive_device", {"received_date": TODAY}),
+        ("diagnose_device", {"fault_cause": "man_made", "diagnosis": "主板损坏", "estimated_fee": "300"}),
+        ("send_fee_notice", {"fee_amount": "300", "payment_instructions": "工商银行 6222 0000",
+                             "fee_notice_date": TODAY, "fee_notice_sent_via": "email"}),
+    ]:
+        _staff_task(repair, case_url, name, answers)
+
+    # 4. The fee link: the customer accepts.
+    customer.goto(inbox.wait_for_link(ADDRESS, 2))
+    assert "300" in customer.locator("[data-testid=portal-facts]").inner_text()
+    _fill(customer, {"fee_decision": "accepted", "fee_decision_date": TODAY})
+    _shot(customer, "fee")
+    _submit(customer)
+    assert customer.locator("[data-testid=portal-done]").count() == 1
+
+    # 5. The first link is used up: refused with a clear page.
+    response = customer.goto(inbox.wait_for_link(ADDRESS, 1))
+    assert response is not None and response.status == 410
+    _shot(customer, "refused")
+
+    # 6. Tracking shows the customer's view.
+    customer.goto(base + "/portal/track")
+    customer.fill("#number", number)
+    customer.fill("#contact", ADDRESS)
+    with customer.expect_navigation():
+        customer.click("[data-testid=portal-track-form] button[type=submit]")
+    tracked = customer.locator("[data-testid=portal-tracked]").inner_text()
+    assert "300" in tracked and "吴售后" not in tracked
+    _shot(customer, "track")
+
+    # 7. Staff see both steps in the history as done by the customer.
+    repair.goto(case_url)
+    history = repair.content()
+    assert len(re.findall(r"the customer \(link \d+\)", history)) >= 2, history
+    phone.close()
+    repair.context.close()

@@ -1,0 +1,232 @@
+"""Customer tasks and their links: a task in the ``customer`` lane mails its customer a signed,
+expiring, single-use link bound to it; the portal opens only that task, completes it as the
+customer, and refuses used, expired, revoked, tampered and other tasks' links."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import engine
+from caseflow import accounts, clock, portal_links, store
+
+ROOT = Path(__file__).resolve().parents[2]
+APPLICATION = {
+    "customer_name": "Huaxin Trading Co.", "customer_contact": "Li Wei", "address": "88 Zhongshan Road, Nanjing",
+    "recipient": "Li Wei", "email": "li.wei@example.com", "product_model": "NLS-HR200",
+    "serial_no": "SN20250601-0042", "purchase_date": "2025-06-01", "warranty_claim": "in",
+    "fault_description": "Scanner does not power on after a firmware update.", "accessories": "USB cable removed",
+}
+TOKEN_IN_URL = re.compile(r"/portal/task/([A-Za-z0-9_.-]+)")
+
+
+@pytest.fixture
+def app_env() -> dict[str, str]:
+    return {"CASEFLOW_PUBLIC_URL": "https://caseflow.example.com", "CASEFLOW_PORTAL_LINK_HOURS": "48"}
+
+
+@pytest.fixture
+def repair_case(app, database, deployed) -> dict:
+    """A repair application without a phone number: the completion task is the customer's."""
+    with database.session() as s:
+        view = engine.start(s, "repair", data=APPLICATION, actor="cs1")
+    with database.session() as s:
+        (task,) = engine.list_tasks(s, instance_id=view["id"])
+        mail = s.scalars(select(store.Notification).where(store.Notification.template == "portal_task")).one()
+        return {"id": view["id"], "task": task, "mail": {"recipient": mail.recipient, "args": dict(mail.args),
+                                                         "language": mail.language}}
+
+
+def _token(case: dict) -> str:
+    match = TOKEN_IN_URL.search(case["mail"]["args"]["portal_url"])
+    assert match
+    return match.group(1)
+
+
+def _post_token(b, token: str) -> str:
+    html = b.get(f"/portal/task/{token}").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def _submit(b, token: str, task_id: str, **extra: str):
+    csrf = _post_token(b, token)
+    data = {**APPLICATION, "phone": "+86 25 8888 0000", "task": task_id, "csrf_token": csrf, **extra}
+    return b.client.post(f"/portal/task/{token}", data=data)
+
+
+def test_a_customer_task_mails_a_link_bound_to_it(repair_case, database):
+    task, mail = repair_case["task"], repair_case["mail"]
+    assert (task["name"], task["role"]) == ("complete_application", "customer")
+    assert mail["recipient"] == "li.wei@example.com" and mail["language"] == "zh"
+    assert mail["args"]["portal_url"].startswith("https://caseflow.example.com/portal/task/")
+    with database.session() as s:
+        (link,) = s.scalars(select(store.PortalLink)).all()
+        assert (link.task_id, link.instance_id, link.email) == (task["id"], repair_case["id"], "li.wei@example.com")
+        assert link.token_hash != _token(repair_case) and len(link.token_hash) == 64  # only the hash is kept
+        assert link.expires_at - link.created_at == dt.timedelta(hours=48)
+        # No staff user holds the customer role, so nobody on the staff side got a task notice for it.
+        assert not s.scalars(select(store.Notification).where(store.Notification.kind == "task_ready",
+                                                                store.Notification.instance_id == repair_case["id"])
+                             ).all()
+
+
+def test_the_link_opens_only_that_task_without_staff_navigation(repair_case, browser):
+    customer = browser(language="en")
+    response = customer.get(f"/portal/task/{_token(repair_case)}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'name="phone"' in html and f'name="task" value="{repair_case["task"]["id"]}"' in html
+    assert "补充维护返修申请" in html  # the case's language (zh), not the browser's
+    assert "/inbox" not in html and "logout" not in html and "/cases/" not in html
+    assert 'data-testid="missing-items"' in html
+
+
+def test_submitting_completes_the_task_as_the_customer_once(repair_case, browser, database):
+    customer = browser(language="zh")
+    token, task_id = _token(repair_case), repair_case["task"]["id"]
+    response = _submit(customer, token, task_id)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert 'data-testid="portal-done"' in response.get_data(as_text=True)
+    with database.session() as s:
+        link = s.scalars(select(store.PortalLink)).one()
+        assert link.used_at is not None
+        done = s.get_one(store.HumanTask, task_id)
+        assert (done.state, done.completed_by) == ("completed", f"customer via link {link.id}")
+        assert engine.list_tasks(s, instance_id=repair_case["id"])[0]["name"] == "review_application"
+        events = [e for e in engine.audit_log(s, repair_case["id"]) if e["kind"] == "task_completed"]
+        assert events[-1]["actor"] == f"customer via link {link.id}"
+    # The same link again: refused, and the page says why.
+    again = customer.get(f"/portal/task/{token}")
+    assert again.status_code == 410 and "已经使用" in again.get_data(as_text=True)
+    # Staff see in the history that the customer did it.
+    staff = browser("service")
+    history = staff.get(f"/cases/{repair_case['id']}").get_data(as_text=True)
+    assert f"the customer (link {link.id})" in history
+
+
+def test_bad_input_shows_the_form_again(repair_case, browser, database):
+    customer = browser()
+    response = _submit(customer, _token(repair_case), repair_case["task"]["id"], phone="")
+    assert response.status_code == 422
+    with database.session() as s:
+        assert s.scalars(select(store.PortalLink)).one().used_at is None  # not used up by a failed submission
+        assert s.get_one(store.HumanTask, repair_case["task"]["id"]).state == "ready"
+
+
+def test_expired_revoked_tampered_and_unknown_links_are_refused(repair_case, browser, database, caplog):
+    customer = browser()
+    token = _token(repair_case)
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert customer.get(f"/portal/task/{tampered}").status_code == 404
+    forged = portal_links._serializer("another secret").dumps({"t": repair_case["task"]["id"], "n": "x"})
+    assert customer.get(f"/portal/task/{forged}").status_code == 404
+    genuine_but_unknown = portal_links._serializer().dumps({"t": repair_case["task"]["id"], "n": "x"})
+    assert customer.get(f"/portal/task/{genuine_but_unknown}").status_code == 404
+
+    clock.set(clock.now() + dt.timedelta(hours=49))
+    try:
+        expired = customer.get(f"/portal/task/{token}")
+        assert expired.status_code == 410 and "过期" in expired.get_data(as_text=True)
+    finally:
+        clock.reset()
+
+    with database.session() as s:
+        assert portal_links.revoke(s, task_id=repair_case["task"]["id"], by="cs1") == 1
+    revoked = customer.get(f"/portal/task/{token}")
+    assert revoked.status_code == 410 and "撤回" in revoked.get_data(as_text=True)
+    assert any("portal refused" in r.getMessage() and "revoked" in r.getMessage() for r in caplog.records)
+
+
+def test_a_link_cannot_submit_another_task(repair_case, browser, database):
+    customer = browser()
+    response = _submit(customer, _token(repair_case), "00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 403
+    with database.session() as s:
+        assert s.get_one(store.HumanTask, repair_case["task"]["id"]).state == "ready"
+        assert s.scalars(select(store.PortalLink)).one().used_at is None
+
+
+def test_a_newer_link_of_the_task_replaces_the_older(repair_case, browser, database):
+    with database.session() as s:
+        _id, newer = portal_links.issue(s, repair_case["id"], repair_case["task"]["id"], "li.wei@example.com", "en")
+    customer = browser()
+    assert customer.get(f"/portal/task/{_token(repair_case)}").status_code == 410
+    assert customer.get(f"/portal/task/{newer}").status_code == 200
+
+
+def test_staff_complete_a_customer_task_on_the_customers_behalf(repair_case, browser, database):
+    task_id = repair_case["task"]["id"]
+    assert browser("quality").get(f"/tasks/{task_id}").status_code == 403  # not a role that speaks for customers
+    service = browser("service")
+    page = service.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'data-testid="on-behalf"' in page
+    case_page = service.get(f"/cases/{repair_case['id']}").get_data(as_text=True)
+    assert f'href="/tasks/{task_id}"' in case_page
+    response = service.post(f"/tasks/{task_id}", {**APPLICATION, "phone": "+86 25 8888 0000"})
+    assert response.status_code == 302
+    with database.session() as s:
+        assert s.get_one(store.HumanTask, task_id).completed_by == "service for the customer"
+    assert "service for the customer" in service.get(f"/cases/{repair_case['id']}").get_data(as_text=True)
+    # The customer's link now says the step is done.
+    assert browser().get(f"/portal/task/{_token(repair_case)}").status_code == 410
+
+
+def test_the_customer_role_is_no_staff_role(database):
+    with database.session() as s:
+        with pytest.raises(accounts.AccountError):
+            accounts.create_user(s, "mallory", "a long enough password 1", ["customer"])
+        assert "customer" not in accounts.known_roles(s)
+
+
+def test_moving_a_task_into_the_customer_lane_makes_it_a_customer_task(database, tmp_path, frozen_clock):
+    """Acceptance 2: a process owner moves a task into the ``customer`` lane and redeploys; no code change."""
+    bundle = tmp_path / "repair"
+    shutil.copytree(ROOT / "processes" / "repair", bundle)
+    path = bundle / "repair.bpmn"
+    with database.session() as s:
+        engine.deploy(s, [bundle], actor="admin")
+        first = engine.start(s, "repair", data={**APPLICATION, "phone": "+86 25 8888 0000"}, actor="cs1")
+        (review,) = engine.list_tasks(s, instance_id=first["id"])
+        assert (review["name"], review["role"]) == ("review_application", "service_center")
+        assert not s.scalars(select(store.PortalLink)).all()
+
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("        <bpmn:flowNodeRef>review_application</bpmn:flowNodeRef>\n", "", 1)
+    text = text.replace('<bpmn:lane id="lane_customer" name="customer">\n',
+                        '<bpmn:lane id="lane_customer" name="customer">\n'
+                        "        <bpmn:flowNodeRef>review_application</bpmn:flowNodeRef>\n", 1)
+    path.write_text(text, encoding="utf-8")
+    with database.session() as s:
+        (result,) = engine.deploy(s, [bundle], actor="admin")
+        assert result.version == 2
+        second = engine.start(s, "repair", data={**APPLICATION, "phone": "+86 25 8888 0000"}, actor="cs1")
+        (review,) = engine.list_tasks(s, instance_id=second["id"])
+        assert (review["name"], review["role"]) == ("review_application", "customer")
+        (link,) = s.scalars(select(store.PortalLink)).all()
+        assert (link.task_id, link.email) == (review["id"], "li.wei@example.com")
+
+
+def test_the_complaint_asks_the_customer_for_feedback_by_link(session, frozen_clock):
+    """The shipped complaint's satisfaction feedback is a customer task: its link goes to customer_email."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "scenarios"))
+    import complaint_helpers as ch
+
+    ch.deploy(session)
+    iid = ch.start(session, {**ch.quality_registration(), "customer_email": "buyer@huaxin.example"})["id"]
+    for step in (ch.confirm, ch.eight_d, ch.plan, ch.manager_decides, ch.implement):
+        step(session, iid)
+    task = ch.ready(session, iid)["customer_feedback"]
+    assert task["role"] == "customer"
+    (link,) = session.scalars(select(store.PortalLink).where(store.PortalLink.task_id == task["id"])).all()
+    assert link.email == "buyer@huaxin.example"
+    mail = session.scalars(select(store.Notification).where(store.Notification.template == "portal_task",
+                                                            store.Notification.instance_id == iid)).one()
+    assert mail.args["link_id"] == link.id and mail.recipient == "buyer@huaxin.example"

@@ -1,0 +1,26 @@
+"""The customer portal (``/portal``, no account): the customer's task links and public pages.
+
+Staff complete a customer task on the customer's behalf from the usual task page
+(``web.views.common.acts_for_customer``). :func:`init_app` registers the blueprint and makes
+its pages public.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from web.portal.common import bp
+
+#: Endpoints a customer reaches without signing in.
+PUBLIC = ("portal.index", "portal.task", "portal.task_submit", "portal.set_language", "portal.file_form",
+          "portal.file_submit", "portal.track_form", "portal.track")
+
+
+def init_app(app: Flask) -> None:
+    """Register the portal's views on ``app``."""
+    from web.portal import pages, tasks, track  # noqa: F401  # the views register themselves on ``bp``
+    from web.views import PUBLIC_ENDPOINTS
+    from web.views.common import acts_for_customer
+
+    PUBLIC_ENDPOINTS.update(PUBLIC)
+    app.register_blueprint(bp)
+    app.add_template_global(acts_for_customer)  # staff pages: customer tasks staff may complete for the customer

@@ -1,0 +1,116 @@
+"""The portal's public pages: the start page, and filing a complaint or a repair application.
+
+A filing form is the process's own start form cut down to what a customer can know
+(:data:`COMPLAINT_FIELDS`, :data:`REPAIR_FIELDS`), rendered and read by Caseflow's form code;
+the case starts through ``engine.start`` as :data:`caseflow.portal_links.PORTAL_ACTOR`, a
+complaint with ``channel`` = ``web``. Filing is rate-limited per client address.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+
+import engine
+from caseflow import portal_links
+from web import attachments, get_db, rollback_request
+from web.forms.messages import localize, localize_all
+from web.portal.common import bp, language, log, page
+from web.ratelimit import client_address, limiter
+from web.views import form_page
+
+#: The complaint registration fields a customer can know (PRODUCT.md §3), in this order.
+COMPLAINT_FIELDS = ("customer_name", "customer_code", "customer_contact", "customer_email", "customer_address",
+                    "complaint_type", "product_name", "product_model", "product_no", "product_barcode", "order_no",
+                    "ship_date", "ship_qty", "found_stage", "functional_defect_qty", "cosmetic_defect_qty",
+                    "lot_size", "description", "customer_request", "customer_requires_formal_report", "evidence")
+#: The repair application (F13).
+REPAIR_FIELDS = ("customer_name", "customer_contact", "address", "recipient", "phone", "email", "product_model",
+                 "serial_no", "purchase_date", "warranty_claim", "fault_description", "special_requirements",
+                 "accessories")
+FILINGS = {"complaint": (COMPLAINT_FIELDS, "customer_email"), "repair": (REPAIR_FIELDS, "email")}
+#: Flask config key of the filing limit per client address (a Flask-Limiter rate string).
+FILE_LIMIT = "CASEFLOW_PORTAL_FILE_LIMIT"
+
+
+def _file_limit() -> str:
+    return str(current_app.config.get(FILE_LIMIT, "10 per hour"))
+
+
+def portal_schema(schema: dict | None, fields: tuple[str, ...], email_key: str) -> dict:
+    """``schema`` (a start form) with only ``fields``; the e-mail address becomes required."""
+    schema = copy.deepcopy(schema or {})
+    props = schema.get("properties") or {}
+    schema["properties"] = {k: props[k] for k in fields if k in props}
+    required = [k for k in schema.get("required") or [] if k in schema["properties"]]
+    schema["required"] = required + ([email_key] if email_key in props and email_key not in required else [])
+    for key in ("if", "then", "else", "allOf", "anyOf", "oneOf", "dependentRequired"):
+        schema.pop(key, None)  # conditions may name staff fields; the process's own checks run on start
+    return schema
+
+
+def reference(view: engine.CaseRecord) -> str:
+    """The number a customer tracks a case by: its business key, else ``RA-<id>`` (an application)."""
+    return view["business_key"] or f"RA-{view['id']:06d}"
+
+
+@bp.route("/")
+def index() -> Any:
+    """What a customer can do here."""
+    return page("portal/index.html", language())
+
+
+def _filing(key: str) -> tuple[dict, dict]:
+    fields, email_key = FILINGS[key]
+    full = engine.start_form(get_db(), key) or {}
+    return full, portal_schema(full, fields, email_key)
+
+
+def _render(key: str, schema: dict, values: dict | None, errors: dict[str, str] | None = None,
+            status: int = 200) -> Any:
+    lang = language()
+    with force_locale(lang):
+        form = form_page.build(get_db(), schema, None, values, errors, None)
+        return page("portal/file.html", lang, status, key=key, form=form,
+                    action=url_for("portal.file_submit", key=key))
+
+
+@bp.route("/file/<any(complaint, repair):key>")
+def file_form(key: str) -> Any:
+    """The filing form of a complaint or a repair application."""
+    return _render(key, _filing(key)[1], {})
+
+
+@bp.route("/file/<any(complaint, repair):key>", methods=["POST"])
+@limiter.limit(_file_limit, methods=["POST"], error_message="too many filings from this address")
+def file_submit(key: str) -> Any:
+    """Start the case from the customer's form; the number is shown (a complaint's also mailed)."""
+    session = get_db()
+    _full, schema = _filing(key)
+    batch = attachments.UploadBatch(session, portal_links.PORTAL_ACTOR, None)
+    with force_locale(language()):
+        submission = form_page.read(schema, None, batch)
+        for name in schema.get("required") or []:  # the portal's own requirements (the address to answer at)
+            if submission.data.get(name) in (None, "", []):
+                submission.errors.setdefault(name, localize("this field is required"))
+    if submission.errors:
+        batch.discard()
+        rollback_request()
+        return _render(key, schema, submission.raw, submission.errors, 422)
+    data = dict(submission.data, channel="web") if key == "complaint" else dict(submission.data)
+    try:
+        view = engine.start(session, key, data, actor=portal_links.PORTAL_ACTOR)
+    except engine.InvalidData as err:
+        batch.discard()
+        rollback_request()
+        with force_locale(language()):
+            return _render(key, schema, submission.raw, localize_all(err.fields), 422)
+    except engine.EngineError:
+        batch.discard()
+        raise
+    batch.adopt(view["id"])
+    log.info("portal: %s %s filed from %s (case %s)", key, reference(view), client_address(), view["id"])
+    return page("portal/filed.html", language(), key=key, number=reference(view),
+                email=data.get(FILINGS[key][1]))
