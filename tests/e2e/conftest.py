@@ -3,6 +3,8 @@ folder and database, and Debian's Chromium driven by Playwright (never downloade
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import shutil
@@ -41,12 +43,12 @@ def _caseflow(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a ``caseflow serve`` with the processes deployed and the demo users."""
+@contextlib.contextmanager
+def _serving(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[str, Path]]:
+    """A ``caseflow serve`` with the processes deployed and the demo users: (base URL, instance folder)."""
     if not VIEWER.is_file():
         pytest.fail(f"{VIEWER.relative_to(ROOT)} is missing: run `make static` (npm install + web/build_static.py)")
-    instance = tmp_path_factory.mktemp("e2e-instance")
+    instance = tmp_path_factory.mktemp(name)
     env = {**os.environ, "CASEFLOW_INSTANCE_DIR": str(instance),
            "CASEFLOW_DATABASE_URL": f"sqlite:///{instance / 'e2e.sqlite3'}",
            "CASEFLOW_TIMER_INTERVAL": "1", "CASEFLOW_SECRET_KEY": "e2e-secret"}
@@ -62,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                 "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded CI machine starts Python slowly
     while True:
         try:
             with urllib.request.urlopen(base + "/login", timeout=2) as response:
@@ -74,13 +76,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             pytest.fail("caseflow serve did not start:\n" + (instance / "serve.log").read_text())
         time.sleep(0.2)
-    yield base
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+        yield base, instance
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of the shared ``caseflow serve`` with the processes deployed and the demo users."""
+    with _serving(tmp_path_factory, "e2e-instance") as (base, _instance):
+        yield base
+
+
+@pytest.fixture(scope="session")
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``with own_server(name) as (base, instance):`` a separate server, for tests that fill its
+    database (other tests' pages on the shared server must not show their data)."""
+    return functools.partial(_serving, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

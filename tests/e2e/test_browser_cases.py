@@ -92,7 +92,7 @@ def test_complaint_from_registration_to_closure(staff, server):
     quality.submit()
 
     service.page.goto(case_url)
-    assert "Closed" in service.page.locator("[data-testid=case-title]").inner_text()
+    assert "Resolved" in service.page.locator("[data-testid=case-title]").inner_text()
     assert service.page.locator("[data-testid=current-tasks]").count() == 0
     service.page.goto(server + "/complaints?status=closed")
     assert number in service.page.locator("[data-testid=register]").inner_text()

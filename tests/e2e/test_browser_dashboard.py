@@ -23,11 +23,23 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def seeded(server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def dashboard_server(own_server: Any) -> Any:
+    """A server of this module's own: the seeded cases must not show on other tests' pages."""
+    with own_server("e2e-dashboard") as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def server(dashboard_server: tuple[str, Path]) -> str:
+    """This module's tests sign in to its own server (overrides the shared one)."""
+    return dashboard_server[0]
+
+
+@pytest.fixture(scope="module")
+def seeded(dashboard_server: tuple[str, Path]) -> str:
     """The server's database with 24 complaints and 4 repairs of the last three months."""
-    found = sorted(tmp_path_factory.getbasetemp().glob("e2e-instance*/e2e.sqlite3"))
-    assert found, "the e2e server's database was not found"
-    db = store.Database(f"sqlite:///{found[0]}")
+    server, instance = dashboard_server
+    db = store.Database(f"sqlite:///{instance / 'e2e.sqlite3'}")
     try:
         start = dt.datetime.now(seed.TZ).replace(hour=9, minute=0, second=0, microsecond=0) - dt.timedelta(days=95)
         seed.seed(db.session, complaints=24, repairs=4, months=3, rng_seed=5, start=start)

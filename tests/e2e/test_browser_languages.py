@@ -16,6 +16,14 @@ from caseflow.accounts import DEMO_USERS, ROLES
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(scope="module")
+def server(own_server: Any) -> Any:
+    """A server of this module's own: other tests' cases (their customers' names) must not show in
+    the inbox pages this walk checks (overrides the shared server)."""
+    with own_server("e2e-languages") as (base, _instance):
+        yield base
+
 TODAY = dt.date.today().isoformat()  # the server runs on the real clock
 
 REGISTRATION = {

@@ -83,6 +83,18 @@ def refused(response: Any, what: str) -> None:
     assert 400 <= response.status_code < 500, f"{what}: {response.status_code} {response.get_data(as_text=True)[:300]}"
 
 
+def form_refused(b: Any, response: Any, url: str, what: str) -> None:
+    """A form post refused: 4xx, or (post/redirect/get) 303 back to the form, which shows the errors."""
+    if response.status_code != 303:
+        refused(response, what)
+        return
+    location = response.headers["Location"]
+    assert location.split("?")[0].endswith(url), f"{what}: redirected to {location}"
+    page = b.get(location)
+    assert page.status_code == 200 and 'data-testid="form-errors"' in page.get_data(as_text=True), \
+        f"{what}: the form page after the redirect shows no errors"
+
+
 def new_case(response: Any) -> int:
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return int(re.search(r"/cases/(\d+)", response.headers["Location"]).group(1))
@@ -356,9 +368,9 @@ def fuzz_form(b: Any, url: str, schema: dict, answers: dict, database: Any, app:
         values = hostile_values(widget, node)
         for value in (values[(index * 3 + k) % len(values)] for k in range(min(3, len(values)))):
             response = b.post(url, {**answers, name: value})
-            refused(response, f"{url} {name}={value[:30]!r}")
+            form_refused(b, response, url, f"{url} {name}={value[:30]!r}")
             posts += 1
-    refused(b.post(url, {**answers, "description": HUGE}), f"{url} 10 MB")
+    form_refused(b, b.post(url, {**answers, "description": HUGE}), url, f"{url} 10 MB")
     assert state(database, app) == before, f"a refused post to {url} changed what is stored"
     return posts + 1
 
