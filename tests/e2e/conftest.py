@@ -44,21 +44,23 @@ def _caseflow(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def _serving(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[str, Path]]:
-    """A ``caseflow serve`` with the processes deployed and the demo users: (base URL, instance folder)."""
+def _serving(tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str] | None = None,
+             port: int | None = None) -> Iterator[tuple[str, Path]]:
+    """A ``caseflow serve`` with the processes deployed and the demo users: (base URL, instance folder).
+    ``env`` adds settings (e.g. SMTP); ``port`` is the port to serve on (default: a free one)."""
     if not VIEWER.is_file():
         pytest.fail(f"{VIEWER.relative_to(ROOT)} is missing: run `make static` (npm install + web/build_static.py)")
     instance = tmp_path_factory.mktemp(name)
     env = {**os.environ, "CASEFLOW_INSTANCE_DIR": str(instance),
            "CASEFLOW_DATABASE_URL": f"sqlite:///{instance / 'e2e.sqlite3'}",
-           "CASEFLOW_TIMER_INTERVAL": "1", "CASEFLOW_SECRET_KEY": "e2e-secret"}
+           "CASEFLOW_TIMER_INTERVAL": "1", "CASEFLOW_SECRET_KEY": "e2e-secret", **(env or {})}
     env.pop("PYTHONPATH", None)  # the installed command, exactly as `make run` starts it
     _caseflow(env, "deploy", "processes/")
     for line in _caseflow(env, "demo-users").splitlines():
         match = re.match(r"\s+(\S+)\s+(\S+)\s+\S", line)
         if match:
             DEMO_PASSWORDS[match.group(1)] = match.group(2)
-    port = _free_port()
+    port = port or _free_port()
     log = open(instance / "serve.log", "w")
     process = subprocess.Popen([str(Path(sys.executable).with_name("caseflow")), "serve", "--host", "127.0.0.1",
                                 "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -96,8 +98,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """``with own_server(name) as (base, instance):`` a separate server, for tests that fill its
-    database (other tests' pages on the shared server must not show their data)."""
+    """``with own_server(name, env=…, port=…) as (base, instance):`` a separate server, for tests that
+    fill its database (other tests' pages on the shared server must not show their data) or need
+    settings of their own."""
     return functools.partial(_serving, tmp_path_factory)
 
 

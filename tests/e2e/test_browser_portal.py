@@ -8,14 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,6 +18,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from caseflow.accounts import DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -77,55 +74,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _caseflow(env: dict[str, str], *args: str) -> str:
-    exe = Path(sys.executable).with_name("caseflow")
-    done = subprocess.run([str(exe), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"caseflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def portal(own_server: Any) -> Iterator[dict[str, Any]]:
     """A ``caseflow serve`` that mails through a real local SMTP server, with links to itself."""
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
-    instance = tmp_path_factory.mktemp("portal-instance")
     port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "CASEFLOW_INSTANCE_DIR": str(instance),
-           "CASEFLOW_DATABASE_URL": f"sqlite:///{instance / 'portal.sqlite3'}", "CASEFLOW_TIMER_INTERVAL": "1",
-           "CASEFLOW_SECRET_KEY": "portal-e2e-secret", "CASEFLOW_PUBLIC_URL": base,
-           "CASEFLOW_SMTP_HOST": "127.0.0.1", "CASEFLOW_SMTP_PORT": str(controller.port),
-           "CASEFLOW_SMTP_STARTTLS": "0", "CASEFLOW_SMTP_FROM": "service@caseflow.example"}
-    env.pop("PYTHONPATH", None)
-    _caseflow(env, "deploy", "processes/")
-    passwords = {m.group(1): m.group(2) for line in _caseflow(env, "demo-users").splitlines()
-                 if (m := re.match(r"\s+(\S+)\s+(\S+)\s+\S", line))}
-    log = open(instance / "serve.log", "w")
-    process = subprocess.Popen([str(Path(sys.executable).with_name("caseflow")), "serve", "--host", "127.0.0.1",
-                                "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/portal/", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("caseflow serve did not start:\n" + (instance / "serve.log").read_text())
-        time.sleep(0.2)
-    yield {"base": base, "inbox": inbox, "passwords": passwords}
-    os.killpg(process.pid, signal.SIGTERM)
+    settings = {"CASEFLOW_PUBLIC_URL": f"http://127.0.0.1:{port}", "CASEFLOW_SECRET_KEY": "portal-e2e-secret",
+                "CASEFLOW_SMTP_HOST": "127.0.0.1", "CASEFLOW_SMTP_PORT": str(controller.port),
+                "CASEFLOW_SMTP_STARTTLS": "0", "CASEFLOW_SMTP_FROM": "service@caseflow.example"}
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
-    controller.stop()
+        with own_server("portal-instance", env=settings, port=port) as (base, _instance):
+            yield {"base": base, "inbox": inbox, "passwords": {u.username: u.password for u in DEMO_USERS}}
+    finally:
+        controller.stop()
 
 
 def _fill(page: Any, answers: dict[str, str]) -> None:
