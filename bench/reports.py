@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench import seed as seeding  # noqa: E402
-from caseflow import clock, fact_summary, store  # noqa: E402
+from caseflow import case_facts, clock, fact_summary, store, store_reports  # noqa: E402
 
 PASSWORD = "bench-password-1"
 MANAGER = "bench-manager"
@@ -118,6 +118,13 @@ def fill(db: store.Database, total: int, rng: random.Random) -> None:
                 stage="resolved" if done else rng.choice(["in_progress", "follow_up"]),
                 escalations=0, escalations_manager=0, escalations_gm=0, in_warranty=None, chargeable=None, fee=None,
                 turnaround_days=None, updated_at=registered)
+            for kind in store_reports.DISPOSITION_KINDS:
+                row[f"disp_{kind}_qty"], row[f"disp_{kind}_amount"] = None, None
+            if loss and done:  # an approved plan: one disposition line of the loss
+                kind = rng.choice(store_reports.DISPOSITION_KINDS)
+                row[f"disp_{kind}_qty"], row[f"disp_{kind}_amount"] = rng.randint(1, 40), loss
+            row.update(follow_ups=int(rng.random() < 0.15) if done else 0, year_seq=None, repair_outcome=None,
+                       fee_decision=None)
             for name in store.FACT_DEADLINES[:3]:
                 row[name] = rng.choice(["met", "met", "met", "late"]) if done else rng.choice(["met", "open"])
                 row[f"{name}_due"] = registered + dt.timedelta(days=rng.choice([1, 2, 7]))
@@ -128,7 +135,8 @@ def fill(db: store.Database, total: int, rng: random.Random) -> None:
             conn.execute(insert(case_t), cases)
             conn.execute(insert(facts_t), facts)
         remaining -= len(cases)
-    with db.engine.begin() as conn:  # the report summaries, as the facts writer keeps them
+    with db.engine.begin() as conn:  # the Nth complaints and the report summaries, as the facts writer keeps them
+        case_facts.number_years(conn)
         fact_summary.rebuild(conn)
 
 

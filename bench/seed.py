@@ -6,7 +6,8 @@ registrations are spread over ``--months`` months (a few per working day), and e
 taken a random distance along the complaint procedure — some stay at confirmation or in
 8D, some wait for the customer's feedback, most are closed with a satisfaction level; some
 tasks are done late, so deadlines are met, missed and escalated as in real life. Repairs are
-started on their own process and taken up to the ship-back. The same ``--seed`` gives the
+started on their own process and driven likewise: answered remotely, repaired free or paid,
+returned unrepaired when the customer declines the fee, abandoned when no device arrives. The same ``--seed`` gives the
 same cases.
 
     .venv/bin/python bench/seed.py [--complaints 2000] [--repairs 500] [--months 12] [--start DAY] [--database URL]
@@ -87,7 +88,9 @@ def task_values(name: str, rng: random.Random) -> dict | None:
         return ESCALATION
     satisfaction = rng.choices([5, 4, 3, 2, 1], weights=[35, 35, 15, 10, 5])[0]
     values: dict[str, dict] = {
-        "complete_intake": {},
+        # The intake check sends a complaint without defect counts back (VAL-01): the customer gives them.
+        "complete_intake": {"lot_size": 1000, "functional_defect_qty": rng.choice([0, 5, 12, 20]),
+                            "cosmetic_defect_qty": rng.choice([0, 3, 12])},
         "confirm_grade": {"complaint_valid": True, "override_grade": False} if rng.random() > 0.04 else
         {"complaint_valid": False, "override_grade": False, "invalid_reason": "No defect found."},
         "reply_invalid": {"reply_text": "Not a product defect.", "reply_channel": "email", "replied_on": "2025-03-05"},
@@ -149,10 +152,97 @@ def drive_complaint(d: Driver, iid: int, rng: random.Random, advance: Callable[[
         d.complete(d.ready(iid)[name], values)
 
 
+#: Where a seeded repair stops (the task left ready), with weights; None: driven to its end.
+REPAIR_STOPS = [("review_application", 3), ("receive_device", 3), ("diagnose_device", 3), ("record_fee_decision", 3),
+                ("repair_device", 3), (None, 85)]
+
+
+def repair_values(name: str, rng: random.Random, today: str) -> dict | None:
+    """What a user enters in repair task ``name`` (None: a task the seed does not do)."""
+    fee = rng.choice([180, 300, 450])
+    values: dict[str, dict] = {
+        "review_application": {"review_opinion": "Needs a bench repair.", "remote_fixable": rng.random() < 0.1},
+        "followup_review_overdue": {"review_escalation_action": "Answered the customer today."},
+        "followup_review_gm": {"review_escalation_action": "Answered the customer today."},
+        "remote_guidance": {"remote_guidance": "Reset the unit as described.", "remote_guidance_channel": "phone"},
+        "send_shipping_instructions": {"ship_to_address": "Service centre, 8 Road, Suzhou",
+                                       "shipping_method": "express", "instructions_sent_via": "email"},
+        "receive_device": {"received_date": today},
+        "remind_customer_to_ship": {"reminder_via": "phone"},
+        "notify_case_closed": {"abandon_notified_via": "phone"},
+        "diagnose_device": {"fault_cause": rng.choice(["quality", "quality", "man_made", "improper_storage",
+                                                       "no_fault_found"]),
+                            "diagnosis": "Power board failed.", "estimated_fee": fee},
+        "send_fee_notice": {"fee_amount": fee, "payment_instructions": "Bank transfer to the service account.",
+                            "fee_notice_date": today, "fee_notice_sent_via": "email"},
+        "record_fee_decision": {"fee_decision": "accepted", "fee_decision_date": today} if rng.random() < 0.7 else
+        {"fee_decision": "declined", "fee_decision_date": today, "fee_decline_reason": "Too expensive."},
+        "return_unrepaired": {"carrier": "SF Express", "tracking_no": f"SF{rng.randint(10**9, 10**10)}",
+                              "shipped_date": today},
+        "confirm_payment": {"payment_confirmed_date": today, "payment_amount": fee},
+        "repair_device": {"work_done": "Power board replaced.", "test_result": "Passed 24 h burn-in.",
+                          "technician": "Chen", "repair_completed_date": today},
+        "manager_repair_overdue": {"repair_escalation_instruction": "Finish it today."},
+        "negotiate_with_customer": {"negotiation_result": "The customer agrees to wait.",
+                                    "negotiation_channel": "phone"},
+        "ship_back": {"carrier": "SF Express", "tracking_no": f"SF{rng.randint(10**9, 10**10)}", "shipped_date": today,
+                      "repair_report_enclosed": True},
+        "notify_customer_shipped": {"ship_notice_via": "phone"},
+    }
+    return values.get(name)
+
+
+def _fire_all(session: Any) -> None:
+    while engine.fire_due_timers(session):
+        pass
+
+
+#: The course of the Nth seeded repair (N mod 10): the device never arrives (abandoned), the customer declines
+#: the fee of a chargeable fault (returned unrepaired), or the usual course (remote answer, free or paid repair).
+COURSES = ("usual", "usual", "abandon", "usual", "usual", "decline", "usual", "usual", "decline", "usual")
+
+
+def drive_repair(d: Driver, iid: int, rng: random.Random, advance: Callable[[float], None],
+                 course: str = "usual") -> None:
+    """Take one repair along its ``course`` (:data:`COURSES`): answered remotely or repaired free or paid,
+    sometimes left open on the way; returned unrepaired after a declined fee; abandoned when no device arrives."""
+    stop = rng.choices([s for s, _ in REPAIR_STOPS], weights=[w for _, w in REPAIR_STOPS])[0]
+    stop = stop if course == "usual" else None
+    never_ships = course == "abandon"
+    for _ in range(40):
+        today = clock.now().astimezone(TZ).date().isoformat()
+        ready = [n for n in d.ready(iid) if repair_values(n, random.Random(0), today) is not None]
+        if not ready:  # ended, or only tasks the seed leaves to others (the customer's on the portal)
+            return
+        name = sorted(ready, key=lambda n: (n in ("receive_device", "repair_device"), n))[0]
+        if name == stop:
+            return
+        if name == "receive_device" and never_ships:
+            never_ships = False
+            advance(24 * 31)  # past the reminder and the waiting period: the case is closed as abandoned
+            _fire_all(d.session)
+            continue
+        values = repair_values(name, rng, today) or {}
+        if course != "usual" and name == "review_application":
+            values["remote_fixable"] = False
+        if course == "decline":
+            values.update({"diagnose_device": {"fault_cause": "man_made"},
+                           "record_fee_decision": {"fee_decision": "declined", "fee_decline_reason": "Too expensive."}
+                           }.get(name, {}))
+        advance(rng.choice([1, 2, 4, 20]))
+        _fire_all(d.session)
+        if name not in d.ready(iid):
+            continue
+        if name == "confirm_payment":  # the amount on the fee notice
+            values["payment_amount"] = d.session.get(store.ProcessInstance, iid).data.get("fee_amount")
+        d.complete(d.ready(iid)[name], values)
+
+
 def seed(session_factory: Callable[[], Any], complaints: int, repairs: int, months: int = 12,
          rng_seed: int = 7, start: dt.datetime | None = None) -> dict[str, int]:
     """Start and drive the cases (one transaction per case); returns the ids per process."""
     rng = random.Random(rng_seed)
+    repair_rng = random.Random(rng_seed + 1)  # the repairs' course, apart from the registrations' draws
     begin = start or dt.datetime(2025, 1, 6, 9, 0, tzinfo=TZ)
     days = months * 30
     plans = sorted([("complaint", rng.random() * days) for _ in range(complaints)]
@@ -175,12 +265,13 @@ def seed(session_factory: Callable[[], Any], complaints: int, repairs: int, mont
                     drive_complaint(d, iid, rng, advance)
                 else:
                     code, name = rng.choice(CUSTOMERS)
-                    engine.start(session, "repair", {
+                    iid = engine.start(session, "repair", {
                         "customer_name": name, "customer_contact": "Mr Zhao", "address": "1 Road, Suzhou",
                         "recipient": "Mr Zhao", "phone": "13800000000", "product_model": rng.choice(MODELS),
                         "serial_no": f"SN{rng.randint(10**6, 10**7)}", "purchase_date": "2024-06-01",
                         "warranty_claim": rng.choice(["in", "out", "unknown"]), "fault_description": "No power."},
-                        actor="svc1")
+                        actor="svc1")["id"]
+                    drive_repair(d, iid, repair_rng, advance, COURSES[counts["repair"] % len(COURSES)])
                 engine.fire_due_timers(session)
             counts[key] += 1
     finally:

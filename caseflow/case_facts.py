@@ -17,10 +17,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
-from caseflow import clock, config, fact_summary, store
+from caseflow import clock, config, fact_summary, store, store_reports
 from caseflow import manifest as manifests
 from service_tasks import calendar_ops
 
@@ -42,6 +42,13 @@ ESCALATION_LEVELS = {"manager": "escalations_manager", "general_manager": "escal
 _TEXT_FIELDS = ("department", "customer_code", "customer_name", "product_model", "complaint_type", "kpi_class")
 _AMOUNT_FIELDS = ("loss_amount", "delivery_amount", "fee")
 _FLAG_FIELDS = ("satisfied", "in_warranty", "chargeable")
+#: Data keys and task names of the shipped processes' public contract (PRODUCT.md §2 step 7–10, §5) that
+#: the facts read beyond the manifest's ``facts.fields``: the resolution plan's lines (DOMAIN.md §3.8),
+#: the tasks that submit and approve a plan, the not-satisfied loop's follow-up task, the repair's end.
+DISPOSITION_LINES = "disposition_lines"
+PLAN_TASK, MANAGER_APPROVAL, GM_APPROVAL = "resolution_plan", "manager_approve_plan", "gm_approve_plan"
+FOLLOW_UP_TASK = "follow_up"
+REPAIR_OUTCOME, FEE_DECISION = "repair_outcome", "fee_decision"
 
 
 def parse_due(value: Any) -> dt.datetime | None:
@@ -125,6 +132,40 @@ def working_days(start: dt.date, end: dt.date) -> int | None:
     return calendar_ops.get_calendar(timezone=config.load().timezone).working_days_between(start, end)
 
 
+def _last_done(tasks: list[Mapping[str, Any]], name: str) -> dt.datetime | None:
+    done = [_aware(t["completed_at"]) for t in tasks if t["name"] == name and t["state"] == "completed"]
+    return max((d for d in done if d is not None), default=None)
+
+
+def plan_approved(data: Mapping[str, Any], tasks: list[Mapping[str, Any]]) -> bool:
+    """Whether the case's current resolution plan is approved: the manager approved it after it was last
+    submitted, and the general manager approved it too when asked to after that (none waiting)."""
+    submitted, manager = _last_done(tasks, PLAN_TASK), _last_done(tasks, MANAGER_APPROVAL)
+    if submitted is None or manager is None or manager < submitted or data.get("manager_decision") != "approve":
+        return False
+    if any(t["name"] == GM_APPROVAL and t["state"] == "ready" for t in tasks):
+        return False
+    gm = _last_done(tasks, GM_APPROVAL)
+    return gm is None or gm < manager or data.get("gm_plan_decision") == "approve"
+
+
+def dispositions(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``disp_<kind>_qty`` / ``disp_<kind>_amount`` columns: the plan lines' sums per disposition kind
+    (lines of unknown kinds or without numbers are left out)."""
+    out: dict[str, Any] = {}
+    lines = data.get(DISPOSITION_LINES)
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, dict) or not isinstance(line.get("kind"), str):
+            continue
+        kind = line["kind"].strip().lower()
+        if kind not in store_reports.DISPOSITION_KINDS:
+            continue
+        quantity, amount = _integer(line.get("quantity")), _number(line.get("amount"))
+        out[f"disp_{kind}_qty"] = (out.get(f"disp_{kind}_qty") or 0) + (quantity or 0)
+        out[f"disp_{kind}_amount"] = (out.get(f"disp_{kind}_amount") or 0.0) + (amount or 0.0)
+    return out
+
+
 def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline], *, instance_id: int,
            process_key: str, status: str, data: Mapping[str, Any], created_at: dt.datetime,
            completed_at: dt.datetime | None, tasks: Iterable[Mapping[str, Any]], now: dt.datetime,
@@ -188,6 +229,14 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
     for level, column in ESCALATION_LEVELS.items():
         row[column] = sum(1 for r in records if isinstance(r, dict) and r.get("level") == level)
 
+    approved = dispositions(data) if plan_approved(data, task_list) else {}
+    for kind in store_reports.DISPOSITION_KINDS:
+        row[f"disp_{kind}_qty"] = approved.get(f"disp_{kind}_qty")
+        row[f"disp_{kind}_amount"] = approved.get(f"disp_{kind}_amount")
+    row["follow_ups"] = sum(1 for t in task_list if t["name"] == FOLLOW_UP_TASK and t["state"] == "completed")
+    row["repair_outcome"] = _text(data.get(REPAIR_OUTCOME), 30)
+    row["fee_decision"] = _text(data.get(FEE_DECISION), 20)
+
     row["turnaround_days"] = None
     if facts_spec.turnaround:
         start, end = (_date(data.get(k)) for k in facts_spec.turnaround)
@@ -196,14 +245,55 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
     return row
 
 
+def year_seq(row: Mapping[str, Any]) -> Any:
+    """The customer's Nth complaint of the year of ``row`` as an SQL scalar: 1 + the facts rows of the
+    same process and customer registered earlier in the same year of the business time zone (ties by
+    case id); None without a customer. Part of the row's own UPDATE or INSERT, never a statement more."""
+    if not row.get("customer_code"):
+        return None
+    earlier = _FACTS.alias("earlier")
+    registered, iid = row["registered_at"], row["instance_id"]
+    year_start = dt.datetime(int(row["registered_month"][:4]), 1, 1, tzinfo=business_zone())
+    return (select(func.count() + 1).select_from(earlier)
+            .where(earlier.c.process_key == row["process_key"], earlier.c.customer_code == row["customer_code"],
+                   earlier.c.registered_at >= year_start, earlier.c.registered_at <= registered,
+                   or_(earlier.c.registered_at < registered, earlier.c.instance_id < iid))
+            .scalar_subquery())
+
+
 def upsert(session: Session, row: dict[str, Any]) -> None:
-    """Insert or update the facts row of one case, and move the report summaries with it."""
+    """Insert or update the facts row of one case (its Nth complaint of the year with it), and move the
+    report summaries with it."""
     conn = session.connection()
     before = fact_summary.contribution(conn, row["instance_id"])
-    params = {k: v for k, v in row.items() if k != "instance_id"}
-    if conn.execute(_UPDATE, dict(params, _id=row["instance_id"])).rowcount == 0:
-        conn.execute(_INSERT, row)
+    seq = year_seq(row)
+    params = {k: v for k, v in row.items() if k not in ("instance_id", "year_seq")}
+    if conn.execute(_UPDATE.values(year_seq=seq), dict(params, _id=row["instance_id"])).rowcount == 0:
+        conn.execute(_INSERT.values(year_seq=seq), {k: v for k, v in row.items() if k != "year_seq"})
     fact_summary.apply(conn, before, fact_summary.contribution(conn, row["instance_id"]))
+
+
+def number_years(conn: Any, process_key: str | None = None) -> None:
+    """Set every facts row's ``year_seq`` again (of ``process_key`` when given), as :func:`year_seq` counts:
+    one ordered read, then the changed values written in batches."""
+    stmt = (select(_FACTS.c.instance_id, _FACTS.c.process_key, _FACTS.c.customer_code, _FACTS.c.registered_month,
+                   _FACTS.c.year_seq)
+            .order_by(_FACTS.c.process_key, _FACTS.c.customer_code, _FACTS.c.registered_at, _FACTS.c.instance_id))
+    if process_key:
+        stmt = stmt.where(_FACTS.c.process_key == process_key)
+    changed: list[dict[str, Any]] = []
+    group, n = None, 0
+    for iid, key, customer, month, old in conn.execute(stmt).all():
+        if customer is None:
+            seq = None
+        else:
+            n = n + 1 if (key, customer, month[:4]) == group else 1
+            group, seq = (key, customer, month[:4]), n
+        if seq != old:
+            changed.append({"_id": iid, "_seq": seq})
+    renumber = update(_FACTS).where(_FACTS.c.instance_id == bindparam("_id")).values(year_seq=bindparam("_seq"))
+    for start in range(0, len(changed), BATCH * 10):
+        conn.execute(renumber, changed[start:start + BATCH * 10])
 
 
 def rebuild(session: Session, process_key: str | None = None) -> int:
@@ -224,6 +314,8 @@ def rebuild(session: Session, process_key: str | None = None) -> int:
     while True:
         batch = conn.execute(stmt.where(_CASE.c.id > last_id).limit(BATCH)).all()
         if not batch:
+            if "year_seq" in present:
+                number_years(conn, process_key)
             if inspect(conn).has_table("case_fact_day"):
                 fact_summary.rebuild(conn, process_key)
             return written

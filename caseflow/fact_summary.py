@@ -12,11 +12,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, case, delete, func, literal, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    inspect,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from caseflow import store
-from caseflow.store_reports import SUMMARY_COUNTS, SUMMARY_FLOATS, TOP_DIMENSIONS, CaseFactDay, CaseFactTop
+from caseflow.store_reports import (
+    DISPOSITION_KINDS,
+    SUMMARY_COUNTS,
+    SUMMARY_FLOATS,
+    TOP_DIMENSIONS,
+    CaseFactDay,
+    CaseFactTop,
+)
 
 F = store.CaseFacts
 DAY: Table = CaseFactDay.__table__  # type: ignore[assignment]  # declarative tables are Tables
@@ -67,12 +87,25 @@ def measures() -> dict[str, Any]:
         out[f"sat_{level}"] = _if(F.satisfaction == level)
     for stage in ("in_progress", "follow_up", "resolved", "cancelled"):
         out[f"stage_{stage}"] = _if(F.stage == stage)
+    for kind in DISPOSITION_KINDS:
+        qty, amount = getattr(F, f"disp_{kind}_qty"), getattr(F, f"disp_{kind}_amount")
+        out[f"disp_{kind}_cases"] = _if(or_(qty > 0, amount > 0))
+        out[f"disp_{kind}_qty"] = func.coalesce(qty, 0)
+        out[f"disp_{kind}_amount"] = func.coalesce(amount, 0.0)
+    out["sat_first"] = _if(and_(F.satisfied.is_(True), func.coalesce(F.follow_ups, 0) == 0))
+    out["sat_after_follow_up"] = _if(and_(F.satisfied.is_(True), F.follow_ups > 0))
+    out["fee_declined"] = _if(F.fee_decision == "declined")
+    out["outcome_returned_unrepaired"] = _if(F.repair_outcome == "returned_unrepaired")
+    out["outcome_abandoned"] = _if(F.repair_outcome == "abandoned")
+    for nth in (1, 2, 3):
+        out[f"nth_{nth}"] = _if(F.year_seq == nth)
+    out["nth_4plus"] = _if(F.year_seq >= 4)
     assert set(out) == set(SUMMARY_COUNTS) | set(SUMMARY_FLOATS), "every summary column has its measure"
     return out
 
 
-def _day_select(where: ColumnElement[bool] | None = None) -> Any:
-    parts = measures()
+def _day_select(where: ColumnElement[bool] | None = None, only: set[str] | None = None) -> Any:
+    parts = {name: expr for name, expr in measures().items() if only is None or name in only}
     dims = [F.process_key, F.registered_day.label("day"), func.coalesce(F.department, "").label("department"),
             func.coalesce(F.kpi_class, "").label("kpi_class")]
     stmt = select(*dims, func.max(F.registered_month).label("month"),
@@ -95,8 +128,9 @@ def rebuild(conn: Connection, process_key: str | None = None) -> None:
     where = F.process_key == process_key if process_key else None
     conn.execute(delete(DAY).where(DAY.c.process_key == process_key) if process_key else delete(DAY))
     conn.execute(delete(TOP).where(TOP.c.process_key == process_key) if process_key else delete(TOP))
-    day = _day_select(where)
-    conn.execute(DAY.insert().from_select([c.name for c in day.selected_columns], day))
+    # A migration may call this at an older revision: only the summary columns it has are summed.
+    day = _day_select(where, {c["name"] for c in inspect(conn).get_columns("case_fact_day")})
+    conn.execute(DAY.insert().from_select([c.name for c in day.selected_columns], day, include_defaults=False))
     for dimension in TOP_DIMENSIONS:
         top = _top_select(dimension, where)
         conn.execute(TOP.insert().from_select([c.name for c in top.selected_columns], top))

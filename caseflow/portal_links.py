@@ -30,13 +30,15 @@ from caseflow.accounts import CUSTOMER_ROLE
 __all__ = [
     "CUSTOMER_ROLE", "EMAIL_KEYS", "LANGUAGE_KEYS", "LinkCheck", "server_secret", "customer_address", "language",
     "issue", "check", "use", "revoke", "open_links", "link_url", "customer_actor", "on_behalf_actor", "PORTAL_ACTOR",
-    "describe_actor",
+    "describe_actor", "LinkState", "latest", "resend", "MAIL_TEMPLATE", "CASE_LANGUAGE_KEY", "adopt_language",
 ]
 
 #: Case-data keys of the customer's e-mail address, first found wins (complaint, repair application).
 EMAIL_KEYS = ("customer_email", "email")
 #: Case-data keys of the customer's language (zh/en).
 LANGUAGE_KEYS = ("customer_language", "language")
+#: The key under which a case filed on the portal keeps its customer's language (the first of LANGUAGE_KEYS).
+CASE_LANGUAGE_KEY = LANGUAGE_KEYS[0]
 SECRET_FILE_NAME = "secret_key"  # the instance folder's generated secret, as the web app keeps it
 _SALT = "caseflow.portal-link"
 _ON_BEHALF_SUFFIX = " for the customer"
@@ -44,6 +46,8 @@ _CUSTOMER_ACTOR = re.compile(r"^customer via link (\d+)$")
 #: The audit name of a customer filing a complaint or a repair application on the portal's public pages.
 PORTAL_ACTOR = "customer via the portal"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+#: The template of the mail that carries a customer task's link (written by the engine's outbox and :func:`resend`).
+MAIL_TEMPLATE = "portal_task"
 
 
 def server_secret(settings: config.Settings | None = None) -> str:
@@ -194,3 +198,80 @@ def describe_actor(name: str | None) -> tuple[str, str | int] | None:
     if text.endswith(_ON_BEHALF_SUFFIX) and len(text) > len(_ON_BEHALF_SUFFIX):
         return "on_behalf", text[: -len(_ON_BEHALF_SUFFIX)]
     return None
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What staff see of a customer task's newest link: its state (``open``, ``used``, ``revoked``,
+    ``expired``) and its mail's (``pending``, ``sent``, ``failed``; None when no mail was queued)."""
+
+    link: store.PortalLink
+    state: str
+    mail_status: str | None
+    mail_sent_at: dt.datetime | None
+
+
+def _mail_of(session: Session, link: store.PortalLink) -> store.Notification | None:
+    rows = session.scalars(select(store.Notification).where(
+        store.Notification.instance_id == link.instance_id, store.Notification.template == MAIL_TEMPLATE)
+        .order_by(store.Notification.id.desc()))
+    return next((row for row in rows if (row.args or {}).get("link_id") == link.id), None)
+
+
+def latest(session: Session, task_id: str, now: dt.datetime | None = None) -> LinkState | None:
+    """The newest link of ``task_id`` with its state and its mail's, or None when it never had one."""
+    link = session.scalar(select(store.PortalLink).where(store.PortalLink.task_id == task_id)
+                          .order_by(store.PortalLink.id.desc()).limit(1))
+    if link is None:
+        return None
+    now = now or clock.now()
+    state = ("revoked" if link.revoked_at is not None else "used" if link.used_at is not None
+             else "expired" if link.expires_at <= now else "open")
+    mail = _mail_of(session, link)
+    return LinkState(link, state, mail.status if mail else None, mail.sent_at if mail else None)
+
+
+def resend(session: Session, task: store.HumanTask, by: str, now: dt.datetime | None = None) -> tuple[int, int] | None:
+    """A new link to the ready customer task ``task``, mailed to the customer (the task's earlier links
+    are revoked): ``(link id, notification id)``; None when the case has no customer address."""
+    now = now or clock.now()
+    instance = session.get_one(store.ProcessInstance, task.instance_id)
+    data = instance.data or {}
+    before = latest(session, task.id, now)
+    address = customer_address(data) or (before.link.email if before else None)
+    if address is None:
+        return None
+    lang = language(data) if before is None else before.link.language
+    earlier = _mail_of(session, before.link) if before else None
+    args: dict[str, Any] = dict(earlier.args) if earlier is not None and earlier.args else {
+        "instance_id": instance.id, "process_key": instance.process_key, "business_key": instance.business_key,
+        "customer_name": data.get("customer_name") if isinstance(data.get("customer_name"), str) else None,
+        "task_id": task.id, "task_title": task.title, "task_title_zh": task.title,
+        "due_at": task.due_at.isoformat() if task.due_at else None}
+    link_id, token = issue(session, instance.id, task.id, address, lang, now)
+    args.update(link_id=link_id, portal_url=link_url(token), resent_by=by[:200])
+    row = store.Notification(kind="customer_task", channel="email", recipient=address, username=None, language=lang,
+                             template=MAIL_TEMPLATE, args=args, status="pending", attempts=0, next_attempt_at=now,
+                             created_at=now, instance_id=instance.id)
+    session.add(row)
+    session.flush()
+    return link_id, row.id
+
+
+def adopt_language(session: Session, instance_id: int, lang: str) -> int:
+    """Make the customer's mails of a case just filed, not sent yet, and its open links ``lang``
+    (they were written while the case started, before its language was stored); returns the mails changed."""
+    lang = "en" if lang == "en" else "zh"
+    instance = session.get_one(store.ProcessInstance, instance_id)
+    address = customer_address(instance.data or {})
+    link = store.PortalLink
+    session.execute(update(link).where(link.instance_id == instance_id, link.used_at.is_(None),
+                                       link.revoked_at.is_(None)).values(language=lang)
+                    .execution_options(synchronize_session="fetch"))
+    if address is None:
+        return 0
+    mail = store.Notification
+    result = session.execute(update(mail).where(mail.instance_id == instance_id, mail.channel == "email",
+                                                mail.recipient == address, mail.status == "pending")
+                             .values(language=lang).execution_options(synchronize_session="fetch"))
+    return int(getattr(result, "rowcount", 0))

@@ -3,8 +3,9 @@
 Each row holds the case's searchable text (``doc``: its number and the data keys of
 :data:`SEARCH_KEYS`, read from the instance row's ``data`` column, never from the workflow state)
 and the text of its comments that are not deleted (``comments``). Triggers on
-``process_instance`` (insert; update of ``business_key`` or ``data``) and on ``comment`` (every
-change) rewrite it in the same statement, so the index commits, or rolls back, with the change.
+``process_instance`` (insert; an update of ``business_key`` or ``data`` that changes the case's text)
+and on ``comment`` (every change) rewrite it in the same statement, so the index commits, or rolls
+back, with the change.
 
 - **SQLite**: an FTS5 table with the ``trigram`` tokenizer (substrings of three characters or
   more are found from the index, CJK text included); ``rowid`` is the instance id.
@@ -41,21 +42,26 @@ def _pg_doc(row: str) -> str:
     return "concat_ws(' ', " + ", ".join([f"{row}.business_key", *(f"{row}.data ->> '{k}'" for k in SEARCH_KEYS)]) + ")"
 
 
-def _sqlite_statements() -> list[str]:
-    comments = "UPDATE case_search SET comments = {value} WHERE rowid = {row}.instance_id;"
+def _sqlite_case_triggers(when_changed: bool = True) -> list[str]:
+    """The SQLite triggers of the case rows; with ``when_changed`` an update rewrites the index row
+    only when the case's text changed."""
+    when = f"WHEN {_sqlite_doc('NEW')} IS NOT {_sqlite_doc('OLD')} " if when_changed else ""
     return [
-        "CREATE VIRTUAL TABLE IF NOT EXISTS case_search USING fts5(doc, comments, tokenize='trigram')",
-        # How many cases hold each trigram: a search reads the rarest trigrams of a word first.
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCABULARY} USING fts5vocab(case_search, row)",
         "DROP TRIGGER IF EXISTS case_search_insert",
         "CREATE TRIGGER case_search_insert AFTER INSERT ON process_instance BEGIN "
         f"INSERT INTO case_search(rowid, doc, comments) VALUES (NEW.id, {_sqlite_doc('NEW')}, ''); END",
         "DROP TRIGGER IF EXISTS case_search_update",
-        "CREATE TRIGGER case_search_update AFTER UPDATE OF business_key, data ON process_instance BEGIN "
+        f"CREATE TRIGGER case_search_update AFTER UPDATE OF business_key, data ON process_instance {when}BEGIN "
         f"UPDATE case_search SET doc = {_sqlite_doc('NEW')} WHERE rowid = NEW.id; END",
         "DROP TRIGGER IF EXISTS case_search_delete",
         "CREATE TRIGGER case_search_delete AFTER DELETE ON process_instance BEGIN "
         "DELETE FROM case_search WHERE rowid = OLD.id; END",
+    ]
+
+
+def _sqlite_comment_triggers() -> list[str]:
+    comments = "UPDATE case_search SET comments = {value} WHERE rowid = {row}.instance_id;"
+    return [
         *(f"DROP TRIGGER IF EXISTS case_search_comment_{op}" for op in ("insert", "update", "delete")),
         "CREATE TRIGGER case_search_comment_insert AFTER INSERT ON comment BEGIN "
         + comments.format(value=_sqlite_comments("NEW.instance_id"), row="NEW") + " END",
@@ -63,9 +69,38 @@ def _sqlite_statements() -> list[str]:
         + comments.format(value=_sqlite_comments("NEW.instance_id"), row="NEW") + " END",
         "CREATE TRIGGER case_search_comment_delete AFTER DELETE ON comment BEGIN "
         + comments.format(value=_sqlite_comments("OLD.instance_id"), row="OLD") + " END",
+    ]
+
+
+def _sqlite_statements() -> list[str]:
+    return [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS case_search USING fts5(doc, comments, tokenize='trigram')",
+        # How many cases hold each trigram: a search reads the rarest trigrams of a word first.
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCABULARY} USING fts5vocab(case_search, row)",
+        *_sqlite_case_triggers(),
+        *_sqlite_comment_triggers(),
         "DELETE FROM case_search",
         f"INSERT INTO case_search(rowid, doc, comments) SELECT p.id, {_sqlite_doc('p')}, "
         f"{_sqlite_comments('p.id')} FROM process_instance AS p",
+    ]
+
+
+def _pg_case_triggers(when_changed: bool = True) -> list[str]:
+    """The PostgreSQL triggers of the case rows; with ``when_changed`` an update rewrites the
+    index row only when the case's text changed."""
+    if not when_changed:
+        return ["DROP TRIGGER IF EXISTS case_search_case_update ON process_instance",
+                "DROP TRIGGER IF EXISTS case_search_case ON process_instance",
+                "CREATE TRIGGER case_search_case AFTER INSERT OR UPDATE OF business_key, data ON process_instance "
+                "FOR EACH ROW EXECUTE FUNCTION case_search_case()"]
+    return [
+        "DROP TRIGGER IF EXISTS case_search_case ON process_instance",
+        "CREATE TRIGGER case_search_case AFTER INSERT ON process_instance "
+        "FOR EACH ROW EXECUTE FUNCTION case_search_case()",
+        "DROP TRIGGER IF EXISTS case_search_case_update ON process_instance",
+        "CREATE TRIGGER case_search_case_update AFTER UPDATE OF business_key, data ON process_instance "
+        f"FOR EACH ROW WHEN ({_pg_doc('OLD')} IS DISTINCT FROM {_pg_doc('NEW')}) "
+        "EXECUTE FUNCTION case_search_case()",
     ]
 
 
@@ -77,9 +112,7 @@ def _pg_statements() -> list[str]:
         "CREATE OR REPLACE FUNCTION case_search_case() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"INSERT INTO case_search (instance_id, doc) VALUES (NEW.id, {_pg_doc('NEW')}) "
         "ON CONFLICT (instance_id) DO UPDATE SET doc = EXCLUDED.doc; RETURN NULL; END $$",
-        "DROP TRIGGER IF EXISTS case_search_case ON process_instance",
-        "CREATE TRIGGER case_search_case AFTER INSERT OR UPDATE OF business_key, data ON process_instance "
-        "FOR EACH ROW EXECUTE FUNCTION case_search_case()",
+        *_pg_case_triggers(),
         "CREATE OR REPLACE FUNCTION case_search_comments() RETURNS trigger LANGUAGE plpgsql AS $$ "
         "DECLARE target INTEGER; BEGIN "
         "IF TG_OP = 'DELETE' THEN target := OLD.instance_id; ELSE target := NEW.instance_id; END IF; "
@@ -120,10 +153,23 @@ def install(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+def install_triggers(conn: Connection, when_changed: bool = True) -> None:
+    """Recreate the triggers of the case rows (the index table stays as it is; migration ``0019``).
+
+    With ``when_changed`` a case update rewrites its index row only when its text changed (a
+    completion that leaves the searched keys alone costs no index write); without, on every
+    update of ``business_key`` or ``data`` (before ``0019``).
+    """
+    postgres = conn.dialect.name == "postgresql"
+    for statement in (_pg_case_triggers if postgres else _sqlite_case_triggers)(when_changed):
+        conn.exec_driver_sql(statement)
+
+
 def uninstall(conn: Connection) -> None:
     """Drop the index table and its triggers (the migration's downgrade)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS case_search_case ON process_instance")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS case_search_case_update ON process_instance")
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS case_search_comments ON comment")
         conn.exec_driver_sql("DROP FUNCTION IF EXISTS case_search_case()")
         conn.exec_driver_sql("DROP FUNCTION IF EXISTS case_search_comments()")

@@ -101,6 +101,8 @@ class ProcessInstance(Base):
         # the complaint register (by creation time).
         Index("ix_instance_key_id", "process_key", "id"),
         Index("ix_instance_key_created", "process_key", "created_at", "id"),
+        # 0017: a version's cases of a period, counted from the index (the waiting diagram).
+        Index("ix_instance_definition_created", "definition_id", "created_at", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

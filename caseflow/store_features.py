@@ -85,6 +85,28 @@ class CaseFacts(Base):
     chargeable: Mapped[bool | None] = mapped_column(Boolean)
     fee: Mapped[float | None] = mapped_column(Float)
     turnaround_days: Mapped[int | None] = mapped_column(Integer)  # working days, receipt to ship-back
+    # 0017: the approved plan's quantity and amount per disposition kind (NULL: no approved plan),
+    # the follow-ups of the not-satisfied loop, the customer's Nth complaint of the year, the repair's end.
+    disp_return_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_return_amount: Mapped[float | None] = mapped_column(Float)
+    disp_exchange_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_exchange_amount: Mapped[float | None] = mapped_column(Float)
+    disp_repair_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_repair_amount: Mapped[float | None] = mapped_column(Float)
+    disp_discount_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_discount_amount: Mapped[float | None] = mapped_column(Float)
+    disp_compensation_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_compensation_amount: Mapped[float | None] = mapped_column(Float)
+    disp_make_up_shipment_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_make_up_shipment_amount: Mapped[float | None] = mapped_column(Float)
+    disp_claim_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_claim_amount: Mapped[float | None] = mapped_column(Float)
+    disp_recall_qty: Mapped[int | None] = mapped_column(Integer)
+    disp_recall_amount: Mapped[float | None] = mapped_column(Float)
+    follow_ups: Mapped[int | None] = mapped_column(Integer)  # follow-up measures defined (customer not satisfied)
+    year_seq: Mapped[int | None] = mapped_column(Integer)  # the customer's Nth complaint of the registration year
+    repair_outcome: Mapped[str | None] = mapped_column(String(30))  # repaired, returned_unrepaired, abandoned, …
+    fee_decision: Mapped[str | None] = mapped_column(String(20))  # the customer's answer to the fee notice
     updated_at: Mapped[dt.datetime] = mapped_column(default=_now)
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from caseflow.store import Base
 
+#: The disposition kinds of a resolution plan's lines (``service_tasks.disposition.DISPOSITION_KINDS``).
+DISPOSITION_KINDS = ("return", "exchange", "repair", "discount", "compensation", "make_up_shipment", "claim", "recall")
 #: The additive figures of a :class:`CaseFactDay` row (integer counts unless in SUMMARY_FLOATS).
 SUMMARY_COUNTS = (
     "n", "weight", "ratio_cases", "band_lt_0_5pct", "band_0_5_1pct", "band_1_2pct", "band_2_5pct", "band_ge_5pct",
@@ -29,8 +31,13 @@ SUMMARY_COUNTS = (
     "stage_in_progress", "stage_follow_up", "stage_resolved", "stage_cancelled",
     "warranty_in", "warranty_out", "chargeable_yes", "chargeable_no", "fee_cases", "turnaround_cases",
     "turnaround_days",
+    # 0017: the approved plans per disposition kind, satisfied at first feedback or after follow-up,
+    # declined fees and devices returned unrepaired or abandoned, complaints by their Nth of the customer's year.
+    *(f"disp_{kind}_{part}" for kind in DISPOSITION_KINDS for part in ("cases", "qty")),
+    "sat_first", "sat_after_follow_up", "fee_declined", "outcome_returned_unrepaired", "outcome_abandoned",
+    "nth_1", "nth_2", "nth_3", "nth_4plus",
 )
-SUMMARY_FLOATS = ("loss", "delivery", "fee")
+SUMMARY_FLOATS = ("loss", "delivery", "fee", *(f"disp_{kind}_amount" for kind in DISPOSITION_KINDS))
 #: The dimensions of :class:`CaseFactTop` (``case_facts`` columns).
 TOP_DIMENSIONS = ("customer_code", "product_model", "complaint_type")
 
@@ -91,6 +98,39 @@ class CaseFactDay(Base):
     loss: Mapped[float] = mapped_column(Float, default=0.0)
     delivery: Mapped[float] = mapped_column(Float, default=0.0)
     fee: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_return_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_return_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_exchange_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_exchange_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_repair_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_repair_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_discount_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_discount_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_compensation_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_compensation_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_make_up_shipment_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_make_up_shipment_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_claim_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_claim_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_recall_cases: Mapped[int] = mapped_column(Integer, default=0)
+    disp_recall_qty: Mapped[int] = mapped_column(Integer, default=0)
+    disp_return_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_exchange_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_repair_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_discount_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_compensation_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_make_up_shipment_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_claim_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    disp_recall_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    sat_first: Mapped[int] = mapped_column(Integer, default=0)
+    sat_after_follow_up: Mapped[int] = mapped_column(Integer, default=0)
+    fee_declined: Mapped[int] = mapped_column(Integer, default=0)
+    outcome_returned_unrepaired: Mapped[int] = mapped_column(Integer, default=0)
+    outcome_abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    nth_1: Mapped[int] = mapped_column(Integer, default=0)
+    nth_2: Mapped[int] = mapped_column(Integer, default=0)
+    nth_3: Mapped[int] = mapped_column(Integer, default=0)
+    nth_4plus: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CaseFactTop(Base):

@@ -130,6 +130,28 @@ class RepairsSchema(Schema):
                              metadata={"description": "working days from receipt to ship-back"})
     on_time_rate = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineRateSchema), required=True)
     stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    declined_fee = fields.Integer(required=True, metadata={"description": "repairs whose customer declined the fee"})
+    returned_unrepaired = fields.Integer(required=True, metadata={"description": "devices returned unrepaired"})
+    abandoned = fields.Integer(required=True, metadata={"description": "repairs closed as abandoned (no device)"})
+
+
+class DispositionSchema(Schema):
+    cases = fields.Integer(required=True, metadata={"description": "complaints with lines of this kind"})
+    quantity = fields.Integer(required=True)
+    amount = fields.Float(required=True, metadata={"description": "RMB"})
+
+
+class CostSchema(Schema):
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(DispositionSchema), required=True, metadata={
+        "description": "per disposition kind (return, exchange, repair, discount, compensation, make_up_shipment, "
+                       "claim, recall) of the approved resolution plans"})
+    quantity = fields.Integer(required=True)
+    amount = fields.Float(required=True, metadata={"description": "RMB, every kind"})
+
+
+class RecurrenceSchema(Schema):
+    by_nth = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "complaints by their rank among the customer's complaints of the year: 1, 2, 3, 4+"})
 
 
 class KpiSchema(Schema):
@@ -149,7 +171,11 @@ class KpiSchema(Schema):
                                metadata={"description": "complaints per satisfaction level 1 (very dissatisfied) "
                                                         "… 5 (very satisfied)"})
     satisfied = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
-                            metadata={"description": "customer satisfied: yes / no / unknown"})
+                            metadata={"description": "customer satisfied: yes / no / unknown; satisfied at the "
+                                                     "first feedback (first_feedback) or only after follow-up "
+                                                     "measures (after_follow_up)"})
+    cost = fields.Nested(CostSchema, required=True, metadata={"description": "cost of complaints"})
+    recurrence = fields.Nested(RecurrenceSchema, required=True)
     escalations = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                               metadata={"description": "escalations per level (manager, general_manager)"})
     stages = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={

@@ -13,6 +13,7 @@ from bench import seed
 from caseflow import clock, store
 
 TZ = ZoneInfo("Asia/Shanghai")
+KINDS = ("return", "exchange", "repair", "discount", "compensation", "make_up_shipment", "claim", "recall")
 # The complaint manifest's deadlines (processes/complaint/manifest.json) with the tasks that finish them.
 DEADLINES = {"reaction": ("react_by", ("confirm_grade", "d1_describe")),
              "containment": ("containment_by", ("d2_contain",)),
@@ -20,7 +21,7 @@ DEADLINES = {"reaction": ("react_by", ("confirm_grade", "d1_describe")),
              "repair_cycle": ("repair_due", ("repair_device",))}
 
 
-def seed_cases(database, complaints: int = 16, repairs: int = 3, months: int = 3) -> None:
+def seed_cases(database, complaints: int = 16, repairs: int = 8, months: int = 3) -> None:
     """Deploy the complaint and repair processes and seed cases through the engine (bench/seed.py);
     the clock is left at 2025-06-01."""
     with database.session() as s:
@@ -50,7 +51,9 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
         for t in s.execute(select(store.HumanTask.instance_id, store.HumanTask.name, store.HumanTask.state,
                                   store.HumanTask.completed_at)):
             tasks.setdefault(t.instance_id, []).append(t)
-    out: dict = {"n": 0, "weight": 0, "classes": Counter(), "loss": 0.0, "delivery": 0.0, "sat": Counter(),
+    nth = _nth_of_year(cases)
+    out: dict = {"cost": {k: Counter() for k in KINDS}, "sat_first": 0, "sat_after": 0, "nth": Counter(),
+                 "n": 0, "weight": 0, "classes": Counter(), "loss": 0.0, "delivery": 0.0, "sat": Counter(),
                  "stages": Counter(), "months": Counter(), "deadlines": {k: Counter() for k in DEADLINES},
                  "customers": Counter(), "models": Counter(), "types": Counter(),
                  "open_age": {k: Counter() for k in ("in_progress", "follow_up")}, "oldest": []}
@@ -76,6 +79,18 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
             out["delivery"] += data["delivery_amount"]
         if data.get("satisfaction"):
             out["sat"][str(data["satisfaction"])] += 1
+        mine = tasks.get(c.id, [])
+        if data.get("satisfied") is True:
+            follow_ups = [t for t in mine if t.name == "follow_up" and t.state == "completed"]
+            out["sat_after" if follow_ups else "sat_first"] += 1
+        if _approved(data, mine):
+            for line in data.get("disposition_lines") or []:
+                out["cost"][line["kind"]]["quantity"] += line["quantity"]
+                out["cost"][line["kind"]]["amount"] += line["amount"]
+            for kind in {line["kind"] for line in data.get("disposition_lines") or []}:
+                out["cost"][kind]["cases"] += 1
+        if c.id in nth:
+            out["nth"][min(nth[c.id], 4)] += 1
         ready = {t.name for t in tasks.get(c.id, []) if t.state == "ready"}
         stage = {"completed": "resolved", "cancelled": "cancelled"}.get(c.status) or (
             "follow_up" if ready & {"customer_feedback", "follow_up"} else "in_progress")
@@ -102,12 +117,40 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
     return out
 
 
+def _last(tasks: list, name: str):
+    return max((t.completed_at for t in tasks if t.name == name and t.state == "completed"), default=None)
+
+
+def _approved(data: dict, tasks: list) -> bool:
+    """The plan in the data was approved: by the manager after it was last submitted, and by the GM when
+    the GM was asked after that."""
+    plan, manager, gm = _last(tasks, "resolution_plan"), _last(tasks, "manager_approve_plan"), _last(
+        tasks, "gm_approve_plan")
+    if plan is None or manager is None or manager < plan or data.get("manager_decision") != "approve":
+        return False
+    if any(t.name == "gm_approve_plan" and t.state == "ready" for t in tasks):
+        return False
+    return gm is None or gm < manager or data.get("gm_plan_decision") == "approve"
+
+
+def _nth_of_year(cases) -> dict[int, int]:
+    """Each complaint's rank among its customer's complaints of the same (local) year, by receipt time."""
+    by_customer: dict[tuple, list] = {}
+    for c in cases:
+        if not c.data.get("customer_code"):
+            continue
+        registered = _moment(c.data.get("received_at")) or c.created_at
+        by_customer.setdefault((c.data["customer_code"], registered.astimezone(TZ).year), []).append((registered, c.id))
+    return {iid: rank for found in by_customer.values() for rank, (_at, iid) in enumerate(sorted(found), start=1)}
+
+
 def recount_repairs(database, start: dt.date, end: dt.date) -> dict:
     """The repair figures recomputed from the repair instances' data (never from case_facts)."""
     with database.session() as s:
         cases = s.execute(select(store.ProcessInstance.data, store.ProcessInstance.created_at)
                           .where(store.ProcessInstance.process_key == "repair")).all()
-    out: dict = {"applications": 0, "in": 0, "out": 0, "chargeable": 0, "free": 0, "fee": 0.0}
+    out: dict = {"applications": 0, "in": 0, "out": 0, "chargeable": 0, "free": 0, "fee": 0.0, "declined": 0,
+                 "returned_unrepaired": 0, "abandoned": 0}
     for data, created in cases:
         registered = _moment(data.get("application_received_at")) or created
         if not start <= registered.astimezone(TZ).date() <= end:
@@ -118,5 +161,8 @@ def recount_repairs(database, start: dt.date, end: dt.date) -> dict:
         out["chargeable"] += data.get("chargeable") is True
         out["free"] += data.get("chargeable") is False
         out["fee"] += float(data.get("fee_amount") or 0)
+        out["declined"] += data.get("fee_decision") == "declined"
+        out["returned_unrepaired"] += data.get("repair_outcome") == "returned_unrepaired"
+        out["abandoned"] += data.get("repair_outcome") == "abandoned"
     return out
 

@@ -65,8 +65,10 @@ def case_status(manifest: Manifest | None, status: str, data: Mapping[str, Any] 
 
 
 def with_outcome(session: Session, record: Any) -> Any:
-    """An instance record (``engine.CaseRecord``) with its ``outcome`` added (the API's key)."""
-    manifest = manifests.for_definition(session, record["definition_id"])
+    """An instance record (``engine.CaseRecord``) with its ``outcome`` added (the API's key).
+    Only a completed case has one, so only then is its version's manifest looked up."""
+    completed = record["status"] == "completed"
+    manifest = manifests.for_definition(session, record["definition_id"]) if completed else None
     record["outcome"] = outcome(manifest, record["status"], record.get("data"))
     return record
 

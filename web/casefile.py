@@ -282,6 +282,10 @@ def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook)
         return _("Case cancelled: %(reason)s", reason=payload.get("reason") or "—")
     if kind == "completed":
         return _("Case closed")
+    if kind == "portal_link_revoked":
+        return _("Customer link withdrawn: %(task)s", task=task)
+    if kind == "portal_link_sent":
+        return _("New customer link sent: %(task)s", task=task)
     if kind == "notice":
         notice = payload.get("last_notice") or {}
         if notice.get("to"):

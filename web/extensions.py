@@ -6,7 +6,8 @@ from __future__ import annotations
 import hmac
 
 from flask import Flask, has_request_context, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from flask_babel import Babel, lazy_gettext
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -65,10 +66,18 @@ def _load_user(user_id: str) -> StaffUser | None:
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its cookie ``Secure`` whenever the request came over HTTPS
     (``SESSION_COOKIE_SECURE`` forces it always). Behind a proxy that ends TLS, the scheme is
-    the proxy's ``X-Forwarded-Proto`` once ``CASEFLOW_PROXY_FIX`` trusts it."""
+    the proxy's ``X-Forwarded-Proto`` once ``CASEFLOW_PROXY_FIX`` trusts it.
+
+    The REST API (``/api/``) authenticates by bearer token only: its requests get a null session,
+    so a browser's session cookie never signs anyone in there, and no cookie is read or written."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:

@@ -381,10 +381,15 @@ def _lane_role(name: str) -> str | None:
     return key if key in ROLES else None
 
 
+# A name in both languages, as a diagram's pool has it: "Returned goods and exchange (客退品及换货)".
+BILINGUAL_NAME = re.compile(r"^\s*(?P<en>[^()]*?)\s*[(（](?P<zh>[^()（）]*[\u3400-\u9fff][^()（）]*)[)）]\s*$")
+
+
 def diagram_names(root: Any, book: LabelBook, language: str) -> dict[Any, str]:
     """Element -> its name in ``language``: a lane is named by its role in both languages; in
-    Chinese an element by its ``nameZh`` property, a user task by its form's ``x-title-zh``.
-    Elements with no such name keep theirs."""
+    Chinese an element by its ``nameZh`` property, a user task by its form's ``x-title-zh``; in
+    English a name in both languages (``English (中文)``) by its English part. Elements with no
+    such name keep theirs."""
     out: dict[Any, str] = {}
     for element in root.iter(f"{{{BPMN_NS}}}*"):
         name = element.get("name")
@@ -396,6 +401,8 @@ def diagram_names(root: Any, book: LabelBook, language: str) -> dict[Any, str]:
                 out[element] = ROLES[role][1 if language == "zh" else 0]
             continue
         if language != "zh":
+            if match := BILINGUAL_NAME.match(name):  # "Return-for-repair (维护返修)": its English part
+                out[element] = match.group("en")
             continue
         props = {p.get("name"): p.get("value")
                  for p in element.iterfind("{*}extensionElements/{*}properties/{*}property")}

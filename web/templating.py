@@ -1,7 +1,6 @@
 """Jinja filters and globals shared by every page: dates in the business time zone, labels."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -54,7 +53,7 @@ def day(value: Any) -> str:
 
 
 # A process named in both languages in its diagram: "Returned goods and exchange (客退品及换货)".
-BILINGUAL_NAME = re.compile(r"^\s*(?P<en>[^()]*?)\s*[(（](?P<zh>[^()（）]*[\u3400-\u9fff][^()（）]*)[)）]\s*$")
+BILINGUAL_NAME = labels.BILINGUAL_NAME
 
 
 def process_label(key: str | None, name: str | None = None) -> str:

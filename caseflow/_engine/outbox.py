@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import JSON, Executable, Integer, String, Table, bindparam, cast, insert, literal, null, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, portal_links, store
@@ -71,20 +71,52 @@ def case_args(case: Case, data: dict) -> dict[str, Any]:
     return args
 
 
+_USER: Table = store.User.__table__  # type: ignore[assignment]
+_ROLE: Table = store.UserRole.__table__  # type: ignore[assignment]
+_WEBHOOK: Table = store.Webhook.__table__  # type: ignore[assignment]
+# The recipients of one action in one statement: the active webhooks (``hook`` rows) and the
+# active users of the roles concerned (``person`` rows), each half typed as the other's columns.
+_HOOKS = select(literal("hook").label("what"), _WEBHOOK.c.id, _WEBHOOK.c.url, _WEBHOOK.c.kinds,
+                cast(null(), String).label("role"), cast(null(), String).label("username"),
+                cast(null(), String).label("email"), cast(null(), String).label("locale"),
+                cast(null(), String).label("notify_tasks")).where(_WEBHOOK.c.active.is_(True))
+_PEOPLE = (select(literal("person").label("what"), cast(null(), Integer).label("id"),
+                  cast(null(), String).label("url"), cast(null(), JSON).label("kinds"), _ROLE.c.role,
+                  _USER.c.username, _USER.c.email, _USER.c.locale, _USER.c.notify_tasks)
+           .join_from(_ROLE, _USER, _USER.c.id == _ROLE.c.user_id)
+           .where(_ROLE.c.role.in_(bindparam("roles", expanding=True)), _USER.c.active.is_(True)))
+_RECIPIENTS: dict[tuple[bool, bool], Executable] = {
+    (True, False): _HOOKS, (False, True): _PEOPLE.order_by(_USER.c.username),
+    (True, True): _HOOKS.union_all(_PEOPLE).order_by("what", "username", "id")}
+
+
+@dataclass
+class _Recipients:
+    hooks: list[tuple[int, str, list]]  # (id, url, kinds) of the active webhooks
+    people: dict[str, list[Person]]  # role -> its active users, by username
+
+
+def _recipients(session: Session, roles: Iterable[str], hooks: bool) -> _Recipients:
+    """The active webhooks (when ``hooks``) and the active users of ``roles``, in one query."""
+    wanted = sorted({r for r in roles if r})
+    found = _Recipients([], {r: [] for r in wanted})
+    if not (hooks or wanted):
+        return found
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the query below runs on the connection: pending ORM changes first, as autoflush would
+    params = {"roles": wanted} if wanted else {}
+    for row in session.connection().execute(_RECIPIENTS[hooks, bool(wanted)], params):
+        if row.what == "hook":
+            found.hooks.append((row.id, row.url, row.kinds))
+        else:
+            found.people[row.role].append(Person(row.username, row.email or None, language_of(row.locale),
+                                                 row.notify_tasks or "immediate"))
+    return found
+
+
 def people_with_roles(session: Session, roles: Iterable[str]) -> dict[str, list[Person]]:
     """Active users of each of ``roles`` (one query)."""
-    wanted = sorted({r for r in roles if r})
-    found: dict[str, list[Person]] = {r: [] for r in wanted}
-    if not wanted:
-        return found
-    user, role = store.User, store.UserRole
-    stmt = (select(role.role, user.username, user.email, user.locale, user.notify_tasks)
-            .join(user, user.id == role.user_id)
-            .where(role.role.in_(wanted), user.active.is_(True))
-            .order_by(user.username))
-    for role_name, username, email, locale, choice in session.execute(stmt):
-        found[role_name].append(Person(username, email or None, language_of(locale), choice or "immediate"))
-    return found
+    return _recipients(session, roles, hooks=False).people
 
 
 def _row(now: dt.datetime, kind: str, channel: str, recipient: str, language: str, template: str,
@@ -114,8 +146,6 @@ def _to_staff(rows: list[dict], now: dt.datetime, kind: str, people: list[Person
 #: audit-event kind -> webhook event kind
 _WEBHOOK_EVENTS = {"started": "instance_started", "completed": "instance_completed", "error": "instance_error",
                    "task_completed": "task_completed", "escalation": "escalation"}
-_WEBHOOK_SELECT = select(store.Webhook.id, store.Webhook.url, store.Webhook.kinds).where(
-    store.Webhook.active.is_(True))
 
 
 def _webhook_events(case: Case, new_tasks: list[dict], events: list[dict]) -> list[tuple[str, dict]]:
@@ -145,12 +175,8 @@ def _webhook_events(case: Case, new_tasks: list[dict], events: list[dict]) -> li
     return found
 
 
-def _webhook_rows(session: Session, case: Case, new_tasks: list[dict], events: list[dict],
+def _webhook_rows(case: Case, found: list[tuple[str, dict]], hooks: list[tuple[int, str, list]],
                   now: dt.datetime) -> list[dict]:
-    found = _webhook_events(case, new_tasks, events)
-    if not found:
-        return []
-    hooks = session.execute(_WEBHOOK_SELECT).all()
     return [_row(now, kind, "webhook", url, "en", "webhook", {"webhook_id": hook_id, "body": body}, case.id)
             for kind, body in found for hook_id, url, kinds in hooks if kind in (kinds or [])]
 
@@ -179,19 +205,21 @@ def _customer_mails(session: Session, case: Case, data: dict, base: dict, new_ta
 def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict]) -> int:
     """Write the notifications of one saved action (same transaction); returns how many."""
     now = clock.now()
-    hook_rows = _webhook_rows(session, case, new_tasks, events, now)
+    hook_events = _webhook_events(case, new_tasks, events)
     notices = [e for e in events if e["kind"] == "notice"]
     escalations = [e for e in events if e["kind"] == "escalation"]
     errors = [e for e in events if e["kind"] == "error"]
     task_roles = [t["role"] for t in new_tasks if t.get("role")]
+    levels = [str((e["payload"] or {}).get("level") or "") for e in escalations]
+    found = _recipients(session, [*task_roles, *levels, *([ADMIN_ROLE] if errors else [])], hooks=bool(hook_events))
+    hook_rows = _webhook_rows(case, hook_events, found.hooks, now)
     if not (notices or escalations or errors or task_roles):
         if hook_rows:
-            session.execute(_INSERT, hook_rows)
+            session.connection().execute(_INSERT, hook_rows)
         return len(hook_rows)
     data = case.data or {}
     base = case_args(case, data)
-    levels = [str((e["payload"] or {}).get("level") or "") for e in escalations]
-    people = people_with_roles(session, [*task_roles, *levels, *([ADMIN_ROLE] if errors else [])])
+    people = found.people
     rows: list[dict] = []
     for task in new_tasks:
         if not task.get("role"):
@@ -223,5 +251,5 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
                          str(template), args, case.id))
     rows += hook_rows
     if rows:
-        session.execute(_INSERT, rows)  # Core executemany: one statement for all rows
+        session.connection().execute(_INSERT, rows)  # Core executemany: one statement for all rows
     return len(rows)

@@ -132,7 +132,7 @@ def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, dat
     if data is not None and not isinstance(data, dict):
         raise InvalidData({"_form": "the data must be an object"})
     data = dict(data or {})
-    schema = loaded.form_schema(form, process) if form else None
+    schema = loaded.shared_form_schema(form, process) if form else None  # read only
     values.check_data(data, _declared_max_length(schema) if schema else None)
     owned = HELPER_NAMES if starting and schema is None else owned_keys(loaded, schema)
     values.refuse_keys(data, owned, "is set by the process itself and cannot be submitted")
@@ -388,7 +388,7 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
     task = wf.get_task_from_id(UUID(row["id"]))
     if task is None or task.state != TaskState.READY:
         raise Conflict(f"task {task_id} is no longer ready")
-    schema = loaded.form_schema(row["form"], process) if row["form"] else None
+    schema = loaded.shared_form_schema(row["form"], process) if row["form"] else None  # read only
     if schema is not None and isinstance(data, dict):
         data = apply_decided(schema, data, task.data)
     clean = validate_form(loaded, row["form"], process, data)

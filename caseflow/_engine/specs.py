@@ -87,14 +87,22 @@ class LoadedSpec:
         return found or task_meta(task_spec)
 
     def form_schema(self, filename: str | None, process: str | None = None) -> dict | None:
-        """The parsed JSON file ``filename`` of ``process``'s bundle (default: this version's own)."""
+        """The parsed JSON file ``filename`` of ``process``'s bundle (default: this version's own), a copy
+        the caller may change."""
+        shared = self.shared_form_schema(filename, process)
+        return None if shared is None else copy.deepcopy(shared)
+
+    def shared_form_schema(self, filename: str | None, process: str | None = None) -> dict | None:
+        """Like :meth:`form_schema`, but the cached object itself, for readers that never change it
+        (the validation of every action: no copy per action)."""
         files = self.process_files.get(process or self.key, self.files)
         if not filename or filename not in files:
             return None
         cache_key = (process or self.key, filename)
         if cache_key not in self._parsed:
             self._parsed[cache_key] = json.loads(files[filename])
-        return copy.deepcopy(self._parsed[cache_key])
+        parsed: dict = self._parsed[cache_key]
+        return parsed
 
     def validator(self, filename: str | None, process: str | None = None) -> Any | None:
         """A JSON Schema validator for the form ``filename`` (built once; None without a form)."""

@@ -86,7 +86,7 @@ def load(session: Session, case_id: int) -> tuple[dict, Stored | None]:
     """The case's whole serialization (as a dict) and its stored form (None when it has no task rows)."""
     conn = session.connection()
     skeleton_text = conn.execute(_SELECT_STATE, {"case_id": case_id}).scalar_one()
-    found = conn.execute(_SELECT_ROWS, {"case_id": case_id}).tuples().all()
+    found = conn.execute(_SELECT_ROWS, {"case_id": case_id}).all()
     whole = join_state(json.loads(skeleton_text), [(workflow, task_id, body) for _, workflow, task_id, body in found])
     if not found:
         return whole, None

@@ -116,11 +116,17 @@ def claim(db: store.Database, channels: list[str], limit: int = BATCH) -> list[s
         return sorted(claimed, key=lambda r: r.id)
 
 
+#: Arguments that carry a bearer secret (a customer's link with its token): dropped from the row once sent.
+SECRET_ARGS = frozenset({"portal_url"})
+
+
 def _finish(db: store.Database, row: store.Notification, error: BaseException | None) -> None:
     """Mark a claimed row sent, or due again with backoff, or failed (only while the claim is ours)."""
     now = clock.now()
     if error is None:
         values: dict = dict(status="sent", sent_at=now, last_error=None)
+        if row.args and any(key in row.args for key in SECRET_ARGS):  # the link is the mail's, not the outbox's
+            values["args"] = {key: value for key, value in row.args.items() if key not in SECRET_ARGS}
     else:
         message = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
         final = (row.attempts >= MAX_ATTEMPTS or mail.is_permanent(error) or isinstance(error, render.TemplateMissing)

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, fact_summary, store
-from caseflow.store_reports import SUMMARY_COUNTS, SUMMARY_FLOATS, TOP_DIMENSIONS
+from caseflow.store_reports import DISPOSITION_KINDS, SUMMARY_COUNTS, SUMMARY_FLOATS, TOP_DIMENSIONS
 
 PROCESS_KEY = "complaint"
 REPAIR_KEY = "repair"
@@ -31,6 +31,8 @@ REPAIR_DEADLINES = ("repair_reply", "repair_cycle")
 STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
 OPEN_STAGES = ("in_progress", "follow_up")
 LEVELS = ("1", "2", "3", "4", "5")
+#: The Nth complaint of the customer's year (F: 本次投诉为本年度第 N 次投诉): the summary column of each band.
+NTH = (("1", "nth_1"), ("2", "nth_2"), ("3", "nth_3"), ("4+", "nth_4plus"))
 RATIO_BANDS = fact_summary.RATIO_BANDS
 #: Ages of open cases (days since registration): (name, from days, to days) with [from, to).
 AGES: tuple[tuple[str, int, int | None], ...] = (("le_7d", 0, 8), ("8_30d", 8, 31), ("31_90d", 31, 91),
@@ -237,7 +239,7 @@ def _business_keys(session: Session, ids: list[int]) -> dict[int, str | None]:
     if not ids:
         return {}
     case_t = store.ProcessInstance
-    return dict(session.execute(select(case_t.id, case_t.business_key).where(case_t.id.in_(ids))).tuples().all())
+    return {iid: key for iid, key in session.execute(select(case_t.id, case_t.business_key).where(case_t.id.in_(ids)))}
 
 
 def age_span(band: str, today: dt.date) -> tuple[dt.date | None, dt.date]:
@@ -291,10 +293,22 @@ def repairs(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) ->
         "fees": {"cases": int(totals["fee_cases"]), "amount": float(totals["fee"])},
         "turnaround": {"cases": turnaround, "working_days": int(totals["turnaround_days"]),
                        "average": totals["turnaround_days"] / turnaround if turnaround else None},
+        "declined_fee": int(totals["fee_declined"]),
+        "returned_unrepaired": int(totals["outcome_returned_unrepaired"]),
+        "abandoned": int(totals["outcome_abandoned"]),
         "on_time_rate": {name: {**_rate(totals, name), "overdue": overdue[name]["total"]}
                          for name in REPAIR_DEADLINES},
         "stages": {stage: int(totals[f"stage_{stage}"]) for stage in STAGES},
     }
+
+
+def cost(totals: dict[str, float]) -> dict[str, Any]:
+    """The cost of complaints: per disposition kind of the approved plans, the complaints with such
+    lines, their quantity and amount; and the totals."""
+    kinds = {kind: {"cases": int(totals[f"disp_{kind}_cases"]), "quantity": int(totals[f"disp_{kind}_qty"]),
+                    "amount": float(totals[f"disp_{kind}_amount"])} for kind in DISPOSITION_KINDS}
+    return {"by_kind": kinds, "quantity": sum(k["quantity"] for k in kinds.values()),
+            "amount": sum(k["amount"] for k in kinds.values())}
 
 
 def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -335,7 +349,10 @@ def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None
                          for name in DEADLINES},
         "late_now": late,
         "satisfaction": {level: int(totals[f"sat_{level}"]) for level in LEVELS},
-        "satisfied": {"yes": yes, "no": no, "unknown": count - yes - no},
+        "satisfied": {"yes": yes, "no": no, "unknown": count - yes - no, "first_feedback": int(totals["sat_first"]),
+                      "after_follow_up": int(totals["sat_after_follow_up"])},
+        "cost": cost(totals),
+        "recurrence": {"by_nth": {label: int(totals[column]) for label, column in NTH}},
         "escalations": {"manager": int(totals["esc_manager"]), "general_manager": int(totals["esc_gm"])},
         "stages": {stage: int(totals[f"stage_{stage}"]) for stage in STAGES},
         "open_by_age": open_by_age(session, flt, tz, now),

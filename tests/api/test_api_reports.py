@@ -7,8 +7,8 @@ import re
 from collections import Counter
 
 import pytest
-from kpi_recount import DEADLINES, recount, recount_repairs, seed_cases
-from sqlalchemy import select
+from kpi_recount import DEADLINES, KINDS, recount, recount_repairs, seed_cases
+from sqlalchemy import func, select
 
 import engine
 from caseflow import accounts, clock, store
@@ -19,7 +19,7 @@ WAITING = "/api/v1/reports/waiting"
 
 @pytest.fixture
 def seeded(database):
-    """16 complaints and 3 repairs over 3 months, driven through the engine."""
+    """16 complaints and 8 repairs over 3 months, driven through the engine."""
     seed_cases(database)
     yield database
     clock.reset()
@@ -43,6 +43,17 @@ def test_kpis_equal_an_independent_recount(seeded, app, tokens):
     assert sum(ratio["distribution"].values()) == ratio["cases"]
     assert body["satisfaction"] == {str(level): want["sat"].get(str(level), 0) for level in range(1, 6)}
     assert sum(body["satisfaction"].values()) > 0
+    satisfied = body["satisfied"]
+    assert (satisfied["first_feedback"], satisfied["after_follow_up"]) == (want["sat_first"], want["sat_after"])
+    assert want["sat_after"] > 0 and satisfied["first_feedback"] + satisfied["after_follow_up"] == satisfied["yes"]
+    cost = body["cost"]
+    assert cost["by_kind"] == {kind: {"cases": want["cost"][kind]["cases"], "quantity": want["cost"][kind]["quantity"],
+                                      "amount": pytest.approx(want["cost"][kind]["amount"])} for kind in KINDS}
+    assert cost["amount"] == pytest.approx(sum(c["amount"] for c in want["cost"].values()))
+    assert cost["amount"] > 0
+    assert body["recurrence"]["by_nth"] == {"1": want["nth"][1], "2": want["nth"][2], "3": want["nth"][3],
+                                            "4+": want["nth"][4]}
+    assert want["nth"][2] > 0
     assert body["stages"] == {k: want["stages"].get(k, 0) for k in ("in_progress", "follow_up", "resolved",
                                                                        "cancelled")}
     for name in DEADLINES:
@@ -72,7 +83,10 @@ def test_kpis_equal_an_independent_recount(seeded, app, tokens):
     assert sum(c["total"] for c in late["by_deadline"].values()) > 0
     assert all(c["late_hours"] > 0 for c in late["cases"])
     repairs, counted = body["repairs"], recount_repairs(seeded, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-    assert repairs["applications"] == counted["applications"] == 3
+    assert repairs["applications"] == counted["applications"] == 8
+    assert (repairs["declined_fee"], repairs["returned_unrepaired"], repairs["abandoned"]) == (
+        counted["declined"], counted["returned_unrepaired"], counted["abandoned"])
+    assert counted["declined"] > 0 and counted["abandoned"] > 0 and counted["returned_unrepaired"] > 0
     assert (repairs["warranty"]["in"], repairs["warranty"]["out"]) == (counted["in"], counted["out"])
     assert (repairs["chargeable"]["yes"], repairs["chargeable"]["no"]) == (counted["chargeable"], counted["free"])
     assert repairs["fees"]["amount"] == pytest.approx(counted["fee"])
@@ -85,6 +99,9 @@ def test_kpis_equal_an_independent_recount(seeded, app, tokens):
     assert one["satisfaction"] == {str(level): mine["sat"].get(str(level), 0) for level in range(1, 6)}
     assert one["stages"] == {k: mine["stages"].get(k, 0) for k in ("in_progress", "follow_up", "resolved",
                                                                       "cancelled")}
+    assert one["recurrence"]["by_nth"] == {"1": mine["nth"][1], "2": mine["nth"][2], "3": mine["nth"][3],
+                                           "4+": mine["nth"][4]}
+    assert one["cost"]["amount"] == pytest.approx(sum(c["amount"] for c in mine["cost"].values()))
 
     # A narrower range and a department filter recount the same way.
     narrow = api.get(f"{URL}?from=2025-02-01&to=2025-02-28&department=quality", headers=headers).get_json()
@@ -186,6 +203,13 @@ def test_waiting_times_equal_a_recount_of_the_task_rows(seeded, app, tokens):
     assert body["flows"][flows[0]] == len(spent.get("d1_describe", [])) + waiting_now["d1_describe"] > 0
     starts = body["elements"]
     assert any(v["kind"] == "start" and v["passed"] == 16 for v in starts.values())
+    # The intake completion is passed once per complaint the intake check sent back (the seed gives the
+    # missing defect counts), not once per pass of an endless loop: 280 for 24 complaints was the seed's loop.
+    with seeded.session() as s:
+        sent_back = s.execute(select(func.count(func.distinct(store.HumanTask.instance_id)))
+                              .where(store.HumanTask.name == "complete_intake",
+                                     store.HumanTask.state == "completed")).scalar_one()
+    assert starts["complete_intake"]["passed"] == sent_back > 0
 
 
 def test_waiting_answers_404_and_422_and_is_documented(app, tokens):

@@ -1,7 +1,8 @@
 """In a real browser (issue 18, acceptance 1): a customer files a repair application on the portal
 with one field missing, completes it from the link in the e-mail (read from a real SMTP server),
-and accepts the fee from the next link; staff see both steps in the history as the customer's.
-Screenshots on a phone-sized viewport in Chinese: ``test-artifacts/portal-*.png``.
+confirms the shipment with a tracking number and accepts the fee from the next links, and gives
+the satisfaction feedback of a complaint from its link; staff see each step in the history as the
+customer's. Screenshots on a phone-sized viewport in Chinese: ``test-artifacts/portal-*.png``.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+import engine
+from caseflow import store
 from caseflow.accounts import DEMO_USERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +30,8 @@ PHONE = {"width": 390, "height": 844}
 TODAY = dt.date.today().isoformat()
 PURCHASED = (dt.date.today() - dt.timedelta(days=800)).isoformat()  # out of warranty: the repair is charged
 ADDRESS = "li.portal@example.com"
+BUYER = "buyer.portal@example.com"  # the complaint's customer
+SECRET = "portal-e2e-secret"
 APPLICATION = {"customer_name": "华信电子", "customer_contact": "李女士", "address": "苏州湖滨路8号",
                "phone": "0512-5555-0001", "email": ADDRESS, "product_model": "PX-2", "serial_no": "SN-0042",
                "purchase_date": PURCHASED, "warranty_claim": "out", "fault_description": "无法开机"}
@@ -81,12 +86,13 @@ def portal(own_server: Any) -> Iterator[dict[str, Any]]:
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
     port = _free_port()
-    settings = {"CASEFLOW_PUBLIC_URL": f"http://127.0.0.1:{port}", "CASEFLOW_SECRET_KEY": "portal-e2e-secret",
+    settings = {"CASEFLOW_PUBLIC_URL": f"http://127.0.0.1:{port}", "CASEFLOW_SECRET_KEY": SECRET,
                 "CASEFLOW_SMTP_HOST": "127.0.0.1", "CASEFLOW_SMTP_PORT": str(controller.port),
                 "CASEFLOW_SMTP_STARTTLS": "0", "CASEFLOW_SMTP_FROM": "service@caseflow.example"}
     try:
-        with own_server("portal-instance", env=settings, port=port) as (base, _instance):
-            yield {"base": base, "inbox": inbox, "passwords": {u.username: u.password for u in DEMO_USERS}}
+        with own_server("portal-instance", env=settings, port=port) as (base, instance):
+            yield {"base": base, "inbox": inbox, "passwords": {u.username: u.password for u in DEMO_USERS},
+                   "instance": instance, "settings": settings}
     finally:
         controller.stop()
 
@@ -163,12 +169,30 @@ def test_a_customer_does_their_part_of_a_repair_from_the_portal(chromium, portal
     assert customer.locator("[data-testid=portal-done]").count() == 1
     _shot(customer, "done")
 
-    # 3. The service centre reviews, receives, diagnoses and sends the fee notice.
+    # 3. The service centre reviews and sends the repair number with the shipping instructions.
     repair = _staff(chromium, portal, "repair")
     for name, answers in [
         ("review_application", {"review_opinion": "请寄回维修", "remote_fixable": "false"}),
         ("send_shipping_instructions", {"ship_to_address": "苏州服务中心", "shipping_method": "express",
                                         "instructions_sent_via": "email"}),
+    ]:
+        _staff_task(repair, case_url, name, answers)
+
+    # 4. The customer confirms the shipment from the next link; the receiver sees the tracking number.
+    customer.goto(inbox.wait_for_link(ADDRESS, 2))
+    assert "苏州服务中心" in customer.locator("[data-testid=portal-facts]").inner_text()
+    _fill(customer, {"customer_carrier": "顺丰速运", "customer_tracking_no": "SF1234567890",
+                     "customer_shipped_date": TODAY})
+    _shot(customer, "shipment")
+    _submit(customer)
+    assert customer.locator("[data-testid=portal-done]").count() == 1
+    repair.goto(case_url)
+    repair.locator("[data-testid=current-tasks] a[data-task='receive_device']").click()
+    repair.wait_for_selector("form.schema-form")
+    assert "SF1234567890" in repair.content()
+
+    # 5. The device arrives; diagnosis and the fee notice.
+    for name, answers in [
         ("receive_device", {"received_date": TODAY}),
         ("diagnose_device", {"fault_cause": "man_made", "diagnosis": "主板损坏", "estimated_fee": "300"}),
         ("send_fee_notice", {"fee_amount": "300", "payment_instructions": "工商银行 6222 0000",
@@ -176,20 +200,20 @@ def test_a_customer_does_their_part_of_a_repair_from_the_portal(chromium, portal
     ]:
         _staff_task(repair, case_url, name, answers)
 
-    # 4. The fee link: the customer accepts.
-    customer.goto(inbox.wait_for_link(ADDRESS, 2))
+    # 6. The fee link: the customer accepts.
+    customer.goto(inbox.wait_for_link(ADDRESS, 3))
     assert "300" in customer.locator("[data-testid=portal-facts]").inner_text()
     _fill(customer, {"fee_decision": "accepted", "fee_decision_date": TODAY})
     _shot(customer, "fee")
     _submit(customer)
     assert customer.locator("[data-testid=portal-done]").count() == 1
 
-    # 5. The first link is used up: refused with a clear page.
+    # 7. The first link is used up: refused with a clear page.
     response = customer.goto(inbox.wait_for_link(ADDRESS, 1))
     assert response is not None and response.status == 410
     _shot(customer, "refused")
 
-    # 6. Tracking shows the customer's view.
+    # 8. Tracking shows the customer's view.
     customer.goto(base + "/portal/track")
     customer.fill("#number", number)
     customer.fill("#contact", ADDRESS)
@@ -199,9 +223,52 @@ def test_a_customer_does_their_part_of_a_repair_from_the_portal(chromium, portal
     assert "300" in tracked and "吴售后" not in tracked
     _shot(customer, "track")
 
-    # 7. Staff see both steps in the history as done by the customer.
+    # 9. Staff see the three steps in the history as done by the customer.
     repair.goto(case_url)
     history = repair.content()
-    assert len(re.findall(r"the customer \(link \d+\)", history)) >= 2, history
+    assert len(re.findall(r"the customer \(link \d+\)", history)) >= 3, history
+
+    # 10. A complaint's satisfaction feedback, from its link (the staff's stages are played here
+    # directly on the server's database: their pages have browser tests of their own).
+    complaint_id = _complaint_at_feedback(portal)
+    customer.goto(inbox.wait_for_link(BUYER, 1))
+    _fill(customer, {"customer_feedback": "处理及时，很满意", "satisfaction": "5", "satisfied": "true"})
+    _shot(customer, "feedback")
+    _submit(customer)
+    assert customer.locator("[data-testid=portal-done]").count() == 1
+    repair.goto(f"{base}/cases/{complaint_id}")
+    assert re.search(r"the customer \(link \d+\)", repair.content())
     phone.close()
     repair.context.close()
+
+
+def _complaint_at_feedback(portal: dict[str, Any]) -> int:
+    """A complaint played up to its customer feedback step on the server's own database (the engine
+    in this process, with the server's secret and address so that its link opens there)."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "scenarios"))
+    import complaint_helpers as ch
+
+    saved = {key: os.environ.get(key) for key in portal["settings"]}
+    os.environ.update({key: portal["settings"][key] for key in ("CASEFLOW_PUBLIC_URL", "CASEFLOW_SECRET_KEY")})
+    database = store.Database(f"sqlite:///{portal['instance'] / 'e2e.sqlite3'}")
+    engine.clear_caches()  # specs cached from another database must not be taken for this one's
+    try:
+        with database.session() as session:
+            iid = int(ch.start(session, ch.quality_registration(customer_email=BUYER))["id"])
+        for step in (ch.confirm, ch.eight_d, ch.plan, ch.manager_decides, ch.implement):
+            with database.session() as session:
+                step(session, iid)
+        with database.session() as session:
+            assert "customer_feedback" in ch.ready_names(session, iid)
+        return iid
+    finally:
+        database.dispose()
+        engine.clear_caches()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -58,9 +58,11 @@ def test_free_in_warranty_repair(repair):
     number = view["data"]["repair_number"]
     assert RMA.match(number) and view["business_key"] == number
     tasks = ready(repair, iid)
-    assert list(tasks) == ["receive_device"]
+    assert set(tasks) == {"receive_device", "confirm_shipment"}  # the customer may confirm the shipment
+    assert tasks["confirm_shipment"]["role"] == "customer"
 
     do(repair, iid, "receive_device", {"received_date": "2026-03-04"}, "service_center")
+    assert "confirm_shipment" not in ready(repair, iid)  # the arrival closes the unanswered confirmation
     view = do(repair, iid, "diagnose_device",
               {"fault_cause": "quality", "diagnosis": "Main board power regulator failed.",
                "parts": [{"part_no": "MB-200", "part_name": "Main board", "quantity": 1, "unit_price": 320}],
@@ -172,11 +174,11 @@ def test_device_never_received_is_abandoned_after_30_days(repair, frozen_clock):
     frozen_clock.advance(dt.timedelta(hours=2))  # day 7: reminder, the case stays open
     assert engine.fire_due_timers(repair) == 1
     tasks = ready(repair, iid)
-    assert set(tasks) == {"receive_device", "remind_customer_to_ship"}
+    assert set(tasks) == {"receive_device", "remind_customer_to_ship", "confirm_shipment"}
     assert tasks["remind_customer_to_ship"]["role"] == "customer_service"
     do(repair, iid, "remind_customer_to_ship", {"reminder_via": "phone", "reminder_note": "Ships next week."},
        "customer_service")
-    assert list(ready(repair, iid)) == ["receive_device"]
+    assert set(ready(repair, iid)) == {"receive_device", "confirm_shipment"}
 
     frozen_clock.advance(dt.timedelta(days=22, hours=22))  # day 29 23:00: still waiting
     assert engine.fire_due_timers(repair) == 0

@@ -21,7 +21,7 @@ NS = {
 }
 ROLES = {"customer_service", "service_center", "finance", "manager", "general_manager", "customer"}
 NODE_TAGS = ("startEvent", "endEvent", "boundaryEvent", "userTask", "serviceTask", "scriptTask",
-             "exclusiveGateway", "parallelGateway", "callActivity")
+             "exclusiveGateway", "parallelGateway", "callActivity", "intermediateThrowEvent")
 TASK_TAGS = ("userTask", "serviceTask", "scriptTask")
 
 
@@ -240,4 +240,5 @@ def test_every_end_sets_the_outputs_for_the_caller(process):
     outcome_ends = {x(process, f"./bpmn:sequenceFlow[@sourceRef='{t}']/@targetRef")[0] for t in expected}
     assert outcome_ends == {"end_remote_guidance", "end_abandoned", "end_returned_unrepaired", "end_repaired"}
     assert ends - outcome_ends == {"end_review_escalation", "end_review_gm_escalation", "end_reminder_sent",
-                                   "end_overrun_negotiated", "end_repair_escalation"}
+                                   "end_overrun_negotiated", "end_repair_escalation", "end_shipment_confirmed",
+                                   "end_shipment_confirmation_closed"}

@@ -3,16 +3,21 @@ expiring, single-use link bound to it; the portal opens only that task, complete
 customer, and refuses used, expired, revoked, tampered and other tasks' links."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 import engine
-from caseflow import accounts, clock, portal_links, store
+from caseflow import accounts, clock, config, portal_links, store
 
 ROOT = Path(__file__).resolve().parents[2]
 APPLICATION = {
@@ -230,3 +235,35 @@ def test_the_complaint_asks_the_customer_for_feedback_by_link(session, frozen_cl
     mail = session.scalars(select(store.Notification).where(store.Notification.template == "portal_task",
                                                             store.Notification.instance_id == iid)).one()
     assert mail.args["link_id"] == link.id and mail.recipient == "buyer@huaxin.example"
+
+
+class _RecordingMailer:
+    """A mailer that keeps what it is given (the SMTP path has tests of its own)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Any]:
+        yield self
+
+    def send_message(self, msg: Any) -> None:
+        self.sent.append(msg)
+
+
+def test_the_sent_mail_keeps_the_link_and_the_outbox_row_drops_it(repair_case, database):
+    """Once mailed, the row's arguments no longer hold the token: only the customer's mailbox has it."""
+    from caseflow.notify.sender import Sender
+
+    settings = dataclasses.replace(config.load(), smtp=config.SmtpSettings(
+        host="127.0.0.1", port=25, user=None, password=None, starttls=False, sender="service@caseflow.example"))
+    mailer = _RecordingMailer()
+    token = _token(repair_case)
+    assert Sender(database, settings, mailer).run_once() >= 1
+    (msg,) = [m for m in mailer.sent if m["To"] == "li.wei@example.com"]
+    assert token in msg.get_body(("plain",)).get_content()
+    with database.session() as s:
+        row = s.scalars(select(store.Notification).where(store.Notification.template == "portal_task")).one()
+        assert row.status == "sent" and "portal_url" not in row.args
+        assert row.args["link_id"] and token not in json.dumps(row.args)
+        assert portal_links.check(s, token).ok  # the link itself still works

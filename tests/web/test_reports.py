@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from kpi_recount import DEADLINES, TZ, recount, seed_cases
+from kpi_recount import DEADLINES, KINDS, TZ, recount, seed_cases
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -76,6 +76,15 @@ def test_dashboard_tables_equal_the_recount_and_every_link_lists_those_cases(see
                                               for s in ("in_progress", "follow_up", "resolved", "cancelled")]
     ratio = table(html, "ratio")
     assert ratio[-1][1][1] == f"{want['loss'] / want['delivery'] * 100:.2f} %"
+    cost = table(html, "cost")
+    assert [(int(r[1][1]), int(r[2][1]), float(r[3][1])) for r in cost[:-1]] == [
+        (want["cost"][k]["cases"], want["cost"][k]["quantity"], pytest.approx(want["cost"][k]["amount"]))
+        for k in KINDS]
+    assert float(cost[-1][3][1]) == pytest.approx(sum(c["amount"] for c in want["cost"].values()))
+    assert [int(r[1][1]) for r in table(html, "recurrence")] == [want["nth"][n] for n in (1, 2, 3, 4)]
+    satisfied = {r[0][1]: int(r[1][1]) for r in table(html, "satisfied")}
+    assert (satisfied["Satisfied at the first feedback"], satisfied["Satisfied only after follow-up"]) == (
+        want["sat_first"], want["sat_after"])
 
     # Every figure that links opens the complaint register with exactly that many cases.
     checked = 0

@@ -83,6 +83,16 @@ def file_form(key: str) -> Any:
     return _render(key, _filing(key)[1], {})
 
 
+def _keep_language(session: Any, view: engine.CaseRecord) -> None:
+    """The case keeps the customer's language (``customer_language``): its links and the mails to the
+    customer use it, those written while it started included."""
+    lang = language()
+    if view["status"] in ("running", "waiting"):
+        engine.update_data(session, view["id"], {portal_links.CASE_LANGUAGE_KEY: lang}, portal_links.PORTAL_ACTOR,
+                           reason="the customer's language on the portal")
+    portal_links.adopt_language(session, view["id"], lang)
+
+
 @bp.route("/file/<any(complaint, repair):key>", methods=["POST"])
 @limiter.limit(_file_limit, methods=["POST"], error_message="too many filings from this address")
 def file_submit(key: str) -> Any:
@@ -111,6 +121,7 @@ def file_submit(key: str) -> Any:
         batch.discard()
         raise
     batch.adopt(view["id"])
+    _keep_language(session, view)
     log.info("portal: %s %s filed from %s (case %s)", key, reference(view), client_address(), view["id"])
     return page("portal/filed.html", language(), key=key, number=reference(view),
                 email=data.get(FILINGS[key][1]))

@@ -12,6 +12,7 @@ from flask import url_for
 
 from caseflow.reports import kpis
 from web.labels import OUTPUT_ENUMS, pick, role_label
+from web.reports import figure_tables
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("KPI dashboard", "KPI 看板"), "waiting": ("Where cases wait", "案件在哪里等待"),
@@ -46,6 +47,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fee_amount": ("Fee amount", "收费金额"), "turnaround": ("Average turnaround (working days)", "平均周转(工作日)"),
     "repair_rate": ("On-time rate", "按时率"), "satisfied": ("Satisfied", "满意"), "not_satisfied":
     ("Not satisfied", "不满意"), "unknown": ("No feedback yet", "尚无反馈"),
+    "satisfied_first": ("Satisfied at the first feedback", "首次反馈即满意"),
+    "satisfied_after": ("Satisfied only after follow-up", "跟进后才满意"),
+    "declined_fee": ("Fee declined by the customer", "客户拒绝付费"),
+    "returned_unrepaired": ("Devices returned unrepaired", "未修退回的设备"),
+    "abandoned": ("Devices abandoned (never sent)", "客户未寄送设备(放弃)"),
 }
 AGE_TEXTS = {"le_7d": ("≤ 7 days", "≤ 7 天"), "8_30d": ("8–30 days", "8–30 天"), "31_90d": ("31–90 days", "31–90 天"),
              "gt_90d": ("> 90 days", "> 90 天")}
@@ -279,9 +285,17 @@ def _more_tables(figures: dict[str, Any], flt: kpis.KpiFilter, today: dt.date) -
     satisfied = figures["satisfied"]
     sat = Table("satisfied", text("satisfied"), [text("satisfied"), text("complaints")])
     sat.rows += [[Cell(text("satisfied")), Cell(satisfied["yes"])],
+                 [Cell(text("satisfied_first")), Cell(satisfied["first_feedback"])],
+                 [Cell(text("satisfied_after")), Cell(satisfied["after_follow_up"])],
                  [Cell(text("not_satisfied")), Cell(satisfied["no"])],
                  [Cell(text("unknown")), Cell(satisfied["unknown"])]]
+    sat.chart = {"type": "pie", "categories": [text("satisfied_first"), text("satisfied_after"),
+                                               text("not_satisfied"), text("unknown")],
+                 "series": [{"name": text("complaints"), "data": [satisfied["first_feedback"],
+                                                                  satisfied["after_follow_up"], satisfied["no"],
+                                                                  satisfied["unknown"]], "links": [None] * 4}]}
     out.append(sat)
+    out += figure_tables.cost_and_recurrence(figures, flt, Table, Cell)
 
     r = figures["repairs"]
     repairs_link = url_for("cases.index", process="repair")
@@ -296,6 +310,9 @@ def _more_tables(figures: dict[str, Any], flt: kpis.KpiFilter, today: dt.date) -
         [Cell(text("fee_amount")), Cell(f"{r['fees']['amount']:.2f}")],
         [Cell(text("turnaround")), Cell("—" if r["turnaround"]["average"] is None
                                         else f"{r['turnaround']['average']:.1f}")],
+        [Cell(text("declined_fee")), Cell(r["declined_fee"])],
+        [Cell(text("returned_unrepaired")), Cell(r["returned_unrepaired"])],
+        [Cell(text("abandoned")), Cell(r["abandoned"])],
     ]
     for name, rate in r["on_time_rate"].items():
         rep.rows.append([Cell(f"{pick(*DEADLINE_TEXTS[name])}: {text('repair_rate')}"), Cell(_percent(rate["rate"]))])

@@ -65,7 +65,7 @@ def register(app: Flask) -> None:
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault("Referrer-Policy", "same-origin")
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if current_user.is_authenticated and response.mimetype == "text/html":
+        if response.mimetype == "text/html" and current_user.is_authenticated:  # JSON answers load no user
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

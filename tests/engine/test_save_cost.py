@@ -1,0 +1,127 @@
+"""What one save costs the database: statements per action, one statement per table, no idle index writes.
+
+The statements are counted with SQLAlchemy's ``before_cursor_execute`` event, on SQLite and
+PostgreSQL. The bounds are the counts of today's save path: a feature that adds a statement to
+every save makes these tests fail, and its author raises the bound knowingly (``bench/engine.py
+--json`` prints the statements of a whole run).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Update, event, text
+from sqlalchemy import update as sa_update
+
+import engine
+from caseflow import accounts, search, store
+
+#: Statements of one save, by action, with a staff member of the task's role and an active webhook.
+START_BOUND = 7  # version, instance (its search row by trigger), workflow tasks, human task, recipients, outbox, audit
+COMPLETE_BOUND = 8  # task + case, instance, workflow tasks, human tasks (done, new), recipients, outbox, audit
+
+
+@contextmanager
+def counted(db: store.Database) -> Iterator[list[str]]:
+    """The SQL text of every statement the engine runs inside the block."""
+    seen: list[str] = []
+
+    def before(_conn, _cursor, statement, _params, _context, _many) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+
+
+_WRITE = re.compile(r"^(INSERT INTO|UPDATE|DELETE FROM) (\w+)")
+
+
+def writes_by_table(statements: list[str]) -> Counter[tuple[str, str]]:
+    """(verb, table) of each write statement, counted."""
+    return Counter(m.groups() for m in map(_WRITE.match, statements) if m)
+
+
+@pytest.fixture
+def staffed(db: store.Database) -> store.Database:
+    """two_tasks with a person of each of its roles and an active webhook for every kind."""
+    with db.session() as s:
+        for name, role in (("cs1", "customer_service"), ("mgr1", "manager")):
+            user = accounts.create_user(s, name, "a-long-password-1", [role], locale="en")
+            user.email = f"{name}@factory.example"
+        s.add(store.Webhook(url="https://erp.example/hook", secret="s" * 32, kinds=list(store.WEBHOOK_KINDS),
+                            created_by="admin"))
+    with db.session() as s:  # the version's files are read once per process, not per save
+        engine.start(s, "two_tasks", {"ref": "R-0"}, actor="cs1")
+    with db.session() as s:
+        s.execute(text("DELETE FROM notification"))
+    return db
+
+
+def test_a_typical_completion_stays_within_its_statement_bound(staffed):
+    with counted(staffed) as started, staffed.session() as s:
+        view = engine.start(s, "two_tasks", {"ref": "R-1"}, actor="cs1")
+    with counted(staffed) as completed, staffed.session() as s:
+        view = engine.complete(s, view["tasks"][0]["id"], {"amount": 120}, actor=engine.Actor.tool("cs1"))
+    assert view["status"] == "running"
+    assert len(started) <= START_BOUND, started
+    assert len(completed) <= COMPLETE_BOUND, completed
+    # The save did reach every side table it should (the bound is not met by skipping work).
+    with staffed.session() as s:
+        kinds = Counter(s.execute(text("SELECT channel FROM notification")).scalars())
+    # Start: instance_started and task_created; completion: task_completed and task_created (webhooks),
+    # and for each new task its role's person in-app and by e-mail.
+    assert kinds == {"in_app": 2, "email": 2, "webhook": 4}
+
+
+def test_each_table_is_written_by_at_most_one_statement_per_save(staffed):
+    with counted(staffed) as started, staffed.session() as s:
+        view = engine.start(s, "two_tasks", {"ref": "R-2"}, actor="cs1")
+    with counted(staffed) as completed, staffed.session() as s:
+        engine.complete(s, view["tasks"][0]["id"], {"amount": 120}, actor=engine.Actor.tool("cs1"))
+    for statements in (started, completed):
+        repeated = {key: n for key, n in writes_by_table(statements).items() if n > 1}
+        assert repeated == {}, statements
+
+
+def test_one_statement_asks_for_the_webhooks_and_the_people_of_an_action(staffed):
+    with counted(staffed) as started, staffed.session() as s:
+        engine.start(s, "two_tasks", {"ref": "R-3"}, actor="cs1")
+    lookups = [q for q in started if "FROM webhook" in q or "FROM user_role" in q]
+    assert len(lookups) == 1, lookups
+
+
+def _changes(session, db: store.Database) -> int:
+    """Rows changed so far: SQLite's total (trigger programs included); PostgreSQL: the index row's version."""
+    if db.engine.dialect.name == "sqlite":
+        return int(session.connection().connection.driver_connection.total_changes)
+    return int(session.execute(text("SELECT xmin::text::bigint FROM case_search")).scalar_one())
+
+
+def test_the_search_row_is_rewritten_only_when_the_searched_text_changes(db):
+    with db.session() as s:
+        case_id = engine.start(s, "two_tasks", {"ref": "R-4"}, actor="cs1")["id"]
+    instance = store.ProcessInstance.__table__
+
+    def update(data: dict) -> Update:
+        return sa_update(instance).where(instance.c.id == case_id).values(data=data)
+
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    with db.session() as s:  # a key nobody searches: the index row stays as it is
+        before = _changes(s, db)
+        s.execute(update({"ref": "R-4", "amount": 5}))
+        assert _changes(s, db) - before == (1 if sqlite else 0)  # SQLite: the instance row alone
+
+    with db.session() as s:  # a searched key: rewritten in the same statement
+        before = _changes(s, db)
+        s.execute(update({"ref": "R-4", "customer_name": "Zhongshan", "amount": 5}))
+        changed = _changes(s, db) - before
+        assert changed > 1 if sqlite else changed != 0  # SQLite: the instance row and the index's shadow rows
+    with db.session() as s:
+        assert search.matching_ids(s, "Zhongshan") == [case_id]
