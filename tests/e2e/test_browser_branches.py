@@ -23,14 +23,12 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS, Staff
-from walks import checker, report, user_words, visible
+from walks import Step, chargeable_repair_steps, checker, report, user_words, visible
 
 pytestmark = pytest.mark.browser
 
 TODAY = dt.date.today().isoformat()  # the server runs on the real clock
 PURCHASED = (dt.date.today() - dt.timedelta(days=2)).isoformat()  # within the 5-day exchange window
-
-Step = tuple[str, str, dict[str, Any]]  # task (BPMN id), who works it, what they enter
 
 COMPLAINT = {
     "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1001",
@@ -51,27 +49,7 @@ REPAIR = {
     "serial_no": "SN-0001", "purchase_date": "2024-01-10", "warranty_claim": "out",
     "fault_description": "No display after power on",
 }
-CHARGEABLE_REPAIR: list[Step] = [
-    ("review_application", "repair", {"review_opinion": "Send it in", "remote_fixable": "false"}),
-    ("send_shipping_instructions", "repair", {"ship_to_address": "Service centre, Suzhou",
-                                              "shipping_method": "express", "instructions_sent_via": "email"}),
-    ("receive_device", "repair", {"received_date": TODAY}),
-    ("diagnose_device", "repair", {"fault_cause": "man_made", "diagnosis": "Cracked display board",
-                                   "estimated_fee": "560",
-                                   "parts": [{"part_name": "Display board", "quantity": "1", "unit_price": "480"}]}),
-    ("send_fee_notice", "repair", {"fee_amount": "560", "fee_breakdown": "Board 480, labour 80",
-                                   "payment_instructions": "ICBC 6222 0000", "fee_notice_date": TODAY,
-                                   "fee_notice_sent_via": "fax"}),
-    # The customer's step (portal lane), recorded by customer service on their behalf.
-    ("record_fee_decision", "service", {"fee_decision": "accepted", "fee_decision_date": TODAY}),
-    ("confirm_payment", "finance", {"payment_confirmed_date": TODAY, "payment_amount": "560"}),
-    ("repair_device", "repair", {"work_done": "Replaced display board", "test_result": "24 h burn-in passed",
-                                 "technician": "Wu", "repair_completed_date": TODAY,
-                                 "parts_used": [{"part_name": "Display board", "quantity": "1"}]}),
-    ("ship_back", "repair", {"carrier": "SF Express", "tracking_no": "SF123456", "shipped_date": TODAY,
-                             "repair_report_enclosed": True}),
-    ("notify_customer_shipped", "service", {"ship_notice_via": "phone"}),
-]
+CHARGEABLE_REPAIR = chargeable_repair_steps(TODAY)
 RETURNED = {"customer_name": "Huaxin Trading Co.", "product_model": "NLS-HR200", "request_kind": "exchange",
             "expected_qty": "2", "purchase_date": PURCHASED}
 RETURNED_GOODS: list[Step] = [

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from walks import CJK, WORD, checker, report, user_words, visible
+from walks import CJK, WORD, Step, chargeable_repair_steps, checker, report, user_words, visible
 
 from caseflow.accounts import ROLES
 
@@ -37,7 +37,7 @@ REGISTRATION = {
 }
 
 # Each task of the walk: who works it and what they enter.
-WALK: list[tuple[str, str, dict[str, Any]]] = [
+WALK: list[Step] = [
     ("confirm_grade", "quality", {"complaint_valid": "true", "override_grade": "false",
                                   "validity_notes": "Photos checked"}),
     ("d1_describe", "quality", {"problem_description": "Housing scratched in packing",
@@ -52,24 +52,7 @@ WALK: list[tuple[str, str, dict[str, Any]]] = [
                                    "address": "8 Lake Rd, Suzhou", "recipient": "Ms Li", "phone": "0512-5555",
                                    "email": "li@example.com", "product_model": "PX-2", "serial_no": "SN-0042",
                                    "purchase_date": "2025-01-10", "warranty_claim": "out"}),
-    ("review_application", "repair", {"review_opinion": "Send it in", "remote_fixable": "false"}),
-    ("send_shipping_instructions", "repair", {"ship_to_address": "Service centre, Suzhou",
-                                              "shipping_method": "express", "instructions_sent_via": "email"}),
-    ("receive_device", "repair", {"received_date": TODAY}),
-    ("diagnose_device", "repair", {"fault_cause": "man_made", "diagnosis": "Cracked display board",
-                                   "estimated_fee": "560",
-                                   "parts": [{"part_name": "Display board", "quantity": "1", "unit_price": "480"}]}),
-    ("send_fee_notice", "repair", {"fee_amount": "560", "fee_breakdown": "Board 480, labour 80",
-                                   "payment_instructions": "ICBC 6222 0000", "fee_notice_date": TODAY,
-                                   "fee_notice_sent_via": "fax"}),
-    ("record_fee_decision", "service", {"fee_decision": "accepted", "fee_decision_date": TODAY}),
-    ("confirm_payment", "finance", {"payment_confirmed_date": TODAY, "payment_amount": "560"}),
-    ("repair_device", "repair", {"work_done": "Replaced display board", "test_result": "24 h burn-in passed",
-                                 "technician": "Wu", "repair_completed_date": TODAY,
-                                 "parts_used": [{"part_name": "Display board", "quantity": "1"}]}),
-    ("ship_back", "repair", {"carrier": "SF Express", "tracking_no": "SF123456", "shipped_date": TODAY,
-                             "repair_report_enclosed": True}),
-    ("notify_customer_shipped", "service", {"ship_notice_via": "phone"}),
+    *chargeable_repair_steps(TODAY),
     ("implement_notify", "service", {"implementation_result": "Unit repaired", "customer_notified_on": TODAY,
                                      "notification_channel": "email"}),
     ("customer_feedback", "service", {"customer_feedback": "Fine now", "satisfaction": "4", "satisfied": "true"}),

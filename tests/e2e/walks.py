@@ -1,5 +1,6 @@
 """What the browser walks check on every page, shared by the language walks
-(``test_browser_languages.py``, ``test_browser_branches.py``).
+(``test_browser_languages.py``, ``test_browser_branches.py``), and the steps of a chargeable repair
+both walk.
 
 A Chinese page may show no English word outside user data, case numbers and codes; an English page
 no Chinese text outside user data; neither shows an internal key (``confirm_role``, ``react_by``,
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from caseflow.accounts import DEMO_USERS
+
+Step = tuple[str, str, dict[str, Any]]  # task (BPMN id), who works it, what they enter
 
 # Latin letters a Chinese page may show: form numbers, codes and units of the source documents,
 # names of keys and products the company uses in Chinese too.
@@ -91,3 +94,30 @@ def visible(page: Any) -> str:
 def report(found: dict[str, set[str]]) -> str:
     """The faults found, one line per page."""
     return "\n".join(f"{where}: {sorted(words)}" for where, words in found.items())
+
+
+def chargeable_repair_steps(today: str) -> list[Step]:
+    """A repair out of warranty from the application's review to the customer's shipping notice:
+    sent in, diagnosed as man-made, fee notice, the customer's acceptance (recorded by customer
+    service on their behalf: the customer's own step is the portal's), payment, repair, ship back."""
+    return [
+        ("review_application", "repair", {"review_opinion": "Send it in", "remote_fixable": "false"}),
+        ("send_shipping_instructions", "repair", {"ship_to_address": "Service centre, Suzhou",
+                                                  "shipping_method": "express", "instructions_sent_via": "email"}),
+        ("receive_device", "repair", {"received_date": today}),
+        ("diagnose_device", "repair", {"fault_cause": "man_made", "diagnosis": "Cracked display board",
+                                       "estimated_fee": "560",
+                                       "parts": [{"part_name": "Display board", "quantity": "1",
+                                                  "unit_price": "480"}]}),
+        ("send_fee_notice", "repair", {"fee_amount": "560", "fee_breakdown": "Board 480, labour 80",
+                                       "payment_instructions": "ICBC 6222 0000", "fee_notice_date": today,
+                                       "fee_notice_sent_via": "fax"}),
+        ("record_fee_decision", "service", {"fee_decision": "accepted", "fee_decision_date": today}),
+        ("confirm_payment", "finance", {"payment_confirmed_date": today, "payment_amount": "560"}),
+        ("repair_device", "repair", {"work_done": "Replaced display board", "test_result": "24 h burn-in passed",
+                                     "technician": "Wu", "repair_completed_date": today,
+                                     "parts_used": [{"part_name": "Display board", "quantity": "1"}]}),
+        ("ship_back", "repair", {"carrier": "SF Express", "tracking_no": "SF123456", "shipped_date": today,
+                                 "repair_report_enclosed": True}),
+        ("notify_customer_shipped", "service", {"ship_notice_via": "phone"}),
+    ]

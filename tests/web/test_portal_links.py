@@ -34,22 +34,28 @@ def app_env() -> dict[str, str]:
     return {"CASEFLOW_PUBLIC_URL": "https://caseflow.example.com", "CASEFLOW_PORTAL_LINK_HOURS": "48"}
 
 
-@pytest.fixture
-def repair_case(app, database, deployed) -> dict:
-    """A repair application without a phone number: the completion task is the customer's."""
+def start_repair_with_mailed_link(database: Any) -> dict:
+    """A repair application without a phone number, started: its completion task is the customer's, and
+    its link is mailed. The case's id, the task, the mail (recipient, arguments, language) and the token."""
     with database.session() as s:
         view = engine.start(s, "repair", data=APPLICATION, actor="cs1")
     with database.session() as s:
         (task,) = engine.list_tasks(s, instance_id=view["id"])
         mail = s.scalars(select(store.Notification).where(store.Notification.template == "portal_task")).one()
-        return {"id": view["id"], "task": task, "mail": {"recipient": mail.recipient, "args": dict(mail.args),
-                                                         "language": mail.language}}
+        match = TOKEN_IN_URL.search(mail.args["portal_url"])
+        assert match
+        return {"id": view["id"], "task": task, "token": match.group(1),
+                "mail": {"recipient": mail.recipient, "args": dict(mail.args), "language": mail.language}}
+
+
+@pytest.fixture
+def repair_case(app, database, deployed) -> dict:
+    """A repair application without a phone number: the completion task is the customer's."""
+    return start_repair_with_mailed_link(database)
 
 
 def _token(case: dict) -> str:
-    match = TOKEN_IN_URL.search(case["mail"]["args"]["portal_url"])
-    assert match
-    return match.group(1)
+    return str(case["token"])
 
 
 def _post_token(b, token: str) -> str:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from sqlalchemy import select
-from test_portal_links import APPLICATION, TOKEN_IN_URL
+from test_portal_links import TOKEN_IN_URL, start_repair_with_mailed_link
 
 import engine
 from caseflow import store
@@ -23,14 +23,7 @@ def app_env() -> dict[str, str]:
 @pytest.fixture
 def case(app, database, deployed) -> dict:
     """A repair application without a phone number: its completion is a customer task with a mailed link."""
-    with database.session() as s:
-        view = engine.start(s, "repair", data=APPLICATION, actor="cs1")
-    with database.session() as s:
-        (task,) = engine.list_tasks(s, instance_id=view["id"])
-        mail = s.scalars(select(store.Notification).where(store.Notification.template == "portal_task")).one()
-        match = TOKEN_IN_URL.search(mail.args["portal_url"])
-        assert match
-        return {"id": view["id"], "task": task, "token": match.group(1)}
+    return start_repair_with_mailed_link(database)
 
 
 def _history(database, iid: int, kind: str) -> list[dict]:
