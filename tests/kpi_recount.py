@@ -39,18 +39,26 @@ def _moment(value: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def recount(database, start: dt.date, end: dt.date, department: str | None = None,
-            customer: str | None = None) -> dict:
-    """The figures recomputed from the instance data and task rows (never from case_facts)."""
-    now = clock.now()
+def complaints_with_tasks(database) -> tuple[list, dict[int, list]]:
+    """Every complaint's row (id, business key, status, data, created and completed), and the task rows
+    (name, state, completed) per instance."""
     with database.session() as s:
-        cases = s.execute(select(store.ProcessInstance.id, store.ProcessInstance.status, store.ProcessInstance.data,
+        cases = s.execute(select(store.ProcessInstance.id, store.ProcessInstance.business_key,
+                                 store.ProcessInstance.status, store.ProcessInstance.data,
                                  store.ProcessInstance.created_at, store.ProcessInstance.completed_at)
                           .where(store.ProcessInstance.process_key == "complaint")).all()
         tasks: dict[int, list] = {}
         for t in s.execute(select(store.HumanTask.instance_id, store.HumanTask.name, store.HumanTask.state,
                                   store.HumanTask.completed_at)):
             tasks.setdefault(t.instance_id, []).append(t)
+    return list(cases), tasks
+
+
+def recount(database, start: dt.date, end: dt.date, department: str | None = None,
+            customer: str | None = None) -> dict:
+    """The figures recomputed from the instance data and task rows (never from case_facts)."""
+    now = clock.now()
+    cases, tasks = complaints_with_tasks(database)
     nth = _nth_of_year(cases)
     out: dict = {"cost": {k: Counter() for k in KINDS}, "sat_first": 0, "sat_after": 0, "nth": Counter(),
                  "n": 0, "weight": 0, "classes": Counter(), "loss": 0.0, "delivery": 0.0, "sat": Counter(),

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from caseflow import clock, limits, store
+from caseflow import clock, fact_summary, limits, store
+from caseflow.store_reports import DISPOSITION_KINDS
 from web.labels import pick
 
 PROCESS_KEY = "complaint"
@@ -34,6 +36,33 @@ FACT_STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
 RATIO_BANDS = (("lt_0.5pct", 0.0, 0.005), ("0.5_1pct", 0.005, 0.01), ("1_2pct", 0.01, 0.02),
                ("2_5pct", 0.02, 0.05), ("ge_5pct", 0.05, None))
 ESCALATION_COLUMNS = {"manager": "escalations_manager", "general_manager": "escalations_gm"}
+#: The filters behind the cost, satisfaction and recurrence figures: argument → value → the summary
+#: measure (:func:`caseflow.fact_summary.measures`) the figure sums, so a list holds exactly the counted cases.
+#: ``disposition=any``: a line of any kind in the approved plan; ``satisfied=unknown``: no feedback yet.
+MEASURE_FILTERS: dict[str, dict[str, str]] = {
+    "disposition": {kind: f"disp_{kind}_cases" for kind in DISPOSITION_KINDS},
+    "satisfied": {"yes": "satisfied_yes", "no": "satisfied_no", "first_feedback": "sat_first",
+                  "after_follow_up": "sat_after_follow_up"},
+    "nth": {"1": "nth_1", "2": "nth_2", "3": "nth_3", "4+": "nth_4plus"},
+}
+#: The values of each enumerated facts filter: any other value is refused with a field message.
+FACT_CHOICES: dict[str, tuple[str, ...]] = {
+    "stage": FACT_STAGES, "satisfaction": ("1", "2", "3", "4", "5"), "deadline": tuple(store.FACT_DEADLINES),
+    "deadline_state": ("met", "late", "open", "overdue"), "ratio_band": tuple(b[0] for b in RATIO_BANDS),
+    "escalated": tuple(ESCALATION_COLUMNS), "disposition": (*DISPOSITION_KINDS, "any"),
+    "satisfied": (*MEASURE_FILTERS["satisfied"], "unknown"), "nth": tuple(MEASURE_FILTERS["nth"]),
+}
+
+
+def problems(args: Any) -> dict[str, str]:
+    """A translated message per enumerated facts filter of the query ``args`` whose value is unknown."""
+    out: dict[str, str] = {}
+    for name, allowed in FACT_CHOICES.items():
+        value = args.get(name, "")
+        if value and value not in allowed:
+            out[name] = _("Unknown value “%(value)s”: choose one of %(allowed)s.", value=value[:50],
+                          allowed=", ".join(allowed))
+    return out
 
 
 @dataclass
@@ -57,6 +86,9 @@ class RegisterFilter:
     deadline_state: str = ""  # met / late / open / overdue
     ratio_band: str = ""  # a band of web.kpis.RATIO_BANDS
     escalated: str = ""  # manager / general_manager
+    disposition: str = ""  # a kind of the approved plan's lines (DISPOSITION_KINDS) or "any"
+    satisfied: str = ""  # yes / no / first_feedback / after_follow_up / unknown
+    nth: str = ""  # the customer's Nth complaint of the year: 1, 2, 3 or 4+
 
     @classmethod
     def from_args(cls, args: dict) -> RegisterFilter:
@@ -80,14 +112,17 @@ class RegisterFilter:
                    deadline=one_of("deadline", store.FACT_DEADLINES),
                    deadline_state=one_of("deadline_state", ("met", "late", "open", "overdue")),
                    ratio_band=one_of("ratio_band", [b[0] for b in RATIO_BANDS]),
-                   escalated=one_of("escalated", ESCALATION_COLUMNS))
+                   escalated=one_of("escalated", ESCALATION_COLUMNS),
+                   disposition=one_of("disposition", FACT_CHOICES["disposition"]),
+                   satisfied=one_of("satisfied", FACT_CHOICES["satisfied"]), nth=one_of("nth", FACT_CHOICES["nth"]))
 
     def as_args(self) -> dict[str, str]:
         out = {"status": self.status, "kpi_class": self.kpi_class, "urgency": self.urgency,
                "department": self.department, "q": self.q, "customer": self.customer,
                "product_model": self.product_model, "complaint_type": self.complaint_type, "stage": self.stage,
                "satisfaction": self.satisfaction, "deadline": self.deadline, "deadline_state": self.deadline_state,
-               "ratio_band": self.ratio_band, "escalated": self.escalated,
+               "ratio_band": self.ratio_band, "escalated": self.escalated, "disposition": self.disposition,
+               "satisfied": self.satisfied, "nth": self.nth,
                "date_from": self.date_from.isoformat() if self.date_from else "",
                "date_to": self.date_to.isoformat() if self.date_to else ""}
         return {k: v for k, v in out.items() if v}
@@ -203,6 +238,21 @@ def _facts_criteria(flt: RegisterFilter) -> list[ColumnElement[bool]]:
             out.append(ratio < high)
     if flt.escalated:
         out.append(getattr(f, ESCALATION_COLUMNS[flt.escalated]) > 0)
+    return out + _measure_criteria(flt)
+
+
+def _measure_criteria(flt: RegisterFilter) -> list[ColumnElement[bool]]:
+    """The cost, satisfaction and recurrence filters: the figure's own measure counts the case."""
+    measures = fact_summary.measures()
+    out: list[ColumnElement[bool]] = []
+    for attr, values in MEASURE_FILTERS.items():
+        wanted = getattr(flt, attr)
+        if wanted in values:
+            out.append(measures[values[wanted]] == 1)
+    if flt.disposition == "any":
+        out.append(or_(*(measures[m] == 1 for m in MEASURE_FILTERS["disposition"].values())))
+    if flt.satisfied == "unknown":
+        out.append(store.CaseFacts.satisfied.is_(None))
     return out
 
 

@@ -166,15 +166,8 @@ def owned_keys(loaded: LoadedSpec, schema: dict | None = None) -> set[str]:
     (``businessKeyDataKey`` of every start event, called processes included) and the outputs
     the manifest labels (service-task and script results) unless the form ``schema`` has them
     as fields of its own."""
-    owned: set[str] = set()
-    for spec in [loaded.spec, *loaded.subprocess_specs.values()]:
-        for task_spec in spec.task_specs.values():
-            key = specs.properties(task_spec).get("businessKeyDataKey")
-            if key:
-                owned.add(str(key))
-    if loaded.manifest is not None:
-        owned.update(loaded.manifest.output_labels)
-    return (owned - (_writable_fields(schema) if schema else set())) | HELPER_NAMES
+    owned = loaded.process_owned_keys()
+    return set(owned - _writable_fields(schema) if schema else owned) | HELPER_NAMES
 
 
 def _properties(node: dict) -> dict[str, dict] | None:

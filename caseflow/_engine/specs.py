@@ -70,6 +70,18 @@ class LoadedSpec:
     _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _validators: dict[tuple[str, str | None], Any] = field(default_factory=dict, repr=False)
     _names: dict[str, dict[str, str | None]] | None = field(default=None, repr=False)
+    _owned: frozenset[str] | None = field(default=None, repr=False)
+
+    def process_owned_keys(self) -> frozenset[str]:
+        """Data keys the process itself sets: the ``businessKeyDataKey`` of every start event (called
+        processes included) and the outputs the manifest labels (worked out once per version)."""
+        if self._owned is None:
+            owned = {str(key) for ts in _all_task_specs(self.spec, self.subprocess_specs)
+                     if (key := properties(ts).get("businessKeyDataKey"))}
+            if self.manifest is not None:
+                owned.update(self.manifest.output_labels)
+            self._owned = frozenset(owned)
+        return self._owned
 
     def element_names(self) -> dict[str, dict[str, str | None]]:
         """BPMN id -> its ``name`` and ``name_zh`` (the nameZh property), for every named element."""

@@ -21,6 +21,7 @@ from caseflow._engine.state_rows import Changes, Stored, StoredTask
 from caseflow.store_state import TOP, join_state
 
 _SETTLED = TaskState.COMPLETED | TaskState.CANCELLED
+_UNREACHED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE  # predicted, not reached yet
 _ENCODE = SERIALIZER._encoder_cls(separators=(",", ":")).encode  # the serializer's own JSON encoder
 
 
@@ -55,13 +56,24 @@ def _skeleton(wf: BpmnWorkflow) -> str:
     return _ENCODE(dct)
 
 
+def _blank(task: Task) -> bool:
+    """Whether ``task`` is a predicted task (not reached yet) without data under a parent without data.
+
+    Such a task's dict holds no data and an empty delta, so it changes only with its fingerprint.
+    """
+    if not task._state & _UNREACHED or task.data or task.internal_data:
+        return False
+    parent = task.parent
+    return parent is None or not parent.data
+
+
 def _mark(task: Task) -> tuple | None:
-    """The fingerprint of a settled (completed or cancelled) task; None for any other.
+    """The fingerprint of a settled (completed or cancelled) or blank (:func:`_blank`) task; None for any other.
 
     A settled task's dict changes only with these fields: its data is no longer written to
     (the case's last task and the children of rewritten tasks are compared whole anyway).
     """
-    if not task._state & _SETTLED:
+    if not (task._state & _SETTLED or _blank(task)):
         return None
     return task.last_state_change, task._state, task.task_spec.name, task.triggered, list(task._children)
 
@@ -90,10 +102,11 @@ def bind(wf: BpmnWorkflow, stored: Stored) -> Stored | None:
 def state_changes(wf: BpmnWorkflow, previous: Stored | None) -> Changes:
     """The rows a save of ``wf`` writes, against ``previous`` (its bound stored form; None: write it whole).
 
-    A task is serialized again when it is new, not settled, its fingerprint moved, it is the
-    case's last task, or its parent was serialized again (a task's dict holds its data as a delta
-    against its parent's); of those, only the ones whose JSON differs are written. Tasks gone
-    from the tree are deleted. ``previous`` is updated in place and returned as ``stored``.
+    A task is serialized again when it is new, neither settled nor blank (:func:`_blank`), its
+    fingerprint moved, it is the case's last task, or (settled) its parent was serialized again (a
+    task's dict holds its data as a delta against its parent's); of those, only the ones whose JSON
+    differs are written. Tasks gone from the tree are deleted. ``previous`` is updated in place
+    and returned as ``stored``.
     """
     convert = SERIALIZER.registry.convert
     with _encoding():
@@ -123,9 +136,12 @@ def state_changes(wf: BpmnWorkflow, previous: Stored | None) -> Changes:
                 if mark is not None and task.last_state_change == mark[0] and task._state == mark[1] \
                         and task._children == mark[4] and task.triggered == mark[3] \
                         and task.task_spec.name == mark[2] and task is not last:
-                    parent = task._parent
-                    if parent is None or parent.int not in again:
-                        continue  # settled and unchanged (the same fields as _mark, without building it)
+                    if task._state & _SETTLED:
+                        parent = task._parent
+                        if parent is None or parent.int not in again:
+                            continue  # settled and unchanged (the same fields as _mark, without building it)
+                    elif _blank(task):
+                        continue  # still blank: its dict cannot differ whatever its parent's did
                 mark = _mark(task)
                 again.add(task.id.int)
                 body = _ENCODE(convert(task))

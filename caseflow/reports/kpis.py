@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, fact_summary, store
@@ -120,29 +120,60 @@ def criteria(flt: KpiFilter, tz: ZoneInfo, process_key: str = PROCESS_KEY) -> li
     return where
 
 
-def _grouped(flt: KpiFilter, tz: ZoneInfo, process_key: str) -> Select:
-    """Every additive figure per (month, class, department): from the daily summary, or the facts."""
-    if flt.exact:
-        dims = [F.registered_month.label("month"), func.coalesce(F.kpi_class, "").label("kpi_class"),
-                func.coalesce(F.department, "").label("department")]
-        sums = [func.sum(expr).label(name) for name, expr in fact_summary.measures().items()]
-        return select(*dims, *sums).where(*criteria(flt, tz, process_key)).group_by(*dims)
+def _day_where(flt: KpiFilter, process_key: str) -> list[ColumnElement[bool]]:
     where = [DAY.c.process_key == process_key, DAY.c.day >= flt.date_from.isoformat(),
              DAY.c.day <= flt.date_to.isoformat()]
     if flt.department:
         where.append(DAY.c.department == flt.department)
     if flt.scope is not None:
         where.append(DAY.c.department.in_(flt.scope))
+    return where
+
+
+def _grouped(flt: KpiFilter, tz: ZoneInfo, process_key: str) -> Select:
+    """The complaints and their KPI weight per (month, class, department): from the daily summary, or
+    the facts. Only these two are grouped: sorting every figure's column into the groups cost more
+    than the sums themselves (:func:`_summed` sums the rest in one pass without grouping)."""
+    if flt.exact:
+        dims = [F.registered_month.label("month"), func.coalesce(F.kpi_class, "").label("kpi_class"),
+                func.coalesce(F.department, "").label("department")]
+        return (select(*dims, func.count().label("n"), func.sum(func.coalesce(F.kpi_weight, 0)).label("weight"))
+                .where(*criteria(flt, tz, process_key)).group_by(*dims))
     keys: list[Any] = [DAY.c.month, DAY.c.kpi_class, DAY.c.department]
-    return select(*keys, *(func.sum(DAY.c[name]).label(name) for name in SUMS)).where(*where).group_by(*keys)
+    return (select(*keys, func.sum(DAY.c.n).label("n"), func.sum(DAY.c.weight).label("weight"))
+            .where(*_day_where(flt, process_key)).group_by(*keys))
 
 
-def _totals(session: Session, flt: KpiFilter, tz: ZoneInfo, process_key: str) -> tuple[dict[str, float], list]:
-    totals: dict[str, float] = dict.fromkeys(SUMS, 0)
+def _age_sums(flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) -> list[Any]:
+    """The open complaints per stage and age band (:data:`AGES`), as sums over the daily summary
+    (labelled ``age_<stage>_<band>``): a band is a span of registration days."""
+    today = now.astimezone(tz).date()
+    out: list[Any] = []
+    for band, _low, _high in AGES:
+        first, last = age_span(band, today)
+        cond = DAY.c.day <= last.isoformat()
+        if first is not None:
+            cond = cond & (DAY.c.day >= first.isoformat())
+        out += [func.sum(DAY.c[f"stage_{stage}"]).filter(cond).label(f"age_{stage}_{band}") for stage in OPEN_STAGES]
+    return out
+
+
+def _summed(flt: KpiFilter, tz: ZoneInfo, process_key: str, extra: list[Any]) -> Select:
+    """Every additive figure over the whole selection (no grouping), and the ``extra`` summary sums."""
+    if flt.exact:
+        return select(*(func.sum(expr).label(name) for name, expr in fact_summary.measures().items())).where(
+            *criteria(flt, tz, process_key))
+    return select(*(func.sum(DAY.c[name]).label(name) for name in SUMS), *extra).where(*_day_where(flt, process_key))
+
+
+def _totals(session: Session, flt: KpiFilter, tz: ZoneInfo, process_key: str,
+            now: dt.datetime | None = None) -> tuple[dict[str, float], list]:
+    """The sums of every figure, and the (month, class, department) groups' complaints and weights.
+    With ``now`` (and from the summary), also the open complaints' age bands (``age_<stage>_<band>``)."""
+    extra = _age_sums(flt, tz, now) if now is not None and not flt.exact else []
+    found = session.execute(_summed(flt, tz, process_key, extra)).one()._mapping
+    totals: dict[str, float] = {name: value or 0 for name, value in found.items()}
     rows = [r._mapping for r in session.execute(_grouped(flt, tz, process_key))]
-    for m in rows:
-        for name in SUMS:
-            totals[name] += m[name] or 0
     return totals, rows
 
 
@@ -214,11 +245,11 @@ def late_now(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime,
         # The literal 'open' (not a bound parameter) lets the database pick the partial index.
         late = [*where, state == literal_column("'open'"), due < now]
         sums: list[Any] = [func.count()]
-        for _band, low, high in LATENESS:
+        for _band, low, high in LATENESS:  # COUNT … FILTER: a third of the time of SUM(CASE …) on SQLite
             cond = due <= now - dt.timedelta(days=low)
             if high is not None:
                 cond = cond & (due > now - dt.timedelta(days=high))
-            sums.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0))
+            sums.append(func.count().filter(cond))
         row = session.execute(select(*sums).where(*late)).one()
         bands = zip(LATENESS, row[1:], strict=True)
         per[name] = {"total": int(row[0]), **{band: int(v) for (band, _l, _h), v in bands}}
@@ -248,20 +279,27 @@ def age_span(band: str, today: dt.date) -> tuple[dt.date | None, dt.date]:
     return (today - dt.timedelta(days=high - 1) if high is not None else None), today - dt.timedelta(days=low)
 
 
-def open_by_age(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) -> dict[str, Any]:
-    """Open complaints per stage and age (whole days since the registration day), the oldest first."""
+def open_by_age(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime,
+                totals: dict[str, float] | None = None) -> dict[str, Any]:
+    """Open complaints per stage and age (whole days since the registration day), the oldest first.
+
+    ``totals``: the sums of :func:`_totals` holding the age bands (``age_<stage>_<band>``, from the
+    daily summary); without them the bands are counted from the facts."""
     where = [*criteria(flt, tz), F.stage.in_(OPEN_STAGES)]
     today = now.astimezone(tz).date()
-    sums: list[Any] = []
-    for band, _low, _high in AGES:  # local days as times, so the (process, stage, registered_at) index serves
-        first, last = age_span(band, today)
-        cond = F.registered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
-        if first is not None:
-            cond = cond & (F.registered_at >= dt.datetime.combine(first, dt.time(), tz))
-        sums.append(func.coalesce(func.sum(case((cond, 1), else_=0)), 0))
     table = {stage: dict.fromkeys([a[0] for a in AGES], 0) for stage in OPEN_STAGES}
-    for stage, *counts in session.execute(select(F.stage, *sums).where(*where).group_by(F.stage)):
-        table[stage] = {band: int(v) for (band, _l, _h), v in zip(AGES, counts, strict=True)}
+    if totals is not None and f"age_{OPEN_STAGES[0]}_{AGES[0][0]}" in totals:
+        table = {stage: {band: int(totals[f"age_{stage}_{band}"]) for band, _l, _h in AGES} for stage in OPEN_STAGES}
+    else:
+        sums: list[Any] = []
+        for band, _low, _high in AGES:  # local days as times, so the (process, stage, registered_at) index serves
+            first, last = age_span(band, today)
+            cond = F.registered_at < dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
+            if first is not None:
+                cond = cond & (F.registered_at >= dt.datetime.combine(first, dt.time(), tz))
+            sums.append(func.count().filter(cond))
+        for stage, *counts in session.execute(select(F.stage, *sums).where(*where).group_by(F.stage)):
+            table[stage] = {band: int(v) for (band, _l, _h), v in zip(AGES, counts, strict=True)}
     listed = select(F.instance_id, F.stage, F.registered_at, F.registered_day).where(*where)
     oldest: list[dict[str, Any]] = [
         {"instance_id": iid, "stage": stage, "registered_at": at,
@@ -314,7 +352,7 @@ def cost(totals: dict[str, float]) -> dict[str, Any]:
 def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None = None) -> dict[str, Any]:
     """Every figure of the dashboard for ``flt`` (the API's ``KpiSchema``)."""
     now = now or clock.now()
-    totals, rows = _totals(session, flt, tz, PROCESS_KEY)
+    totals, rows = _totals(session, flt, tz, PROCESS_KEY, now)
     months: dict[str, dict[str, Any]] = {}
     departments: dict[str | None, dict[str, Any]] = {}
     by_class: dict[str, int] = {}
@@ -355,7 +393,7 @@ def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None
         "recurrence": {"by_nth": {label: int(totals[column]) for label, column in NTH}},
         "escalations": {"manager": int(totals["esc_manager"]), "general_manager": int(totals["esc_gm"])},
         "stages": {stage: int(totals[f"stage_{stage}"]) for stage in STAGES},
-        "open_by_age": open_by_age(session, flt, tz, now),
+        "open_by_age": open_by_age(session, flt, tz, now, totals),
         "by_month": [months[k] for k in sorted(months)],
         "by_department": sorted(departments.values(), key=lambda d: (-d["complaints"], d["key"] or "")),
         "top_customers": top(session, flt, tz, "customer_code"),

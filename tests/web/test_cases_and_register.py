@@ -190,3 +190,18 @@ def test_history_names_people_and_ratios_read_as_percentages(database, deployed,
     html = browser("manager").get(f"/cases/{iid}").get_data(as_text=True)
     assert "李品保" in html.split('data-testid="timeline"', 1)[1]
     assert "6.00 %" in html
+
+
+def test_the_register_pages_keep_the_filters(complaints, browser, monkeypatch):
+    from web import complaint_register
+
+    paged = complaint_register.page
+    monkeypatch.setattr(complaint_register, "page", lambda *args, **kw: paged(*args, **{**kw, "size": 2}))
+    b = browser("manager")
+    first = b.get("/complaints?status=open").get_data(as_text=True)
+    assert "Page 1 of 2" in first and len(register_numbers(first)) == 2
+    (following,) = re.findall(r'<a href="([^"]+)">Next', first)
+    assert "status=open" in following and "page=2" in following
+    second = b.get(following.replace("&amp;", "&")).get_data(as_text=True)
+    assert "Page 2 of 2" in second and "Previous" in second and "Next" not in second
+    assert set(register_numbers(first) + register_numbers(second)) == {c["business_key"] for c in complaints.values()}

@@ -1,10 +1,14 @@
 """The dashboard tables of the cost of complaints and of recurrence (the Nth complaint of the
 customer's year), from the figures of :func:`caseflow.reports.kpis.kpis`; part of
-:func:`web.reports.tables.tables`.
+:func:`web.reports.tables.tables`. Every cell of these tables links to the list of the cases behind
+it (the complaint register); so do the satisfied table's and the repair counts' (the repair list),
+whose filters are named here.
 """
 from __future__ import annotations
 
 from typing import Any
+
+from flask import url_for
 
 from caseflow.reports import kpis
 from web.labels import pick
@@ -34,6 +38,21 @@ def _money(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _cases_link(flt: kpis.KpiFilter, **extra: str) -> str:
+    from web.reports.tables import cases_link  # imported here: tables imports this module
+
+    return cases_link(flt, **extra)
+
+
+def repairs_link(flt: kpis.KpiFilter, **extra: str) -> str:
+    """The repair list filtered to the repairs behind a figure (like ``tables.cases_link``)."""
+    department = flt.department or (flt.scope[0] if flt.scope and len(flt.scope) == 1 else None)
+    args: dict[str, Any] = {"date_from": flt.date_from.isoformat(), "date_to": flt.date_to.isoformat(),
+                            "department": department, "customer": flt.customer,
+                            "product_model": flt.product_model, "complaint_type": flt.complaint_type, **extra}
+    return url_for("register.repair_list", **{k: v for k, v in args.items() if v})
+
+
 def cost_and_recurrence(figures: dict[str, Any], flt: kpis.KpiFilter, table: Any, cell: Any) -> list[Any]:
     """The cost table (complaints, quantity and amount per disposition kind, and the total) and the
     recurrence table (complaints by their rank among the customer's complaints of the year), each with
@@ -42,17 +61,32 @@ def cost_and_recurrence(figures: dict[str, Any], flt: kpis.KpiFilter, table: Any
     kinds = list(cost["by_kind"])
     out = table("cost", text("cost"), [text("disposition"), text("complaints"), text("quantity"), text("amount")])
     for kind in kinds:
-        entry = cost["by_kind"][kind]
-        out.rows.append([cell(pick(*KIND_TEXTS[kind])), cell(entry["cases"]), cell(entry["quantity"]),
-                         cell(_money(entry["amount"]))])
-    out.rows.append([cell(text("total")), cell(""), cell(cost["quantity"]), cell(_money(cost["amount"]))])
+        entry, link = cost["by_kind"][kind], _cases_link(flt, disposition=kind)
+        out.rows.append([cell(pick(*KIND_TEXTS[kind]), link), cell(entry["cases"], link),
+                         cell(entry["quantity"], link), cell(_money(entry["amount"]), link)])
+    every = _cases_link(flt, disposition="any")
+    out.rows.append([cell(text("total"), every), cell(""), cell(cost["quantity"], every),
+                     cell(_money(cost["amount"]), every)])
     out.chart = {"type": "bar", "categories": [pick(*KIND_TEXTS[k]) for k in kinds],
                  "series": [{"name": text("amount"), "data": [cost["by_kind"][k]["amount"] for k in kinds],
-                             "links": [None] * len(kinds)}]}
+                             "links": [_cases_link(flt, disposition=k) for k in kinds]}]}
     nth = figures["recurrence"]["by_nth"]
     recurrence = table("recurrence", text("recurrence"), [text("nth"), text("complaints")])
-    recurrence.rows += [[cell(pick(*NTH_TEXTS[k])), cell(n)] for k, n in nth.items()]
+    recurrence.rows += [[cell(pick(*NTH_TEXTS[k]), _cases_link(flt, nth=k)), cell(n, _cases_link(flt, nth=k))]
+                        for k, n in nth.items()]
     recurrence.chart = {"type": "bar", "categories": [pick(*NTH_TEXTS[k]) for k in nth],
                         "series": [{"name": text("complaints"), "data": list(nth.values()),
-                                    "links": [None] * len(nth)}]}
+                                    "links": [_cases_link(flt, nth=k) for k in nth]}]}
     return [out, recurrence]
+
+
+#: The rows of the satisfied table (their label's text key) → the register's ``satisfied`` value.
+SATISFIED_ROWS = {"satisfied": "yes", "satisfied_first": "first_feedback", "satisfied_after": "after_follow_up",
+                  "not_satisfied": "no", "unknown": "unknown"}
+#: The rows of the repairs table that count repairs (their label's text key) → the repair list's filter.
+REPAIR_ROWS: dict[str, dict[str, str]] = {
+    "applications": {}, "in_warranty": {"warranty": "in"}, "out_warranty": {"warranty": "out"},
+    "warranty_unknown": {"warranty": "unknown"}, "chargeable": {"chargeable": "yes"},
+    "free": {"chargeable": "no"}, "declined_fee": {"outcome": "fee_declined"},
+    "returned_unrepaired": {"outcome": "returned_unrepaired"}, "abandoned": {"outcome": "abandoned"},
+}

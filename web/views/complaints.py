@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 
 from caseflow import clock
 from caseflow.manifest import Manifest
-from web import case_status, casefile, get_db, manifests, templating
+from web import case_status, casefile, get_db, manifests, register_chips, templating
 from web import complaint_register as register
+from web import repair_register as repairs
 from web.labels import OUTPUT_ENUMS, LabelBook, pick
 from web.templating import day, when
 from web.views.common import business_tz
@@ -41,9 +42,20 @@ def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def _refused(session: Any, problems: dict[str, str]) -> Any:
+    """The register's form with a message per refused filter (400), and no list."""
+    flt = register.RegisterFilter.from_args(request.args)
+    html = render_template("register.html", result=register.RegisterPage([], 0, 1, 1), flt=flt,
+                           choices=_choices(session), books={}, problems=problems, chips=[])
+    return html, 400
+
+
 @bp.route("/complaints")
 def index() -> Any:
     session = get_db()
+    problems = register.problems(request.args)
+    if problems:
+        return _refused(session, problems)
     flt = register.RegisterFilter.from_args(request.args)
     number = request.args.get("page", "1")
     manifest = manifests.for_process(session, register.PROCESS_KEY)
@@ -56,7 +68,8 @@ def index() -> Any:
                                row, [t["name"] for t in result.current_tasks.get(row.id, [])]),
                            status_label=register_status_label,
                            received_at=register.received_at,
-                           customer=lambda row: manifests.summary(manifest, row.data))
+                           customer=lambda row: manifests.summary(manifest, row.data),
+                           chips=register_chips.chips(flt.as_args()), problems={})
 
 
 def _csv_headers() -> list[str]:
@@ -92,6 +105,9 @@ def _cell(value: str) -> str:
 def export() -> Any:
     """Every complaint matching the filters, as UTF-8 CSV with a BOM (opens in Excel)."""
     session = get_db()
+    problems = register.problems(request.args)
+    if problems:
+        return _refused(session, problems)
     flt = register.RegisterFilter.from_args(request.args)
     manifest = manifests.for_process(session, register.PROCESS_KEY)
     result = register.all_rows(session, flt, business_tz(), search_fields=manifest.search_fields if manifest else ())
@@ -109,3 +125,48 @@ def export() -> Any:
     stamp = clock.now().astimezone(business_tz()).strftime("%Y%m%d-%H%M")
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="complaints-{stamp}.csv"'})
+
+
+def _repair_status(row: Any) -> case_status.CaseStatus:
+    """A repair's status in the one vocabulary (its outcome's words when it ended with one)."""
+    return case_status.case_status(manifests.for_process(get_db(), repairs.PROCESS_KEY), row.status, row.data)
+
+
+@bp.route("/repairs")
+def repair_list() -> Any:
+    """The repairs behind the dashboard's repair figures, filtered by period, outcome, warranty and charge."""
+    session = get_db()
+    flt, problems = repairs.parse(request.args)
+    number = request.args.get("page", "1")
+    if problems:
+        result = repairs.RepairPage([], 0, 1, 1)
+    else:
+        result = repairs.page(session, flt, business_tz(), int(number) if number.isdigit() and len(number) <= 6 else 1)
+    html = render_template("repair_register.html", result=result, flt=flt, problems=problems,
+                           choices={name: [(v, pick(*repairs.TEXTS[v])) for v in values]
+                                    for name, values in repairs.CHOICES.items()},
+                           names={name: pick(*repairs.TEXTS[name]) for name in repairs.CHOICES},
+                           state=_repair_status)
+    return (html, 400) if problems else html
+
+
+@bp.route("/repairs.csv")
+def repair_export() -> Any:
+    """Every repair matching the filters, as UTF-8 CSV with a BOM (opens in Excel)."""
+    session = get_db()
+    flt, problems = repairs.parse(request.args)
+    if problems:
+        return repair_list()
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([_("Repair no."), _("Received"), _("Customer"), _("Product model"), _("Status"), _("Fee"),
+                     _("Fee decision"), _("Outcome")])
+    for row in repairs.all_rows(session, flt, business_tz()):
+        writer.writerow([_cell(v) for v in (
+            row.business_key or f"#{row.id}", when(row.registered_at), row.customer_name or "",
+            row.product_model or "", _repair_status(row).word, "" if row.fee is None else f"{row.fee:.2f}",
+            row.fee_decision or "", row.repair_outcome or "")])
+    stamp = clock.now().astimezone(business_tz()).strftime("%Y%m%d-%H%M")
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="repairs-{stamp}.csv"'})
