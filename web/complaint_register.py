@@ -107,14 +107,8 @@ class RegisterFilter:
                    urgency=args.get("urgency", ""), department=args.get("department", ""),
                    date_from=day("date_from"), date_to=day("date_to"), q=args.get("q", "").strip(),
                    customer=args.get("customer", "")[:200], product_model=args.get("product_model", "")[:200],
-                   complaint_type=args.get("complaint_type", "")[:100], stage=one_of("stage", FACT_STAGES),
-                   satisfaction=one_of("satisfaction", ("1", "2", "3", "4", "5")),
-                   deadline=one_of("deadline", store.FACT_DEADLINES),
-                   deadline_state=one_of("deadline_state", ("met", "late", "open", "overdue")),
-                   ratio_band=one_of("ratio_band", [b[0] for b in RATIO_BANDS]),
-                   escalated=one_of("escalated", ESCALATION_COLUMNS),
-                   disposition=one_of("disposition", FACT_CHOICES["disposition"]),
-                   satisfied=one_of("satisfied", FACT_CHOICES["satisfied"]), nth=one_of("nth", FACT_CHOICES["nth"]))
+                   complaint_type=args.get("complaint_type", "")[:100],
+                   **{name: one_of(name, allowed) for name, allowed in FACT_CHOICES.items()})
 
     def as_args(self) -> dict[str, str]:
         out = {"status": self.status, "kpi_class": self.kpi_class, "urgency": self.urgency,

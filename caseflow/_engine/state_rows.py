@@ -35,9 +35,6 @@ _UPSERT = {dialect: module.insert(_ROW).on_conflict_do_update(index_elements=[_R
 _DELETE = delete(_ROW).where(_ROW.c.instance_id == bindparam("case_id"),
                              _ROW.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_ALL = delete(_ROW).where(_ROW.c.instance_id == bindparam("case_id"))
-#: SQLite text of the insert statements above, by ``id()`` (their parameters in :data:`_COLUMNS` order).
-_SQLITE_TEXT: dict[int, str] = {}
-_COLUMNS = ("instance_id", "id", "workflow", "seq", "body")
 
 #: Check every save against a whole serialization (tests and diagnosis; it costs the whole serialization).
 VERIFY: bool = os.environ.get("CASEFLOW_VERIFY_STATE_ROWS", "") not in ("", "0")
@@ -111,19 +108,6 @@ def write(session: Session, case_id: int, changes: Changes, existing: bool = Tru
         conn.execute(_DELETE_ALL, {"case_id": case_id})
     elif changes.delete:
         conn.execute(_DELETE, {"case_id": case_id, "ids": changes.delete})
-    if not (changes.insert or changes.update):
-        return
-    stmt = _INSERT if changes.replace_all or not changes.update else _UPSERT[conn.dialect.name]
-    if conn.dialect.name != "sqlite":  # PostgreSQL: SQLAlchemy batches the rows (insertmanyvalues)
-        conn.execute(stmt, [dict(row, instance_id=case_id) for row in (*changes.insert, *changes.update)])
-        return
-    # SQLite: the rows are plain strings and ints, nothing for SQLAlchemy to convert; they go to
-    # the driver's executemany as tuples (the statement text compiled once).
-    sql = _SQLITE_TEXT.get(id(stmt))
-    if sql is None:
-        compiled = stmt.compile(dialect=conn.dialect)
-        if tuple(compiled.positiontup or ()) != _COLUMNS:
-            raise RuntimeError(f"workflow_task insert binds {compiled.positiontup}, not {_COLUMNS}")
-        sql = _SQLITE_TEXT[id(stmt)] = str(compiled)
-    conn.exec_driver_sql(sql, [(case_id, row["id"], row["workflow"], row["seq"], row["body"])
-                               for row in (*changes.insert, *changes.update)])
+    written = [dict(row, instance_id=case_id) for row in (*changes.insert, *changes.update)]
+    if written:
+        conn.execute(_INSERT if changes.replace_all or not changes.update else _UPSERT[conn.dialect.name], written)

@@ -287,10 +287,10 @@ def open_by_age(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime
     daily summary); without them the bands are counted from the facts."""
     where = [*criteria(flt, tz), F.stage.in_(OPEN_STAGES)]
     today = now.astimezone(tz).date()
-    table = {stage: dict.fromkeys([a[0] for a in AGES], 0) for stage in OPEN_STAGES}
     if totals is not None and f"age_{OPEN_STAGES[0]}_{AGES[0][0]}" in totals:
         table = {stage: {band: int(totals[f"age_{stage}_{band}"]) for band, _l, _h in AGES} for stage in OPEN_STAGES}
     else:
+        table = {stage: dict.fromkeys([a[0] for a in AGES], 0) for stage in OPEN_STAGES}
         sums: list[Any] = []
         for band, _low, _high in AGES:  # local days as times, so the (process, stage, registered_at) index serves
             first, last = age_span(band, today)

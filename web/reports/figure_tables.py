@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
-
 from caseflow.reports import kpis
 from web.labels import pick
 
@@ -42,15 +40,6 @@ def _cases_link(flt: kpis.KpiFilter, **extra: str) -> str:
     from web.reports.tables import cases_link  # imported here: tables imports this module
 
     return cases_link(flt, **extra)
-
-
-def repairs_link(flt: kpis.KpiFilter, **extra: str) -> str:
-    """The repair list filtered to the repairs behind a figure (like ``tables.cases_link``)."""
-    department = flt.department or (flt.scope[0] if flt.scope and len(flt.scope) == 1 else None)
-    args: dict[str, Any] = {"date_from": flt.date_from.isoformat(), "date_to": flt.date_to.isoformat(),
-                            "department": department, "customer": flt.customer,
-                            "product_model": flt.product_model, "complaint_type": flt.complaint_type, **extra}
-    return url_for("register.repair_list", **{k: v for k, v in args.items() if v})
 
 
 def cost_and_recurrence(figures: dict[str, Any], flt: kpis.KpiFilter, table: Any, cell: Any) -> list[Any]:

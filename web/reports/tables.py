@@ -98,12 +98,21 @@ class Table:
 
 def cases_link(flt: kpis.KpiFilter, **extra: str) -> str:
     """The complaint register filtered to the cases behind a figure (a one-department viewer's department)."""
+    return _list_link("register.index", flt, extra)
+
+
+def repairs_link(flt: kpis.KpiFilter, **extra: str) -> str:
+    """The repair list filtered to the repairs behind a figure (like :func:`cases_link`)."""
+    return _list_link("register.repair_list", flt, extra)
+
+
+def _list_link(endpoint: str, flt: kpis.KpiFilter, extra: dict[str, str]) -> str:
     department = flt.department or (flt.scope[0] if flt.scope and len(flt.scope) == 1 else None)
     args: dict[str, Any] = {"date_from": flt.date_from.isoformat(), "date_to": flt.date_to.isoformat(),
                             "department": department, "customer": flt.customer,
                             "product_model": flt.product_model, "complaint_type": flt.complaint_type}
     args.update(extra)
-    return _with_query(_endpoint_url("register.index"), args)
+    return _with_query(_endpoint_url(endpoint), args)
 
 
 def _endpoint_url(endpoint: str) -> str:
@@ -324,7 +333,7 @@ def _more_tables(figures: dict[str, Any], flt: kpis.KpiFilter, today: dt.date) -
     out += figure_tables.cost_and_recurrence(figures, flt, Table, Cell)
 
     r = figures["repairs"]
-    rep_link = {row: figure_tables.repairs_link(flt, **extra) for row, extra in figure_tables.REPAIR_ROWS.items()}
+    rep_link = {row: repairs_link(flt, **extra) for row, extra in figure_tables.REPAIR_ROWS.items()}
 
     def counted(row: str, value: Any) -> list[Cell]:
         return [Cell(text(row), rep_link[row]), Cell(value, rep_link[row])]
