@@ -421,6 +421,7 @@ def count(session: Session, stmt: Any) -> int:
 
 # The feature tables live in their own module; importing them here registers them on Base.metadata.
 from caseflow.store_comments import Absence, Comment, SavedFilter  # noqa: E402,F401  # collaboration
+from caseflow.store_directory import DirectoryVersion  # noqa: E402,F401  # the notification directory's token
 from caseflow.store_features import (  # noqa: E402,F401
     FACT_DEADLINES,
     NOTIFY_CHOICES,

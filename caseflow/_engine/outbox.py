@@ -19,15 +19,14 @@ What is written, per action:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Executable, Integer, String, Table, bindparam, cast, insert, literal, null, select
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from caseflow import clock, portal_links, store
 from caseflow._engine import specs
+from caseflow._engine.recipients import Person, language_of, recipients
 from caseflow._engine.rows import Case
 
 #: Case-data values a template may use: top-level scalars, strings up to this length.
@@ -39,22 +38,6 @@ _INSERT = insert(_NOTIFICATION)
 LANGUAGES = ("zh", "en")
 #: The args key naming a notice's PDF attachment (the ``attachment`` parameter of ``notify``).
 ATTACHMENT_ARG = "_attachment"
-
-
-@dataclass(frozen=True)
-class Person:
-    """A staff recipient: where and in which language they hear of things."""
-
-    username: str
-    email: str | None
-    language: str
-    notify_tasks: str
-
-
-def language_of(value: Any) -> str:
-    """``zh`` or ``en`` from a locale such as ``en_GB`` or ``zh-Hans`` (default ``zh``)."""
-    text = str(value or "").strip().lower()
-    return "en" if text.startswith("en") else "zh"
 
 
 def case_args(case: Case, data: dict) -> dict[str, Any]:
@@ -69,54 +52,6 @@ def case_args(case: Case, data: dict) -> dict[str, Any]:
             args[key] = value
     args.update(instance_id=case.id, process_key=case.process_key, business_key=case.business_key)
     return args
-
-
-_USER: Table = store.User.__table__  # type: ignore[assignment]
-_ROLE: Table = store.UserRole.__table__  # type: ignore[assignment]
-_WEBHOOK: Table = store.Webhook.__table__  # type: ignore[assignment]
-# The recipients of one action in one statement: the active webhooks (``hook`` rows) and the
-# active users of the roles concerned (``person`` rows), each half typed as the other's columns.
-_HOOKS = select(literal("hook").label("what"), _WEBHOOK.c.id, _WEBHOOK.c.url, _WEBHOOK.c.kinds,
-                cast(null(), String).label("role"), cast(null(), String).label("username"),
-                cast(null(), String).label("email"), cast(null(), String).label("locale"),
-                cast(null(), String).label("notify_tasks")).where(_WEBHOOK.c.active.is_(True))
-_PEOPLE = (select(literal("person").label("what"), cast(null(), Integer).label("id"),
-                  cast(null(), String).label("url"), cast(null(), JSON).label("kinds"), _ROLE.c.role,
-                  _USER.c.username, _USER.c.email, _USER.c.locale, _USER.c.notify_tasks)
-           .join_from(_ROLE, _USER, _USER.c.id == _ROLE.c.user_id)
-           .where(_ROLE.c.role.in_(bindparam("roles", expanding=True)), _USER.c.active.is_(True)))
-_RECIPIENTS: dict[tuple[bool, bool], Executable] = {
-    (True, False): _HOOKS, (False, True): _PEOPLE.order_by(_USER.c.username),
-    (True, True): _HOOKS.union_all(_PEOPLE).order_by("what", "username", "id")}
-
-
-@dataclass
-class _Recipients:
-    hooks: list[tuple[int, str, list]]  # (id, url, kinds) of the active webhooks
-    people: dict[str, list[Person]]  # role -> its active users, by username
-
-
-def _recipients(session: Session, roles: Iterable[str], hooks: bool) -> _Recipients:
-    """The active webhooks (when ``hooks``) and the active users of ``roles``, in one query."""
-    wanted = sorted({r for r in roles if r})
-    found = _Recipients([], {r: [] for r in wanted})
-    if not (hooks or wanted):
-        return found
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the query below runs on the connection: pending ORM changes first, as autoflush would
-    params = {"roles": wanted} if wanted else {}
-    for row in session.connection().execute(_RECIPIENTS[hooks, bool(wanted)], params):
-        if row.what == "hook":
-            found.hooks.append((row.id, row.url, row.kinds))
-        else:
-            found.people[row.role].append(Person(row.username, row.email or None, language_of(row.locale),
-                                                 row.notify_tasks or "immediate"))
-    return found
-
-
-def people_with_roles(session: Session, roles: Iterable[str]) -> dict[str, list[Person]]:
-    """Active users of each of ``roles`` (one query)."""
-    return _recipients(session, roles, hooks=False).people
 
 
 def _row(now: dt.datetime, kind: str, channel: str, recipient: str, language: str, template: str,
@@ -211,7 +146,8 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
     errors = [e for e in events if e["kind"] == "error"]
     task_roles = [t["role"] for t in new_tasks if t.get("role")]
     levels = [str((e["payload"] or {}).get("level") or "") for e in escalations]
-    found = _recipients(session, [*task_roles, *levels, *([ADMIN_ROLE] if errors else [])], hooks=bool(hook_events))
+    found = recipients(session, [*task_roles, *levels, *([ADMIN_ROLE] if errors else [])], hooks=bool(hook_events),
+                       token=case.directory)
     hook_rows = _webhook_rows(case, hook_events, found.hooks, now)
     if not (notices or escalations or errors or task_roles):
         if hook_rows:

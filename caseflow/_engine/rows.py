@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from caseflow import clock, store
-from caseflow._engine import state_rows
+from caseflow._engine import recipients, state_rows
 from caseflow._engine.values import plain
 
 _CASE: Table = store.ProcessInstance.__table__  # type: ignore[assignment]  # declarative tables are Tables
@@ -72,6 +72,8 @@ class Case:
     row_version: str | None  # None until inserted
     state: str | None = None  # the instance part of SpiffWorkflow's JSON to write (None: unchanged)
     stored: dict[str, Any] = field(default_factory=dict, repr=False)  # WRITTEN values as last read or saved
+    #: The notification directory's token, read in this transaction with the row (None: not read).
+    directory: str | None = field(default=None, repr=False)
 
     @property
     def definition_id(self) -> int:
@@ -88,13 +90,13 @@ _TASK_COLUMNS = [c.label(f"t_{c.name}") for c in _TASK.c]
 _SELECT_CASE = (select(*_CASE_COLUMNS, *_DEFINITION_COLUMNS)
                 .join_from(_CASE, _DEFINITION, _CASE.c.definition_id == _DEFINITION.c.id)
                 .where(_CASE.c.id == bindparam("case_id")))
-_SELECT_TASK_WITH_CASE = (select(*_TASK_COLUMNS, *_CASE_COLUMNS, *_DEFINITION_COLUMNS)
+_SELECT_TASK_WITH_CASE = (select(*_TASK_COLUMNS, *_CASE_COLUMNS, *_DEFINITION_COLUMNS, recipients.TOKEN)
                           .join_from(_TASK, _CASE, _TASK.c.instance_id == _CASE.c.id)
                           .join(_DEFINITION, _CASE.c.definition_id == _DEFINITION.c.id)
                           .where(_TASK.c.id == bindparam("task_id")))
-_SELECT_STARTABLE = (select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"))
+_SELECT_STARTABLE = (select(*_DEFINITION_COLUMNS, recipients.TOKEN).where(_DEFINITION.c.key == bindparam("key"))
                      .order_by(_DEFINITION.c.pinned.desc(), _DEFINITION.c.version.desc()).limit(1))
-_SELECT_VERSION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.key == bindparam("key"),
+_SELECT_VERSION = select(*_DEFINITION_COLUMNS, recipients.TOKEN).where(_DEFINITION.c.key == bindparam("key"),
                                                      _DEFINITION.c.version == bindparam("version"))
 _SELECT_TASKS = select(_TASK).where(_TASK.c.id.in_(bindparam("task_ids", expanding=True)))
 _INSERT_CASE = insert(_CASE)
@@ -126,7 +128,7 @@ def _definition(m: Mapping[Any, Any]) -> DefinitionRef:
 
 def _case(m: Mapping[Any, Any]) -> Case:
     values = {name: m[f"c_{name}"] for name in _CASE_FIELDS}
-    case = Case(definition=_definition(m), **values)
+    case = Case(definition=_definition(m), **values, directory=m.get("directory"))
     case.stored = {name: getattr(case, name) for name in WRITTEN if name != "state"}
     return case
 
@@ -152,13 +154,20 @@ def load_state(session: Session, case: Case) -> str:
     return state_rows.load_whole(session, case.id)
 
 
-def startable_definition(session: Session, key: str, version: int | None = None) -> DefinitionRef | None:
-    """Version ``version`` of ``key``, or when None the one new instances start on (pinned, else latest)."""
+def startable(session: Session, key: str, version: int | None = None) -> tuple[DefinitionRef, str | None] | None:
+    """Version ``version`` of ``key``, or when None the one new instances start on (pinned, else
+    latest), with the notification directory's token (:attr:`Case.directory`); None when there is none."""
     if version is None:
         found = session.connection().execute(_SELECT_STARTABLE, {"key": key}).first()
     else:
         found = session.connection().execute(_SELECT_VERSION, {"key": key, "version": version}).first()
-    return _definition(found._mapping) if found is not None else None
+    return (_definition(found._mapping), found.directory) if found is not None else None
+
+
+def startable_definition(session: Session, key: str, version: int | None = None) -> DefinitionRef | None:
+    """Version ``version`` of ``key``, or when None the one new instances start on (pinned, else latest)."""
+    found = startable(session, key, version)
+    return found[0] if found is not None else None
 
 
 def save_case(session: Session, case: Case) -> bool:

@@ -303,10 +303,11 @@ def start(session: Session, key: str, data: dict | None, actor: Actor | str,
           version: int | None = None) -> records.CaseRecord:
     """Start an instance of ``key`` (the start form validates ``data``) and run it until it waits."""
     who = name_of(actor)
-    definition = rows.startable_definition(session, key, version)
-    if definition is None:
+    found = rows.startable(session, key, version)
+    if found is None:
         raise NotFound(f"process {key!r} has no version {version}" if version is not None
                        else f"no process {key!r} is deployed")
+    definition, directory = found
     loaded = specs.SPECS.get(session, definition)
     clean = validate_form(loaded, loaded.start_form, None, data, starting=True)
     wf = workflows.new(loaded)
@@ -317,7 +318,7 @@ def start(session: Session, key: str, data: dict | None, actor: Actor | str,
     case = Case(id=None, definition=definition, process_key=key, business_key=None, status="running",
                 serializer_version=adapters.SERIALIZER_VERSION, data={}, ready_tasks=[], timers=[], trail=[],
                 error=None, error_task=None, started_by=who, created_at=now, updated_at=now, completed_at=None,
-                row_version=None)
+                row_version=None, directory=directory)
     events = [rows.event(who, "started", None, {"version": definition.version, "data": clean})]
     run_steps(session, case, wf, who, lambda w: w.do_engine_steps(), events)
     return records.case_view(session, case, sync.save(session, case, wf, loaded, who, events), audit=False)

@@ -20,8 +20,9 @@ import engine
 from caseflow import accounts, search, store
 
 #: Statements of one save, by action, with a staff member of the task's role and an active webhook.
-START_BOUND = 7  # version, instance (its search row by trigger), workflow tasks, human task, recipients, outbox, audit
-COMPLETE_BOUND = 8  # task + case, instance, workflow tasks, human tasks (done, new), recipients, outbox, audit
+#: The recipients come from memory while users, roles and webhooks are unchanged (see the recipients test).
+START_BOUND = 6  # version (+ directory token), instance (+ search row), workflow tasks, human task, outbox, audit
+COMPLETE_BOUND = 7  # task + case (+ directory token), instance, workflow tasks, human tasks (done, new), outbox, audit
 
 
 @contextmanager
@@ -89,11 +90,58 @@ def test_each_table_is_written_by_at_most_one_statement_per_save(staffed):
         assert repeated == {}, statements
 
 
-def test_one_statement_asks_for_the_webhooks_and_the_people_of_an_action(staffed):
-    with counted(staffed) as started, staffed.session() as s:
+def _lookups(statements: list[str]) -> list[str]:
+    return [q for q in statements if "FROM webhook" in q or "FROM user_role" in q]
+
+
+def _start_told(db: store.Database) -> tuple[list[str], Counter[tuple[str, str | None]]]:
+    """Start a case: the recipient lookups it ran, and its notifications as (channel, username)."""
+    with db.session() as s:
+        s.execute(text("DELETE FROM notification"))
+    with counted(db) as started, db.session() as s:
         engine.start(s, "two_tasks", {"ref": "R-3"}, actor="cs1")
-    lookups = [q for q in started if "FROM webhook" in q or "FROM user_role" in q]
+    with db.session() as s:
+        rows = s.execute(text("SELECT channel, username FROM notification"))
+        told = Counter((row.channel, row.username) for row in rows)
+    return _lookups(started), told
+
+
+def test_the_recipients_come_from_memory_until_users_roles_or_webhooks_change(staffed):
+    lookups, told = _start_told(staffed)  # unchanged since the fixture's start: no lookup at all
+    assert lookups == []
+    assert told == {("in_app", "cs1"): 1, ("email", "cs1"): 1, ("webhook", None): 2}
+
+    with staffed.session() as s:  # another process's change, by hand: a new person of the role
+        s.execute(text("INSERT INTO app_user (username, password_hash, active, session_generation, notify_tasks, "
+                       "created_at) VALUES ('cs2', 'x', 1, 0, 'immediate', '2026-12-01')"
+                       if staffed.engine.dialect.name == "sqlite" else
+                       "INSERT INTO app_user (username, password_hash, active, session_generation, notify_tasks, "
+                       "created_at) VALUES ('cs2', 'x', true, 0, 'immediate', '2026-12-01')"))
+        s.execute(text("INSERT INTO user_role (user_id, role) SELECT id, 'customer_service' FROM app_user "
+                       "WHERE username = 'cs2'"))
+    lookups, told = _start_told(staffed)
+    assert len(lookups) == 1, lookups  # the directory is read again, once
+    assert told[("in_app", "cs2")] == 1
+    assert _start_told(staffed)[0] == []  # and then held again
+
+    with staffed.session() as s:  # a webhook switched off, and a person's address removed
+        s.execute(sa_update(store.Webhook.__table__).values(active=False))
+        s.execute(sa_update(store.User.__table__).where(store.User.__table__.c.username == "cs1").values(email=None))
+    lookups, told = _start_told(staffed)
     assert len(lookups) == 1, lookups
+    assert told == {("in_app", "cs1"): 1, ("in_app", "cs2"): 1}
+
+    with staffed.session() as s:  # a rolled-back change leaves the directory as it was
+        s.execute(sa_update(store.Webhook.__table__).values(active=True))
+        s.rollback()
+    lookups, told = _start_told(staffed)
+    assert lookups == []  # the committed token is the one held
+    assert ("webhook", None) not in told
+
+    with staffed.session() as s:  # a sign-in's columns are not the directory's: still held
+        users = store.User.__table__
+        s.execute(sa_update(users).values(session_generation=users.c.session_generation + 1))
+    assert _start_told(staffed)[0] == []
 
 
 def _changes(session, db: store.Database) -> int:

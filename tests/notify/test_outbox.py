@@ -252,7 +252,8 @@ def test_a_case_stopped_by_an_error_tells_the_admins(staff, mail_settings, smtp_
         view = engine.start(s, "complaint", REGISTRATION, actor="cs1")
     case = SimpleNamespace(id=view["id"], process_key="complaint", business_key=view["business_key"],
                            status="error",
-                           data={"complaint_no": view["business_key"]}, error="grade_complaint: lot_size: -1")
+                           data={"complaint_no": view["business_key"]}, error="grade_complaint: lot_size: -1",
+                           directory=None)
     with staff.session() as s:
         written = outbox.write(s, case, [], [rows.event("qa1", "error", "grade", {"message": case.error}),
                                              rows.event("system", "notice", "ack", {"last_notice": {"to": None}})])
