@@ -1,11 +1,11 @@
-"""The workflow state table: a case's SpiffWorkflow task tree stored one task per row (part of
+"""The workflow state table: a case's workflow task tree stored one task per row (part of
 :mod:`caseflow.store`, which re-exports it). :mod:`caseflow._engine.state_rows` is its one writer.
 
 ``process_instance.state`` keeps the instance-level part of the serialization (the workflow
-dict and each sub-process dict with empty ``tasks``); each task's dict, in SpiffWorkflow's
+dict and each sub-process dict with empty ``tasks``); each task's dict, in the workflow library's
 serializer format, is a row here. An action rewrites only the rows of the tasks it changed.
 :func:`split_state` and :func:`join_state` convert between the whole serialization and these
-parts; they are plain JSON (no SpiffWorkflow), so the schema migration uses them too.
+parts; they are plain JSON (no workflow library), so the schema migration uses them too.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ TOP = ""  # the ``workflow`` of the top-level workflow's tasks (a sub-process's 
 
 
 class WorkflowTask(Base):
-    """One task of a case's workflow: its dict in SpiffWorkflow's serializer format, as JSON."""
+    """One task of a case's workflow: its dict in the workflow library's serializer format, as JSON."""
 
     __tablename__ = "workflow_task"
 

@@ -1,6 +1,6 @@
 """workflow state per task: the ``workflow_task`` table, backfilled from ``process_instance.state``
 
-Each task of a case's SpiffWorkflow state becomes a row (its dict in the serializer's format);
+Each task of a case's workflow state becomes a row (its dict in the serializer's format);
 ``process_instance.state`` keeps the instance-level part (the workflow and sub-process dicts
 with empty ``tasks``). The backfill runs in batches of instances; the downgrade joins them back.
 
@@ -54,7 +54,7 @@ def upgrade() -> None:
             try:
                 whole = json.loads(state) if state else None
             except ValueError:
-                whole = None  # not SpiffWorkflow's JSON: left as it is
+                whole = None  # not the workflow serializer's JSON: left as it is
             if not isinstance(whole, dict) or not whole.get("tasks"):
                 continue
             skeleton, tasks = split_state(whole)
