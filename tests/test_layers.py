@@ -183,3 +183,12 @@ def later():
     assert violations(spiff, imports_of(source, "engine", path=ROOT / "engine.py")) == [
         "engine.py:9: engine imports SpiffWorkflow.bpmn"]
     assert not within("webhooks", "web") and within("web", "web") and within("web.api", "web")
+
+
+def test_only_the_engine_package_names_spiffworkflow():
+    """The architecture's check, as its issue states it: ``grep -rl SpiffWorkflow --include=*.py``
+    over the project (tests and benchmarks aside) lists only ``caseflow/_engine``."""
+    naming = [str(p.relative_to(ROOT)) for p in project_files()
+              if "SpiffWorkflow" in p.read_text(encoding="utf-8")
+              and not p.relative_to(ROOT).parts[:2] == ("caseflow", "_engine")]
+    assert naming == []
