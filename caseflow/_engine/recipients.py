@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from caseflow import store
 
-__all__ = ["Person", "Recipients", "language_of", "recipients", "people_with_roles", "TOKEN", "clear"]
+__all__ = ["Person", "Recipients", "language_of", "recipients", "TOKEN"]
 
 _USER: Table = store.User.__table__  # type: ignore[assignment]  # declarative tables are Tables
 _ROLE: Table = store.UserRole.__table__  # type: ignore[assignment]
@@ -74,7 +74,7 @@ _VERSION_ROW = select(literal("version").label("what"), cast(null(), Integer).la
                       cast(_VERSION.c.token, String).label("url"), cast(null(), JSON).label("kinds"),
                       *(cast(null(), String).label(name) for name in ("role", "username", "email", "locale",
                                                                         "notify_tasks"))).where(_VERSION.c.id == 1)
-_DIRECTORY = _HOOKS.union_all(_ALL_PEOPLE, _VERSION_ROW).order_by("what", "username", "id")
+_DIRECTORY = _HOOKS.union_all(_ALL_PEOPLE, _VERSION_ROW).order_by("what", "username", "id").limit(MAX_CACHED_ROWS + 1)
 
 
 @dataclass(frozen=True)
@@ -100,18 +100,18 @@ def _collect(rows: Iterable, found: Recipients) -> Recipients:
 def _directory(session: Session, token: str) -> Recipients | None:
     """Everyone, from memory when ``token`` names the directory held for this database (None:
     the directory is too large to hold)."""
-    engine = session.connection().engine
-    held = _CACHE.get(engine)
+    conn = session.connection()
+    held = _CACHE.get(conn.engine)
     if held is not None and held.token == token:
         return held.everyone
-    rows = session.connection().execute(_DIRECTORY.limit(MAX_CACHED_ROWS + 1)).all()
+    rows = conn.execute(_DIRECTORY).all()
     if len(rows) > MAX_CACHED_ROWS:
         held = _Directory(token, None)
     else:  # held under the token read with it (a change may have come since the case was read)
         loaded = next((row.url for row in rows if row.what == "version"), None)
         held = _Directory(str(loaded or token), _collect(rows, Recipients()))
     with _LOCK:
-        _CACHE[engine] = held
+        _CACHE[conn.engine] = held
     return held.everyone
 
 
@@ -133,14 +133,3 @@ def recipients(session: Session, roles: Iterable[str], hooks: bool, token: str |
     params = {"roles": wanted} if wanted else {}
     return _collect(session.connection().execute(_QUERIES[hooks, bool(wanted)], params),
                     Recipients([], {r: [] for r in wanted}))
-
-
-def people_with_roles(session: Session, roles: Iterable[str]) -> dict[str, list[Person]]:
-    """Active users of each of ``roles`` (one query)."""
-    return recipients(session, roles, hooks=False).people
-
-
-def clear() -> None:
-    """Forget every directory held in memory."""
-    with _LOCK:
-        _CACHE.clear()
