@@ -42,12 +42,20 @@ def store_version(session: Session, key: str, name: str | None, content_hash: st
 
 def process_manifest(session: Session, definition_id: int) -> Any:
     """The manifest (``caseflow.manifest.Manifest``) of a deployed version."""
-    return specs.SPECS.get(session, get_definition(session, definition_id)).manifest
+    return specs.SPECS.get(session, _ref(session, definition_id)).manifest
 
 
 def element_names(session: Session, definition_id: int) -> dict[str, dict[str, str | None]]:
     """BPMN id -> ``name`` and ``name_zh`` of the named elements of a version (and those it calls)."""
-    return specs.SPECS.get(session, get_definition(session, definition_id)).element_names()
+    return specs.SPECS.get(session, _ref(session, definition_id)).element_names()
+
+
+def _ref(session: Session, definition_id: int) -> rows.DefinitionRef:
+    """A deployed version's identifying columns (its files are read only if its spec is not cached yet)."""
+    definition = rows.definition_ref(session, definition_id)
+    if definition is None:
+        raise NotFound(f"no process version with id {definition_id}")
+    return definition
 
 
 def list_processes(session: Session) -> list[dict]:

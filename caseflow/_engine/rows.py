@@ -98,6 +98,7 @@ _SELECT_STARTABLE = (select(*_DEFINITION_COLUMNS, recipients.TOKEN).where(_DEFIN
                      .order_by(_DEFINITION.c.pinned.desc(), _DEFINITION.c.version.desc()).limit(1))
 _SELECT_VERSION = select(*_DEFINITION_COLUMNS, recipients.TOKEN).where(_DEFINITION.c.key == bindparam("key"),
                                                      _DEFINITION.c.version == bindparam("version"))
+_SELECT_DEFINITION = select(*_DEFINITION_COLUMNS).where(_DEFINITION.c.id == bindparam("definition_id"))
 _SELECT_TASKS = select(_TASK).where(_TASK.c.id.in_(bindparam("task_ids", expanding=True)))
 _INSERT_CASE = insert(_CASE)
 # The SET clause comes from the parameter names; the WHERE is the optimistic version check.
@@ -162,6 +163,12 @@ def startable(session: Session, key: str, version: int | None = None) -> tuple[D
     else:
         found = session.connection().execute(_SELECT_VERSION, {"key": key, "version": version}).first()
     return (_definition(found._mapping), found.directory) if found is not None else None
+
+
+def definition_ref(session: Session, definition_id: int) -> DefinitionRef | None:
+    """The identifying columns of version ``definition_id`` (not its files), or None."""
+    found = session.connection().execute(_SELECT_DEFINITION, {"definition_id": definition_id}).first()
+    return _definition(found._mapping) if found is not None else None
 
 
 def startable_definition(session: Session, key: str, version: int | None = None) -> DefinitionRef | None:
