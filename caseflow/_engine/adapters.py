@@ -21,6 +21,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import NoneTask, ServiceTask
 
 from caseflow import clock
+from caseflow._engine.tree_walks import CaseWorkflow
 
 # SpiffWorkflow's timer events read datetime.now(); make them read Caseflow's clock.
 timer_events.datetime = clock.ClockDatetime  # type: ignore[misc]
@@ -84,7 +85,13 @@ class CaseflowParser(SpiffBpmnParser):
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
-    """Serializes instance state only; the spec lives once per deployed version."""
+    """Serializes instance state only; the spec lives once per deployed version.
+
+    Cases run as :class:`tree_walks.CaseWorkflow`, stored under SpiffWorkflow's own type name.
+    """
+
+    def __init__(self, target_class: type, registry: Any, typename: str | None = None):
+        super().__init__(target_class, registry, typename or BpmnWorkflow.__name__)
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict:
         dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
@@ -108,6 +115,7 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     config[CaseflowServiceTask] = ServiceTaskConverter
     config[PassThroughTask] = config[NoneTask]
     config[BpmnWorkflow] = _SpeclessWorkflowConverter
+    config[CaseWorkflow] = _SpeclessWorkflowConverter  # registered last: the stored type name restores a CaseWorkflow
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import inspect
 import logging
 import re
 from collections.abc import Callable
@@ -15,13 +14,24 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy.orm import Session
 
 from caseflow import clock, config, limits
-from caseflow._engine import adapters, form_rules, records, rows, sandbox, scripting, specs, sync, values, workflows
+from caseflow._engine import (
+    adapters,
+    form_rules,
+    records,
+    rows,
+    sandbox,
+    scripting,
+    specs,
+    sync,
+    tree_walks,
+    values,
+    workflows,
+)
 from caseflow._engine.actor import Actor, name_of, require
 from caseflow._engine.errors import Conflict, Forbidden, InstanceError, InvalidData, NotFound
 from caseflow._engine.rows import Case
@@ -73,7 +83,7 @@ def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
             if hidden is not None:
                 task_name = hidden.task_spec.bpmn_id or hidden.task_spec.name
                 label = hidden.task_spec.bpmn_name or task_name
-                message = (f"the case ran more than {SPIFF_MAX_DEPTH} steps in a row (a loop that does not end?) "
+                message = (f"the case ran more than {tree_walks.WALK_DEPTH} steps in a row (a loop that does not end?) "
                            f"and was stopped before {label!r}")
                 log.warning("instance %s (%s) stopped at %s: %s", case.id, case.process_key, task_name, message)
                 case.status, case.error, case.error_task = "error", message, task_name
@@ -82,22 +92,18 @@ def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
                   for kind, task_name, payload in context.events)
 
 
-#: How deep SpiffWorkflow's task iterator looks into the task tree (its engine steps see no further).
-SPIFF_MAX_DEPTH: int = inspect.signature(BpmnTaskIterator.__init__).parameters["max_depth"].default
-
-
 def beyond_depth_limit(wf: BpmnWorkflow) -> Task | None:
     """An unfinished task deeper in the task tree than SpiffWorkflow looks; None when there is none.
 
     Each step of a case is a level of the tree, so a loop of a few hundred rounds puts its next
     tasks out of the iterator's sight: ``do_engine_steps`` stops and ``is_completed`` says True.
     """
-    if sum(len(w.tasks) for w in [wf, *wf.subprocesses.values()]) <= SPIFF_MAX_DEPTH:
+    if sum(len(w.tasks) for w in [wf, *wf.subprocesses.values()]) <= tree_walks.WALK_DEPTH:
         return None  # too few tasks to be that deep
     stack: list[tuple[Task, int]] = [(wf.task_tree, 0)]
     while stack:
         task, depth = stack.pop()
-        if depth > SPIFF_MAX_DEPTH and task.state & TaskState.NOT_FINISHED_MASK and (
+        if depth > tree_walks.WALK_DEPTH and task.state & TaskState.NOT_FINISHED_MASK and (
                 task.state & TaskState.DEFINITE_MASK or wf.is_completed()):
             return task
         sub = wf.subprocesses.get(task.id)

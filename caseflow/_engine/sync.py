@@ -8,20 +8,18 @@ of these tables.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.task import TaskState
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from caseflow import clock, store
-from caseflow._engine import adapters, facts, outbox, rows, specs, state_rows, task_state, workflows
+from caseflow._engine import adapters, facts, outbox, rows, specs, state_rows, task_state, tree_walks, workflows
 from caseflow._engine.errors import Conflict
 from caseflow._engine.rows import Case
 from caseflow._engine.values import parse_due, plain
@@ -49,17 +47,13 @@ def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
     walk's), and no two tasks with data changed at the same instant (replayed in walk order).
     """
     parts = [wf, *wf.subprocesses.values()]
-    if sum(len(w.tasks) for w in parts) <= _WALK_DEPTH:
+    if sum(len(w.tasks) for w in parts) <= tree_walks.WALK_DEPTH:
         snap = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, exact_order=False)
         if snap is not None:
             return snap
     snap = _collect(wf.get_tasks(), loaded, wf, exact_order=True)
     assert snap is not None
     return snap
-
-
-#: How deep SpiffWorkflow's task walk looks (no tree of fewer tasks can be deeper).
-_WALK_DEPTH: int = inspect.signature(BpmnTaskIterator.__init__).parameters["max_depth"].default
 
 
 def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, exact_order: bool) -> _Snapshot | None:

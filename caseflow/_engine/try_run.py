@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow import bundles, clock, store
-from caseflow._engine import case_counts, deploy, run, sandbox, scripting, specs, sync, workflows
+from caseflow._engine import case_counts, deploy, run, sandbox, scripting, specs, sync, tree_walks, workflows
 from caseflow._engine.errors import InvalidData
 from caseflow._engine.values import plain
 from service_tasks.registry import OperatorError
@@ -114,7 +114,7 @@ class _Run:
         hidden = run.beyond_depth_limit(wf)
         if hidden is not None:
             label = hidden.task_spec.bpmn_name or hidden.task_spec.bpmn_id
-            self.error = {"message": f"the process ran more than {run.SPIFF_MAX_DEPTH} steps in a row (a loop "
+            self.error = {"message": f"the process ran more than {tree_walks.WALK_DEPTH} steps in a row (a loop "
                                      f"that does not end?) and was stopped before {label!r}",
                           "element": hidden.task_spec.bpmn_id}
             return False

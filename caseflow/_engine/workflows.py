@@ -12,7 +12,7 @@ from collections import OrderedDict
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy.orm import Session
 
-from caseflow._engine import adapters, scripting, state_rows, task_state
+from caseflow._engine import adapters, scripting, state_rows, task_state, tree_walks
 from caseflow._engine.rows import Case
 from caseflow._engine.specs import LoadedSpec
 from caseflow._engine.state_rows import Stored
@@ -86,4 +86,4 @@ def fresh(state: str | dict, loaded: LoadedSpec) -> BpmnWorkflow:
 
 def new(loaded: LoadedSpec) -> BpmnWorkflow:
     """A new workflow of a version, not yet started."""
-    return BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.SCRIPT_ENGINE)
+    return tree_walks.CaseWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.SCRIPT_ENGINE)

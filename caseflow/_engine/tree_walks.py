@@ -1,0 +1,88 @@
+"""The workflow class of every case: SpiffWorkflow's, with the task-tree walks it can skip skipped.
+
+SpiffWorkflow finds the tasks to run by walking the whole task tree depth first: twice per round
+of engine steps (for ready tasks) and once after every task that finishes (for waiting ones). A
+case's tree keeps every task it ever ran, so in a long case (a loop of many rounds) each action
+costs as much as the case's history. Most of those walks find one ready task, or no waiting task
+at all, and the task mapping answers them without the walk: :class:`CaseWorkflow` does that and
+leaves every other walk (two or more matches, whose order is the walk's; sub-processes; a tree
+deep enough to reach the walk's depth limit) to the library, so the result is always the walk's.
+
+:data:`VERIFY` (on in the test suite) checks every shortcut against the library's own walk.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+#: How deep SpiffWorkflow's task walk looks (no tree of fewer tasks can be deeper).
+WALK_DEPTH: int = inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
+
+#: Check every shortcut against the library's walk (the test suite turns it on).
+VERIFY: bool = os.environ.get("CASEFLOW_VERIFY_TREE_WALKS", "") not in ("", "0")
+
+
+class CaseWorkflow(BpmnWorkflow):
+    """A ``BpmnWorkflow`` whose state-only task queries skip the tree walk when the answer is known.
+
+    It serializes as ``BpmnWorkflow`` (see :mod:`adapters`): the stored format does not change.
+    """
+
+    def get_tasks(self, first_task: Any = None, **kwargs: Any) -> list:
+        if first_task is None and len(kwargs) == 1 and "state" in kwargs:
+            known = known_matches(self, kwargs["state"])
+            if known is not None:
+                if VERIFY:
+                    _check(known, super().get_tasks(**kwargs), kwargs["state"])
+                return known
+        return super().get_tasks(first_task, **kwargs)
+
+    def update_waiting_tasks(self) -> None:
+        # The library walks this workflow's own tree (not its sub-processes') for waiting tasks and
+        # updates each; with none in the mapping there is nothing to find.
+        if not any(task._state == TaskState.WAITING for task in self.tasks.values()):
+            if VERIFY:
+                _check([], list(TaskIterator(self.task_tree, state=TaskState.WAITING)), TaskState.WAITING)
+            return
+        super().update_waiting_tasks()
+
+
+def known_matches(wf: BpmnWorkflow, state: int) -> list | None:
+    """What ``wf.get_tasks(state=state)`` returns, when the task mapping tells it; None otherwise.
+
+    The walk starts at the root and yields, in depth-first order, every task in ``state`` that it
+    reaches: down to its depth limit, and below a task only when that task's state is at least
+    the walk's minimum (``FUTURE`` for definite states). Without sub-processes (which the walk
+    enters) and with fewer tasks than the depth limit, no match and one match are known: the one
+    task is yielded when each of its ancestors, up to the root, is in a state the walk descends
+    through. Predicted states (whose walk descends through everything) are left to the walk.
+    """
+    if wf.subprocesses or state & TaskState.PREDICTED_MASK or not state & TaskState.DEFINITE_MASK:
+        return None
+    tasks = wf.tasks
+    if len(tasks) > WALK_DEPTH:
+        return None
+    found = None
+    for task in tasks.values():
+        if task._state & state:
+            if found is not None:
+                return None  # two or more: their order is the walk's
+            found = task
+    if found is None:
+        return []
+    node = found
+    while node._parent is not None:
+        parent = tasks.get(node._parent)
+        if parent is None or parent._state < TaskState.FUTURE:
+            return None  # not below the root through states the walk descends: let it decide
+        node = parent
+    return [found] if node is wf.task_tree else None
+
+
+def _check(known: list, walked: list, state: int) -> None:
+    if known != walked:
+        raise AssertionError(f"tree-walk shortcut for state {state}: {known} != the walk's {walked}")
