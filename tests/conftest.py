@@ -12,9 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-# Every shortcut of SpiffWorkflow's task-tree walks is checked against the walk itself (also in
-# the servers the browser tests start).
-os.environ.setdefault("CASEFLOW_VERIFY_TREE_WALKS", "1")
+# Every shortcut of the engine (SpiffWorkflow's task-tree walks, the data replayed from the last
+# save) is checked against what it stands for, also in the servers the browser tests start.
+os.environ.setdefault("CASEFLOW_VERIFY_SHORTCUTS", "1")
 
 import engine  # noqa: E402  (after the sys.path set-up above)
 from caseflow import clock, store  # noqa: E402

@@ -472,6 +472,7 @@ def update_data(session: Session, instance_id: int, changes: dict, actor: Actor 
         for task in targets:
             if task is not None:
                 task.data.update(copy.deepcopy(changes))
+        sync.replay_whole(wf)
 
     payload: dict = {"data": changes} if reason is None else {"data": changes, "reason": reason}
     return _act(session, records.load_case(session, instance_id), name_of(actor), "data_changed", payload, change)

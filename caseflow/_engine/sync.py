@@ -8,6 +8,7 @@ of these tables.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,32 @@ class _Snapshot:
     trail: list[str]  # BPMN ids of completed elements of the version's own diagram
 
 
+@dataclass
+class _Replayed:
+    """The case data as replayed by a save, kept with the live workflow for its next save.
+
+    A task that finished does not change unless its state does, so the next save replays only the
+    tasks whose state changed after ``upto`` onto ``merged``, provided the tasks before it are still
+    what was replayed: as many finished ones (none went back or away), and the unfinished ones still
+    writing nothing (an unfinished task's writes are replayed where its state last changed, so one
+    that writes must be replayed whole).
+    """
+
+    upto: float  # the latest state change replayed
+    merged: dict  # the replayed data (owned: the snapshot's data is a plain copy)
+    trail: set[str]
+    completed: int  # finished (completed) tasks replayed
+
+
+_REPLAYED: weakref.WeakKeyDictionary[BpmnWorkflow, _Replayed] = weakref.WeakKeyDictionary()
+
+
+def replay_whole(wf: BpmnWorkflow) -> None:
+    """Make the next save of ``wf`` replay its data whole: call it after writing a task's data by hand
+    (a finished task's data changes only with its state otherwise)."""
+    _REPLAYED.pop(wf, None)
+
+
 def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
     """Collect the snapshot from every task of the tree (called processes included).
 
@@ -45,27 +72,48 @@ def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
     mappings, so the mappings are read when that gives the same result: a tree too small to
     reach the walk's depth limit, at most one ready task and one timer (whose order is the
     walk's), and no two tasks with data changed at the same instant (replayed in walk order).
+    Read that way, the data is replayed from the last save's (:class:`_Replayed`) when it can be.
     """
     parts = [wf, *wf.subprocesses.values()]
+    since = _REPLAYED.pop(wf, None)
     if sum(len(w.tasks) for w in parts) <= tree_walks.WALK_DEPTH:
-        snap = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, exact_order=False)
-        if snap is not None:
-            return snap
-    snap = _collect(wf.get_tasks(), loaded, wf, exact_order=True)
+        for start in ((since, None) if since is not None else (None,)):
+            snap = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, False, start)
+            if snap is not None:
+                if start is not None and tree_walks.VERIFY:
+                    whole = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, False, None)
+                    if whole is None or (whole.data, whole.trail) != (snap.data, snap.trail):
+                        raise AssertionError("the data replayed from the last save differs from a whole replay")
+                return snap
+    snap = _collect(wf.get_tasks(), loaded, wf, True, None)
     assert snap is not None
     return snap
 
 
-def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, exact_order: bool) -> _Snapshot | None:
-    """The snapshot of ``tasks``; None when they are not in walk order (``exact_order``) and the order matters."""
+def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, exact_order: bool,
+             since: _Replayed | None) -> _Snapshot | None:
+    """The snapshot of ``tasks``; None when they are not in walk order (``exact_order``) and the order
+    matters, or when the replay cannot go on from ``since`` (then it is done whole)."""
     ready: dict[str, Any] = {}
     timers: list[dict] = []
-    trail: set[str] = set()
-    with_data: list[Any] = []
+    trail: set[str] = set(since.trail) if since is not None else set()
+    upto = since.upto if since is not None else float("-inf")
+    with_data: list[Any] = []  # the tasks to replay: those changed after `upto`
+    completed_before = 0
+    open_before: list[Any] = []
+    latest = upto
     for task in tasks:
-        state, spec = task.state, task.task_spec
+        state, spec, changed_at = task._state, task.task_spec, task.last_state_change
+        if changed_at > latest:
+            latest = changed_at
         if state & _DATA_STATES:
-            with_data.append(task)
+            if changed_at > upto:
+                with_data.append(task)
+            elif state == TaskState.COMPLETED:
+                completed_before += 1
+                continue
+            else:
+                open_before.append(task)
         if state == TaskState.COMPLETED:
             if spec.bpmn_id and loaded.process_files.get(specs.spec_process(spec), loaded.files) is loaded.files:
                 trail.add(spec.bpmn_id)
@@ -78,17 +126,23 @@ def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, e
                 if due is not None:
                     timers.append({"task": spec.bpmn_name or spec.bpmn_id or spec.name, "task_id": str(task.id),
                                    "due_at": due.isoformat()})
+    if since is not None and (completed_before != since.completed or any(_writes(t) for t in open_before)):
+        return None
     with_data.sort(key=lambda t: t.last_state_change)
     if not exact_order and (len(ready) > 1 or len(timers) > 1 or any(
             a.last_state_change == b.last_state_change for a, b in zip(with_data, with_data[1:], strict=False))):
         return None
+    merged = replay_writes(with_data, dict(since.merged) if since is not None else None)
+    if not exact_order and not any(_writes(t) for t in with_data if t._state != TaskState.COMPLETED):
+        finished = completed_before + sum(1 for t in with_data if t._state == TaskState.COMPLETED)
+        _REPLAYED[wf] = _Replayed(latest, merged, trail, finished)
     # SpiffWorkflow's is_completed walks the tree to its first unfinished task (the deepest, in
     # a long case); a top-level task not finished answers it without the walk.
     unfinished = not exact_order and not wf.completed and any(
         t._state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values())
     completed = False if unfinished else wf.is_completed()
     return _Snapshot(
-        data=replay_writes(with_data),
+        data=plain(merged),
         status="completed" if completed else "running" if ready else "waiting",
         ready=ready,
         timers=[] if completed else sorted(timers, key=lambda t: t["due_at"]),
@@ -96,15 +150,25 @@ def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, e
     )
 
 
-def replay_writes(tasks: list[Any]) -> dict:
+def _writes(task: Any) -> bool:
+    """Whether a task that has not finished holds data of its own (a value its parent's data lacks or differs in)."""
+    parent = task.parent
+    if parent is None:
+        return bool(task.data)
+    base = parent.data
+    return any(key not in base or base[key] != value for key, value in task.data.items())
+
+
+def replay_writes(tasks: list[Any], merged: dict | None = None) -> dict:
     """The case data as people see it: every task's own writes, replayed in time order.
 
     Each SpiffWorkflow task holds a copy of the data; with parallel paths (a non-interrupting
     escalation beside the main path, a call activity) the copies diverge, and no single task
     has the whole truth. A task's writes are what differs from its parent's data, so applying
-    them oldest first gives "the latest write of each key wins" across all paths.
+    them oldest first gives "the latest write of each key wins" across all paths. ``merged``: the
+    replay so far (updated in place; by default, nothing), for tasks that all changed after it.
     """
-    merged: dict = {}
+    merged = {} if merged is None else merged
     for task in sorted(tasks, key=lambda t: t.last_state_change):
         parent = task.parent
         if parent is None:
@@ -121,7 +185,7 @@ def replay_writes(tasks: list[Any]) -> dict:
         for key in base:
             if key not in task.data:
                 merged.pop(key, None)
-    return plain(merged)
+    return merged
 
 
 

@@ -8,7 +8,8 @@ at all, and the task mapping answers them without the walk: :class:`CaseWorkflow
 leaves every other walk (two or more matches, whose order is the walk's; sub-processes; a tree
 deep enough to reach the walk's depth limit) to the library, so the result is always the walk's.
 
-:data:`VERIFY` (on in the test suite) checks every shortcut against the library's own walk.
+:data:`VERIFY` (on in the test suite) checks every shortcut against the library's own walk (and
+the save's data replayed from the last save against a whole replay, :func:`sync.snapshot`).
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 #: How deep SpiffWorkflow's task walk looks (no tree of fewer tasks can be deeper).
 WALK_DEPTH: int = inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
 
-#: Check every shortcut against the library's walk (the test suite turns it on).
-VERIFY: bool = os.environ.get("CASEFLOW_VERIFY_TREE_WALKS", "") not in ("", "0")
+#: Check every shortcut against what it stands for (the test suite turns it on).
+VERIFY: bool = os.environ.get("CASEFLOW_VERIFY_SHORTCUTS", "") not in ("", "0")
 
 
 class CaseWorkflow(BpmnWorkflow):
