@@ -11,6 +11,7 @@ import datetime as dt
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -25,6 +26,7 @@ from caseflow._engine.errors import Conflict
 from caseflow._engine.rows import Case
 from caseflow._engine.values import parse_due, plain
 
+_STATE = attrgetter("_state")
 _DATA_STATES = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
@@ -139,7 +141,7 @@ def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, e
     # SpiffWorkflow's is_completed walks the tree to its first unfinished task (the deepest, in
     # a long case); a top-level task not finished answers it without the walk.
     unfinished = not exact_order and not wf.completed and any(
-        t._state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values())
+        state & TaskState.NOT_FINISHED_MASK for state in set(map(_STATE, wf.tasks.values())))
     completed = False if unfinished else wf.is_completed()
     return _Snapshot(
         data=plain(merged),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -157,9 +158,8 @@ def state_changes(wf: BpmnWorkflow, previous: Stored | None) -> Changes:
                     updated.append(dict(id=row.id, workflow=key, seq=row.seq, body=body))
     gone: list[str] = []
     if count != len(known):
-        current = {id(task) for _key, w in parts for task in w.tasks.values()}
-        for key in [k for k in known if k not in current]:
-            gone.append(known.pop(key).id)
+        current = set(map(id, chain.from_iterable(w.tasks.values() for _key, w in parts)))
+        gone = sorted(known.pop(key).id for key in known.keys() - current)
     changed = skeleton if skeleton != previous.skeleton else None
     previous.skeleton = skeleton
     return Changes(changed, inserted, updated, gone, False, previous)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import Counter
+from operator import attrgetter
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -22,6 +24,8 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 #: How deep SpiffWorkflow's task walk looks (no tree of fewer tasks can be deeper).
 WALK_DEPTH: int = inspect.signature(TaskIterator.__init__).parameters["max_depth"].default
+
+_STATE = attrgetter("_state")
 
 #: Check every shortcut against what it stands for (the test suite turns it on).
 VERIFY: bool = os.environ.get("CASEFLOW_VERIFY_SHORTCUTS", "") not in ("", "0")
@@ -45,7 +49,7 @@ class CaseWorkflow(BpmnWorkflow):
     def update_waiting_tasks(self) -> None:
         # The library walks this workflow's own tree (not its sub-processes') for waiting tasks and
         # updates each; with none in the mapping there is nothing to find.
-        if not any(task._state == TaskState.WAITING for task in self.tasks.values()):
+        if TaskState.WAITING not in map(_STATE, self.tasks.values()):
             if VERIFY:
                 _check([], list(TaskIterator(self.task_tree, state=TaskState.WAITING)), TaskState.WAITING)
             return
@@ -57,31 +61,24 @@ def known_matches(wf: BpmnWorkflow, state: int) -> list | None:
 
     The walk starts at the root and yields, in depth-first order, every task in ``state`` that it
     reaches: down to its depth limit, and below a task only when that task's state is at least
-    the walk's minimum (``FUTURE`` for definite states). Without sub-processes (which the walk
-    enters) and with fewer tasks than the depth limit, no match and one match are known: the one
-    task is yielded when each of its ancestors, up to the root, is in a state the walk descends
-    through. Predicted states (whose walk descends through everything) are left to the walk.
+    ``FUTURE`` (for definite states). Without sub-processes (which the walk enters) and with fewer
+    tasks than the depth limit, no match and one match are known. The one task is reached: every
+    task of the mapping is in the tree, and SpiffWorkflow never puts a reached (definite or
+    finished) task below a predicted one (``Task._add_child`` refuses it). Predicted states, whose
+    walk descends through everything, are left to the walk.
     """
     if wf.subprocesses or state & TaskState.PREDICTED_MASK or not state & TaskState.DEFINITE_MASK:
         return None
     tasks = wf.tasks
     if len(tasks) > WALK_DEPTH:
         return None
-    found = None
-    for task in tasks.values():
+    matching = sum(n for task_state, n in Counter(map(_STATE, tasks.values())).items() if task_state & state)
+    if matching != 1:
+        return [] if matching == 0 else None  # two or more: their order is the walk's
+    for task in reversed(tasks.values()):  # newest first: a ready task is mostly among the last made
         if task._state & state:
-            if found is not None:
-                return None  # two or more: their order is the walk's
-            found = task
-    if found is None:
-        return []
-    node = found
-    while node._parent is not None:
-        parent = tasks.get(node._parent)
-        if parent is None or parent._state < TaskState.FUTURE:
-            return None  # not below the root through states the walk descends: let it decide
-        node = parent
-    return [found] if node is wf.task_tree else None
+            return [task]
+    raise AssertionError("unreachable: one task matched")
 
 
 def _check(known: list, walked: list, state: int) -> None:

@@ -6,6 +6,7 @@ import json
 import pytest
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import TaskState
 
 from caseflow._engine import adapters, scripting, tree_walks
@@ -103,14 +104,23 @@ def test_predicted_states_sub_processes_and_deep_trees_are_left_to_the_walk(monk
     assert known_matches(loop, TaskState.READY) is None
 
 
-def test_a_task_the_walk_would_not_reach_is_left_to_it():
+def test_the_library_never_puts_a_reached_task_below_a_predicted_one():
     wf = _workflow(LOOP, "loop")
+    predicted = next(t for t in wf.tasks.values() if t.state & TaskState.PREDICTED_MASK)
+    with pytest.raises(WorkflowException, match="non-predicted child"):
+        predicted._add_child(predicted.task_spec, TaskState.READY)
+
+
+def test_the_check_catches_a_tree_the_walk_would_not_reach_into(monkeypatch: pytest.MonkeyPatch):
+    wf = _workflow(LOOP, "loop")
+    monkeypatch.setattr(tree_walks, "VERIFY", True)
     [ready] = [t for t in wf.tasks.values() if t.state == TaskState.READY]
     parent = ready.parent
-    parent._state = TaskState.LIKELY  # the walk does not descend below a predicted task
+    parent._state = TaskState.LIKELY  # by hand: the walk does not descend below a predicted task
     try:
-        assert known_matches(wf, TaskState.READY) is None
         assert _walked(wf, TaskState.READY) == []
+        with pytest.raises(AssertionError, match="shortcut"):
+            wf.get_tasks(state=TaskState.READY)
     finally:
         parent._state = TaskState.COMPLETED
 
