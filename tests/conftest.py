@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Every shortcut of the engine (SpiffWorkflow's task-tree walks, the data replayed from the last
 # save) is checked against what it stands for, also in the servers the browser tests start.
 os.environ.setdefault("CASEFLOW_VERIFY_SHORTCUTS", "1")
+os.environ.setdefault("CASEFLOW_VERIFY_STATE_ROWS", "1")  # each save's task rows against a whole serialization
 
 import engine  # noqa: E402  (after the sys.path set-up above)
 from caseflow import clock, store  # noqa: E402
