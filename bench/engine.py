@@ -12,7 +12,7 @@ serialize the state after each action, as any engine that persists it must), us_
 and the time inside the database driver per run (driver_us_per_run_sqlite / _postgres:
 statement count, statement time, commit time).
 
-    .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres] [--long-at N]
+    .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres] [--long-at N] [--long-cases N]
 """
 from __future__ import annotations
 
@@ -248,6 +248,8 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=400, help="instances per throughput run")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--long-at", type=int, default=200, help="the task of a long case whose cost is compared")
+    parser.add_argument("--long-cases", type=int, default=3,
+                        help="long cases whose ratios' median is taken (more: a steadier figure on a busy machine)")
     args = parser.parse_args()
     pin_one_core()
 
@@ -257,7 +259,7 @@ def main() -> None:
         sqlite_db = store.Database(f"sqlite:///{tmp}/bench.sqlite3")
         sqlite_db.upgrade()
         sqlite = measure_database(sqlite_db, args.instances)
-        long_ratio = long_case_cost_ratio(sqlite_db, args.long_at)
+        long_ratio = long_case_cost_ratio(sqlite_db, args.long_at, args.long_cases)
         sqlite_db.dispose()
     postgres = None
     if not args.skip_postgres:
