@@ -79,14 +79,18 @@ def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
     parts = [wf, *wf.subprocesses.values()]
     since = _REPLAYED.pop(wf, None)
     if sum(len(w.tasks) for w in parts) <= tree_walks.WALK_DEPTH:
-        for start in ((since, None) if since is not None else (None,)):
-            snap = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, False, start)
-            if snap is not None:
-                if start is not None and tree_walks.VERIFY:
-                    whole = _collect((task for w in parts for task in w.tasks.values()), loaded, wf, False, None)
-                    if whole is None or (whole.data, whole.trail) != (snap.data, snap.trail):
-                        raise AssertionError("the data replayed from the last save differs from a whole replay")
-                return snap
+        def every() -> Iterable[Any]:
+            return (task for w in parts for task in w.tasks.values())
+
+        snap = _collect(every(), loaded, wf, False, since) if since is not None else None
+        if snap is not None and tree_walks.VERIFY:
+            whole = _collect(every(), loaded, wf, False, None)
+            if whole is None or (whole.data, whole.trail) != (snap.data, snap.trail):
+                raise AssertionError("the data replayed from the last save differs from a whole replay")
+        if snap is None:
+            snap = _collect(every(), loaded, wf, False, None)
+        if snap is not None:
+            return snap
     snap = _collect(wf.get_tasks(), loaded, wf, True, None)
     assert snap is not None
     return snap
