@@ -63,6 +63,8 @@ class Stored:
     skeleton: str
     tasks: dict[Any, StoredTask] = field(default_factory=dict)
     next_seq: int = 0
+    since: float | None = None  # when the last save looked at the live tasks (None: not since it was read)
+    open: list[tuple[str, Any]] = field(default_factory=list)  # (workflow, live task) of those not settled then
 
 
 @dataclass

@@ -9,9 +9,11 @@ written by :mod:`state_rows`.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain
+from itertools import chain, compress
+from operator import attrgetter
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -23,6 +25,7 @@ from caseflow.store_state import TOP, join_state
 
 _SETTLED = TaskState.COMPLETED | TaskState.CANCELLED
 _UNREACHED = TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE  # predicted, not reached yet
+_CHANGED_AT = attrgetter("last_state_change")
 _ENCODE = SERIALIZER._encoder_cls(separators=(",", ":")).encode  # the serializer's own JSON encoder
 
 
@@ -108,61 +111,148 @@ def state_changes(wf: BpmnWorkflow, previous: Stored | None) -> Changes:
     task's dict holds its data as a delta against its parent's); of those, only the ones whose JSON
     differs are written. Tasks gone from the tree are deleted. ``previous`` is updated in place
     and returned as ``stored``.
+
+    Only the tasks that can have changed are looked at when that is known (:func:`_recent`): in a
+    long case, the few at its front rather than its whole history.
     """
     convert = SERIALIZER.registry.convert
+    started = time.time()  # every state change from here on is stamped this late or later
     with _encoding():
         skeleton = _skeleton(wf)
+        parts = _parts(wf)
         if previous is None:
-            stored = Stored(skeleton)
+            stored = Stored(skeleton, since=started)
             rows: list[dict] = []
-            for key, w in _parts(wf):
+            for key, w in parts:
                 for task_id, task in w.tasks.items():
                     new = StoredTask(str(task_id), stored.next_seq, key, _ENCODE(convert(task)), _mark(task), task)
                     stored.tasks[id(task)] = new
                     rows.append(dict(id=new.id, workflow=key, seq=new.seq, body=new.body))
                     stored.next_seq += 1
+                    if not task._state & _SETTLED:
+                        stored.open.append((key, task))
             return Changes(skeleton, rows, [], [], True, stored)
-        inserted: list[dict] = []
-        updated: list[dict] = []
-        known = previous.tasks
-        count = 0
-        last = wf.last_task
-        parts = _parts(wf)
-        for key, w in parts:
-            again: set[int] = set()  # UUID.int of the tasks serialized again (ints hash fast)
-            count += len(w.tasks)
-            for task in w.tasks.values():
-                row = known.get(id(task))
-                mark = row.mark if row is not None else None
-                if mark is not None and task.last_state_change == mark[0] and task._state == mark[1] \
-                        and task._children == mark[4] and task.triggered == mark[3] \
-                        and task.task_spec.name == mark[2] and task is not last:
-                    if task._state & _SETTLED:
-                        parent = task._parent
-                        if parent is None or parent.int not in again:
-                            continue  # settled and unchanged (the same fields as _mark, without building it)
-                    elif _blank(task):
-                        continue  # still blank: its dict cannot differ whatever its parent's did
-                mark = _mark(task)
-                again.add(task.id.int)
-                body = _ENCODE(convert(task))
-                if row is None:
-                    row = StoredTask(str(task.id), previous.next_seq, key, body, mark, task)
-                    known[id(task)] = row
-                    inserted.append(dict(id=row.id, workflow=key, seq=row.seq, body=body))
-                    previous.next_seq += 1
-                    continue
-                row.mark = mark
-                if body != row.body:
-                    row.body = body
-                    updated.append(dict(id=row.id, workflow=key, seq=row.seq, body=body))
+        rewrite = _Rewrite(previous, wf.last_task, convert)
+        found = None
+        if previous.since is not None and started >= previous.since:  # (a clock set back: look at all)
+            found = _recent(parts, previous, rewrite)
+        still_open, gone = found if found is not None else _every(parts, previous, rewrite)
+    changed = skeleton if skeleton != previous.skeleton else None
+    previous.skeleton, previous.since, previous.open = skeleton, started, still_open
+    return Changes(changed, rewrite.inserted, rewrite.updated, gone, False, previous)
+
+
+class _Rewrite:
+    """One save's rewritten rows: each task looked at is serialized again unless it cannot have changed."""
+
+    def __init__(self, previous: Stored, last: Task | None, convert: Any) -> None:
+        self.previous, self.known, self.last, self.convert = previous, previous.tasks, last, convert
+        self.inserted: list[dict] = []
+        self.updated: list[dict] = []
+        self.again: set[int] = set()  # UUID.int of the tasks serialized again (ints hash fast)
+
+    def visit(self, key: str, task: Task) -> bool:
+        """Serialize ``task`` (of workflow ``key``) again unless unchanged; whether it was."""
+        if task.id.int in self.again:
+            return True
+        row = self.known.get(id(task))
+        mark = row.mark if row is not None else None
+        if mark is not None and task.last_state_change == mark[0] and task._state == mark[1] \
+                and task._children == mark[4] and task.triggered == mark[3] \
+                and task.task_spec.name == mark[2] and task is not self.last:
+            if task._state & _SETTLED:
+                parent = task._parent
+                if parent is None or parent.int not in self.again:
+                    return False  # settled and unchanged (the same fields as _mark, without building it)
+            elif _blank(task):
+                return False  # still blank: its dict cannot differ whatever its parent's did
+        self.again.add(task.id.int)
+        body = _ENCODE(self.convert(task))
+        if row is None:
+            previous = self.previous
+            row = StoredTask(str(task.id), previous.next_seq, key, body, _mark(task), task)
+            self.known[id(task)] = row
+            self.inserted.append(dict(id=row.id, workflow=key, seq=row.seq, body=body))
+            previous.next_seq += 1
+            return True
+        row.mark = _mark(task)
+        if body != row.body:
+            row.body = body
+            self.updated.append(dict(id=row.id, workflow=key, seq=row.seq, body=body))
+        return True
+
+
+def _every(parts: list[tuple[str, Any]], previous: Stored, rewrite: _Rewrite) -> tuple[list, list[str]]:
+    """Look at every task (parents before children, as the mapping holds them); the tasks not
+    settled, and the ids of the rows whose task is gone."""
+    still_open: list[tuple[str, Any]] = []
+    count = 0
+    for key, w in parts:
+        count += len(w.tasks)
+        for task in w.tasks.values():
+            rewrite.visit(key, task)
+            if not task._state & _SETTLED:
+                still_open.append((key, task))
+    known = previous.tasks
     gone: list[str] = []
     if count != len(known):
         current = set(map(id, chain.from_iterable(w.tasks.values() for _key, w in parts)))
         gone = sorted(known.pop(key).id for key in known.keys() - current)
-    changed = skeleton if skeleton != previous.skeleton else None
-    previous.skeleton = skeleton
-    return Changes(changed, inserted, updated, gone, False, previous)
+    return still_open, gone
+
+
+def _recent(parts: list[tuple[str, Any]], previous: Stored, rewrite: _Rewrite) -> tuple[list, list[str]] | None:
+    """Look only at the tasks that can have changed since ``previous.since``: the tasks not settled and
+    the ids of the rows whose task is gone, or None when that is not known (then :func:`_every`
+    looks at them all).
+
+    A task's dict changes with its state (which stamps ``last_state_change``), with its data (only
+    while it is not settled, or as the case's last task), with its children (new ones are stamped
+    when made; a removed one means a look at all) or with its parent's data (its parent is then
+    serialized again, and its children looked at). So the tasks looked at are: those stamped since,
+    the parents of the new ones, those not settled at the last save, the last task, and the
+    children of any task serialized again.
+    """
+    known, since = previous.tasks, previous.since
+    assert since is not None
+    mappings = dict(parts)
+    queue: list[tuple[str, Any]] = []
+    total = new = 0
+    for key, w in parts:
+        values = w.tasks.values()
+        total += len(values)
+        for task in compress(values, map(since.__le__, map(_CHANGED_AT, values))):
+            queue.append((key, task))
+            if id(task) not in known:
+                new += 1
+                parent = w.tasks.get(task._parent)
+                if parent is not None:
+                    queue.append((key, parent))
+    removed: list[tuple[str, Any]] = []
+    kept: list[tuple[str, Any]] = []
+    for key, task in previous.open:
+        w = mappings.get(key)
+        (kept if w is not None and w.tasks.get(task.id) is task else removed).append((key, task))
+    if total != len(known) + new - len(removed):
+        return None  # a settled task went away, or a new one is stamped before the last save
+    for key, task in removed:  # the parent's children changed (and it may have been removed too)
+        w = mappings.get(key)
+        parent = w.tasks.get(task._parent) if w is not None else None
+        if parent is not None:
+            queue.append((key, parent))
+    last = rewrite.last
+    if last is not None and id(last) in known:
+        queue.append((known[id(last)].workflow, last))
+    queue += kept
+    for key, task in queue:  # grows while it is read: the settled children of tasks serialized again
+        if rewrite.visit(key, task):
+            tasks = mappings[key].tasks
+            for child_id in task._children:
+                child = tasks.get(child_id)
+                if child is not None and child._state & _SETTLED and child.id.int not in rewrite.again:
+                    queue.append((key, child))
+    still_open = {id(task): (key, task) for key, task in queue if not task._state & _SETTLED}
+    return list(still_open.values()), sorted(known.pop(id(task)).id for _key, task in removed)
 
 
 def stored_state(stored: Stored) -> dict:
