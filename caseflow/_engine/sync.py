@@ -11,7 +11,8 @@ import datetime as dt
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, countOf
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -27,6 +28,7 @@ from caseflow._engine.rows import Case
 from caseflow._engine.values import parse_due, plain
 
 _STATE = attrgetter("_state")
+_CHANGED_AT = attrgetter("last_state_change")
 _DATA_STATES = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
@@ -56,6 +58,7 @@ class _Replayed:
     merged: dict  # the replayed data (owned: the snapshot's data is a plain copy)
     trail: set[str]
     completed: int  # finished (completed) tasks replayed
+    open: list  # the tasks then ready, waiting, started or failed
 
 
 _REPLAYED: weakref.WeakKeyDictionary[BpmnWorkflow, _Replayed] = weakref.WeakKeyDictionary()
@@ -82,11 +85,11 @@ def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
         def every() -> Iterable[Any]:
             return (task for w in parts for task in w.tasks.values())
 
-        snap = _collect(every(), loaded, wf, False, since) if since is not None else None
+        snap = _collect(_since(parts, since), loaded, wf, False, since) if since is not None else None
         if snap is not None and tree_walks.VERIFY:
             whole = _collect(every(), loaded, wf, False, None)
-            if whole is None or (whole.data, whole.trail) != (snap.data, snap.trail):
-                raise AssertionError("the data replayed from the last save differs from a whole replay")
+            if whole is None or _compared(whole) != _compared(snap):
+                raise AssertionError("the snapshot taken on from the last save differs from a whole one")
         if snap is None:
             snap = _collect(every(), loaded, wf, False, None)
         if snap is not None:
@@ -96,23 +99,50 @@ def snapshot(wf: BpmnWorkflow, loaded: specs.LoadedSpec) -> _Snapshot:
     return snap
 
 
-def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, exact_order: bool,
-             since: _Replayed | None) -> _Snapshot | None:
-    """The snapshot of ``tasks``; None when they are not in walk order (``exact_order``) and the order
-    matters, or when the replay cannot go on from ``since`` (then it is done whole)."""
+def _compared(snap: _Snapshot) -> tuple:
+    return snap.data, snap.trail, snap.status, list(snap.ready), snap.timers
+
+
+def _since(parts: list[Any], since: _Replayed) -> tuple[list[Any], int]:
+    """The tasks a save replaying from ``since`` looks at, and how many tasks finished before it.
+
+    Those are the tasks whose state changed after ``since.upto`` and the ones then open (ready,
+    waiting, started or failed) still in the tree: a task whose state did not change since is in
+    the state it was then, and the completed ones are only counted (in C, without a loop here).
+    """
+    upto = since.upto
+    changed = [task for w in parts for task in compress(w.tasks.values(), map(upto.__lt__, map(_CHANGED_AT,
+                                                                                            w.tasks.values())))]
+    completed = sum(countOf(map(_STATE, w.tasks.values()), TaskState.COMPLETED) for w in parts)
+    completed -= countOf(map(_STATE, changed), TaskState.COMPLETED)
+    workflows_now = set(map(id, parts))
+    seen = set(map(id, changed))
+    still = [task for task in since.open if id(task) not in seen and id(task.workflow) in workflows_now
+             and task.workflow.tasks.get(task.id) is task]
+    return changed + still, completed
+
+
+def _collect(tasks: Iterable[Any] | tuple[list[Any], int], loaded: specs.LoadedSpec, wf: BpmnWorkflow,
+             exact_order: bool, since: _Replayed | None) -> _Snapshot | None:
+    """The snapshot of ``tasks`` (or of the tasks and count of those finished before, from
+    :func:`_since`); None when they are not in walk order (``exact_order``) and the order matters,
+    or when the replay cannot go on from ``since`` (then it is done whole)."""
     ready: dict[str, Any] = {}
     timers: list[dict] = []
     trail: set[str] = set(since.trail) if since is not None else set()
     upto = since.upto if since is not None else float("-inf")
     with_data: list[Any] = []  # the tasks to replay: those changed after `upto`
-    completed_before = 0
+    visited, completed_before = tasks if isinstance(tasks, tuple) else (tasks, 0)
     open_before: list[Any] = []
+    open_now: list[Any] = []
     latest = upto
-    for task in tasks:
+    for task in visited:
         state, spec, changed_at = task._state, task.task_spec, task.last_state_change
         if changed_at > latest:
             latest = changed_at
         if state & _DATA_STATES:
+            if state != TaskState.COMPLETED:
+                open_now.append(task)
             if changed_at > upto:
                 with_data.append(task)
             elif state == TaskState.COMPLETED:
@@ -141,7 +171,7 @@ def _collect(tasks: Iterable[Any], loaded: specs.LoadedSpec, wf: BpmnWorkflow, e
     merged = replay_writes(with_data, dict(since.merged) if since is not None else None)
     if not exact_order and not any(_writes(t) for t in with_data if t._state != TaskState.COMPLETED):
         finished = completed_before + sum(1 for t in with_data if t._state == TaskState.COMPLETED)
-        _REPLAYED[wf] = _Replayed(latest, merged, trail, finished)
+        _REPLAYED[wf] = _Replayed(latest, merged, trail, finished, open_now)
     # SpiffWorkflow's is_completed walks the tree to its first unfinished task (the deepest, in
     # a long case); a top-level task not finished answers it without the walk.
     unfinished = not exact_order and not wf.completed and any(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections import Counter
-from operator import attrgetter
+from operator import attrgetter, countOf
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -72,7 +72,10 @@ def known_matches(wf: BpmnWorkflow, state: int) -> list | None:
     tasks = wf.tasks
     if len(tasks) > WALK_DEPTH:
         return None
-    matching = sum(n for task_state, n in Counter(map(_STATE, tasks.values())).items() if task_state & state)
+    if state & (state - 1) == 0:  # one state: counted in C without a table
+        matching = countOf(map(_STATE, tasks.values()), state)
+    else:
+        matching = sum(n for task_state, n in Counter(map(_STATE, tasks.values())).items() if task_state & state)
     if matching != 1:
         return [] if matching == 0 else None  # two or more: their order is the walk's
     for task in reversed(tasks.values()):  # newest first: a ready task is mostly among the last made

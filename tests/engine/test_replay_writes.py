@@ -96,3 +96,29 @@ def test_an_unfinished_task_with_writes_of_its_own_makes_the_next_save_replay_wh
         view = engine.complete(s, view["tasks"][0]["id"], {"done": False}, actor=_ACTOR)
     assert view["data"]["draft"] == "x"
     assert wf in sync._REPLAYED
+
+
+def test_a_save_of_a_long_case_looks_at_its_front_only(database, monkeypatch):
+    """The snapshot taken on from the last save reads the tasks changed since and the open ones, not
+    the case's history; the suite's check (tree_walks.VERIFY) sets each against a whole snapshot."""
+    with database.session() as s:
+        engine.deploy(s, [_LOOP], actor="admin")
+        view = engine.start(s, "long_loop", {}, actor="tester")
+    for i in range(40):
+        with database.session() as s:
+            view = engine.complete(s, view["tasks"][0]["id"], {"done": False, "round": i}, actor=_ACTOR)
+    looked: list[int] = []
+    since = sync._since
+
+    def counting(parts: list, kept: Any) -> tuple[list, int]:
+        found = since(parts, kept)
+        looked.append(len(found[0]))
+        return found
+
+    monkeypatch.setattr(sync, "_since", counting)
+    with database.session() as s:
+        view = engine.complete(s, view["tasks"][0]["id"], {"done": False, "round": 40}, actor=_ACTOR)
+    wf = _cached_workflow(view["id"])
+    assert looked and max(looked) <= 12 and len(wf.tasks) > 80
+    assert view["data"]["round"] == 40 and [t["name"] for t in view["tasks"]] == [view["tasks"][0]["name"]]
+    assert sync._REPLAYED[wf].completed == sum(t.state == TaskState.COMPLETED for t in wf.tasks.values())

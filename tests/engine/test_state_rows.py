@@ -3,6 +3,7 @@ rows rebuild the whole serialization exactly, and no process ever serves a stale
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -340,3 +341,56 @@ def test_blank_predicted_tasks_are_not_serialized_again(db, monkeypatch):
     unsettled = {t.id for t in wf.tasks.values() if not t.state & (TaskState.COMPLETED | TaskState.CANCELLED)}
     assert unsettled - still_blank <= set(converted)  # the ready task and what hangs under its data
     task_state.check_stored(wf, changes.stored)  # and the rows are still exact
+
+
+def test_a_save_looks_only_at_the_tasks_that_can_have_changed(loop_db, monkeypatch):
+    """In a long case a save looks at the few tasks at its front, not at its history; the rows stay exact."""
+    with loop_db.session() as s:
+        view = engine.start(s, "long_loop", {}, actor="tester")
+    for _ in range(100):
+        view = _complete(loop_db, view)
+    looked: list = []
+    every: list = []
+    visit, look_at_every = task_state._Rewrite.visit, task_state._every
+
+    def counting(self, key, task):
+        looked.append(task.id)
+        return visit(self, key, task)
+
+    monkeypatch.setattr(task_state._Rewrite, "visit", counting)
+    monkeypatch.setattr(task_state, "_every", lambda *args: every.append(1) or look_at_every(*args))
+    view = _complete(loop_db, view)
+    wf = workflows.WORKFLOWS._items[view["id"]][1]
+    assert not every and 0 < len(looked) <= 20 and len(wf.tasks) > 200
+    monkeypatch.undo()
+    assert {k: json.loads(v) for k, v in _rows(loop_db, view["id"]).items()} == _tasks_of(_whole(loop_db, view["id"]))
+
+
+def test_a_clock_set_back_or_a_settled_task_gone_makes_a_save_look_at_every_task(loop_db, monkeypatch):
+    _view, wf, stored = _started_and_restored(loop_db, "long_loop", {})
+    every: list = []
+    look_at_every = task_state._every
+    monkeypatch.setattr(task_state, "_every", lambda *args: every.append(1) or look_at_every(*args))
+
+    def save_a_round() -> task_state.Changes:
+        task = wf.get_tasks(state=16, manual=True)[0]  # READY
+        task.data.update({"done": False})
+        task.run()
+        wf.do_engine_steps()
+        changes = task_state.state_changes(wf, stored)
+        task_state.check_stored(wf, changes.stored)
+        return changes
+
+    save_a_round()
+    assert every == [1]  # the first save after a restore
+    save_a_round()
+    assert every == [1]  # then the front only
+    stored.since = time.time() + 3600  # as if the clock was set back an hour since the last save
+    save_a_round()
+    assert every == [1, 1]
+    victim = next(t for t in reversed(list(wf.tasks.values()))
+                  if t.state == TaskState.COMPLETED and t.parent is not None and t is not wf.last_task)
+    wf._remove_task(victim.id)  # a settled task gone: not among the tasks open at the last save
+    changes = task_state.state_changes(wf, stored)
+    task_state.check_stored(wf, changes.stored)
+    assert every == [1, 1, 1] and str(victim.id) in changes.delete
