@@ -134,10 +134,25 @@ def _case(m: Mapping[Any, Any]) -> Case:
     return case
 
 
+def _read_in_transaction(session: Session) -> dict[int, DefinitionRef]:
+    """The versions' identifying columns read in the session's current transaction, by id (a case
+    read with its version answers the lookup of that version's manifest that follows, unasked)."""
+    transaction = session.get_transaction()
+    kept = session.info.get("caseflow.definitions")
+    if kept is None or kept[0] is not transaction:
+        kept = session.info["caseflow.definitions"] = (transaction, {})
+    return kept[1]
+
+
+def _kept(session: Session, case: Case) -> Case:
+    _read_in_transaction(session)[case.definition.id] = case.definition
+    return case
+
+
 def load_case(session: Session, case_id: int) -> Case | None:
     """The instance ``case_id`` without its state, or None."""
     found = session.connection().execute(_SELECT_CASE, {"case_id": case_id}).first()
-    return _case(found._mapping) if found is not None else None
+    return _kept(session, _case(found._mapping)) if found is not None else None
 
 
 def load_task_with_case(session: Session, task_id: str) -> tuple[dict, Case] | None:
@@ -146,7 +161,7 @@ def load_task_with_case(session: Session, task_id: str) -> tuple[dict, Case] | N
     if found is None:
         return None
     m = found._mapping
-    return {c.name: m[f"t_{c.name}"] for c in _TASK.c}, _case(m)
+    return {c.name: m[f"t_{c.name}"] for c in _TASK.c}, _kept(session, _case(m))
 
 
 def load_state(session: Session, case: Case) -> str:
@@ -166,7 +181,11 @@ def startable(session: Session, key: str, version: int | None = None) -> tuple[D
 
 
 def definition_ref(session: Session, definition_id: int) -> DefinitionRef | None:
-    """The identifying columns of version ``definition_id`` (not its files), or None."""
+    """The identifying columns of version ``definition_id`` (not its files), or None; not read again
+    when this transaction read them with a case."""
+    kept = _read_in_transaction(session)
+    if definition_id in kept:
+        return kept[definition_id]
     found = session.connection().execute(_SELECT_DEFINITION, {"definition_id": definition_id}).first()
     return _definition(found._mapping) if found is not None else None
 
