@@ -32,8 +32,8 @@ _INSERT = insert(_ROW)
 _UPSERT = {dialect: module.insert(_ROW).on_conflict_do_update(index_elements=[_ROW.c.instance_id, _ROW.c.id],
                                                              set_={"body": module.insert(_ROW).excluded.body})
            for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))}
-_DELETE = delete(_ROW).where(_ROW.c.instance_id == bindparam("case_id"),
-                             _ROW.c.id.in_(bindparam("ids", expanding=True)))
+# One row per parameter set (an executemany): an expanding IN would be compiled anew for each count.
+_DELETE = delete(_ROW).where(_ROW.c.instance_id == bindparam("case_id"), _ROW.c.id == bindparam("task_id"))
 _DELETE_ALL = delete(_ROW).where(_ROW.c.instance_id == bindparam("case_id"))
 
 #: Check every save against a whole serialization (tests and diagnosis; it costs the whole serialization).
@@ -109,7 +109,7 @@ def write(session: Session, case_id: int, changes: Changes, existing: bool = Tru
     if changes.replace_all and existing:
         conn.execute(_DELETE_ALL, {"case_id": case_id})
     elif changes.delete:
-        conn.execute(_DELETE, {"case_id": case_id, "ids": changes.delete})
+        conn.execute(_DELETE, [{"case_id": case_id, "task_id": task_id} for task_id in changes.delete])
     written = [dict(row, instance_id=case_id) for row in (*changes.insert, *changes.update)]
     if written:
         conn.execute(_INSERT if changes.replace_all or not changes.update else _UPSERT[conn.dialect.name], written)
