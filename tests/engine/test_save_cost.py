@@ -173,3 +173,19 @@ def test_the_search_row_is_rewritten_only_when_the_searched_text_changes(db):
         assert changed > 1 if sqlite else changed != 0  # SQLite: the instance row and the index's shadow rows
     with db.session() as s:
         assert search.matching_ids(s, "Zhongshan") == [case_id]
+
+
+def test_the_manifest_of_a_version_read_with_its_case_is_not_read_again_in_that_transaction(staffed):
+    with staffed.session() as s:
+        view = engine.start(s, "two_tasks", {"ref": "R-9"}, actor="cs1")
+        with counted(staffed) as again:
+            manifest = engine.process_manifest(s, view["definition_id"])  # start read the version by key
+    assert len(again) == 1 and "FROM process_definition" in again[0]
+    with staffed.session() as s:
+        view = engine.complete(s, view["tasks"][0]["id"], {"amount": 120}, actor=engine.Actor.tool("cs1"))
+        with counted(staffed) as after_completion:
+            assert engine.process_manifest(s, view["definition_id"]) is manifest
+    assert after_completion == []  # the completion read the version with the task and its case
+    with staffed.session() as s, counted(staffed) as fresh:
+        assert engine.process_manifest(s, view["definition_id"]) is manifest
+    assert len(fresh) == 1  # a new transaction reads it again
