@@ -208,10 +208,11 @@ def _recent(parts: list[tuple[str, Any]], previous: Stored, rewrite: _Rewrite) -
 
     A task's dict changes with its state (which stamps ``last_state_change``), with its data (only
     while it is not settled, or as the case's last task), with its children (new ones are stamped
-    when made; a removed one means a look at all) or with its parent's data (its parent is then
+    when made; removed ones are found among those not settled at the last save, and a settled one
+    gone, told by the count, means a look at all) or with its parent's data (its parent is then
     serialized again, and its children looked at). So the tasks looked at are: those stamped since,
-    the parents of the new ones, those not settled at the last save, the last task, and the
-    children of any task serialized again.
+    the parents of the new and the removed ones, those not settled at the last save, the last task,
+    and the settled children of any task serialized again.
     """
     known, since = previous.tasks, previous.since
     assert since is not None
