@@ -9,8 +9,10 @@ ratio_sqlite, ratio_postgres, inbox_ms_1k, inbox_ms_100k, the per-database inbox
 long_case_cost_ratio (completing the 200th task of a case ÷ the 3rd, on SQLite, ``bench/long_loop``),
 and where the time goes: raw_serialized_per_s and ceiling_ratio (raw runs that also
 serialize the state after each action, as any engine that persists it must), us_per_run,
-and the time inside the database driver per run (driver_us_per_run_sqlite / _postgres:
-statement count, statement time, commit time).
+the time inside the database driver per run (driver_us_per_run_sqlite / _postgres:
+statement count, statement time, commit time), and bound_ratio_sqlite / _postgres: the
+highest ratio an engine could reach that serializes after each action and spends that driver
+time, with nothing else of its own (raw ÷ (raw + serialize + statements + commits)).
 
     .venv/bin/python bench/engine.py [--json] [--instances N] [--skip-postgres] [--long-at N] [--long-cases N]
 """
@@ -232,6 +234,13 @@ def long_case_cost_ratio(db: store.Database, long_at: int = 200, cases: int = 3)
     return statistics.median(ratios)
 
 
+def bound_ratio(raw: float, raw_serialized: float, driver: dict) -> float:
+    """The ratio an engine reaches whose only cost beyond raw SpiffWorkflow is serializing after
+    each action and the measured time inside the database driver (per second figures, driver in µs/run)."""
+    floor_us = 1e6 / raw_serialized + driver["statements_us"] + driver["commits_us"]
+    return (1e6 / floor_us) / raw
+
+
 def measure_database(db: store.Database, n: int) -> dict:
     per_s = caseflow_per_second(db, n)
     driver = database_time(db, max(50, n // 4))
@@ -297,6 +306,8 @@ def main() -> None:
                        "postgres": round(1e6 / postgres["per_s"]) if postgres else None},
         "driver_us_per_run_sqlite": sqlite["driver"],
         "driver_us_per_run_postgres": postgres["driver"] if postgres else None,
+        "bound_ratio_sqlite": round(bound_ratio(raw, raw_serialized, sqlite["driver"]), 3),
+        "bound_ratio_postgres": round(bound_ratio(raw, raw_serialized, postgres["driver"]), 3) if postgres else None,
         # Completing the 200th task of a long case ÷ the 3rd (SQLite; bench/long_loop).
         "long_case_cost_ratio": round(long_ratio, 3),
     }
@@ -317,7 +328,8 @@ def main() -> None:
         driver = result[f"driver_us_per_run_{name}"]
         if driver:
             print(f"  {label:<10} {result['us_per_run'][name]:>6}  (driver: {driver['statements']:.0f} statements "
-                  f"{driver['statements_us']:.0f}, commits {driver['commits_us']:.0f})")
+                  f"{driver['statements_us']:.0f}, commits {driver['commits_us']:.0f}; "
+                  f"bound ratio {result[f'bound_ratio_{name}']}: serialize + driver, nothing else)")
     print(f"long case: completing task {args.long_at} costs {result['long_case_cost_ratio']}x completing task 3")
     print("inbox (one role, first 50 ready tasks), median ms:")
     print(f"  SQLite     1k: {result['inbox_ms_1k_sqlite']:.3f}   100k: {result['inbox_ms_100k_sqlite']:.3f}")
