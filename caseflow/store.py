@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-from caseflow import clock, config
+from caseflow import clock, config, sqlite_writes
 
 
 class UTCDateTime(TypeDecorator):
@@ -342,12 +342,15 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x43415345  # PostgreSQL advisory lock key held while migrating ("CASE")
 
 
+_SQLITE_BUSY_TIMEOUT_S = 5.0  # how long a writer waits for SQLite's lock (and for its turn in this process)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute(f"PRAGMA busy_timeout={int(_SQLITE_BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
 
@@ -358,9 +361,14 @@ class Database:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url, echo=echo, future=True, **config.pool_options(url))
+        options: dict[str, Any] = dict(config.pool_options(url))
+        if url.startswith("sqlite"):  # this process's writers take turns (sqlite_writes)
+            turns = sqlite_writes.WriteTurns(_SQLITE_BUSY_TIMEOUT_S)
+            options["connect_args"] = {"factory": sqlite_writes.connection_factory(turns)}
+        self.engine: Engine = create_engine(url, echo=echo, future=True, **options)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "before_cursor_execute", sqlite_writes.before_statement)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
