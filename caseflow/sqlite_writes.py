@@ -1,4 +1,4 @@
-"""SQLite writers of one process take turns in order instead of in SQLite's busy back-off.
+"""SQLite writers of one process take turns on a lock instead of sleeping in SQLite's busy back-off.
 
 SQLite lets one connection write at a time. A writer that finds the database locked sleeps in
 SQLite's busy handler (1, 2, 5, 10 ... up to 100 ms between tries) and so waits far longer than
@@ -26,7 +26,7 @@ _LOG = logging.getLogger("caseflow.store")
 
 
 class WriteTurns:
-    """One writing connection at a time among a process's threads, in the order they asked."""
+    """One writing connection at a time among a process's threads; a waiting one goes on as soon as the turn is free."""
 
     def __init__(self, timeout_s: float):
         self._lock = threading.Lock()

@@ -30,7 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -362,11 +362,12 @@ class Database:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
         options: dict[str, Any] = dict(config.pool_options(url))
-        if url.startswith("sqlite"):  # this process's writers take turns (sqlite_writes)
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        if sqlite:  # this process's writers take turns (sqlite_writes)
             turns = sqlite_writes.WriteTurns(_SQLITE_BUSY_TIMEOUT_S)
             options["connect_args"] = {"factory": sqlite_writes.connection_factory(turns)}
         self.engine: Engine = create_engine(url, echo=echo, future=True, **options)
-        if self.engine.dialect.name == "sqlite":
+        if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "before_cursor_execute", sqlite_writes.before_statement)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
