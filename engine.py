@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from caseflow import bundles
-from caseflow._engine import definitions, delegation, migration, records, run, timers, try_run, workflows
+from caseflow._engine import definitions, delegation, form_checks, migration, records, run, timers, try_run, workflows
 from caseflow._engine import deploy as _deploy
 from caseflow._engine import diff as _diff
 from caseflow._engine import facts as _facts
@@ -47,7 +47,7 @@ __all__ = [
     "AuditRecord", "CaseRecord", "TaskForm", "TaskRecord",
     "Actor", "SYSTEM", "TIMER", "DeployResult", "DefinitionRef", "ERROR_TABLE", "ErrorKind", "describe_error",
     "EngineError", "NotFound", "Forbidden", "Conflict", "InvalidData", "DeployRejected", "InstanceError",
-    "role_key", "UNFINISHED_STATUSES",
+    "role_key", "UNFINISHED_STATUSES", "decided_value",
     "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
     "process_manifest", "element_names",
     "start", "task_form", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
@@ -60,6 +60,7 @@ __all__ = [
 
 UNFINISHED_STATUSES = definitions.UNFINISHED_STATUSES
 record_event = delegation.record_event  # audit a comment or an absence (an action that saves no case)
+decided_value = form_checks.decided_value  # a field's x-decided rule for the case: what forms show, completion applies
 
 # --- deploying and deployed versions ------------------------------------------------------------
 

@@ -6,22 +6,19 @@ tasks and scripts through :mod:`scripting`), and saves through :func:`sync.save`
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
-import re
 from collections.abc import Callable
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task, TaskState
 from sqlalchemy.orm import Session
 
-from caseflow import clock, config, limits
+from caseflow import clock
 from caseflow._engine import (
     adapters,
-    form_rules,
+    form_checks,
     records,
     rows,
     sandbox,
@@ -33,10 +30,8 @@ from caseflow._engine import (
     workflows,
 )
 from caseflow._engine.actor import Actor, name_of, require
-from caseflow._engine.errors import Conflict, Forbidden, InstanceError, InvalidData, NotFound
+from caseflow._engine.errors import Conflict, Forbidden, InstanceError, NotFound
 from caseflow._engine.rows import Case
-from caseflow._engine.sandbox import HELPERS
-from caseflow._engine.specs import LoadedSpec
 from service_tasks.registry import OperatorError
 
 log = logging.getLogger("caseflow.engine")
@@ -124,187 +119,6 @@ def error_message(err: Exception) -> str:
     return message
 
 
-def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, data: dict | None,
-                  starting: bool = False) -> dict:
-    """``data`` checked against the form ``form`` of ``process``: the one check of data entering a case.
-
-    Always: plain JSON within :mod:`caseflow.limits` (413 :class:`DataTooLarge` / 422) and no
-    key the process owns (:func:`owned_keys`; a start without a start form only keeps off the
-    script helpers' names: its data is the caller's to give). With a form: only the form's own writable fields
-    (``additionalProperties: false`` unless the form allows more; ``readOnly`` fields are shown,
-    never taken), its JSON Schema, and ``format: date``/``date-time`` values within the years
-    ``limits.MIN_YEAR``..``limits.MAX_YEAR``. Raises :class:`InvalidData` with per-field messages.
-    """
-    if data is not None and not isinstance(data, dict):
-        raise InvalidData({"_form": "the data must be an object"})
-    data = dict(data or {})
-    schema = loaded.shared_form_schema(form, process) if form else None  # read only
-    values.check_data(data, _declared_max_length(schema) if schema else None)
-    owned = HELPER_NAMES if starting and schema is None else owned_keys(loaded, schema)
-    values.refuse_keys(data, owned, "is set by the process itself and cannot be submitted")
-    validator = loaded.validator(form, process)
-    if validator is None or schema is None:
-        return data
-    fields: dict[str, str] = {}
-    _form_fields(schema, data, (), fields)
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
-        if error.validator == "required":
-            missing = re.findall(r"'([^']+)' is a required property", error.message)
-            key = ".".join([*map(str, error.path), *(missing[:1] or ["_"])])
-            fields.setdefault(key, "this field is required")
-        elif error.validator in ("additionalProperties", "unevaluatedProperties") and fields:
-            continue  # the unknown fields are already named one by one
-        else:
-            key = ".".join(map(str, error.path)) or "_form"
-            custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
-            fields.setdefault(key, custom if isinstance(custom, str) else error.message)
-    if fields:
-        raise InvalidData(fields)
-    return data
-
-
-HELPER_NAMES = frozenset(HELPERS)  # names scripts see as helpers: data keys must not shadow them
-_COMBINED = ("allOf", "anyOf", "oneOf", "then", "else")
-
-
-def owned_keys(loaded: LoadedSpec, schema: dict | None = None) -> set[str]:
-    """Data keys only the process sets: the script helpers' names, always; the business numbers
-    (``businessKeyDataKey`` of every start event, called processes included) and the outputs
-    the manifest labels (service-task and script results) unless the form ``schema`` has them
-    as fields of its own."""
-    owned = loaded.process_owned_keys()
-    return set(owned - _writable_fields(schema) if schema else owned) | HELPER_NAMES
-
-
-def _properties(node: dict) -> dict[str, dict] | None:
-    """The properties a schema node declares, its ``allOf``/``if-then``... branches included
-    (None: it declares none, so it is a free object)."""
-    found: dict[str, dict] | None = None
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        props = current.get("properties")
-        if isinstance(props, dict):
-            found = found or {}
-            for key, sub in props.items():
-                if isinstance(sub, dict):
-                    found.setdefault(key, sub)
-        for word in _COMBINED:
-            branch = current.get(word)
-            stack.extend(b for b in (branch if isinstance(branch, list) else [branch]) if isinstance(b, dict))
-    return found
-
-
-def _writable_fields(schema: dict) -> set[str]:
-    """The top-level fields of a form that submitted data may set."""
-    return {k for k, node in (_properties(schema) or {}).items() if not node.get("readOnly")}
-
-
-def _form_fields(node: dict, value: object, path: tuple[str | int, ...], fields: dict[str, str]) -> None:
-    """Field messages for keys the form does not declare (or declares read-only) and dates out of range."""
-    name = ".".join(map(str, path))
-    if isinstance(value, dict):
-        declared = _properties(node)
-        if declared is None:
-            return
-        closed = node.get("additionalProperties", False) is False and not node.get("patternProperties")
-        for key, child in value.items():
-            sub = declared.get(key)
-            where = f"{name}.{key}" if name else key
-            if sub is None:
-                if closed:
-                    fields.setdefault(where, "is not a field of this form")
-            elif sub.get("readOnly"):
-                fields.setdefault(where, "is shown on this form but cannot be submitted")
-            else:
-                _form_fields(sub, child, (*path, key), fields)
-    elif isinstance(value, list) and isinstance(node.get("items"), dict):
-        for index, child in enumerate(value):
-            _form_fields(node["items"], child, (*path, index), fields)
-    elif isinstance(value, str) and node.get("format") in ("date", "date-time"):
-        problem = limits.date_problem(value, with_time=node["format"] == "date-time")
-        if not problem and node.get("x-not-future"):
-            problem = _future_problem(value, with_time=node["format"] == "date-time")
-        if problem:
-            fields.setdefault(name or "_form", problem)
-
-
-def decided_value(node: dict, case_data: dict) -> tuple[bool, object]:
-    """(True, value) when a field's ``x-decided`` rule applies to the case: ``{"when": {key: value,
-    ...}, "value": v}`` -- the rules decide the field (shown decided, never offered); else (False, None)."""
-    rule = node.get("x-decided")
-    if not isinstance(rule, dict) or not isinstance(rule.get("when"), dict) or "value" not in rule:
-        return False, None
-    applies = all(case_data.get(key) == value for key, value in rule["when"].items())
-    return (True, rule["value"]) if applies else (False, None)
-
-
-def apply_decided(schema: dict, data: dict, case_data: dict) -> dict:
-    """``data`` with the values the rules decide (``x-decided`` of the form's top-level fields)
-    put in place of whatever was sent: a decided field is shown decided, never offered."""
-    data = dict(data)
-    for name, node in (_properties(schema) or {}).items():
-        decided, value = decided_value(node, case_data) if isinstance(node, dict) else (False, None)
-        if decided:
-            data[name] = value
-    return data
-
-
-def check_same_as(schema: dict, clean: dict, case_data: dict) -> None:
-    """``x-same-as`` of the form's top-level fields (``{"key": k, "unless": reason_field}``): the
-    value must equal the case's ``k`` unless ``reason_field`` is filled in. Raises
-    :class:`InvalidData` naming the reason field."""
-    fields = form_rules.sum_problems(schema, clean, case_data)  # and the form's x-sum-equals rules
-    for name, node in (_properties(schema) or {}).items():
-        rule = node.get("x-same-as") if isinstance(node, dict) else None
-        if not isinstance(rule, dict) or name not in clean:
-            continue
-        expected = case_data.get(str(rule.get("key")))
-        if expected is None or isinstance(expected, bool) or clean[name] == expected:
-            continue
-        unless = rule.get("unless")
-        if isinstance(unless, str) and clean.get(unless) not in (None, ""):
-            continue
-        fields[unless if isinstance(unless, str) else name] = f"the value differs from {expected}; give the reason"
-    if fields:
-        raise InvalidData(fields)
-
-
-def _future_problem(value: str, with_time: bool) -> str | None:
-    """``must not be in the future`` when the date (date-time) is after today (now) by Caseflow's
-    clock in the business time zone (a form field's ``x-not-future: true``); None otherwise."""
-    zone = ZoneInfo(config.load().timezone)
-    now = clock.now().astimezone(zone)
-    try:
-        if with_time:
-            moment = dt.datetime.fromisoformat(value)
-            future = (moment if moment.tzinfo else moment.replace(tzinfo=zone)) > now
-        else:
-            future = dt.date.fromisoformat(value) > now.date()
-    except ValueError:
-        return None  # the format check names it
-    return "must not be in the future" if future else None
-
-
-def _declared_max_length(schema: dict) -> limits.StringLimit:
-    """``path -> maxLength`` of the form's field at ``path`` (list indexes match ``items``)."""
-
-    def limit(path: tuple[str | int, ...]) -> int | None:
-        node: dict | None = schema
-        for part in path:
-            if node is None:
-                return None
-            if isinstance(part, int):
-                items = node.get("items")
-                node = items if isinstance(items, dict) else None
-            else:
-                node = (_properties(node) or {}).get(part)
-        length = node.get("maxLength") if node is not None else None
-        return length if isinstance(length, int) and not isinstance(length, bool) else None
-
-    return limit
-
-
 def start(session: Session, key: str, data: dict | None, actor: Actor | str,
           version: int | None = None) -> records.CaseRecord:
     """Start an instance of ``key`` (the start form validates ``data``) and run it until it waits."""
@@ -315,7 +129,7 @@ def start(session: Session, key: str, data: dict | None, actor: Actor | str,
                        else f"no process {key!r} is deployed")
     definition, directory = found
     loaded = specs.SPECS.get(session, definition)
-    clean = validate_form(loaded, loaded.start_form, None, data, starting=True)
+    clean = form_checks.validate_form(loaded, loaded.start_form, None, data, starting=True)
     wf = workflows.new(loaded)
     first = wf.get_next_task(state=TaskState.READY)
     if first is not None:
@@ -390,10 +204,10 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
         raise Conflict(f"task {task_id} is no longer ready")
     schema = loaded.shared_form_schema(row["form"], process) if row["form"] else None  # read only
     if schema is not None and isinstance(data, dict):
-        data = apply_decided(schema, data, task.data)
-    clean = validate_form(loaded, row["form"], process, data)
+        data = form_checks.apply_decided(schema, data, task.data)
+    clean = form_checks.validate_form(loaded, row["form"], process, data)
     if schema is not None:
-        check_same_as(schema, clean, task.data)
+        form_checks.check_same_as(schema, clean, task.data)
 
     def steps(w: BpmnWorkflow) -> None:
         task.data.update(copy.deepcopy(clean))
@@ -465,7 +279,7 @@ def update_data(session: Session, instance_id: int, changes: dict, actor: Actor 
                 reason: str | None = None) -> records.CaseRecord:
     """Correct process data of an instance (e.g. before a retry); audited with ``reason``."""
     values.check_data(changes)  # the limits of all data, and never a script helper's name
-    values.refuse_keys(changes, HELPER_NAMES, "is the name of a script helper and cannot be a data key")
+    values.refuse_keys(changes, form_checks.HELPER_NAMES, "is the name of a script helper and cannot be a data key")
 
     def change(_case: Case, wf: BpmnWorkflow) -> None:
         targets = wf.get_tasks(state=TaskState.READY | TaskState.ERROR | TaskState.WAITING) or [wf.last_task]

@@ -28,7 +28,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caseflow import bundles, clock, store
-from caseflow._engine import case_counts, deploy, run, sandbox, scripting, specs, sync, tree_walks, workflows
+from caseflow._engine import (
+    case_counts,
+    deploy,
+    form_checks,
+    run,
+    sandbox,
+    scripting,
+    specs,
+    sync,
+    tree_walks,
+    workflows,
+)
 from caseflow._engine.errors import InvalidData
 from caseflow._engine.values import plain
 from service_tasks.registry import OperatorError
@@ -148,7 +159,7 @@ def _try(session: Session, bundle: bundles.Bundle, parsed: Any, key: str, data: 
          answers: list[Any]) -> dict[str, Any]:
     loaded = _load(session, bundle, parsed, key)
     try:
-        clean = run.validate_form(loaded, loaded.start_form, None, data, starting=True)
+        clean = form_checks.validate_form(loaded, loaded.start_form, None, data, starting=True)
     except InvalidData as err:
         raise type(err)({f"data.{k}": v for k, v in err.fields.items()}, "the start data is not valid") from err
     state = _Run(loaded, TryContext(session), time.monotonic() + MAX_SECONDS)
@@ -242,10 +253,10 @@ def _answer(loaded: specs.LoadedSpec, task: Task, item: dict, answer: Any, index
     meta = loaded.meta(task.task_spec)
     schema = item["schema"]
     try:
-        data = run.apply_decided(schema, given or {}, task.data) if schema is not None else (given or {})
-        clean = run.validate_form(loaded, meta.form, meta.process, data)
+        data = form_checks.apply_decided(schema, given or {}, task.data) if schema is not None else (given or {})
+        clean = form_checks.validate_form(loaded, meta.form, meta.process, data)
         if schema is not None:
-            run.check_same_as(schema, clean, task.data)
+            form_checks.check_same_as(schema, clean, task.data)
     except InvalidData as err:
         raise type(err)({f"answers.{index}.{k}": v for k, v in err.fields.items()},
                           f"the answer to {item['title']!r} is not valid") from err

@@ -87,10 +87,11 @@ def start(session, **overrides) -> dict:
 def caller_data_passes(monkeypatch: pytest.MonkeyPatch):
     """A context in which start data comes in whole, as a calling complaint's data does (a start
     form takes only its own fields; a call activity hands over all of the caller's data)."""
-    from caseflow._engine import run
+    from caseflow._engine import form_checks
 
     with monkeypatch.context() as patch:
-        patch.setattr(run, "validate_form", lambda loaded, form, process, data, starting=False: dict(data or {}))
+        patch.setattr(form_checks, "validate_form",
+                      lambda loaded, form, process, data, starting=False: dict(data or {}))
         yield
 
 

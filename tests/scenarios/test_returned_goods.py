@@ -227,9 +227,10 @@ def test_overdue_test_escalates_to_manager_then_general_manager(rg):
 
 def test_a_second_run_starts_clean(rg, monkeypatch):
     """Called again for a later plan of the same complaint, no figure of the first run survives."""
-    from caseflow._engine import run
+    from caseflow._engine import form_checks
 
-    monkeypatch.setattr(run, "validate_form", lambda loaded, form, process, data, starting=False: dict(data or {}))
+    monkeypatch.setattr(form_checks, "validate_form",
+                        lambda loaded, form, process, data, starting=False: dict(data or {}))
     stale = {"received_qty": 99, "defects_by_phenomenon": {"Old": 9}, "shipped_qty": 7, "record_valid": True,
              "exchange_eligible": True}
     iid = start(rg, request_kind="make_up_shipment", **stale)

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 # (pattern of the engine's message, localized message built from its groups)
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
-    # Caseflow's form keywords (run.validate_form, run.check_same_as) and the forms' own x-message texts
+    # Caseflow's form keywords (form_checks.validate_form, form_checks.check_same_as) and the forms' own x-message texts
     (re.compile(r"^must not be in the future$"), lambda m: _("The date must not be in the future.")),
     (re.compile(r"^the quantities add up to (\S+), but (\S+) are expected$"),  # x-sum-equals (form_rules)
      lambda m: _("The quantities add up to %(total)s, but %(expected)s are expected.", total=m[1], expected=m[2])),
@@ -23,7 +23,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: _("A customer who is not satisfied cannot rate 4 or 5; check the satisfaction or the answer.")),
     (re.compile(r"^A satisfied customer cannot rate 1 or 2"),
      lambda m: _("A satisfied customer cannot rate 1 or 2; check the satisfaction or the answer.")),
-    # caseflow.limits and the engine's form check (run.validate_form)
+    # caseflow.limits and the engine's form check (form_checks.validate_form)
     (re.compile(r"^must be a date between (\d+) and (\d+)$"),
      lambda m: _("Enter a date between the years %(low)s and %(high)s.", low=m[1], high=m[2])),
     (re.compile(r"^is not a field of this form$|cannot be submitted$"), lambda m: _("This field cannot be submitted.")),

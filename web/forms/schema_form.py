@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from engine import decided_value
 from web import labels
 
 ROW_INDEX = "__index__"  # placeholder index of the hidden template row
@@ -214,17 +215,6 @@ def build_fields(schema: dict | None, ui_schema: dict | None, values: dict | Non
             f.help = _("Decided by the rules for this case.")
         out.append(f)
     return out
-
-
-def decided_value(node: dict, values: dict) -> tuple[bool, Any]:
-    """(True, value) when the field's ``x-decided`` rule (``{"when": {key: value}, "value": v}``)
-    holds for the case data ``values``; the engine applies the same rule on completion."""
-    rule = node.get("x-decided")
-    if not isinstance(rule, dict) or not isinstance(rule.get("when"), dict) or "value" not in rule:
-        return False, None
-    if all(values.get(k) == v for k, v in rule["when"].items()):
-        return True, rule["value"]
-    return False, None
 
 
 def ui_entry(ui: dict, key: str) -> dict:
