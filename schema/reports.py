@@ -29,17 +29,11 @@ class ReportDate(fields.Date):
         return day
 
 
-class KpiQuerySchema(QuerySchema):
-    """Complaints registered (received) from ``from`` to ``to``, both days included, in the
-    business time zone; the optional filters narrow them further."""
+class DateRangeQuerySchema(QuerySchema):
+    """A report's period: ``from`` to ``to``, both days included, at most ``MAX_RANGE_DAYS`` long."""
 
     date_from = ReportDate(required=True, data_key="from", metadata={"description": "first day (YYYY-MM-DD)"})
     date_to = ReportDate(required=True, data_key="to", metadata={"description": "last day (YYYY-MM-DD), included"})
-    department = fields.String(validate=[FILTER_TEXT, _no_control],
-                               metadata={"description": "responsible department (role key)"})
-    customer = fields.String(validate=[FILTER_TEXT, _no_control], metadata={"description": "customer code"})
-    product_model = fields.String(validate=[FILTER_TEXT, _no_control])
-    complaint_type = fields.String(validate=[FILTER_TEXT, _no_control])
 
     @validates_schema
     def _range(self, data: dict, **_kwargs: Any) -> None:
@@ -48,6 +42,17 @@ class KpiQuerySchema(QuerySchema):
             raise ValidationError("must not be before `from`", "to")
         if start and end and (end - start).days > MAX_RANGE_DAYS:
             raise ValidationError(f"the range may span at most {MAX_RANGE_DAYS} days", "to")
+
+
+class KpiQuerySchema(DateRangeQuerySchema):
+    """Complaints registered (received) from ``from`` to ``to``, both days included, in the
+    business time zone; the optional filters narrow them further."""
+
+    department = fields.String(validate=[FILTER_TEXT, _no_control],
+                               metadata={"description": "responsible department (role key)"})
+    customer = fields.String(validate=[FILTER_TEXT, _no_control], metadata={"description": "customer code"})
+    product_model = fields.String(validate=[FILTER_TEXT, _no_control])
+    complaint_type = fields.String(validate=[FILTER_TEXT, _no_control])
 
 
 class ClassCountsSchema(Schema):
@@ -192,21 +197,11 @@ class KpiSchema(Schema):
     repairs = fields.Nested(RepairsSchema, required=True, metadata={"description": "repairs registered in the range"})
 
 
-class WaitingQuerySchema(QuerySchema):
+class WaitingQuerySchema(DateRangeQuerySchema):
     """A process version (the newest when ``version`` is left out) and a period of task creations."""
 
     process = fields.String(required=True, validate=[FILTER_TEXT, _no_control], metadata={"example": "complaint"})
     version = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
-    date_from = ReportDate(required=True, data_key="from", metadata={"description": "first day (YYYY-MM-DD)"})
-    date_to = ReportDate(required=True, data_key="to", metadata={"description": "last day (YYYY-MM-DD), included"})
-
-    @validates_schema
-    def _range(self, data: dict, **_kwargs: Any) -> None:
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and end < start:
-            raise ValidationError("must not be before `from`", "to")
-        if start and end and (end - start).days > MAX_RANGE_DAYS:
-            raise ValidationError(f"the range may span at most {MAX_RANGE_DAYS} days", "to")
 
 
 class WaitingElementSchema(Schema):

@@ -23,6 +23,8 @@ from caseflow import manifest as manifests
 from caseflow._engine import definitions, form_rules, scripting, specs
 from caseflow._engine.adapters import CaseflowParser
 from caseflow._engine.deploy_checks import (
+    BPMN_NS,
+    SPIFF_NS,
     _bpmn,
     _problem_from_validation,
     _root_problem,
@@ -35,15 +37,8 @@ from service_tasks import registry as operators
 
 log = logging.getLogger("caseflow.engine")
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-#: Namespace -> prefix, to write element names in problems as modelers show them.
-_PREFIXES = {BPMN_NS: "bpmn", "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
-             "http://www.omg.org/spec/DD/20100524/DC": "dc", "http://www.omg.org/spec/DD/20100524/DI": "di",
-             SPIFF_NS: "spiffworkflow", "http://www.w3.org/2001/XMLSchema-instance": "xsi"}
 _MAX_KEY = store.ProcessDefinition.__table__.c.key.type.length  # type: ignore[attr-defined]
 _MAX_NAME = store.ProcessDefinition.__table__.c.name.type.length  # type: ignore[attr-defined]
-_MAX_MESSAGE = 400
 
 
 @dataclass

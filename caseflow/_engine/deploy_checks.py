@@ -14,7 +14,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
-from caseflow import bundles, store
+from caseflow import bundles
 from caseflow._engine.adapters import CaseflowParser
 
 log = logging.getLogger("caseflow.engine")
@@ -25,8 +25,6 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _PREFIXES = {BPMN_NS: "bpmn", "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
              "http://www.omg.org/spec/DD/20100524/DC": "dc", "http://www.omg.org/spec/DD/20100524/DI": "di",
              SPIFF_NS: "spiffworkflow", "http://www.w3.org/2001/XMLSchema-instance": "xsi"}
-_MAX_KEY = store.ProcessDefinition.__table__.c.key.type.length  # type: ignore[attr-defined]
-_MAX_NAME = store.ProcessDefinition.__table__.c.name.type.length  # type: ignore[attr-defined]
 _MAX_MESSAGE = 400
 _ELEMENT_REPR = re.compile(r"<Element \{([^}]*)\}(\w+) at 0x[0-9a-f]+>")
 _QUALIFIED = re.compile(r"\{([^}]*)\}")
