@@ -51,21 +51,6 @@ FOLLOW_UP_TASK = "follow_up"
 REPAIR_OUTCOME, FEE_DECISION = "repair_outcome", "fee_decision"
 
 
-def parse_due(value: Any) -> dt.datetime | None:
-    """A deadline data value (ISO date-time, or a date meaning its end of day) as an aware datetime
-    (the engine's reading of deadline values)."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(23, 59, 59))
-        except ValueError:
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 @lru_cache(maxsize=8)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -183,7 +168,7 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
         key = fields.get(column)
         return data.get(key) if key else None
 
-    registered = parse_due(value("registered_at")) if isinstance(value("registered_at"), str) else None
+    registered = clock.parse_moment(value("registered_at")) if isinstance(value("registered_at"), str) else None
     registered = registered or created_at
     local = registered.astimezone(tz)
     row: dict[str, Any] = dict(instance_id=instance_id, process_key=process_key, registered_at=registered,
@@ -211,7 +196,7 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
     ended = _aware(completed_at)
     for name in store.FACT_DEADLINES:
         key = facts_spec.deadlines.get(name)
-        due = parse_due(data.get(key)) if key else None
+        due = clock.parse_moment(data.get(key)) if key else None
         done_at: dt.datetime | None = None
         deadline = by_key.get(key) if key else None
         bound = [t for t in task_list if deadline is not None and deadline.binds(t["name"])]

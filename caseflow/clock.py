@@ -7,7 +7,11 @@ timers follow it too.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import threading
+from zoneinfo import ZoneInfo
+
+from caseflow import config
 
 _lock = threading.Lock()
 _frozen: _dt.datetime | None = None
@@ -55,3 +59,35 @@ class ClockDatetime(_dt.datetime):
         current = now()
         return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
 
+
+def parse_moment(value: object) -> _dt.datetime | None:
+    """A moment or deadline value as an aware datetime: a datetime, or an ISO 8601 string; a bare
+    date (string or ``date``) means the end of that day (23:59:59) in the business time zone
+    (``CASEFLOW_TIMEZONE``); a date-time without an offset is UTC. None for anything else.
+
+    The one reading of deadline values: the engine's task deadlines, the KPI facts and the web UI's.
+    """
+    if isinstance(value, _dt.datetime):
+        moment = value
+    elif isinstance(value, _dt.date):
+        return _end_of_day(value)
+    elif isinstance(value, str) and value:
+        try:  # a bare date first: datetime.fromisoformat would read it as its midnight
+            return _end_of_day(_dt.date.fromisoformat(value))
+        except ValueError:
+            try:
+                moment = _dt.datetime.fromisoformat(value)
+            except ValueError:
+                return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
+
+
+def _end_of_day(day: _dt.date) -> _dt.datetime:
+    return _dt.datetime.combine(day, _dt.time(23, 59, 59), tzinfo=_zone(config.load().timezone))
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

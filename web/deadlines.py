@@ -8,24 +8,9 @@ import datetime as dt
 from typing import Any
 
 from caseflow import clock
+from caseflow.clock import parse_moment
 
 DUE_SOON = dt.timedelta(hours=24)
-
-
-def parse_moment(value: Any) -> dt.datetime | None:
-    """An aware datetime from a datetime or an ISO 8601 string (a bare date ends that day, UTC)."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            moment = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(23, 59, 59))
-        except ValueError:
-            return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def state(due: Any, done_at: Any = None, now: dt.datetime | None = None) -> str:

@@ -25,7 +25,7 @@ from caseflow import clock, store
 from caseflow._engine import adapters, facts, outbox, rows, specs, state_rows, task_state, tree_walks, workflows
 from caseflow._engine.errors import Conflict
 from caseflow._engine.rows import Case
-from caseflow._engine.values import parse_due, plain
+from caseflow._engine.values import plain
 
 _STATE = attrgetter("_state")
 _CHANGED_AT = attrgetter("last_state_change")
@@ -306,7 +306,7 @@ def save(session: Session, case: Case, wf: BpmnWorkflow, loaded: specs.LoadedSpe
         role = meta.role
         if meta.role_from_data:
             role = specs.role_key(task.data.get(meta.role_from_data)) or role
-        due_at = parse_due(task.data.get(meta.due_key)) if meta.due_key else None
+        due_at = clock.parse_moment(task.data.get(meta.due_key)) if meta.due_key else None
         new_rows.append(dict(
             id=task_id, instance_id=case.id, process_key=case.process_key, spec_ref=meta.ref,
             business_key=case.business_key, name=meta.name, title=meta.title, lane=meta.lane,

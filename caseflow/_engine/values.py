@@ -27,20 +27,6 @@ def plain(value: Any) -> Any:
     return None
 
 
-def parse_due(value: Any) -> dt.datetime | None:
-    """A deadline data value (ISO date-time, or a date meaning its end of day) as an aware datetime."""
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        try:
-            parsed = dt.datetime.combine(dt.date.fromisoformat(str(value)), dt.time(23, 59, 59))
-        except ValueError:
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def check_data(data: Any, string_limit: limits.StringLimit | None = None) -> None:
     """Every value entering a case goes through here (start, complete, data correction):
     plain JSON within :mod:`caseflow.limits` (depth, size, string length, finite numbers,

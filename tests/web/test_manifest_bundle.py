@@ -195,6 +195,21 @@ def test_a_good_manifest_deploys_and_the_engine_serves_it(session):
                                                             ("report_by", ("write_report",))]
 
 
+def test_a_deadline_given_as_a_bare_date_ends_that_day_in_the_business_time_zone(session, monkeypatch):
+    """A due key holding a date (a form's ``format: date`` field) is due at 23:59:59 of that day in
+    ``CASEFLOW_TIMEZONE``, not at its midnight (what ``datetime.fromisoformat`` would make of it)."""
+    monkeypatch.setenv("CASEFLOW_TIMEZONE", "Asia/Shanghai")
+    schema = json.loads((SITEVISIT / "request.schema.json").read_text(encoding="utf-8"))
+    schema["properties"]["visit_by"]["format"] = "date"
+    files = {**bundle_files(), "request.schema.json": json.dumps(schema)}
+    engine.deploy_bundles(session, [bundles.Bundle("upload", files)], actor="admin")
+    case = engine.start(session, "site_visit", {"site": "Plant 7", "visit_by": "2026-03-03", "urgent": False},
+                        actor="quality")
+    [task] = [t for t in engine.list_tasks(session, instance_id=case["id"]) if t["name"] == "visit_site"]
+    due = dt.datetime.fromisoformat(task["due_at"])
+    assert due == dt.datetime(2026, 3, 3, 15, 59, 59, tzinfo=dt.UTC)  # 23:59:59 in Shanghai
+
+
 # --- the checks themselves (no database) -----------------------------------------------------
 
 
