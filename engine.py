@@ -291,7 +291,7 @@ def migrate(session: Session, instance_ids: Iterable[int], target_definition_id:
 
 
 def clear_caches() -> None:
-    """Forget the live workflows kept in memory (parsed specs are immutable and stay)."""
+    """Forget the live workflows kept in memory (the parsed versions stay)."""
     workflows.WORKFLOWS.clear()
 
 

@@ -51,8 +51,8 @@ def conflict_response(message: str) -> Any:
 def incident_response(err: BaseException) -> Any:
     """A 500 for an unexpected failure: logged with its traceback under an incident id the user sees."""
     incident = uuid.uuid4().hex[:12]
-    log.error("incident %s: %s", incident, err, exc_info=err)
-    message = f"the change could not be saved (incident {incident}); nothing was stored"
+    log.error("incident %s: %s %s: %s", incident, request.method, request.path, err, exc_info=err)
+    message = f"an unexpected error occurred (incident {incident}); nothing was stored"
     if wants_json():
         return json_error(500, "internal_error", message, {"incident": incident})
     return render_template("error.html", status=500, message=message), 500

@@ -134,7 +134,31 @@ def restore(state: str | dict, spec: Any, subprocess_specs: dict, script_engine:
     dct["subprocess_specs"] = subprocess_specs
     wf = SERIALIZER.from_dict(dct)
     wf.script_engine = script_engine
+    reconnect_triggered(wf)
     return wf
+
+
+def reconnect_triggered(wf: BpmnWorkflow) -> None:
+    """Connect the event subprocesses this case has triggered, as SpiffWorkflow did when it triggered them.
+
+    An event subprocess whose start event waits for a signal, message or other event is left
+    unconnected by the parser; SpiffWorkflow connects it to its process's start and end
+    (``BpmnStartTask.trigger_wf``) only when the event first comes, in the spec object itself.
+    Caseflow stores no spec with a case, so a case read from the database in another process
+    (after a restart, or by the CLI) would meet its started event subprocess unconnected, and
+    SpiffWorkflow fails it ("No input task connected"). This puts back exactly the connections
+    the case's own history made: those of the trigger specs it has tasks of.
+    """
+    for workflow in (wf, *wf.subprocesses.values()):
+        start = workflow.spec.start
+        names = set(getattr(start, "trigger_specs", ()))
+        if not names:
+            continue
+        for name in names & {task.task_spec.name for task in workflow.tasks.values()}:
+            task_spec = workflow.spec.task_specs[name]
+            if start not in task_spec.inputs:
+                start.connect(task_spec)
+                task_spec.connect(workflow.spec.end)
 
 
 def serialize(wf: BpmnWorkflow) -> str:

@@ -57,6 +57,8 @@ def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
         except (SpiffWorkflowException, sandbox.SandboxError, OperatorError) as err:
             task = getattr(err, "task", None)
             task_spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
+            if not hasattr(task_spec, "bpmn_id"):  # SpiffWorkflow passes a message there at times
+                task_spec = None
             task_name = (task_spec.bpmn_id or task_spec.name) if task_spec is not None else None
             stopped = sandbox.cause(err)
             if stopped is None:

@@ -21,7 +21,7 @@ from caseflow.uploads import UploadRejected
 from schema.common import flatten_messages
 from web import get_db, ratelimit
 from web.api import bp
-from web.errors import engine_error_json, json_error
+from web.errors import engine_error_json, incident_response, json_error
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
@@ -256,8 +256,7 @@ def _http_error(err: HTTPException) -> Response:
 def _unexpected(err: Exception) -> Response:
     if isinstance(err, HTTPException):  # pragma: no cover - handled above
         return _http_error(err)
-    current_app.logger.exception("API request failed: %s %s", request.method, request.path)
-    return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
+    return incident_response(err)  # logged under the incident id the answer names
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -9,12 +9,12 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 import engine
 from caseflow.config import MAX_DB_ID
 from web import templating
-from web.errors import engine_error_response, json_error, wants_json
+from web.errors import engine_error_response, incident_response, json_error, wants_json
 from web.extensions import login_manager
 
 # Endpoints reachable without signing in (the API authenticates with its own bearer tokens).
@@ -77,6 +77,10 @@ def register(app: Flask) -> None:
     def _csrf_error(err: CSRFError) -> Any:
         message = _("The form has expired or did not come from this site. Go back, reload the page and try again.")
         return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(InternalServerError)
+    def _incident(err: InternalServerError) -> Any:  # an unexpected failure: logged with the id users see
+        return incident_response(err.original_exception or err)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
