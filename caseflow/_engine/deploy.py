@@ -217,7 +217,8 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
                         jsonschema.validators.validator_for(schema).check_schema(schema)
                     except jsonschema.SchemaError as err:
                         problems.append(bundles.Problem(f"not a valid JSON Schema: {err.message}", file=form))
-                    problems.extend(bundles.Problem(p, file=form) for p in form_rules.problems(schema))
+                    problems.extend(bundles.Problem(p, file=form)
+                                    for p in form_rules.problems(schema) + form_rules.not_before_problems(schema))
 
 
 def deploy(session: Session, paths: list[Any], actor: str = "system") -> list[DeployResult]:

@@ -1,7 +1,7 @@
 """Checking the data a caller submits to a case against its form (start form or task form).
 
 :func:`validate_form` is the one check of data entering a case; :func:`apply_decided` and
-:func:`check_same_as` apply a form's rules that depend on the case's data (``x-decided``,
+:func:`check_case_rules` apply a form's rules that depend on the case's data (``x-decided``,
 ``x-same-as`` and, through :mod:`form_rules`, ``x-sum-equals``). Raises :class:`InvalidData`
 with per-field messages.
 """
@@ -143,11 +143,13 @@ def apply_decided(schema: dict, data: dict, case_data: dict) -> dict:
     return data
 
 
-def check_same_as(schema: dict, clean: dict, case_data: dict) -> None:
-    """``x-same-as`` of the form's top-level fields (``{"key": k, "unless": reason_field}``): the
-    value must equal the case's ``k`` unless ``reason_field`` is filled in. Raises
-    :class:`InvalidData` naming the reason field."""
+def check_case_rules(schema: dict, clean: dict, case_data: dict) -> None:
+    """The form's rules that compare the submission ``clean`` with the case's data (``{}`` at a start):
+    ``x-same-as`` of its top-level fields (``{"key": k, "unless": reason_field}``: the value must
+    equal the case's ``k`` unless ``reason_field`` is filled in; the message names the reason field),
+    ``x-sum-equals`` and ``x-not-before`` (:mod:`form_rules`). Raises :class:`InvalidData`."""
     fields = form_rules.sum_problems(schema, clean, case_data)  # and the form's x-sum-equals rules
+    fields.update(form_rules.before_problems(schema, clean, case_data))  # and x-not-before
     for name, node in (_properties(schema) or {}).items():
         rule = node.get("x-same-as") if isinstance(node, dict) else None
         if not isinstance(rule, dict) or name not in clean:

@@ -6,10 +6,21 @@
 has that field, else the case's. A rule whose total is unknown (no such value, or not a number) is
 not checked. Every field of a sum that does not match gets the message ``the quantities add up to
 T, but E are expected`` (translated by the web layer), so a form shows it beside each of them.
+
+``x-not-before`` on a top-level ``format: date`` or ``date-time`` field: a data key, or a list of
+them. The field's value must not be earlier than each key's value — the submission's own when the
+form has that field, else the case's (a receipt not before the purchase, a request not before
+it). A key without a readable date is not checked. When either side is a bare date, the days
+are compared in the business time zone. The message is ``must not be before D`` (D: the other
+value as given).
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from caseflow import clock, config
 
 
 def _number(value: Any) -> int | float | None:
@@ -27,7 +38,10 @@ def rules(schema: dict) -> list[dict]:
 
 
 def problems(schema: dict) -> list[str]:
-    """What is wrong with a form's ``x-sum-equals`` (for the deploy check); [] when it is fine."""
+    """What is wrong with a form's ``x-sum-equals`` and ``x-problems-from`` (for the deploy check); [] when fine."""
+    source = schema.get("x-problems-from") if isinstance(schema, dict) else None
+    if source is not None and not (isinstance(source, str) and source):
+        return ["x-problems-from: expected the data key that holds the problems (field -> message)"]
     found = schema.get("x-sum-equals") if isinstance(schema, dict) else None
     if found is None:
         return []
@@ -37,6 +51,60 @@ def problems(schema: dict) -> list[str]:
     declared = schema.get("properties") or {}
     return [f"x-sum-equals: {field!r} is not a field of the form"
             for rule in rules(schema) for field in rule["fields"] if field not in declared]
+
+
+def not_before_keys(node: Any) -> list[str] | None:
+    """The data keys of a field's ``x-not-before`` ([] without one; None when it is malformed)."""
+    found = node.get("x-not-before") if isinstance(node, dict) else None
+    if found is None:
+        return []
+    listed = found if isinstance(found, list) else [found]
+    return listed if listed and all(isinstance(k, str) and k for k in listed) else None
+
+
+def not_before_problems(schema: dict) -> list[str]:
+    """What is wrong with a form's ``x-not-before`` fields (for the deploy check); [] when fine."""
+    out = []
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    for name, node in (properties if isinstance(properties, dict) else {}).items():
+        keys = not_before_keys(node)
+        if keys is None:
+            out.append(f"x-not-before of {name!r}: expected a data key or a list of data keys")
+        elif keys and node.get("format") not in ("date", "date-time"):
+            out.append(f"x-not-before of {name!r}: only a field of format date or date-time can have it")
+    return out
+
+
+def before_problems(schema: dict, clean: dict, case_data: dict) -> dict[str, str]:
+    """Field -> message for each ``x-not-before`` the validated submission ``clean`` breaks."""
+    fields: dict[str, str] = {}
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    for name, node in (properties if isinstance(properties, dict) else {}).items():
+        value = clean.get(name)
+        for key in not_before_keys(node) or []:
+            other = clean[key] if key in clean else case_data.get(key)
+            if isinstance(value, str) and isinstance(other, str) and _earlier(value, other):
+                fields.setdefault(name, f"must not be before {other}")
+    return fields
+
+
+def _earlier(value: str, other: str) -> bool:
+    """Whether the date or date-time ``value`` is before ``other`` (False when either is unreadable)."""
+    first, second = clock.parse_moment(value), clock.parse_moment(other)
+    if first is None or second is None:
+        return False
+    if _bare_date(value) or _bare_date(other):  # compare the days, in the business time zone
+        zone = ZoneInfo(config.load().timezone)
+        return first.astimezone(zone).date() < second.astimezone(zone).date()
+    return first < second
+
+
+def _bare_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def sum_problems(schema: dict, clean: dict, case_data: dict) -> dict[str, str]:

@@ -132,6 +132,9 @@ def start(session: Session, key: str, data: dict | None, actor: Actor | str,
     definition, directory = found
     loaded = specs.SPECS.get(session, definition)
     clean = form_checks.validate_form(loaded, loaded.start_form, None, data, starting=True)
+    start_schema = loaded.shared_form_schema(loaded.start_form, None) if loaded.start_form else None
+    if start_schema is not None:
+        form_checks.check_case_rules(start_schema, clean, {})
     wf = workflows.new(loaded)
     first = wf.get_next_task(state=TaskState.READY)
     if first is not None:
@@ -209,7 +212,7 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
         data = form_checks.apply_decided(schema, data, task.data)
     clean = form_checks.validate_form(loaded, row["form"], process, data)
     if schema is not None:
-        form_checks.check_same_as(schema, clean, task.data)
+        form_checks.check_case_rules(schema, clean, task.data)
 
     def steps(w: BpmnWorkflow) -> None:
         task.data.update(copy.deepcopy(clean))

@@ -160,6 +160,9 @@ def _try(session: Session, bundle: bundles.Bundle, parsed: Any, key: str, data: 
     loaded = _load(session, bundle, parsed, key)
     try:
         clean = form_checks.validate_form(loaded, loaded.start_form, None, data, starting=True)
+        start_schema = loaded.shared_form_schema(loaded.start_form, None) if loaded.start_form else None
+        if start_schema is not None:
+            form_checks.check_case_rules(start_schema, clean, {})
     except InvalidData as err:
         raise type(err)({f"data.{k}": v for k, v in err.fields.items()}, "the start data is not valid") from err
     state = _Run(loaded, TryContext(session), time.monotonic() + MAX_SECONDS)
@@ -256,7 +259,7 @@ def _answer(loaded: specs.LoadedSpec, task: Task, item: dict, answer: Any, index
         data = form_checks.apply_decided(schema, given or {}, task.data) if schema is not None else (given or {})
         clean = form_checks.validate_form(loaded, meta.form, meta.process, data)
         if schema is not None:
-            form_checks.check_same_as(schema, clean, task.data)
+            form_checks.check_case_rules(schema, clean, task.data)
     except InvalidData as err:
         raise type(err)({f"answers.{index}.{k}": v for k, v in err.fields.items()},
                           f"the answer to {item['title']!r} is not valid") from err

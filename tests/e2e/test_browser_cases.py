@@ -77,7 +77,7 @@ def test_complaint_from_registration_to_closure(staff, server):
     manager.submit()
 
     service.open_task(case_url, "implement_notify")
-    service.fill({"implementation_result": "Units exchanged", "customer_notified_on": "2026-03-05",
+    service.fill({"implementation_result": "Units exchanged", "customer_notified_on": dt.date.today().isoformat(),
                   "notification_channel": "email"})
     service.submit()
     service.open_task(case_url, "customer_feedback")

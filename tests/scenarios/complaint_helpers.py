@@ -9,8 +9,10 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import engine
+from caseflow import clock
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPLAINT_BUNDLE = ROOT / "processes" / "complaint"
@@ -173,8 +175,9 @@ def implement(session, iid: int) -> dict:
     from returned_goods_cases import rg_pending, walk_returned_goods  # it imports this module
     if rg_pending(session, iid):
         walk_returned_goods(session, iid)
+    today = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()  # not in the future
     return complete(session, iid, "implement_notify", {"implementation_result": "20 units exchanged.",
-                                                       "customer_notified_on": "2026-03-05",
+                                                       "customer_notified_on": today,
                                                        "notification_channel": "phone"}, role="customer_service")
 
 

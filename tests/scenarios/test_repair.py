@@ -312,3 +312,14 @@ def test_start_form_checks_date_times(repair):
     assert "application_received_at" in err.value.fields
 
 
+def test_a_device_received_before_its_purchase_is_a_field_message_not_a_stopped_case(repair):
+    """The receipt form's ``x-not-before: purchase_date``: the warranty check used to stop the case
+    in error, for an administrator to mend; now the form names the date and the case waits on."""
+    iid = to_device_wait(repair)  # bought 2025-06-01
+    with pytest.raises(engine.InvalidData) as err:
+        do(repair, iid, "receive_device", {"received_date": "2025-05-31"}, "service_center")
+    assert err.value.fields == {"received_date": "must not be before 2025-06-01"}
+    assert engine.show(repair, iid)["status"] == "running" and "receive_device" in ready(repair, iid)
+    do(repair, iid, "receive_device", {"received_date": "2025-06-01"}, "service_center")
+    assert "diagnose_device" in ready(repair, iid)
+

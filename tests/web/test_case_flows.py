@@ -46,7 +46,7 @@ COMPLAINT_ANSWERS = {
     "ship_replacement": {"shipped_qty": "3", "shipment_date": "2026-03-02", "shipment_carrier": "SF",
                          "shipment_tracking_no": "SF123"},
     "notify_customer": {"notice_via": "phone", "notice_date": "2026-03-02", "notice_summary": "Exchanged"},
-    "implement_notify": {"implementation_result": "Units exchanged", "customer_notified_on": "2026-03-03",
+    "implement_notify": {"implementation_result": "Units exchanged", "customer_notified_on": "2026-03-02",
                          "notification_channel": "email"},
     "customer_feedback": {"customer_feedback": "Fine now", "satisfaction": "4", "satisfied": "true"},
     "capa_verify": {"capa_effective": "true", "verification_notes": "No repeat in 2 lots"},

@@ -30,7 +30,7 @@ COMPLAINT_WITH_REPAIR = {
                        "email": "li@example.com", "product_model": "PX-2", "serial_no": "SN-0042",
                        "purchase_date": "2025-01-10", "warranty_claim": "out"},
     **REPAIR_ANSWERS,
-    "implement_notify": {"implementation_result": "Unit repaired", "customer_notified_on": "2026-03-12",
+    "implement_notify": {"implementation_result": "Unit repaired", "customer_notified_on": "2026-03-02",
                          "notification_channel": "email"},
     "customer_feedback": {"customer_feedback": "Fine now", "satisfaction": "4", "satisfied": "true"},
     "capa_verify": {"capa_effective": "true", "verification_notes": "No repeat in 2 lots"},

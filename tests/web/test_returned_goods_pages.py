@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 import engine
 
@@ -150,3 +151,19 @@ def test_the_dashboard_shows_the_defect_statistics(database, deployed, browser, 
     assert "No returned goods were tested in this period." in empty
     zh = browser("manager", language="zh").get("/reports?from=2026-03-01&to=2026-03-31").get_data(as_text=True)
     assert "客退品不良统计" in zh and "不良现象" in zh
+
+
+def test_a_test_record_sent_back_shows_its_problems_beside_the_fields(database, deployed, browser, frozen_clock):
+    """The record check sends the test task back with ``record_problems``; the form's
+    ``x-problems-from`` shows each message where it belongs when production opens the task again."""
+    with database.session() as s:
+        iid = rgs.start(s)
+        rgs.do(s, iid, "receive_goods", rgs.RECEIPT, "marketing")
+        rgs.do(s, iid, "test_goods", {**rgs.TEST, "tested_qty": 2, "defective_qty": 5,
+                                      "defect_phenomena": [{"phenomenon": "No power", "quantity": 5}]}, "production")
+        problems = engine.show(s, iid)["data"]["record_problems"]
+        task = rgs.ready(s, iid)["test_goods"]["id"]
+    assert problems and all(isinstance(m, str) for m in problems.values())
+    page = browser("production").get(f"/tasks/{task}").get_data(as_text=True)
+    beside = re.findall(r'<p class="error" id="[^"]+-error">([^<]*)</p>', page)
+    assert sorted(str(escape(m)) for m in problems.values()) == sorted(beside), beside

@@ -9,8 +9,10 @@ from flask_babel import gettext as _
 # (pattern of the engine's message, localized message built from its groups)
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
-    # Caseflow's form keywords (form_checks.validate_form, form_checks.check_same_as) and the forms' own x-message texts
+    # Caseflow's form keywords (form_checks.validate_form, .check_case_rules) and the forms' own x-message texts
     (re.compile(r"^must not be in the future$"), lambda m: _("The date must not be in the future.")),
+    (re.compile(r"^must not be before (\S+)$"),  # x-not-before (form_rules)
+     lambda m: _("The date must not be before %(date)s.", date=m[1])),
     (re.compile(r"^the quantities add up to (\S+), but (\S+) are expected$"),  # x-sum-equals (form_rules)
      lambda m: _("The quantities add up to %(total)s, but %(expected)s are expected.", total=m[1], expected=m[2])),
     (re.compile(r"^the value differs from (\S+); give the reason$"),

@@ -81,7 +81,17 @@ def show(task_id: str) -> Any:
     kept = form_page.draft(_slot(task_id))
     if kept is not None:
         return _render(task, kept.values, kept.errors)
-    return _render(task, task["data"])
+    return _render(task, task["data"], problems_to_correct(task))
+
+
+def problems_to_correct(task: engine.TaskForm) -> dict[str, str] | None:
+    """The messages a rule of the process left for this form (its ``x-problems-from`` data key,
+    ``field -> message``), shown beside their fields when the task comes back; None without any."""
+    key = (task["schema"] or {}).get("x-problems-from")
+    found = task["data"].get(key) if isinstance(key, str) else None
+    if not isinstance(found, dict):
+        return None
+    return {str(field): message for field, message in found.items() if isinstance(message, str)} or None
 
 
 @bp.route("/<task_id>", methods=["POST"])
