@@ -172,7 +172,29 @@ def bundle_zip(files: dict[str, str]) -> bytes:
 
 def check(session: Session, draft: store.ProcessDraft) -> list[bundles.Problem]:
     """Every problem deploying the draft would report (nothing is stored); [] when it would deploy."""
-    return check_files(draft) or engine.check_bundle(session, bundle_of(draft))
+    return check_bundle(session, bundle_of(draft))
+
+
+def check_unsaved(session: Session, key: str, version: int | None, draft_id: int | None,
+                  changed: dict[str, str]) -> list[bundles.Problem]:
+    """The problems of files as the modeler shows them, not saved: ``changed`` put in place of the
+    files of draft ``draft_id`` (of ``key``) or, without one, of version ``version`` of ``key``.
+    Nothing is stored; [] when that bundle would deploy."""
+    if draft_id is not None:
+        draft = get(session, draft_id)
+        if draft.key != key:
+            raise engine.NotFound(f"draft {draft_id} is not a draft of {key!r}")
+        files = dict(draft.files)
+    elif version is not None:
+        files = dict(engine.find_definition(session, key, version).files)
+    else:
+        raise engine.InvalidData({"version": "give the draft or the version whose other files go with the diagram"})
+    return check_bundle(session, bundles.Bundle(source=f"modeler ({key})", files={**files, **changed}))
+
+
+def check_bundle(session: Session, bundle: bundles.Bundle) -> list[bundles.Problem]:
+    """The files as files (an upload's rules), then the deploy validation; nothing is stored."""
+    return _file_problems(bundle) or engine.check_bundle(session, bundle)
 
 
 def try_draft(session: Session, draft: store.ProcessDraft, data: dict | None, answers: list[Any]) -> dict:
@@ -187,7 +209,10 @@ def try_draft(session: Session, draft: store.ProcessDraft, data: dict | None, an
 
 def check_files(draft: store.ProcessDraft) -> list[bundles.Problem]:
     """The problems of the draft's files as files (an upload's rules), before any parsing."""
-    bundle = bundle_of(draft)
+    return _file_problems(bundle_of(draft))
+
+
+def _file_problems(bundle: bundles.Bundle) -> list[bundles.Problem]:
     if not bundle.bpmn_names:
         return [bundles.Problem("the draft has no .bpmn file")]
     return uploads.precheck(bundle)

@@ -94,6 +94,7 @@ def test_owner_changes_a_threshold_and_an_admin_deploys(staff, server):
     page.wait_for_function("() => document.querySelector('#modeler-status').dataset.kind !== 'info'")
     assert page.locator("[data-testid=modeler-status]").inner_text() == "Check: no problems."
     assert page.locator("#modeler-problems li").count() == 0
+    assert "draft=" not in page.url  # Check stores nothing: the diagram is checked as shown
 
     # Try it: a draft case with 16 defects runs in a sandbox that is thrown away, its path drawn
     page.click("#modeler-try > summary")

@@ -63,7 +63,8 @@ def test_save_check_and_deploy_through_the_page_endpoints(browser, deployed, dat
     r = _send(owner, "PUT", file_url + "?row_version=1", edited, token=config["csrfToken"])
     assert r.status_code == 409 and r.get_json()["error"]["code"], r.get_json()  # stale: JSON, not a page
     assert _send(owner, "PUT", file_url + "?row_version=x", edited, token=config["csrfToken"]).status_code == 400
-    r = _send(owner, "POST", config["urls"]["check"].replace("DRAFT_ID", str(draft["id"])), token=config["csrfToken"])
+    check_url = config["urls"]["check"] + f"?file=complaint.bpmn&draft={draft['id']}"
+    r = _send(owner, "POST", check_url, edited, token=config["csrfToken"])
     assert r.status_code == 200 and r.get_json() == {"ok": True, "problems": []}
     deploy_url = config["urls"]["deploy"].replace("DRAFT_ID", str(draft["id"]))
     r = _send(owner, "POST", deploy_url, token=config["csrfToken"])
@@ -84,6 +85,25 @@ def test_save_check_and_deploy_through_the_page_endpoints(browser, deployed, dat
     assert _send(admin, "PUT", file_url, edited, token=admin_config["csrfToken"]).status_code == 409
     assert admin.get(f"/admin/processes/repair/modeler?draft={draft['id']}").status_code == 404
 
+
+
+def test_check_validates_the_diagram_as_shown_and_stores_nothing(browser, deployed, database):
+    """Check before any save: the unsaved diagram with the version's other files; no draft appears."""
+    owner = browser("owner")
+    config = _config(owner)
+    broken = config["xml"].replace('Operator id="grade_complaint"', 'Operator id="no_such_rule"')  # unknown rule
+    url = config["urls"]["check"] + "?file=complaint.bpmn&version=1"
+    r = _send(owner, "POST", url, broken, token=config["csrfToken"])
+    assert r.status_code == 200 and r.get_json()["ok"] is False and r.get_json()["problems"], r.get_json()
+    r = _send(owner, "POST", url, config["xml"], token=config["csrfToken"])
+    assert r.get_json() == {"ok": True, "problems": []}
+    with database.session() as s:
+        assert s.query(store.ProcessDraft).count() == 0
+    assert _send(owner, "POST", config["urls"]["check"] + "?file=complaint.bpmn", config["xml"],
+                 token=config["csrfToken"]).status_code == 422  # neither a draft nor a version
+    assert _send(owner, "POST", config["urls"]["check"] + "?file=notes.txt&version=1", "x",
+                 token=config["csrfToken"]).status_code == 400
+    assert _send(browser("quality"), "POST", url, config["xml"]).status_code == 403
 
 def test_a_file_that_is_not_text_is_refused_with_its_name(browser, deployed):
     owner = browser("owner")

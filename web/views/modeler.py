@@ -180,7 +180,7 @@ def page(key: str) -> Any:
             "page": url_for(".page", key=key),
             "newDraft": url_for(".new_draft", key=key),
             "draftFile": url_for(".put_file", draft_id=0, name="FILE").replace("/0/", "/DRAFT_ID/"),
-            "check": url_for(".check", draft_id=0).replace("/0/", "/DRAFT_ID/"),
+            "check": url_for(".check_unsaved", key=key),
             "deploy": url_for(".deploy", draft_id=0).replace("/0/", "/DRAFT_ID/"),
             "try": url_for(".try_draft", draft_id=0).replace("/0/", "/DRAFT_ID/"),
             "diff": url_for(".diff", draft_id=0).replace("/0/", "/DRAFT_ID/"),
@@ -276,13 +276,16 @@ def put_file(draft_id: int, name: str) -> Any:
     return jsonify(_draft_json(draft))
 
 
-@bp.route("/drafts/<int:draft_id>/check", methods=["POST"])
+@bp.route("/processes/<key>/check", methods=["POST"])
 @_editors_only
 @_json_errors
-def check(draft_id: int) -> Any:
-    """The problems deploying the draft would report (nothing is stored)."""
-    session = get_db()
-    problems = drafts.check(session, drafts.get(session, draft_id))
+def check_unsaved(key: str) -> Any:
+    """The problems of the diagram as the modeler shows it (the body, file ``?file=``) with the other
+    files of draft ``?draft=`` or else of version ``?version=``: the modeler's Check, nothing stored."""
+    name = request.args.get("file") or ""
+    if not name.endswith(".bpmn"):
+        return json_error(400, "bad_request", "file must name the .bpmn file of the bundle")
+    problems = drafts.check_unsaved(get_db(), key, _int_arg("version"), _int_arg("draft"), {name: _raw_text(name)})
     return jsonify({"ok": not problems, "problems": [p.as_dict() for p in problems]})
 
 

@@ -130,8 +130,11 @@ function start() {
     say(text(config, 'Draft saved.'), 'success');
   }));
   document.getElementById('modeler-check').addEventListener('click', () => guarded(async () => {
-    const draft = await save();
-    const result = await request(config, 'POST', config.urls.check.replace('DRAFT_ID', draft.id));
+    // The diagram as shown, with the draft's other files (or the version's): nothing is stored.
+    const { xml } = await modeler.saveXML({ format: true });
+    const where = state.draft ? '&draft=' + state.draft.id : '&version=' + config.baseVersion;
+    const result = await request(config, 'POST', config.urls.check + '?file=' + encodeURIComponent(config.bpmnFile)
+      + where, xml, 'application/xml');
     showProblems(result.problems);
     say(result.problems.length ? text(config, 'Check found problems.') : text(config, 'Check: no problems.'),
       result.problems.length ? 'error' : 'success');
