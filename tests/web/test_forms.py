@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -230,3 +231,17 @@ def test_a_task_form_error_stores_nothing(database, deployed, browser, task_id):
         assert row.state == "ready"
         kinds = list(s.scalars(select(store.AuditEvent.kind)))
     assert "task_completed" not in kinds
+
+
+@pytest.mark.parametrize(("text", "value"), [("1,900", 1900), ("12,500.50", 12500.5), ("-3", -3), (".5", 0.5),
+                                             ("5.", 5.0), ("  7 ", 7)])
+def test_a_number_field_takes_digits_with_thousands_separators(text, value):
+    sub = parse({"title": "t", "amount": text})
+    assert sub.errors == {} and sub.data["amount"] == value
+
+
+@pytest.mark.parametrize("text", ["12,50", "1,2345", "1e3", "1E3", "0x10", "1.2.3", "1_000"])
+def test_a_number_field_refuses_what_it_would_misread(text):
+    """A decimal comma or an exponent is not silently read as another number (12,50 is not 1250)."""
+    sub = parse({"title": "t", "amount": text, "count": text})
+    assert sub.errors == {"amount": "Enter a number.", "count": "Enter a whole number."}

@@ -23,6 +23,11 @@ from web.forms.schema_form import ROW_INDEX, from_percent, is_percent, property_
 ROWS_MARKER = "__rows"  # hidden input sent with every table, so an emptied table means []
 ROW_MARKER = "__row"  # hidden input sent with every row, so a row of checkboxes is seen
 
+#: What a number field takes: digits with an optional sign and decimal point; commas only as
+#: thousands separators (1,900 or 12,500.50). "12,50" (a decimal comma) and "1e3" are refused,
+#: not read as 1250 and 1000.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
+
 
 class UploadRejected(ValueError):
     """An uploaded file cannot be taken (too large, empty name...); the message is for the user."""
@@ -152,7 +157,7 @@ class _Reader:
     def decimal(self, text: str, dst: str, message: str) -> Decimal | None:
         """The typed number (bounded length, finite, within ±2**53), else None and a field error."""
         number: Decimal | None = None
-        if limits.number_text_problem(text) is None:
+        if limits.number_text_problem(text) is None and _PLAIN_NUMBER.fullmatch(text):
             try:
                 number = Decimal(text.replace(",", ""))
             except InvalidOperation:
