@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+import jsonschema
+
 from caseflow import clock, config, limits
 from caseflow._engine import form_rules, values
 from caseflow._engine.errors import InvalidData
@@ -198,3 +200,43 @@ def _declared_max_length(schema: dict) -> limits.StringLimit:
         return length if isinstance(length, int) and not isinstance(length, bool) else None
 
     return limit
+
+
+def check_correction(loaded: LoadedSpec, changes: dict) -> None:
+    """A data correction's values against the fields of that name on the version's forms (called
+    processes' included): each value must fit the first such field's JSON Schema (type, format,
+    range) and, for dates, Caseflow's years. A key no form has is not checked. Raises
+    :class:`InvalidData` with a message per key."""
+    fields: dict[str, str] = {}
+    for key, value in changes.items():
+        node = _form_field(loaded, key)
+        if node is None:
+            continue
+        validator_cls = jsonschema.validators.validator_for(node)
+        error = jsonschema.exceptions.best_match(
+            validator_cls(node, format_checker=validator_cls.FORMAT_CHECKER).iter_errors(value))
+        if error is not None:
+            custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+            fields[key] = custom if isinstance(custom, str) else error.message
+        elif isinstance(value, str) and node.get("format") in ("date", "date-time"):
+            problem = limits.date_problem(value, with_time=node["format"] == "date-time")
+            if problem:
+                fields[key] = problem
+    if fields:
+        raise InvalidData(fields)
+
+
+def _form_field(loaded: LoadedSpec, key: str) -> dict | None:
+    """The schema of the first top-level form field named ``key`` in the version's bundles."""
+    for process, files in sorted({loaded.key: loaded.files, **loaded.process_files}.items()):
+        for name in sorted(files):
+            if not name.endswith(".json") or name == "manifest.json":
+                continue
+            try:
+                schema = loaded.shared_form_schema(name, process)
+            except ValueError:
+                continue
+            node = (_properties(schema) or {}).get(key) if isinstance(schema, dict) else None
+            if isinstance(node, dict):
+                return node
+    return None

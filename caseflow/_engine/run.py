@@ -285,6 +285,8 @@ def update_data(session: Session, instance_id: int, changes: dict, actor: Actor 
     """Correct process data of an instance (e.g. before a retry); audited with ``reason``."""
     values.check_data(changes)  # the limits of all data, and never a script helper's name
     values.refuse_keys(changes, form_checks.HELPER_NAMES, "is the name of a script helper and cannot be a data key")
+    case = records.load_case(session, instance_id)
+    form_checks.check_correction(specs.SPECS.get(session, case.definition), changes)  # as its forms declare
 
     def change(_case: Case, wf: BpmnWorkflow) -> None:
         targets = wf.get_tasks(state=TaskState.READY | TaskState.ERROR | TaskState.WAITING) or [wf.last_task]
@@ -294,7 +296,7 @@ def update_data(session: Session, instance_id: int, changes: dict, actor: Actor 
         sync.replay_whole(wf)
 
     payload: dict = {"data": changes} if reason is None else {"data": changes, "reason": reason}
-    return _act(session, records.load_case(session, instance_id), name_of(actor), "data_changed", payload, change)
+    return _act(session, case, name_of(actor), "data_changed", payload, change)
 
 
 def cancel(session: Session, instance_id: int, actor: Actor | str, reason: str | None = None) -> records.CaseRecord:

@@ -242,13 +242,17 @@ def test_a_field_the_rules_do_not_decide_is_offered(session, frozen_clock):
 
 
 def _stopped_by_purchase_date(session) -> int:
-    """A repair whose device was received before the purchase date: the warranty check stops it."""
+    """A repair whose device was received before the purchase date: the warranty check stops it.
+
+    The receipt form refuses such a date (``x-not-before``); here a data correction made the
+    purchase later after the receipt, so the check meets the contradiction and stops the case."""
     iid = _to_repair_application(session)
-    ch.complete(session, iid, "prepare_repair", dict(two.APPLICATION, purchase_date="2026-03-02"))
+    ch.complete(session, iid, "prepare_repair", dict(two.APPLICATION, purchase_date="2026-02-20"))
     ch.complete(session, iid, "review_application", {"review_opinion": "Mail-in.", "remote_fixable": False})
     ch.complete(session, iid, "send_shipping_instructions", {"ship_to_address": "Fuzhou", "shipping_method": "express",
                                                              "instructions_sent_via": "email"})
     ch.complete(session, iid, "receive_device", {"received_date": "2026-02-27"})
+    engine.update_data(session, iid, {"purchase_date": "2026-03-02"}, actor="admin", reason="mistyped")
     view = ch.complete(session, iid, "diagnose_device", {"fault_cause": "quality", "diagnosis": "Solder joint.",
                                                          "estimated_fee": 0})
     assert view["status"] == "error" and "before the purchase date" in view["error"]["message"]
@@ -285,6 +289,22 @@ def test_an_admin_corrects_a_stopped_case_in_the_web_ui_and_it_runs_on(database,
     assert "The case runs on." in admin.get(f"/cases/{iid}").get_data(as_text=True)
 
 
+def test_a_correction_must_fit_the_field_its_forms_declare(database, deployed, browser, frozen_clock):
+    """A date field takes a date: "yesterday-ish" is refused with the field's message, nothing changes."""
+    with database.session() as s:
+        iid = _stopped_by_purchase_date(s)
+    admin = browser("admin")
+    for value in ("yesterday-ish", "2026-02-30", "1850-01-01"):
+        page = admin.post(f"/cases/{iid}/repair/data", {"key": "purchase_date", "value": value,
+                                                        "reason": "Invoice."}, follow_redirects=True)
+        assert "purchase_date:" in page.get_data(as_text=True), value
+        with database.session() as s:
+            assert ch.data(s, iid)["purchase_date"] == "2026-03-02", value
+    with database.session() as s:  # a key no form declares is the admin's to set
+        engine.update_data(s, iid, {"note_from_admin": "free text"}, actor="admin")
+        assert ch.data(s, iid)["note_from_admin"] == "free text"
+
+
 def test_an_admin_can_cancel_a_stopped_case_with_a_reason(database, deployed, browser, frozen_clock):
     with database.session() as s:
         iid = _stopped_by_purchase_date(s)
@@ -303,6 +323,8 @@ def test_a_correction_keeps_the_type_of_the_value_it_replaces():
     from web.views.cases import parse_correction
 
     assert parse_correction("2025-06-01", "2026-03-02") == "2025-06-01"
+    assert parse_correction('"2025-06-01"', "2026-03-02") == "2025-06-01"  # typed as JSON: the text inside
+    assert parse_correction('"a" and "b"', None) == '"a" and "b"'  # not one JSON string: kept as typed
     assert parse_correction("12", 3) == 12 and parse_correction("true", False) is True
     assert parse_correction("[1, 2]", []) == [1, 2]
     for text, current in (("yes", True), ("12", False), ("abc", 3), ('"x"', 3), ("{}", [])):

@@ -163,9 +163,16 @@ def _reason() -> str | None:
 
 
 def parse_correction(text: str, current: Any) -> Any:
-    """The corrected value typed as text, in the type of the value it replaces: text stays text;
-    yes/no, numbers, lists and objects are read as JSON. Raises ValueError when it cannot be read."""
+    """The corrected value typed as text, in the type of the value it replaces: text stays text (a
+    JSON string in quotes, ``"2026-03-02"``, is read as the text inside them); yes/no, numbers, lists
+    and objects are read as JSON. Raises ValueError when it cannot be read."""
     if current is None or isinstance(current, str):
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            try:
+                quoted = json.loads(text)
+            except ValueError:
+                return text
+            return quoted if isinstance(quoted, str) else text
         return text
     value = json.loads(text)
     if isinstance(current, bool):
