@@ -231,9 +231,11 @@ def latest(session: Session, task_id: str, now: dt.datetime | None = None) -> Li
     return LinkState(link, state, mail.status if mail else None, mail.sent_at if mail else None)
 
 
-def resend(session: Session, task: store.HumanTask, by: str, now: dt.datetime | None = None) -> tuple[int, int] | None:
+def resend(session: Session, task: store.HumanTask, by: str, now: dt.datetime | None = None,
+           title_zh: str | None = None) -> tuple[int, int] | None:
     """A new link to the ready customer task ``task``, mailed to the customer (the task's earlier links
-    are revoked): ``(link id, notification id)``; None when the case has no customer address."""
+    are revoked): ``(link id, notification id)``; None when the case has no customer address.
+    ``title_zh``: the task's Chinese name (its element's nameZh) for a first mail of it."""
     now = now or clock.now()
     instance = session.get_one(store.ProcessInstance, task.instance_id)
     data = instance.data or {}
@@ -246,7 +248,7 @@ def resend(session: Session, task: store.HumanTask, by: str, now: dt.datetime | 
     args: dict[str, Any] = dict(earlier.args) if earlier is not None and earlier.args else {
         "instance_id": instance.id, "process_key": instance.process_key, "business_key": instance.business_key,
         "customer_name": data.get("customer_name") if isinstance(data.get("customer_name"), str) else None,
-        "task_id": task.id, "task_title": task.title, "task_title_zh": task.title,
+        "task_id": task.id, "task_title": task.title, "task_title_zh": title_zh or task.title,
         "due_at": task.due_at.isoformat() if task.due_at else None}
     link_id, token = issue(session, instance.id, task.id, address, lang, now)
     args.update(link_id=link_id, portal_url=link_url(token), resent_by=by[:200])

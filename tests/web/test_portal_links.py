@@ -273,3 +273,24 @@ def test_the_sent_mail_keeps_the_link_and_the_outbox_row_drops_it(repair_case, d
         assert row.status == "sent" and "portal_url" not in row.args
         assert row.args["link_id"] and token not in json.dumps(row.args)
         assert portal_links.check(s, token).ok  # the link itself still works
+
+
+def test_the_feedback_link_page_and_mail_are_in_the_customers_language(database, deployed, browser, frozen_clock):
+    """The facts shown beside the feedback form and the mail's task name follow the link's language
+    (Chinese for this customer), whatever the browser asks for."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "scenarios"))
+    import complaint_helpers as ch
+
+    with database.session() as s:
+        iid = ch.start(s, {**ch.quality_registration(), "customer_email": "buyer@huaxin.example"})["id"]
+        for step in (ch.confirm, ch.eight_d, ch.plan, ch.manager_decides, ch.implement):
+            step(s, iid)
+        mail = s.scalars(select(store.Notification).where(store.Notification.template == "portal_task",
+                                                          store.Notification.instance_id == iid)).one()
+        token = TOKEN_IN_URL.search(mail.args["portal_url"])
+        assert token and mail.language == "zh"
+        assert mail.args["task_title_zh"] == "收集客户反馈"
+    page = browser(language="en").get(f"/portal/task/{token.group(1)}").get_data(as_text=True)
+    assert "实施结果" in page and "What was done" not in page

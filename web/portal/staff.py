@@ -56,7 +56,9 @@ def staff_resend(task_id: str) -> Any:
     """Mail the customer a new link to the task; the old one stops working."""
     row = _task(task_id)
     session = get_db()
-    sent = portal_links.resend(session, row, by=current_user.username)
+    instance = session.get_one(store.ProcessInstance, row.instance_id)
+    names = engine.element_names(session, instance.definition_id).get(row.name) or {}
+    sent = portal_links.resend(session, row, by=current_user.username, title_zh=names.get("name_zh"))
     if sent is None:
         flash(_("The case has no customer e-mail address: no link can be sent."), "error")
         return redirect_back(fallback="inbox.index")

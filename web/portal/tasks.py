@@ -31,8 +31,8 @@ def _case_and_facts(task: engine.TaskForm) -> tuple[store.ProcessInstance, list[
 
 def _render(task: engine.TaskForm, action: str, lang: str, values: dict | None, errors: dict[str, str] | None = None,
             status: int = 200, on_behalf: bool = False) -> Any:
-    instance, facts = _case_and_facts(task)
-    with force_locale(lang):
+    with force_locale(lang):  # the facts' labels too are in the customer's language
+        instance, facts = _case_and_facts(task)
         form = form_page.build(get_db(), task["schema"], task["ui_schema"], values, errors, task["instance_id"])
         book = casefile.label_book(get_db(), instance.definition_id)
         missing = [missing_label(book, item) for item in (instance.data or {}).get("application_missing") or []]
