@@ -126,6 +126,14 @@ def test_tracking_shows_the_customers_view_and_reveals_nothing_on_a_wrong_guess(
     assert _answer(wrong_contact).replace(number, "N") == _answer(wrong_number).replace("RA-999999", "N")
 
 
+def test_tracking_with_a_field_left_empty_asks_for_both(app, deployed, browser):
+    for number, contact in (("", ""), ("RA-000001", " "), ("", "li.wei@example.com")):
+        answer = _track(browser(), number, contact)
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and 'data-testid="portal-track-missing"' in html, (number, contact)
+        assert 'data-testid="portal-no-match"' not in html
+
+
 def test_tracking_is_rate_limited_per_case_number_and_per_address(app, deployed, browser):
     customer = browser()
     for _attempt in range(4):

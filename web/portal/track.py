@@ -141,6 +141,8 @@ def track() -> Any:
     lang = language()
     number = _number()
     contact = limits.clean_text(request.form.get("contact", ""))[:320]
+    if not number or not contact.strip():  # nothing to look up: ask for both, as the form says
+        return page("portal/track.html", lang, 400, result=None, searched=False, missing=True, number=number)
     case = find_case(session, number, contact)
     log.info("portal track %s contact=%s from %s: %s", number or "-", hashlib.sha256(contact.strip().casefold()
              .encode()).hexdigest()[:12], client_address(), f"case {case.id}" if case else "no match")
