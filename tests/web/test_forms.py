@@ -245,3 +245,12 @@ def test_a_number_field_refuses_what_it_would_misread(text):
     """A decimal comma or an exponent is not silently read as another number (12,50 is not 1250)."""
     sub = parse({"title": "t", "amount": text, "count": text})
     assert sub.errors == {"amount": "Enter a number.", "count": "Enter a whole number."}
+
+
+def test_a_percent_fields_bound_is_given_in_percent(deployed, browser, frozen_clock):
+    """Defect rate 250 %: the message names 100%, the largest percentage, not the stored fraction 1."""
+    from test_case_flows import REGISTRATION
+
+    page = browser("service").post("/start/complaint", {**REGISTRATION, "defect_rate": "250"},
+                                   follow_redirects=True).get_data(as_text=True)
+    assert "The largest allowed value is 100%." in page, re.findall(r"<p class=\"error\"[^>]*>([^<]*)<", page)

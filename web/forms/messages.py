@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from flask_babel import gettext as _
 
+from web.forms.schema_form import is_percent
+
 # (pattern of the engine's message, localized message built from its groups)
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^this field is required$"), lambda m: _("This field is required.")),
@@ -64,5 +66,25 @@ def localize(message: str) -> str:
     return message
 
 
-def localize_all(fields: dict[str, str]) -> dict[str, str]:
-    return {name: localize(str(text)) for name, text in fields.items()}
+_BOUND = re.compile(r"(the (?:minimum|maximum) of )(\S+)$")
+
+
+def localize_all(fields: dict[str, str], schema: dict | None = None) -> dict[str, str]:
+    """Each field's message localized; a bound of a percent field (``x-unit: percent``, stored as a
+    fraction) is given as the percentage the person typed (100 %, not 1)."""
+    properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
+    out = {}
+    for name, text in fields.items():
+        message = str(text)
+        node = properties.get(name) if isinstance(properties, dict) else None
+        if isinstance(node, dict) and is_percent(node):
+            message = _BOUND.sub(lambda m: m[1] + _percent(m[2]), message)
+        out[name] = localize(message)
+    return out
+
+
+def _percent(fraction: str) -> str:
+    try:
+        return f"{float(fraction) * 100:g}%"
+    except ValueError:
+        return fraction

@@ -116,7 +116,7 @@ def file_submit(key: str) -> Any:
         batch.discard()
         rollback_request()
         with force_locale(language()):
-            return _render(key, schema, submission.raw, localize_all(err.fields), 422)
+            return _render(key, schema, submission.raw, localize_all(err.fields, schema), 422)
     except engine.EngineError:
         batch.discard()
         raise

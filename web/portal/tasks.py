@@ -102,7 +102,7 @@ def task_submit(token: str) -> Any:
         batch.discard()
         rollback_request()
         with force_locale(lang):
-            return _render(found, action, lang, submission.raw, localize_all(err.fields), 422)
+            return _render(found, action, lang, submission.raw, localize_all(err.fields, found["schema"]), 422)
     except (engine.Conflict, engine.InstanceError):
         batch.discard()
         rollback_request()

@@ -68,7 +68,7 @@ def submit(key: str) -> Any:
     except engine.InvalidData as err:
         batch.discard()
         rollback_request()
-        return _form_again(key, schema, submission.raw, localize_all(err.fields))
+        return _form_again(key, schema, submission.raw, localize_all(err.fields, schema))
     except engine.EngineError:
         batch.discard()
         raise

@@ -91,7 +91,8 @@ def problems_to_correct(task: engine.TaskForm) -> dict[str, str] | None:
     found = task["data"].get(key) if isinstance(key, str) else None
     if not isinstance(found, dict):
         return None
-    return {str(field): message for field, message in found.items() if isinstance(message, str)} or None
+    return localize_all({str(field): message for field, message in found.items() if isinstance(message, str)},
+                        task["schema"]) or None
 
 
 @bp.route("/<task_id>", methods=["POST"])
@@ -110,7 +111,7 @@ def submit(task_id: str) -> Any:
     except engine.InvalidData as err:
         batch.discard()
         rollback_request()
-        return _form_again(task_id, task, submission.raw, localize_all(err.fields))
+        return _form_again(task_id, task, submission.raw, localize_all(err.fields, task["schema"]))
     except (engine.Conflict, engine.InstanceError) as err:
         batch.discard()
         rollback_request()
