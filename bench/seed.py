@@ -112,7 +112,8 @@ def task_values(name: str, rng: random.Random) -> dict | None:
                                    "quantity": rng.randint(1, 40), "amount": rng.choice([500, 1000, 2500, 12000])}]},
         "manager_approve_plan": {"manager_decision": "approve"},
         "gm_approve_plan": {"gm_plan_decision": "approve"},
-        "implement_notify": {"implementation_result": "Units exchanged.", "customer_notified_on": "2025-03-05",
+        "implement_notify": {"implementation_result": "Units exchanged.",
+                             "customer_notified_on": clock.now().astimezone(TZ).date().isoformat(),  # seed's today
                              "notification_channel": "phone"},
         "customer_feedback": {"customer_feedback": "OK.", "satisfaction": satisfaction,
                               "satisfied": satisfaction >= 3},

@@ -101,7 +101,11 @@ def register_numbers(html: str) -> list[str]:
 def test_register_lists_every_complaint_and_filters(complaints, browser):
     b = browser("manager")
     keys = {name: c["business_key"] for name, c in complaints.items()}
-    assert set(register_numbers(b.get("/complaints").get_data(as_text=True))) == set(keys.values())
+    page = b.get("/complaints").get_data(as_text=True)
+    assert set(register_numbers(page)) == set(keys.values())
+    departments = re.search(r'<select[^>]*name="department".*?</select>', page, re.S)
+    assert departments and 'value="logistics"' in departments.group(0)
+    assert 'value="finance"' not in departments.group(0) and 'value="customer"' not in departments.group(0)
     assert register_numbers(b.get("/complaints?urgency=serious").get_data(as_text=True)) == [keys["serious"]]
     assert register_numbers(b.get("/complaints?department=logistics").get_data(as_text=True)) == [keys["transport"]]
     assert register_numbers(b.get("/complaints?kpi_class=major").get_data(as_text=True)) == [keys["serious"]]

@@ -102,6 +102,7 @@ def test_dashboard_tables_equal_the_recount_and_every_link_lists_those_cases(see
 def test_exports_hold_the_tables_and_the_page_speaks_chinese(seeded, browser):
     b = browser("quality")
     html = b.get(PAGE).get_data(as_text=True)
+    assert '<option value="transport">Transport</option>' in html  # the type filter in words, not keys
     shown = [[v for _link, v in r] for r in table(html, "satisfaction")]
     got = b.get("/reports/satisfaction.csv?from=2025-01-01&to=2025-12-31")
     assert got.status_code == 200 and got.mimetype == "text/csv"

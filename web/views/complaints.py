@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from caseflow import clock
 from caseflow.manifest import Manifest
+from caseflow.reports import kpis
 from web import case_status, casefile, get_db, manifests, register_chips, templating
 from web import complaint_register as register
 from web import repair_register as repairs
@@ -29,8 +30,8 @@ def register_status_label(key: str) -> str:
 
 
 def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
-    def enum(key: str) -> list[tuple[str, str]]:
-        known = OUTPUT_ENUMS[key]
+    def enum(key: str, only: frozenset[str] | None = None) -> list[tuple[str, str]]:
+        known = {k: words for k, words in OUTPUT_ENUMS[key].items() if only is None or k in only}
         values = list(known) + [v for v in register.distinct_values(session, key) if v not in known]
         return [(v, pick(*known[v]) if v in known else v) for v in values]
 
@@ -38,7 +39,7 @@ def _choices(session: Any) -> dict[str, list[tuple[str, str]]]:
         "status": [(s, register_status_label(s)) for s in register.STATUSES],
         "kpi_class": enum("kpi_class"),
         "urgency": enum("urgency"),
-        "department": enum("responsible_dept"),
+        "department": enum("responsible_dept", kpis.DEPARTMENT_ROLES),  # the routing's departments (and any in use)
     }
 
 

@@ -22,7 +22,7 @@ from caseflow import clock, returned_goods_stats, store
 from caseflow.reports import kpis, waiting
 from schema.common import flatten_messages
 from schema.reports import KpiQuerySchema, WaitingQuerySchema
-from web import get_db, labels
+from web import casefile, get_db, labels
 from web.labels import pick, role_label
 from web.reports.tables import COMPLAINT_TYPES, Table, cases_link, tables, text
 from web.views.common import business_tz
@@ -78,9 +78,18 @@ def index() -> Any:
                      if flt.scope is None or d in flt.scope],
         scope_labels=[role_label(d) for d in flt.scope] if flt.scope is not None else [],
         customers=kpis.choices(session, kpis.F.customer_code),
-        complaint_types=COMPLAINT_TYPES,
+        complaint_types=_complaint_type_choices(session),
         allcases_link=cases_link(flt),
         rg_defects=returned_goods_stats.defects(session, flt.date_from, flt.date_to, flt.product_model))
+
+
+def _complaint_type_choices(session: Any) -> list[tuple[str, str]]:
+    """The complaint types with the words of the complaint form (its enum labels) in the reader's language."""
+    try:
+        book = casefile.label_book(session, engine.startable_definition(session, "complaint").id)
+    except engine.NotFound:
+        return [(value, value) for value in COMPLAINT_TYPES]
+    return [(value, casefile.display(book, "complaint_type", value) or value) for value in COMPLAINT_TYPES]
 
 
 def _table(key: str) -> tuple[Table, kpis.KpiFilter]:
