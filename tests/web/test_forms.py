@@ -254,3 +254,12 @@ def test_a_percent_fields_bound_is_given_in_percent(deployed, browser, frozen_cl
     page = browser("service").post("/start/complaint", {**REGISTRATION, "defect_rate": "250"},
                                    follow_redirects=True).get_data(as_text=True)
     assert "The largest allowed value is 100%." in page, re.findall(r"<p class=\"error\"[^>]*>([^<]*)<", page)
+
+
+def test_a_date_before_a_date_time_is_named_in_local_time(app):
+    from web.forms.messages import localize
+
+    with app.test_request_context():
+        assert localize("must not be before 2026-03-02T01:00:00+00:00") == \
+            "The date must not be before 2026-03-02 09:00."  # Shanghai
+        assert localize("must not be before 2026-03-02") == "The date must not be before 2026-03-02."

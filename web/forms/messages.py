@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask_babel import gettext as _
 
 from web.forms.schema_form import is_percent
+from web.templating import when
 
 # (pattern of the engine's message, localized message built from its groups)
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
@@ -14,7 +15,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # Caseflow's form keywords (form_checks.validate_form, .check_case_rules) and the forms' own x-message texts
     (re.compile(r"^must not be in the future$"), lambda m: _("The date must not be in the future.")),
     (re.compile(r"^must not be before (\S+)$"),  # x-not-before (form_rules)
-     lambda m: _("The date must not be before %(date)s.", date=m[1])),
+     lambda m: _("The date must not be before %(date)s.", date=_readable_moment(m[1]))),
     (re.compile(r"^the quantities add up to (\S+), but (\S+) are expected$"),  # x-sum-equals (form_rules)
      lambda m: _("The quantities add up to %(total)s, but %(expected)s are expected.", total=m[1], expected=m[2])),
     (re.compile(r"^the value differs from (\S+); give the reason$"),
@@ -55,6 +56,11 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r" is not of type "), lambda m: _("The value has the wrong type.")),
     (re.compile(r" is not a multiple of (\S+)$"), lambda m: _("The value must be a multiple of %(n)s.", n=m[1])),
 ]
+
+
+def _readable_moment(text: str) -> str:
+    """A date as given; a date-time in the business time zone, to the minute (as pages show them)."""
+    return text if len(text) == 10 else (when(text) or text)
 
 
 def localize(message: str) -> str:
