@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,16 +48,6 @@ DISPOSITION_LINES = "disposition_lines"
 PLAN_TASK, MANAGER_APPROVAL, GM_APPROVAL = "resolution_plan", "manager_approve_plan", "gm_approve_plan"
 FOLLOW_UP_TASK = "follow_up"
 REPAIR_OUTCOME, FEE_DECISION = "repair_outcome", "fee_decision"
-
-
-@lru_cache(maxsize=8)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def business_zone() -> ZoneInfo:
-    """The business time zone (``CASEFLOW_TIMEZONE``): months of the reports are local months."""
-    return _zone(config.load().timezone)
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -238,7 +227,7 @@ def year_seq(row: Mapping[str, Any]) -> Any:
         return None
     earlier = _FACTS.alias("earlier")
     registered, iid = row["registered_at"], row["instance_id"]
-    year_start = dt.datetime(int(row["registered_month"][:4]), 1, 1, tzinfo=business_zone())
+    year_start = dt.datetime(int(row["registered_month"][:4]), 1, 1, tzinfo=clock.business_zone())
     return (select(func.count() + 1).select_from(earlier)
             .where(earlier.c.process_key == row["process_key"], earlier.c.customer_code == row["customer_code"],
                    earlier.c.registered_at >= year_start, earlier.c.registered_at <= registered,
@@ -295,7 +284,7 @@ def rebuild(session: Session, process_key: str | None = None) -> int:
                    _CASE.c.created_at, _CASE.c.completed_at).order_by(_CASE.c.id))
     if process_key:
         stmt = stmt.where(_CASE.c.process_key == process_key)
-    written, last_id, now, tz = 0, 0, clock.now(), business_zone()
+    written, last_id, now, tz = 0, 0, clock.now(), clock.business_zone()
     while True:
         batch = conn.execute(stmt.where(_CASE.c.id > last_id).limit(BATCH)).all()
         if not batch:

@@ -84,8 +84,13 @@ def parse_moment(value: object) -> _dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
 
 
+def business_zone() -> ZoneInfo:
+    """The business time zone (``CASEFLOW_TIMEZONE``): local days, months and deadlines."""
+    return _zone(config.load().timezone)
+
+
 def _end_of_day(day: _dt.date) -> _dt.datetime:
-    return _dt.datetime.combine(day, _dt.time(23, 59, 59), tzinfo=_zone(config.load().timezone))
+    return _dt.datetime.combine(day, _dt.time(23, 59, 59), tzinfo=business_zone())
 
 
 @functools.lru_cache(maxsize=8)

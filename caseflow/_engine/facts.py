@@ -22,7 +22,7 @@ def write(session: Session, case: Case, manifest: manifests.Manifest | None) -> 
     case_facts.upsert(session, case_facts.derive(
         manifest.facts, manifest.deadlines, instance_id=case.id, process_key=case.process_key, status=case.status,
         data=case.data or {}, created_at=case.created_at, completed_at=case.completed_at, tasks=tasks,
-        now=clock.now(), tz=case_facts.business_zone()))
+        now=clock.now(), tz=clock.business_zone()))
 
 
 def rebuild(session: Session, process_key: str | None = None) -> int:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import jsonschema
 
-from caseflow import clock, config, limits
+from caseflow import clock, limits
 from caseflow._engine import form_rules, values
 from caseflow._engine.errors import InvalidData
 from caseflow._engine.sandbox import HELPERS
@@ -170,7 +169,7 @@ def check_case_rules(schema: dict, clean: dict, case_data: dict) -> None:
 def _future_problem(value: str, with_time: bool) -> str | None:
     """``must not be in the future`` when the date (date-time) is after today (now) by Caseflow's
     clock in the business time zone (a form field's ``x-not-future: true``); None otherwise."""
-    zone = ZoneInfo(config.load().timezone)
+    zone = clock.business_zone()
     now = clock.now().astimezone(zone)
     try:
         if with_time:

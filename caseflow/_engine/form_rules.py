@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from caseflow import clock, config
+from caseflow import clock
 
 
 def _number(value: Any) -> int | float | None:
@@ -94,7 +93,7 @@ def _earlier(value: str, other: str) -> bool:
     if first is None or second is None:
         return False
     if _bare_date(value) or _bare_date(other):  # compare the days, in the business time zone
-        zone = ZoneInfo(config.load().timezone)
+        zone = clock.business_zone()
         return first.astimezone(zone).date() < second.astimezone(zone).date()
     return first < second
 

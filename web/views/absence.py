@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from caseflow import config, store, substitutes
+from caseflow import clock, store, substitutes
 from web import get_db, rollback_request
 
 bp = Blueprint("absence", __name__, url_prefix="/account/absence")
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(config.load().timezone)
+    return clock.business_zone()
 
 
 def _day(text: str) -> dt.date | None:
