@@ -2,13 +2,44 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 #: The largest id a database integer column holds (ids beyond it are "not found").
 MAX_DB_ID = 2**31 - 1  # INTEGER columns (PostgreSQL int4)
+
+_N = TypeVar("_N", int, float)
+
+
+class ConfigError(ValueError):
+    """A ``CASEFLOW_*`` variable holds a value Caseflow cannot use; the message names it."""
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: Callable[[str], _N],
+            minimum: _N) -> _N:
+    """``env[name]`` (or ``default``) read as ``kind``, at least ``minimum``; else :class:`ConfigError`."""
+    raw = env.get(name, default)
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {noun}") from None
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CASEFLOW_TIMEZONE={name!r} is not a time zone (e.g. Asia/Shanghai)") from None
+    return name
 
 
 @dataclass(frozen=True)
@@ -67,8 +98,8 @@ def pool_options(url: str) -> dict[str, int]:
     load and closed after, default 5), per process; see docs/deployment.md for the sizing rule."""
     if url.startswith("sqlite"):
         return {}
-    return {"pool_size": int(os.environ.get("CASEFLOW_DB_POOL_SIZE", "10")),
-            "max_overflow": int(os.environ.get("CASEFLOW_DB_MAX_OVERFLOW", "5")),
+    return {"pool_size": _number(os.environ, "CASEFLOW_DB_POOL_SIZE", "10", int, 1),
+            "max_overflow": _number(os.environ, "CASEFLOW_DB_MAX_OVERFLOW", "5", int, 0),
             "pool_recycle": 1800}
 
 
@@ -81,7 +112,7 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings | None:
     starttls = env.get("CASEFLOW_SMTP_STARTTLS", "1") != "0"
     return SmtpSettings(
         host=host,
-        port=int(env.get("CASEFLOW_SMTP_PORT", "587" if starttls else "25")),
+        port=_number(env, "CASEFLOW_SMTP_PORT", "587" if starttls else "25", int, 1),
         user=env.get("CASEFLOW_SMTP_USER") or None,
         password=env.get("CASEFLOW_SMTP_PASSWORD") or None,
         starttls=starttls,
@@ -90,31 +121,32 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings | None:
 
 
 def load() -> Settings:
-    """Settings from ``CASEFLOW_*`` environment variables."""
-    instance = Path(os.environ.get("CASEFLOW_INSTANCE_DIR", PROJECT_ROOT / "instance")).resolve()
+    """Settings from ``CASEFLOW_*`` environment variables (:class:`ConfigError` names a bad one)."""
+    env = os.environ
+    instance = Path(env.get("CASEFLOW_INSTANCE_DIR", PROJECT_ROOT / "instance")).resolve()
     default_db = f"sqlite:///{instance / 'caseflow.sqlite3'}"
     return Settings(
         instance_dir=instance,
-        database_url=os.environ.get("CASEFLOW_DATABASE_URL", default_db),
-        secret_key=os.environ.get("CASEFLOW_SECRET_KEY"),
-        timezone=os.environ.get("CASEFLOW_TIMEZONE", "Asia/Shanghai"),
-        timer_interval_s=float(os.environ.get("CASEFLOW_TIMER_INTERVAL", "5")),
-        attachment_dir=Path(os.environ.get("CASEFLOW_ATTACHMENT_DIR", instance / "attachments")).resolve(),
-        max_attachment_bytes=int(os.environ.get("CASEFLOW_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024))),
-        script_timeout_s=float(os.environ.get("CASEFLOW_SCRIPT_TIMEOUT_S", "1.0")),
-        script_max_bytes=int(os.environ.get("CASEFLOW_SCRIPT_MAX_BYTES", "50000000")),
-        ratelimit_enabled=os.environ.get("CASEFLOW_RATELIMIT_ENABLED", "1") != "0",
-        ratelimit_storage_uri=os.environ.get("CASEFLOW_RATELIMIT_STORAGE_URI", "memory://"),
-        login_limit_per_account=os.environ.get("CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
-        login_limit_per_address=os.environ.get("CASEFLOW_LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
-        api_token_limit_per_address=os.environ.get("CASEFLOW_API_TOKEN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
-        proxy_fix=int(os.environ.get("CASEFLOW_PROXY_FIX", "0")),
+        database_url=env.get("CASEFLOW_DATABASE_URL", default_db),
+        secret_key=env.get("CASEFLOW_SECRET_KEY"),
+        timezone=_time_zone(env.get("CASEFLOW_TIMEZONE", "Asia/Shanghai")),
+        timer_interval_s=_number(env, "CASEFLOW_TIMER_INTERVAL", "5", float, 0.01),
+        attachment_dir=Path(env.get("CASEFLOW_ATTACHMENT_DIR", instance / "attachments")).resolve(),
+        max_attachment_bytes=_number(env, "CASEFLOW_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024), int, 1),
+        script_timeout_s=_number(env, "CASEFLOW_SCRIPT_TIMEOUT_S", "1.0", float, 0.01),
+        script_max_bytes=_number(env, "CASEFLOW_SCRIPT_MAX_BYTES", "50000000", int, 1),
+        ratelimit_enabled=env.get("CASEFLOW_RATELIMIT_ENABLED", "1") != "0",
+        ratelimit_storage_uri=env.get("CASEFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+        login_limit_per_account=env.get("CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        login_limit_per_address=env.get("CASEFLOW_LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        api_token_limit_per_address=env.get("CASEFLOW_API_TOKEN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        proxy_fix=_number(env, "CASEFLOW_PROXY_FIX", "0", int, 0),
         smtp=smtp_settings(),
-        public_url=os.environ.get("CASEFLOW_PUBLIC_URL", "").rstrip("/"),
-        due_soon_hours=float(os.environ.get("CASEFLOW_DUE_SOON_HOURS", "24")),
-        portal_link_hours=int(os.environ.get("CASEFLOW_PORTAL_LINK_HOURS", str(14 * 24))),
-        portal_staff_roles=tuple(r.strip() for r in os.environ.get(
+        public_url=env.get("CASEFLOW_PUBLIC_URL", "").rstrip("/"),
+        due_soon_hours=_number(env, "CASEFLOW_DUE_SOON_HOURS", "24", float, 0.0),
+        portal_link_hours=_number(env, "CASEFLOW_PORTAL_LINK_HOURS", str(14 * 24), int, 1),
+        portal_staff_roles=tuple(r.strip() for r in env.get(
             "CASEFLOW_PORTAL_STAFF_ROLES", "customer_service,service_center").split(",") if r.strip()),
-        comment_edit_minutes=int(os.environ.get("CASEFLOW_COMMENT_EDIT_MINUTES", "15")),
-        owners_may_deploy=os.environ.get("CASEFLOW_OWNERS_MAY_DEPLOY", "0").lower() in ("1", "true", "yes"),
+        comment_edit_minutes=_number(env, "CASEFLOW_COMMENT_EDIT_MINUTES", "15", int, 0),
+        owners_may_deploy=env.get("CASEFLOW_OWNERS_MAY_DEPLOY", "0").lower() in ("1", "true", "yes"),
     )

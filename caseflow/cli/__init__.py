@@ -15,12 +15,39 @@ cancel), :mod:`~caseflow.cli.processes` (deploy, processes, versions, pin, unpin
 """
 from __future__ import annotations
 
+import logging
+import os
+from typing import Any
+
 import click
 
 from caseflow.cli import facts, instances, migrate, operators, processes, serve, users
+from caseflow.cli.common import fail
+
+log = logging.getLogger("caseflow.cli")
+
+#: Set to 1 to let an unexpected failure end the command with its Python traceback.
+DEBUG_VARIABLE = "CASEFLOW_DEBUG"
 
 
-@click.group()
+class CaseflowGroup(click.Group):
+    """The command group; an unexpected failure of a command ends it with one ``error:`` line
+    and exit code 1 (its traceback with ``CASEFLOW_DEBUG=1``), never a bare traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as err:
+            if os.environ.get(DEBUG_VARIABLE) == "1":
+                raise
+            log.debug("unexpected failure of %s", ctx.invoked_subcommand, exc_info=True)
+            fail(f"unexpected failure ({type(err).__name__}: {err}); "
+                 f"run again with {DEBUG_VARIABLE}=1 to see where it happened")
+
+
+@click.group(cls=CaseflowGroup)
 @click.version_option("0.1.0", prog_name="caseflow")
 def main() -> None:
     """Caseflow: complaint and repair workflows on BPMN 2.0."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy import exc as sa_exc
 
 import engine
 from caseflow import accounts, config, limits, store
@@ -35,15 +36,23 @@ class CliContext:
     @property
     def settings(self) -> config.Settings:
         if self._settings is None:
-            self._settings = config.load()
+            try:
+                self._settings = config.load()
+            except config.ConfigError as err:
+                fail(str(err), EXIT_USAGE)
         return self._settings
 
     @property
     def db(self) -> store.Database:
         """The database, migrated to the current schema; disposed when the command ends."""
         if self._db is None:
-            db = store.Database(self.settings.database_url)
-            db.upgrade()
+            try:
+                db = store.Database(self.settings.database_url)
+                db.upgrade()
+            except sa_exc.ArgumentError as err:  # no such dialect, a malformed URL
+                fail(f"CASEFLOW_DATABASE_URL is not a database Caseflow can open: {err}", EXIT_USAGE)
+            except sa_exc.OperationalError as err:  # refused, no such database, wrong password
+                fail(f"cannot open the database: {str(err.orig).strip() or err}", 1)
             self._db = db
             current = click.get_current_context(silent=True)
             if current is not None:

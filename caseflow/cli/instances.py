@@ -6,7 +6,9 @@ import json
 import click
 
 import engine
+from caseflow import accounts
 from caseflow.cli.common import (
+    EXIT_USAGE,
     DB_ID,
     CliContext,
     echo_lines,
@@ -62,6 +64,10 @@ def start(ctx: CliContext, key: str, data: str | None, user: str, as_json: bool)
 @pass_ctx
 def tasks(ctx: CliContext, instance_id: int | None, role: str | None, as_json: bool) -> None:
     """List ready human tasks."""
+    if role is not None:
+        known = run(ctx, accounts.known_roles)
+        if role not in known:
+            fail(f"--role: no role {role!r}; the roles are {', '.join(known)}", EXIT_USAGE)
     rows = run(ctx, lambda s: engine.list_tasks(s, instance_id=instance_id, role=role))
     emit(as_json, {"tasks": rows}, lambda p: echo_lines(
         f"{t['id']}  #{t['instance_id']} {t['business_key'] or ''}  {t['title']}  role: {t['role']}"

@@ -36,10 +36,11 @@ def server_argv(host: str, port: int, threads: int, workers: int = 1) -> list[st
 
 @click.command()
 @click.option("--host", default=lambda: os.environ.get("CASEFLOW_HOST", "127.0.0.1"), show_default="127.0.0.1")
-@click.option("--port", default=lambda: int(os.environ.get("CASEFLOW_PORT", "5000")), type=int, show_default="5000")
-@click.option("--workers", default=lambda: int(os.environ.get("CASEFLOW_WEB_WORKERS", "1")), type=click.IntRange(1),
+@click.option("--port", default=lambda: os.environ.get("CASEFLOW_PORT", "5000"), type=click.IntRange(1, 65535),
+              show_default="5000")
+@click.option("--workers", default=lambda: os.environ.get("CASEFLOW_WEB_WORKERS", "1"), type=click.IntRange(1),
               show_default="1", help="Server processes sharing the port (above 1: PostgreSQL only).")
-@click.option("--threads", default=lambda: int(os.environ.get("CASEFLOW_WEB_THREADS", "8")), type=click.IntRange(1),
+@click.option("--threads", default=lambda: os.environ.get("CASEFLOW_WEB_THREADS", "8"), type=click.IntRange(1),
               show_default="8", help="Application threads (slow clients hold none).")
 @pass_ctx
 def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> None:

@@ -1,0 +1,77 @@
+"""How `caseflow` commands fail: one `error:` line and a non-zero exit, never a traceback."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from caseflow import cli, config
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASEFLOW_INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("CASEFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.delenv(cli.DEBUG_VARIABLE, raising=False)
+    return monkeypatch
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli.main, list(args))
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("CASEFLOW_TIMER_INTERVAL", "abc", "CASEFLOW_TIMER_INTERVAL='abc' is not a number"),
+    ("CASEFLOW_TIMER_INTERVAL", "-1", "must be at least"),
+    ("CASEFLOW_TIMER_INTERVAL", "nan", "must be at least"),
+    ("CASEFLOW_MAX_ATTACHMENT_BYTES", "10MB", "is not a whole number"),
+    ("CASEFLOW_TIMEZONE", "Mars/Olympus", "is not a time zone"),
+    ("CASEFLOW_DATABASE_URL", "nosuchdb://x", "CASEFLOW_DATABASE_URL is not a database"),
+])
+def test_a_bad_setting_is_named_and_exits_2(env, variable, value, said):
+    env.setenv(variable, value)
+    result = invoke("processes")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and said in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_settings_refuse_bad_numbers_for_every_reader(env):
+    env.setenv("CASEFLOW_COMMENT_EDIT_MINUTES", "fifteen")
+    with pytest.raises(config.ConfigError, match="CASEFLOW_COMMENT_EDIT_MINUTES"):
+        config.load()
+    env.setenv("CASEFLOW_COMMENT_EDIT_MINUTES", " 20 ")
+    assert config.load().comment_edit_minutes == 20  # spaces around a number are fine
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1(env):
+    env.setenv("CASEFLOW_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = invoke("processes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot open the database:") and "Traceback" not in result.output
+
+
+def test_an_unknown_role_is_refused_with_the_known_ones(env):
+    result = invoke("tasks", "--role", "nosuchrole")
+    assert result.exit_code == 2
+    assert "no role 'nosuchrole'" in result.stderr and "quality" in result.stderr
+    assert invoke("tasks", "--role", "quality", "--json").exit_code == 0
+
+
+def test_a_bad_port_from_the_environment_is_a_usage_error(env):
+    env.setenv("CASEFLOW_PORT", "eighty")
+    result = invoke("serve")
+    assert result.exit_code == 2 and "--port" in result.output
+
+
+def test_an_unexpected_failure_is_one_line_unless_debugging(env):
+    def broken(_session):
+        raise RuntimeError("disk on fire")
+
+    env.setattr("caseflow.accounts.list_users", broken)
+    result = invoke("users", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: unexpected failure (RuntimeError: disk on fire)")
+    assert "CASEFLOW_DEBUG=1" in result.stderr and "Traceback" not in result.output
+    env.setenv(cli.DEBUG_VARIABLE, "1")
+    debugging = invoke("users", "list")
+    assert debugging.exit_code == 1 and isinstance(debugging.exception, RuntimeError)
