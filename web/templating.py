@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from caseflow import clock, store
+from caseflow import clock, limits, store
 from web import deadlines, labels
 from web.extensions import LANGUAGES
 
@@ -176,6 +176,8 @@ def _globals() -> dict[str, Any]:
         "is_admin": signed_in and current_user.is_admin,
         "request_path": request.full_path.rstrip("?") if request else "/",
         "max_upload_bytes": int(current_app.config["CASEFLOW_SETTINGS"].max_attachment_bytes),
+        #: The longest text any field may send (web/input_guard.py refuses more): browsers stop typing there.
+        "max_field_chars": limits.MAX_FIELD_CHARS,
     }
 
 

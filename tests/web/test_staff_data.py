@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import engine
+from caseflow import limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
 import test_two_repairs as two  # noqa: E402
@@ -200,8 +201,12 @@ def test_a_long_text_states_its_limit_and_is_refused_with_a_message(database, de
     b = browser("quality")
     page = b.get(f"/tasks/{task}").get_data(as_text=True)
     area = re.search(r'<textarea id="f-plan_summary"[^>]*>', page)
-    assert area and 'data-maxlength="4000"' in area.group(0) and " maxlength=" not in area.group(0)
+    assert area and 'data-maxlength="4000"' in area.group(0)  # the form's limit: counted, refused by the server
+    assert f' maxlength="{limits.MAX_FIELD_CHARS}"' in area.group(0)  # the request limit: the browser stops there
     assert 'data-count-for="f-plan_summary"' in page and "At most 4,000 characters." in page
+    # no field of the form lets a browser send more than the request guard accepts (it would answer 400)
+    controls = re.findall(r'<(?:textarea|input type="text")[^>]*>', page)
+    assert controls and all(" maxlength=" in c for c in controls), [c for c in controls if " maxlength=" not in c]
     response = b.post(f"/tasks/{task}", {"plan_summary": "x" * 4001, "delivery_amount": "1000",
                                          "disposition_lines.__rows": "1"}, follow_redirects=True)
     assert response.status_code == 200 and [r.status_code for r in response.history] == [303]
