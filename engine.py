@@ -50,7 +50,7 @@ __all__ = [
     "role_key", "UNFINISHED_STATUSES", "decided_value",
     "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
     "process_manifest", "element_names",
-    "start", "task_form", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
+    "start", "task_form", "form_problems", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
     "list_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
     "due_instance_ids", "next_timer_due", "on_timers_saved", "listen_for_timers", "fire_timers",
     "fire_due_timers", "rebuild_facts", "try_bundle", "delegate", "record_event",
@@ -156,6 +156,13 @@ def start(session: Session, key: str, data: dict | None = None, actor: Actor | s
 def task_form(session: Session, task_id: str) -> TaskForm:
     """A task with its form schema, UI schema, instructions and the case data (no workflow loaded)."""
     return run.task_form(session, task_id)
+
+
+def form_problems(session: Session, data: dict, task_id: str | None = None, key: str | None = None,
+                  unread: Iterable[str] = ()) -> dict[str, str]:
+    """The field problems completing ``task_id`` (or starting ``key``) with ``data`` would raise (no sum
+    rule over the fields ``unread``, whose input could not be read); stores nothing."""
+    return run.form_problems(session, data, task_id, key, frozenset(unread))
 
 
 def complete(session: Session, task_id: str, data: dict | None, actor: Actor) -> CaseRecord:

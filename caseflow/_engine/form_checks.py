@@ -144,12 +144,13 @@ def apply_decided(schema: dict, data: dict, case_data: dict) -> dict:
     return data
 
 
-def check_case_rules(schema: dict, clean: dict, case_data: dict) -> None:
+def check_case_rules(schema: dict, clean: dict, case_data: dict, unread: frozenset[str] = frozenset()) -> None:
     """The form's rules that compare the submission ``clean`` with the case's data (``{}`` at a start):
     ``x-same-as`` of its top-level fields (``{"key": k, "unless": reason_field}``: the value must
     equal the case's ``k`` unless ``reason_field`` is filled in; the message names the reason field),
-    ``x-sum-equals`` and ``x-not-before`` (:mod:`form_rules`). Raises :class:`InvalidData`."""
-    fields = form_rules.sum_problems(schema, clean, case_data)  # and the form's x-sum-equals rules
+    ``x-sum-equals`` and ``x-not-before`` (:mod:`form_rules`; a sum with a field in ``unread`` is not
+    judged). Raises :class:`InvalidData`."""
+    fields = form_rules.sum_problems(schema, clean, case_data, unread)  # and the form's x-sum-equals rules
     fields.update(form_rules.before_problems(schema, clean, case_data))  # and x-not-before
     for name, node in (_properties(schema) or {}).items():
         rule = node.get("x-same-as") if isinstance(node, dict) else None

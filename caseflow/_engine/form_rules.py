@@ -106,11 +106,14 @@ def _bare_date(text: str) -> bool:
     return True
 
 
-def sum_problems(schema: dict, clean: dict, case_data: dict) -> dict[str, str]:
-    """Field -> message for each ``x-sum-equals`` rule the validated submission ``clean`` breaks."""
+def sum_problems(schema: dict, clean: dict, case_data: dict, unread: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Field -> message for each ``x-sum-equals`` rule the validated submission ``clean`` breaks (a rule
+    with a field in ``unread``, whose input could not be read, is not judged)."""
     fields: dict[str, str] = {}
     for rule in rules(schema):
         key = rule["equals"]
+        if unread & {key, *rule["fields"]}:
+            continue
         expected = _number(clean[key] if key in clean else case_data.get(key))
         if expected is None:
             continue

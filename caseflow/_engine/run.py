@@ -30,7 +30,7 @@ from caseflow._engine import (
     workflows,
 )
 from caseflow._engine.actor import Actor, name_of, require
-from caseflow._engine.errors import Conflict, Forbidden, InstanceError, NotFound
+from caseflow._engine.errors import Conflict, Forbidden, InstanceError, InvalidData, NotFound
 from caseflow._engine.rows import Case
 from service_tasks.registry import OperatorError
 
@@ -184,6 +184,38 @@ def task_form(session: Session, task_id: str) -> records.TaskForm:
     out["documentation_zh"] = meta.documentation_zh if meta else None
     out["data"] = case.data
     return out
+
+
+def form_problems(session: Session, data: dict, task_id: str | None = None, key: str | None = None,
+                  unread: frozenset[str] = frozenset()) -> dict[str, str]:
+    """What completing task ``task_id`` (or starting process ``key``) with ``data`` would refuse, field by
+    field (the form's schema and its rules against the case's data; no sum rule over a field of
+    ``unread``, whose input could not be read); empty when nothing. Stores nothing and loads no
+    workflow: a form that came back with errors shows all of them at once."""
+    if task_id is not None:
+        found = rows.load_task_with_case(session, str(task_id))
+        if found is None:
+            return {}
+        row, case = found
+        loaded = specs.SPECS.get(session, case.definition)
+        meta = loaded.task_meta.get(row["spec_ref"])
+        form, process, case_data = row["form"], (meta.process if meta else None), case.data
+    else:
+        started = rows.startable(session, str(key))
+        if started is None:
+            return {}
+        loaded = specs.SPECS.get(session, started[0])
+        form, process, case_data = loaded.start_form, None, {}
+    schema = loaded.shared_form_schema(form, process) if form else None  # read only
+    try:
+        if schema is not None and task_id is not None:
+            data = form_checks.apply_decided(schema, data, case_data)
+        clean = form_checks.validate_form(loaded, form, process, data, starting=task_id is None)
+        if schema is not None:
+            form_checks.check_case_rules(schema, clean, case_data, unread)
+    except InvalidData as err:
+        return dict(err.fields)
+    return {}
 
 
 def complete(session: Session, task_id: str, data: dict | None, actor: Actor) -> records.CaseRecord:

@@ -8,8 +8,8 @@ import click
 import engine
 from caseflow import accounts
 from caseflow.cli.common import (
-    EXIT_USAGE,
     DB_ID,
+    EXIT_USAGE,
     CliContext,
     echo_lines,
     emit,

@@ -26,6 +26,14 @@ def test_the_total_from_the_submission_wins_over_the_case():
     assert form_rules.sum_problems(schema, clean, {"received_qty": 10}) == {}
 
 
+@pytest.mark.parametrize("unread", ["rework_qty", "received_qty"])
+def test_a_sum_over_a_field_whose_input_could_not_be_read_is_not_judged(unread):
+    clean = {"isolate_qty": 1, "scrap_qty": 2, "received_qty": 10}
+    assert form_rules.sum_problems(SCHEMA, clean, {}) != {}  # the unread field would count 0
+    assert form_rules.sum_problems(SCHEMA, clean, {}, frozenset({unread})) == {}
+    assert form_rules.sum_problems(SCHEMA, clean, {}, frozenset({"disposition_note"})) != {}
+
+
 @pytest.mark.parametrize("case", [{}, {"received_qty": None}, {"received_qty": True}, {"received_qty": "10"}])
 def test_an_unknown_total_is_not_checked(case):
     assert form_rules.sum_problems(SCHEMA, {"rework_qty": 4}, case) == {}

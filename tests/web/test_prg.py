@@ -74,6 +74,19 @@ def test_a_start_form_error_redirects_to_the_start_form_and_creates_no_case(data
     assert 'value="25万"' not in service.get("/start/complaint").get_data(as_text=True)  # a fresh form again
 
 
+def test_a_form_shows_its_input_errors_and_its_rule_errors_in_one_round(database, deployed, browser,
+                                                                         frozen_clock):
+    service = browser("service")
+    typed = {**REGISTRATION, "ship_qty": "25万", "complaint_type": "", "customer_email": "not-an-address",
+             "received_at": "2026-03-09T10:00"}  # a week after the frozen clock's today
+    html = service.post("/start/complaint", typed, follow_redirects=True).get_data(as_text=True)
+    assert 'id="f-ship_qty-error">Enter a whole number.' in html  # the web could not read it
+    assert 'id="f-complaint_type-error"' in html and 'id="f-customer_email-error"' in html  # the form's schema
+    assert 'id="f-received_at-error"' in html  # and its rule against today: all at once
+    with database.session() as s:
+        assert s.execute(select(func.count()).select_from(store.ProcessInstance)).scalar_one() == 0
+
+
 def test_drafts_are_kept_per_form_and_bounded(database, deployed, browser, frozen_clock):
     _instance_id, task = _confirm_task(database, browser)
     quality = browser("quality")

@@ -93,6 +93,11 @@ def _keep_language(session: Any, view: engine.CaseRecord) -> None:
     portal_links.adopt_language(session, view["id"], lang)
 
 
+def _filed(key: str, data: dict) -> dict:
+    """The start data of a customer's filing (a complaint records that it came from the web)."""
+    return dict(data, channel="web") if key == "complaint" else dict(data)
+
+
 @bp.route("/file/<any(complaint, repair):key>", methods=["POST"])
 @limiter.limit(_file_limit, methods=["POST"], error_message="too many filings from this address")
 def file_submit(key: str) -> Any:
@@ -105,11 +110,14 @@ def file_submit(key: str) -> Any:
         for name in schema.get("required") or []:  # the portal's own requirements (the address to answer at)
             if submission.data.get(name) in (None, "", []):
                 submission.errors.setdefault(name, localize("this field is required"))
+        if submission.errors:
+            errors = form_page.all_errors(submission, schema, lambda data, unread: engine.form_problems(
+                session, _filed(key, data), key=key, unread=unread))
     if submission.errors:
         batch.discard()
         rollback_request()
-        return _render(key, schema, submission.raw, submission.errors, 422)
-    data = dict(submission.data, channel="web") if key == "complaint" else dict(submission.data)
+        return _render(key, schema, submission.raw, errors, 422)
+    data = _filed(key, submission.data)
     try:
         view = engine.start(session, key, data, actor=portal_links.PORTAL_ACTOR)
     except engine.InvalidData as err:

@@ -11,6 +11,7 @@ import base64
 import json
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from flask import Response, redirect, request, session
 from sqlalchemy.orm import Session
 
 from web import attachments
+from web.forms.messages import localize_all
 from web.forms.schema_form import FormContext, FormField, build_fields, iter_fields
 from web.forms.submission import Submission, parse_submission
 from web.labels import schema_description, schema_title
@@ -120,3 +122,14 @@ def read(schema: dict | None, ui_schema: dict | None, batch: attachments.UploadB
     """The posted form as typed data; uploads are saved through ``batch``."""
     return parse_submission(schema, ui_schema, request.form, request.files, business_tz(), batch.store,
                             batch.may_keep)
+
+
+def all_errors(submission: Submission, schema: dict | None,
+               check: Callable[[dict, frozenset[str]], dict[str, str]]) -> dict[str, str]:
+    """The input errors of ``submission`` and what ``check(data, unread)`` (``engine.form_problems``)
+    finds in the fields that could be read, localized: a form comes back with every problem at once,
+    not the typing errors first and the form's rules after. ``unread``: the fields in error."""
+    found = dict(submission.errors)
+    for name, text in localize_all(check(submission.data, frozenset(found)), schema).items():
+        found.setdefault(name, text)  # a field's own input error stands ("Enter a whole number")
+    return found

@@ -60,9 +60,11 @@ def submit(key: str) -> Any:
     batch = attachments.UploadBatch(session, actor(), None)
     submission = form_page.read(schema, None, batch)
     if submission.errors:
+        errors = form_page.all_errors(submission, schema, lambda data, unread: engine.form_problems(
+            session, data, key=key, unread=unread))
         batch.discard()
         rollback_request()
-        return _form_again(key, schema, submission.raw, submission.errors)
+        return _form_again(key, schema, submission.raw, errors)
     try:
         view = engine.start(session, key, submission.data, actor=actor())
     except engine.InvalidData as err:

@@ -103,9 +103,11 @@ def submit(task_id: str) -> Any:
     batch = attachments.UploadBatch(session, actor(), task["instance_id"])
     submission = form_page.read(task["schema"], task["ui_schema"], batch)
     if submission.errors:
+        errors = form_page.all_errors(submission, task["schema"], lambda data, unread: engine.form_problems(
+            session, data, task_id=task_id, unread=unread))
         batch.discard()
         rollback_request()
-        return _form_again(task_id, task, submission.raw, submission.errors)
+        return _form_again(task_id, task, submission.raw, errors)
     try:
         view = engine.complete(session, task_id, submission.data, actor=engine_actor(task))
     except engine.InvalidData as err:
