@@ -113,7 +113,8 @@ def work_facts(book: LabelBook, manifest: Manifest, data: dict, names: dict[int,
 
 
 def table_of(book: LabelBook, key: str, value: Any) -> Table | None:
-    """A list of row objects as a table, columns in their first appearance, numbers summed."""
+    """A list of row objects as a table, columns in their first appearance, numbers summed (a
+    column's ``"x-total"`` says whether; without it, not prices, rates, ratios or percentages)."""
     if not isinstance(value, list) or not value or not all(isinstance(r, dict) for r in value):
         return None
     columns: list[str] = []
@@ -123,7 +124,8 @@ def table_of(book: LabelBook, key: str, value: Any) -> Table | None:
     totals = []
     for c in columns:
         numbers = [row.get(c) for row in value if row.get(c) is not None]
-        summable = bool(numbers) and not any(word in c for word in UNSUMMED) and all(
+        wanted = book.totals.get(f"{key}.{c}", not any(word in c for word in UNSUMMED))
+        summable = wanted and bool(numbers) and all(
             isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers)
         totals.append(display(book, c, sum(numbers)) if summable else "")
     return Table([(c, _row_label(book, key, c)) for c in columns], rows, totals)

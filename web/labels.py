@@ -114,6 +114,7 @@ class LabelBook:
     elements: dict[str, str] = field(default_factory=dict)  # BPMN element name -> its nameZh property
     outputs: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # manifest labels
     percent: set[str] = field(default_factory=set)  # keys of ``"x-unit": "percent"`` fields (fractions)
+    totals: dict[str, bool] = field(default_factory=dict)  # table columns with ``"x-total"``: summed or not
 
     def is_percent(self, key: str) -> bool:
         """Whether the value of ``key`` is a fraction shown as a percentage."""
@@ -159,6 +160,8 @@ class LabelBook:
                 self.keys.setdefault(name, (prop.get("title"), prop.get("x-title-zh")))
             if prop.get("x-unit") == "percent":
                 self.percent.add(name)
+            if isinstance(prop.get("x-total"), bool):
+                self.totals.setdefault(name, prop["x-total"])
             titles = prop.get("x-enum-titles")
             if isinstance(titles, dict):
                 bucket = self.enums.setdefault(name, {})
