@@ -87,13 +87,14 @@ def task_values(name: str, rng: random.Random) -> dict | None:
     if name.endswith("_overdue"):
         return ESCALATION
     satisfaction = rng.choices([5, 4, 3, 2, 1], weights=[35, 35, 15, 10, 5])[0]
+    today = clock.now().astimezone(TZ).date().isoformat()  # the seed's today: no form takes a later day
     values: dict[str, dict] = {
         # The intake check sends a complaint without defect counts back (VAL-01): the customer gives them.
         "complete_intake": {"lot_size": 1000, "functional_defect_qty": rng.choice([0, 5, 12, 20]),
                             "cosmetic_defect_qty": rng.choice([0, 3, 12])},
         "confirm_grade": {"complaint_valid": True, "override_grade": False} if rng.random() > 0.04 else
         {"complaint_valid": False, "override_grade": False, "invalid_reason": "No defect found."},
-        "reply_invalid": {"reply_text": "Not a product defect.", "reply_channel": "email", "replied_on": "2025-03-05"},
+        "reply_invalid": {"reply_text": "Not a product defect.", "reply_channel": "email", "replied_on": today},
         "gm_acknowledge_special": {"gm_acknowledged": True},
         "d1_describe": {"problem_description": "Solder joint open.", "containment_needed": rng.random() < 0.4},
         "d2_contain": {"containment_actions": "Stop shipments.", "shipped_goods_disposition": "Sorted on site."},
@@ -103,7 +104,7 @@ def task_values(name: str, rng: random.Random) -> dict | None:
         "d4_actions": {"corrective_actions": "Profile re-qualified.", "preventive_actions": "Daily check."},
         "draft_explanation": {"explanation_text": "The cartons were crushed in transit."},
         "gm_approve_explanation": {"gm_explanation_decision": "approve"},
-        "send_explanation": {"explanation_sent_on": "2025-03-05", "explanation_channel": "email"},
+        "send_explanation": {"explanation_sent_on": today, "explanation_channel": "email"},
         "resolution_plan": {
             "plan_summary": "Exchange the units.", "delivery_amount": rng.choice([50000, 100000, 250000]),
             # Kinds the complaint settles itself (a return, exchange or make-up shipment line would call
@@ -113,7 +114,7 @@ def task_values(name: str, rng: random.Random) -> dict | None:
         "manager_approve_plan": {"manager_decision": "approve"},
         "gm_approve_plan": {"gm_plan_decision": "approve"},
         "implement_notify": {"implementation_result": "Units exchanged.",
-                             "customer_notified_on": clock.now().astimezone(TZ).date().isoformat(),  # seed's today
+                             "customer_notified_on": today,
                              "notification_channel": "phone"},
         "customer_feedback": {"customer_feedback": "OK.", "satisfaction": satisfaction,
                               "satisfied": satisfaction >= 3},

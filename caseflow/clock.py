@@ -44,6 +44,11 @@ def advance(delta: _dt.timedelta) -> _dt.datetime:
         return _frozen
 
 
+def is_frozen() -> bool:
+    """Whether the clock was set (tests), rather than following the system clock."""
+    return _frozen is not None
+
+
 def reset() -> None:
     """Go back to the system clock."""
     global _frozen

@@ -2,8 +2,8 @@
 
 :func:`validate_form` is the one check of data entering a case; :func:`apply_decided` and
 :func:`check_case_rules` apply a form's rules that depend on the case's data (``x-decided``,
-``x-same-as`` and, through :mod:`form_rules`, ``x-sum-equals``). Raises :class:`InvalidData`
-with per-field messages.
+``x-same-as`` and, through :mod:`form_rules`, ``x-sum-equals``); :func:`check_submission` runs
+both and reports every problem at once. Raises :class:`InvalidData` with per-field messages.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import jsonschema
 
 from caseflow import clock, limits
 from caseflow._engine import form_rules, values
-from caseflow._engine.errors import InvalidData
+from caseflow._engine.errors import DataTooLarge, InvalidData
 from caseflow._engine.sandbox import HELPERS
 from caseflow._engine.specs import LoadedSpec
 
@@ -59,6 +59,36 @@ def validate_form(loaded: LoadedSpec, form: str | None, process: str | None, dat
     if fields:
         raise InvalidData(fields)
     return data
+
+
+def check_submission(loaded: LoadedSpec, form: str | None, process: str | None, data: dict | None,
+                     case_data: dict, starting: bool = False, unread: frozenset[str] = frozenset()) -> dict:
+    """``data`` through :func:`validate_form` and the form's rules against ``case_data``
+    (:func:`check_case_rules`, ``{}`` at a start), every problem in one :class:`InvalidData`: the
+    rules judge the fields that passed (no sum over a field in error or in ``unread``, whose input
+    the caller could not read). Returns the clean data."""
+    schema = loaded.shared_form_schema(form, process) if form else None  # read only
+    fields: dict[str, str] = {}
+    try:
+        clean = validate_form(loaded, form, process, data, starting)
+    except DataTooLarge:
+        raise
+    except InvalidData as err:
+        if schema is None or not isinstance(data, dict):
+            raise
+        fields = dict(err.fields)
+        failed = {key.split(".")[0] for key in fields}
+        clean = {k: v for k, v in data.items() if k not in failed}
+        unread = unread | failed
+    if schema is not None:
+        try:
+            check_case_rules(schema, clean, case_data, unread)
+        except InvalidData as err:
+            for key, text in err.fields.items():
+                fields.setdefault(key, text)
+    if fields:
+        raise InvalidData(fields)
+    return clean
 
 
 def owned_keys(loaded: LoadedSpec, schema: dict | None = None) -> set[str]:
@@ -115,12 +145,21 @@ def _form_fields(node: dict, value: object, path: tuple[str | int, ...], fields:
     elif isinstance(value, list) and isinstance(node.get("items"), dict):
         for index, child in enumerate(value):
             _form_fields(node["items"], child, (*path, index), fields)
-    elif isinstance(value, str) and node.get("format") in ("date", "date-time"):
-        problem = limits.date_problem(value, with_time=node["format"] == "date-time")
-        if not problem and node.get("x-not-future"):
-            problem = _future_problem(value, with_time=node["format"] == "date-time")
+    else:
+        problem = _date_problem(node, value)
         if problem:
             fields.setdefault(name or "_form", problem)
+
+
+def _date_problem(node: dict, value: object) -> str | None:
+    """For a ``date``/``date-time`` field: a year outside Caseflow's range, or (``x-not-future``) a day after today."""
+    if not isinstance(value, str) or node.get("format") not in ("date", "date-time"):
+        return None
+    with_time = node["format"] == "date-time"
+    problem = limits.date_problem(value, with_time=with_time)
+    if not problem and node.get("x-not-future"):
+        problem = _future_problem(value, with_time=with_time)
+    return problem
 
 
 def decided_value(node: dict, case_data: dict) -> tuple[bool, object]:
@@ -205,7 +244,7 @@ def _declared_max_length(schema: dict) -> limits.StringLimit:
 def check_correction(loaded: LoadedSpec, changes: dict) -> None:
     """A data correction's values against the fields of that name on the version's forms (called
     processes' included): each value must fit the first such field's JSON Schema (type, format,
-    range) and, for dates, Caseflow's years. A key no form has is not checked. Raises
+    range) and, for dates, Caseflow's years and ``x-not-future``. A key no form has is not checked. Raises
     :class:`InvalidData` with a message per key."""
     fields: dict[str, str] = {}
     for key, value in changes.items():
@@ -218,10 +257,8 @@ def check_correction(loaded: LoadedSpec, changes: dict) -> None:
         if error is not None:
             custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
             fields[key] = custom if isinstance(custom, str) else error.message
-        elif isinstance(value, str) and node.get("format") in ("date", "date-time"):
-            problem = limits.date_problem(value, with_time=node["format"] == "date-time")
-            if problem:
-                fields[key] = problem
+        elif problem := _date_problem(node, value):
+            fields[key] = problem
     if fields:
         raise InvalidData(fields)
 

@@ -131,10 +131,7 @@ def start(session: Session, key: str, data: dict | None, actor: Actor | str,
                        else f"no process {key!r} is deployed")
     definition, directory = found
     loaded = specs.SPECS.get(session, definition)
-    clean = form_checks.validate_form(loaded, loaded.start_form, None, data, starting=True)
-    start_schema = loaded.shared_form_schema(loaded.start_form, None) if loaded.start_form else None
-    if start_schema is not None:
-        form_checks.check_case_rules(start_schema, clean, {})
+    clean = form_checks.check_submission(loaded, loaded.start_form, None, data, {}, starting=True)
     wf = workflows.new(loaded)
     first = wf.get_next_task(state=TaskState.READY)
     if first is not None:
@@ -210,9 +207,7 @@ def form_problems(session: Session, data: dict, task_id: str | None = None, key:
     try:
         if schema is not None and task_id is not None:
             data = form_checks.apply_decided(schema, data, case_data)
-        clean = form_checks.validate_form(loaded, form, process, data, starting=task_id is None)
-        if schema is not None:
-            form_checks.check_case_rules(schema, clean, case_data, unread)
+        form_checks.check_submission(loaded, form, process, data, case_data, task_id is None, unread)
     except InvalidData as err:
         return dict(err.fields)
     return {}
@@ -242,9 +237,7 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
     schema = loaded.shared_form_schema(row["form"], process) if row["form"] else None  # read only
     if schema is not None and isinstance(data, dict):
         data = form_checks.apply_decided(schema, data, task.data)
-    clean = form_checks.validate_form(loaded, row["form"], process, data)
-    if schema is not None:
-        form_checks.check_case_rules(schema, clean, task.data)
+    clean = form_checks.check_submission(loaded, row["form"], process, data, task.data)
 
     def steps(w: BpmnWorkflow) -> None:
         task.data.update(copy.deepcopy(clean))

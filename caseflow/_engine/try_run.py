@@ -159,10 +159,7 @@ def _try(session: Session, bundle: bundles.Bundle, parsed: Any, key: str, data: 
          answers: list[Any]) -> dict[str, Any]:
     loaded = _load(session, bundle, parsed, key)
     try:
-        clean = form_checks.validate_form(loaded, loaded.start_form, None, data, starting=True)
-        start_schema = loaded.shared_form_schema(loaded.start_form, None) if loaded.start_form else None
-        if start_schema is not None:
-            form_checks.check_case_rules(start_schema, clean, {})
+        clean = form_checks.check_submission(loaded, loaded.start_form, None, data, {}, starting=True)
     except InvalidData as err:
         raise type(err)({f"data.{k}": v for k, v in err.fields.items()}, "the start data is not valid") from err
     state = _Run(loaded, TryContext(session), time.monotonic() + MAX_SECONDS)
@@ -257,9 +254,7 @@ def _answer(loaded: specs.LoadedSpec, task: Task, item: dict, answer: Any, index
     schema = item["schema"]
     try:
         data = form_checks.apply_decided(schema, given or {}, task.data) if schema is not None else (given or {})
-        clean = form_checks.validate_form(loaded, meta.form, meta.process, data)
-        if schema is not None:
-            form_checks.check_case_rules(schema, clean, task.data)
+        clean = form_checks.check_submission(loaded, meta.form, meta.process, data, task.data)
     except InvalidData as err:
         raise type(err)({f"answers.{index}.{k}": v for k, v in err.fields.items()},
                           f"the answer to {item['title']!r} is not valid") from err

@@ -17,6 +17,7 @@ import pypdf
 import pytest
 from notify_helpers import SHIPPED
 from sqlalchemy import select
+from story_time import on_the_day
 
 import engine
 from caseflow import accounts, store
@@ -87,6 +88,7 @@ def step(db: store.Database, iid: int, name: str, values: dict) -> dict:
     """Complete the ready task ``name`` (as a tool acting for its role) in its own transaction."""
     with db.session() as s:
         task, = [t for t in engine.list_tasks(s, instance_id=iid) if t["name"] == name]
+        on_the_day(values)
         view = engine.complete(s, task["id"], values, actor=engine.Actor.tool("svc1"))
     assert view["status"] != "error", view["error"]
     return view

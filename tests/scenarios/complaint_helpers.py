@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from story_time import on_the_day
+
 import engine
 from caseflow import clock
 
@@ -89,6 +91,7 @@ def complete(session, iid: int, name: str, values: dict | None = None, role: str
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     task = tasks[name]
     role = role or task["role"]
+    on_the_day(values)
     return engine.complete(session, task["id"], values or {},
                            actor=engine.Actor.person(actor or ACTORS.get(role, role), {role}))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from story_time import on_the_day
 
 import engine
 from caseflow import portal_links
@@ -70,6 +71,7 @@ def do(session, instance_id: int, name: str, data: dict, role: str) -> dict:
     assert tasks[name]["role"] == role, f"{name} has role {tasks[name]['role']}, expected {role}"
     actor = (engine.Actor.person(portal_links.on_behalf_actor("cs1"), {role}) if role == portal_links.CUSTOMER_ROLE
              else engine.Actor.tool(f"{role}_user"))  # a customer task: staff acting for the customer
+    on_the_day(data)
     view = engine.complete(session, tasks[name]["id"], data=data, actor=actor)
     assert view["status"] != "error", view["error"]
     return view

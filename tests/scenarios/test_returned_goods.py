@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from story_time import on_the_day
 
 import engine
 from caseflow import clock
@@ -59,6 +60,7 @@ def do(session, iid: int, name: str, data: dict, role: str) -> dict:
     tasks = ready(session, iid)
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     assert tasks[name]["role"] == role, f"{name} has role {tasks[name]['role']}, expected {role}"
+    on_the_day(data)
     view = engine.complete(session, tasks[name]["id"], data=data, actor=engine.Actor.tool(f"{role}_user"))
     assert view["status"] != "error", view["error"]
     return view
@@ -179,6 +181,7 @@ def test_quantities_that_do_not_add_up_are_refused(rg):
     # A disposition that does not add up is refused at submission (the form's x-sum-equals): 4xx with
     # a message on each quantity; the task stays ready and nothing is recorded.
     task = ready(rg, iid)["dispose_goods"]
+    on_the_day(DISPOSITION)
     with pytest.raises(engine.InvalidData) as err:
         engine.complete(rg, task["id"], data={**DISPOSITION, "return_to_stock_qty": 5},
                         actor=engine.Actor.tool("production_user"))
@@ -187,6 +190,13 @@ def test_quantities_that_do_not_add_up_are_refused(rg):
                                                          "return_to_stock_qty")}
     assert list(ready(rg, iid)) == ["dispose_goods"]
     assert engine.show(rg, iid, audit=False)["data"].get("disposition_summary") is None
+    # A field in error and a sum that does not add up are refused together, in one answer
+    tomorrow = (clock.now().astimezone(SHANGHAI) + dt.timedelta(days=1)).date().isoformat()
+    with pytest.raises(engine.InvalidData) as err:
+        engine.complete(rg, task["id"], data={**DISPOSITION, "return_to_stock_qty": 5, "disposed_date": tomorrow},
+                        actor=engine.Actor.tool("production_user"))
+    assert err.value.fields["disposed_date"] == "must not be in the future"
+    assert err.value.fields["scrap_qty"] == message
 
     view = do(rg, iid, "dispose_goods", DISPOSITION, "production")
     assert view["data"]["record_valid"] is True and view["data"]["record_problems"] is None

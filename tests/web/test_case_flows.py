@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from story_time import on_the_day
 
 import engine
 from caseflow import store
@@ -71,6 +72,7 @@ def work_through(database, browser, instance_id: int, answers: dict[str, dict], 
         assert task.name in answers, f"no answers for task {task.name} ({task.title})"
         b = browser(ROLE_USER[task.role])
         assert b.get(f"/tasks/{task.id}").status_code == 200
+        on_the_day(answers[task.name])
         response = b.post(f"/tasks/{task.id}", answers[task.name])
         assert response.status_code == 302, re.findall(r"class=\"(?:error|flash flash-error)\"[^>]*>([^<]*)",
                                                        response.get_data(as_text=True))

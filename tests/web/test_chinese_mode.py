@@ -10,6 +10,7 @@ import re
 
 import pytest
 from sqlalchemy import select
+from story_time import on_the_day
 from test_case_flows import REGISTRATION, REPAIR_ANSWERS, REPAIR_APPLICATION, ROLE_USER, ready_tasks
 
 import engine
@@ -147,6 +148,7 @@ def walk(database, browser, instance_id: int, language: str, check,
         page = b.get(f"/tasks/{task.id}").get_data(as_text=True)
         if words := check(page):
             found[f"task {task.name}"] = words
+        on_the_day(answers[task.name])
         response = b.post(f"/tasks/{task.id}", answers[task.name])
         assert response.status_code == 302, (task.name, re.findall(r'class="error"[^>]*>([^<]*)',
                                                                     response.get_data(as_text=True)))
@@ -312,6 +314,7 @@ def advance_to(database, browser, instance_id: int, name: str, language: str = "
         b = browser(ROLE_USER[task.role], language)
         if task.name == name:
             return task.id, b.get(f"/tasks/{task.id}").get_data(as_text=True)
+        on_the_day(COMPLAINT_WITH_REPAIR[task.name])
         assert b.post(f"/tasks/{task.id}", COMPLAINT_WITH_REPAIR[task.name]).status_code == 302, task.name
     raise AssertionError(f"{name} never became ready")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from story_time import on_the_day
 from test_case_flows import COMPLAINT_ANSWERS, REGISTRATION, REPAIR_ANSWERS, REPAIR_APPLICATION, ROLE_USER
 
 import engine
@@ -446,6 +447,7 @@ def drive(b_for: Any, database: Any, app: Any, api: Api, instance_id: int, answe
             assert response.status_code == 422 and set(junk) <= set(response.json["error"]["fields"]), junk
             posts += 1
         assert state(database, app) == before
+        on_the_day(answers[task.name])
         response = b.post(url, answers[task.name])
         assert response.status_code == 302, (task.name, response.get_data(as_text=True)[:300])
     raise AssertionError(f"case {instance_id} did not finish")
