@@ -39,7 +39,7 @@ class DateRangeQuerySchema(QuerySchema):
     def _range(self, data: dict, **_kwargs: Any) -> None:
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and end < start:
-            raise ValidationError("must not be before `from`", "to")
+            raise ValidationError("must not be before the date in from", "to")
         if start and end and (end - start).days > MAX_RANGE_DAYS:
             raise ValidationError(f"the range may span at most {MAX_RANGE_DAYS} days", "to")
 

@@ -233,6 +233,14 @@ def actor_label(actor: str | None) -> str:
     return names.get(actor or "", actor or "")
 
 
+def actor_names(session: Session, actors: set[str]) -> dict[str, str]:
+    """Each audit actor as pages show it: a user's display name, else :func:`actor_label` (the customer,
+    the system, the timer)."""
+    found = dict(session.execute(select(store.User.username, store.User.display_name)
+                                 .where(store.User.username.in_(actors))).all()) if actors else {}
+    return {actor: found.get(actor) or actor_label(actor) for actor in actors}
+
+
 def _row_key(book: LabelBook, key: str, column: str) -> str:
     """The data path of a table column (``parts.part_name``) when the schemas know it, else the column."""
     path = f"{key}.{column}"
@@ -302,9 +310,7 @@ def timeline(session: Session, instance_id: int, audit: Sequence[Mapping[str, An
     titles = {name: book.task_title(form, title) for name, title, form in session.execute(
         select(store.HumanTask.name, store.HumanTask.title, store.HumanTask.form)
         .where(store.HumanTask.instance_id == instance_id))}
-    actors = {e["actor"] for e in audit}
-    people = dict(session.execute(select(store.User.username, store.User.display_name)
-                                  .where(store.User.username.in_(actors))).all()) if actors else {}
+    people = actor_names(session, {e["actor"] for e in audit if e["actor"]})
     out = []
     for event in audit:
         data = (event.get("payload") or {}).get("data") if event["kind"] in ("task_completed", "started",

@@ -55,13 +55,28 @@ FACT_CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def problems(args: Any) -> dict[str, str]:
-    """A translated message per enumerated facts filter of the query ``args`` whose value is unknown."""
+    """A translated message per filter of the query ``args`` that cannot be applied: an unknown status
+    or enumerated facts filter, a date that is not one, a range that ends before it starts."""
     out: dict[str, str] = {}
-    for name, allowed in FACT_CHOICES.items():
+    for name, allowed in {"status": STATUSES, **FACT_CHOICES}.items():
         value = args.get(name, "")
         if value and value not in allowed:
             out[name] = _("Unknown value “%(value)s”: choose one of %(allowed)s.", value=value[:50],
                           allowed=", ".join(allowed))
+    days: dict[str, dt.date] = {}
+    for name in ("date_from", "date_to"):
+        text = args.get(name, "")
+        if not text:
+            continue
+        try:
+            days[name] = dt.date.fromisoformat(text)
+            if limits.year_problem(days[name].year) is not None:
+                raise ValueError(text)
+        except ValueError:
+            days.pop(name, None)
+            out[name] = _("Not a date (YYYY-MM-DD).")
+    if len(days) == 2 and days["date_to"] < days["date_from"]:
+        out["date_to"] = _("The end of the range is before its start.")
     return out
 
 

@@ -16,7 +16,7 @@ from caseflow import clock, limits
 from caseflow._engine import form_rules, values
 from caseflow._engine.errors import DataTooLarge, InvalidData
 from caseflow._engine.sandbox import HELPERS
-from caseflow._engine.specs import LoadedSpec
+from caseflow._engine.specs import LoadedSpec, form_validator
 
 HELPER_NAMES = frozenset(HELPERS)  # names scripts see as helpers: data keys must not shadow them
 _COMBINED = ("allOf", "anyOf", "oneOf", "then", "else")
@@ -251,9 +251,7 @@ def check_correction(loaded: LoadedSpec, changes: dict) -> None:
         node = _form_field(loaded, key)
         if node is None:
             continue
-        validator_cls = jsonschema.validators.validator_for(node)
-        error = jsonschema.exceptions.best_match(
-            validator_cls(node, format_checker=validator_cls.FORMAT_CHECKER).iter_errors(value))
+        error = jsonschema.exceptions.best_match(form_validator(node).iter_errors(value))
         if error is not None:
             custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
             fields[key] = custom if isinstance(custom, str) else error.message

@@ -124,17 +124,27 @@ def _customer_mails(session: Session, case: Case, data: dict, base: dict, new_ta
     address = portal_links.customer_address(data) if tasks else None
     if not tasks or address is None or case.id is None:
         return []
-    names = specs.SPECS.get(session, case.definition).element_names()
+    loaded = specs.SPECS.get(session, case.definition)
     language = portal_links.language(data)
     found = []
     for task in tasks:
         link_id, token = portal_links.issue(session, case.id, task["id"], address, language, now)
         args = dict(base, task_id=task["id"], task_title=task["title"], link_id=link_id,
-                    task_title_zh=(names.get(task["name"]) or {}).get("name_zh") or task["title"],
+                    task_title_zh=title_zh(loaded, task),
                     portal_url=portal_links.link_url(token), due_at=task["due_at"].isoformat()
                     if task.get("due_at") else None)
         found.append(_row(now, "customer_task", "email", address, language, "portal_task", args, case.id))
     return found
+
+
+def title_zh(loaded: specs.LoadedSpec, task: dict) -> str:
+    """A new task's title in Chinese, as the inbox shows it: its form's ``x-title-zh``, else the
+    task's ``nameZh``, else its name."""
+    process = str(task.get("spec_ref") or "").partition(":")[0] or None
+    schema = loaded.shared_form_schema(task["form"], process) if task.get("form") else None  # read only
+    if isinstance(schema, dict) and isinstance(schema.get("x-title-zh"), str) and schema["x-title-zh"]:
+        return schema["x-title-zh"]
+    return (loaded.element_names().get(task["name"]) or {}).get("name_zh") or task["title"]
 
 
 def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict]) -> int:
@@ -157,10 +167,12 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
     base = case_args(case, data)
     people = found.people
     rows: list[dict] = []
+    loaded = specs.SPECS.get(session, case.definition) if task_roles else None
     for task in new_tasks:
-        if not task.get("role"):
+        if not task.get("role") or loaded is None:
             continue
-        args = dict(base, task_id=task["id"], task_title=task["title"], role=task["role"],
+        args = dict(base, task_id=task["id"], task_title=task["title"], task_title_zh=title_zh(loaded, task),
+                    role=task["role"],
                     due_at=task["due_at"].isoformat() if task.get("due_at") else None)
         _to_staff(rows, now, "task_ready", people.get(task["role"], []), args, case.id, by_choice=True)
     rows += _customer_mails(session, case, data, base, new_tasks, now)

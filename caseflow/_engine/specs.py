@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy.orm import Session
 
-from caseflow import bundles, store
+from caseflow import bundles, limits, store
 from caseflow import manifest as manifests
 from caseflow._engine.adapters import CaseflowParser
 from caseflow._engine.rows import DefinitionRef
@@ -124,9 +124,25 @@ class LoadedSpec:
             if schema is None:
                 self._validators[cache_key] = None
             else:
-                validator_cls = jsonschema.validators.validator_for(schema)
-                self._validators[cache_key] = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+                self._validators[cache_key] = form_validator(schema)
         return self._validators[cache_key]
+
+
+def _whole_number(checker: Any, value: Any) -> bool:
+    """JSON Schema's ``integer``, within ±2**53: 1e300 has no fraction, but no reader holds it exactly."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return value.is_integer() and abs(value) <= limits.MAX_SAFE_INTEGER
+    return isinstance(value, int)
+
+
+def form_validator(schema: dict) -> Any:
+    """The JSON Schema validator of a form (or a field of one): its draft, formats checked, and an
+    ``integer`` that is a whole number within ±2**53."""
+    base = jsonschema.validators.validator_for(schema)
+    cls = jsonschema.validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _whole_number))
+    return cls(schema, format_checker=base.FORMAT_CHECKER)
 
 
 def spec_process(task_spec: Any) -> str:

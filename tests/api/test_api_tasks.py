@@ -76,9 +76,10 @@ def test_bodies_are_checked(deployed):
     r = api.client.post(url, data="{not json", content_type="application/json",
                         headers={"Authorization": f"Bearer {api.tokens['quality']}"})
     assert r.status_code == 400 and r.json["error"]["code"] == "bad_request"
-    r = api.client.post(url, data="data=1", content_type="text/plain",
-                        headers={"Authorization": f"Bearer {api.tokens['quality']}"})
-    assert r.status_code == 415
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        r = api.client.post(url, data={"data": "1"} if kind.startswith("multipart") else "data=1", content_type=kind,
+                            headers={"Authorization": f"Bearer {api.tokens['quality']}"})
+        assert r.status_code == 415, (kind, r.json)
     r = api.post(url, [1, 2], who="quality")
     assert r.status_code == 422
     r = api.post(url, {"data": {"valid": True}, "extra": 1}, who="quality")

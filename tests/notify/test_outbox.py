@@ -95,7 +95,8 @@ def test_a_complaint_mails_the_customer_and_the_staff_each_in_their_language(sta
     assert Sender(staff, mail_settings).run_once() == 1
     digest, = smtp_server.to("qa2@factory.example")
     assert digest["Subject"] == "Caseflow:您有 1 项新任务"
-    assert "Check validity and confirm grade" in smtp_server.text(digest)
+    assert "判断投诉成立并确认等级" in smtp_server.text(digest)  # the Chinese title the inbox shows
+    assert "Check validity and confirm grade" not in smtp_server.text(digest)
     assert [n.status for n in notifications(staff, recipient="qa2@factory.example")] == ["digested", "sent"]
 
 

@@ -85,13 +85,15 @@ def ready_names(session, iid: int) -> set[str]:
 
 
 def complete(session, iid: int, name: str, values: dict | None = None, role: str | None = None,
-             actor: str | None = None) -> dict:
-    """Complete the ready task ``name`` as a user holding ``role`` (checked by the engine)."""
+             actor: str | None = None, on_its_day: bool = True) -> dict:
+    """Complete the ready task ``name`` as a user holding ``role`` (checked by the engine); with
+    ``on_its_day`` a frozen clock first moves to the latest day the values record (story_time)."""
     tasks = ready(session, iid)
     assert name in tasks, f"{name} is not ready; ready: {sorted(tasks)}"
     task = tasks[name]
     role = role or task["role"]
-    on_the_day(values)
+    if on_its_day:
+        on_the_day(values)
     return engine.complete(session, task["id"], values or {},
                            actor=engine.Actor.person(actor or ACTORS.get(role, role), {role}))
 

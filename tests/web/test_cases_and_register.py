@@ -92,6 +92,11 @@ def test_case_list_filters(complaints, browser):
     html = b.get("/cases?q=Beta").get_data(as_text=True)
     assert complaints["transport"]["business_key"] in html and complaints["serious"]["business_key"] not in html
     assert complaints["serious"]["business_key"] not in b.get("/cases?process=repair").get_data(as_text=True)
+    for bad, field in (("status=bogus", "status"), ("process=nosuch", "process")):  # said, not ignored
+        refused = b.get(f"/cases?{bad}")
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and f"<strong>{field}</strong>" in html
+        assert not any(c["business_key"] in html for c in complaints.values())
 
 
 def register_numbers(html: str) -> list[str]:
@@ -178,8 +183,9 @@ def test_register_shows_and_filters_by_the_receipt_time_and_defuses_formulas(dat
 
 
 def test_history_names_people_and_ratios_read_as_percentages(database, deployed, browser):
-    with database.session() as s:  # the scenario helpers act as "qa1"
+    with database.session() as s:  # the scenario helpers act as "qa1" (and start cases as "cs1")
         s.add(store.User(username="qa1", password_hash="x", display_name="李品保", active=True))
+        s.add(store.User(username="cs1", password_hash="x", display_name="王客服", active=True))
     import sys
     from pathlib import Path
 
@@ -193,6 +199,7 @@ def test_history_names_people_and_ratios_read_as_percentages(database, deployed,
         ch.plan(s, iid, delivery_amount=100000)  # 6,000 RMB loss -> 6 %
     html = browser("manager").get(f"/cases/{iid}").get_data(as_text=True)
     assert "李品保" in html.split('data-testid="timeline"', 1)[1]
+    assert "Started by 王客服" in html  # the header names people as the history does
     assert "6.00 %" in html
 
 

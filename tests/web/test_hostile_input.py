@@ -154,6 +154,12 @@ def test_api_refuses_non_finite_numbers_and_deep_json(app, database, deployed, a
         response = api.call("POST", "/api/v1/instances", body)
         assert response.status_code == 422, (number, response.json)
         assert response.json["error"]["code"] == "invalid_data"
+    for number in ("1e300", "1e20", "9007199254740994.0"):  # no fraction, but beyond what readers hold exactly
+        body = (f'{{"process": "complaint", "data": {{"channel": "phone", "complaint_type": "quality", '
+                f'"functional_defect_qty": {number}}}}}')
+        response = api.call("POST", "/api/v1/instances", body)
+        assert response.status_code == 422, (number, response.json)
+        assert "functional_defect_qty" in response.json["error"]["fields"], response.json
     for levels in (33, 450, 600, 100_000):
         body = '{"process": "complaint", "data": {"customer_name": "ACME", "x": ' + "[" * levels + "]" * levels + "}}"
         response = api.call("POST", "/api/v1/instances", body)

@@ -23,7 +23,7 @@ def _file_in(b, lang: str):
     token = CSRF.search(page)
     assert token
     b.client.post("/portal/language", data={"language": lang, "csrf_token": token.group(1), "next": "/portal/"})
-    return b.client.post("/portal/file/repair", data={**REPAIR, "csrf_token": token.group(1)})
+    return b.client.post("/portal/file/repair", data={**REPAIR, "csrf_token": token.group(1)}, follow_redirects=True)
 
 
 def _portal_mails(s, iid: int) -> list[store.Notification]:

@@ -96,6 +96,7 @@ def test_the_link_opens_only_that_task_without_staff_navigation(repair_case, bro
     assert "补充维护返修申请" in html  # the case's language (zh), not the browser's
     assert "/inbox" not in html and "logout" not in html and "/cases/" not in html
     assert 'data-testid="missing-items"' in html
+    assert 'name="application_received_at"' not in html  # staff's record of when it came: not the customer's
 
 
 def test_submitting_completes_the_task_as_the_customer_once(repair_case, browser, database):
@@ -291,6 +292,7 @@ def test_the_feedback_link_page_and_mail_are_in_the_customers_language(database,
                                                           store.Notification.instance_id == iid)).one()
         token = TOKEN_IN_URL.search(mail.args["portal_url"])
         assert token and mail.language == "zh"
-        assert mail.args["task_title_zh"] == "收集客户反馈"
+        assert mail.args["task_title_zh"] == "客户反馈"  # the form's title: what the page the link opens says
     page = browser(language="en").get(f"/portal/task/{token.group(1)}").get_data(as_text=True)
+    assert "<h1>客户反馈" in page or ">客户反馈<" in page
     assert "实施结果" in page and "What was done" not in page

@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import engine
 from caseflow import portal_links, store
@@ -34,7 +34,8 @@ def _post(b, path: str, data: dict, page: str | None = None, **kwargs):
 
 
 def _file(b, key: str, data: dict, **kwargs):
-    return _post(b, f"/portal/file/{key}", data, **kwargs)
+    """File ``data`` on the portal and follow its redirect to the page with the number."""
+    return _post(b, f"/portal/file/{key}", data, follow_redirects=True, **kwargs)
 
 
 def _number(response) -> str:
@@ -70,6 +71,19 @@ def test_filing_a_complaint_starts_it_on_the_web_channel_with_its_number(app, de
         mails = s.scalars(select(store.Notification).where(store.Notification.instance_id == case.id,
                                                            store.Notification.recipient == "buyer@huaxin.example"))
         assert "complaint_acknowledgement" in {m.template for m in mails}
+
+
+def test_reloading_the_received_page_files_nothing_again(app, deployed, browser, database):
+    customer = browser()
+    response = _post(customer, "/portal/file/repair", REPAIR)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/portal/filed")
+    number = _number(customer.get("/portal/filed"))
+    for _reload in range(2):  # a reload is a GET of the same page: the same number, no new case
+        assert _number(customer.get("/portal/filed")) == number
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(store.ProcessInstance)) == 1
+    stranger = browser()  # another browser has filed nothing: it is sent to the portal's start
+    assert stranger.get("/portal/filed").status_code == 302
 
 
 def test_filing_checks_the_form_and_the_upload_limit(app, deployed, browser, database):

@@ -166,6 +166,8 @@ def test_the_new_filters_combine_with_the_others_and_show_translated_chips(seede
     ("/complaints?stage=lost", "stage"), ("/repairs?outcome=stolen", "outcome"),
     ("/repairs?warranty=forever", "warranty"), ("/repairs.csv?chargeable=maybe", "chargeable"),
     ("/repairs?date_from=2025-02-30", "date_from"), ("/repairs?date_to=99999-01-01", "date_to"),
+    ("/complaints?status=bogus", "status"), ("/complaints?date_from=2026-13-01", "date_from"),
+    ("/complaints?date_from=2026-12-31&date_to=2026-01-01", "date_to"), ("/complaints.csv?date_to=abc", "date_to"),
 ])
 def test_an_unknown_filter_value_gives_the_form_back_with_a_field_message(app, browser, database, url, field):
     got = browser("manager").get(url)
@@ -173,4 +175,4 @@ def test_an_unknown_filter_value_gives_the_form_back_with_a_field_message(app, b
     html = got.get_data(as_text=True)
     assert 'data-testid="register-errors"' in html and f"<strong>{field}</strong>" in html and "<form" in html
     zh = browser("manager", language="zh").get(url).get_data(as_text=True)
-    assert "未知的值" in zh or "不是日期" in zh
+    assert "未知的值" in zh or "不是日期" in zh or "早于开始日期" in zh

@@ -118,11 +118,14 @@ def load_json(schema: type[Schema] | Schema) -> dict:
     422 invalid: too deep, non-finite numbers, control characters... see ``caseflow.limits``)."""
     if (request.content_length or 0) > limits.MAX_DATA_CHARS * 2:
         raise ApiError(413, "too_large", f"the body is too large (at most {limits.MAX_DATA_CHARS // 1024} KB)")
+    json_type = request.mimetype == JSON or request.mimetype.endswith("+json")
+    if request.content_length and not json_type:  # before reading: a form body is parsed (and used up) elsewhere
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     raw = request.get_data(cache=True)
     if not raw:  # no body at all: no fields (blank text is not JSON)
         payload: Any = {}
     else:
-        if request.mimetype != JSON and not request.mimetype.endswith("+json"):
+        if not json_type:
             raise ApiError(415, "unsupported_media_type", "send the body as application/json")
         try:
             payload = limits.loads(raw)

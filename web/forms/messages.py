@@ -55,6 +55,10 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r" is not of type '(number)'"), lambda m: _("Enter a number.")),
     (re.compile(r" is not of type "), lambda m: _("The value has the wrong type.")),
     (re.compile(r" is not a multiple of (\S+)$"), lambda m: _("The value must be a multiple of %(n)s.", n=m[1])),
+    (re.compile(r"^True was expected$"), lambda m: _("Tick this box to confirm.")),  # a boolean const: true
+    (re.compile(r" was expected$"), lambda m: _("Only one value is allowed here.")),  # another const
+    (re.compile(r"^must not be before the date in from$"),  # the reports' date range (schema/reports.py)
+     lambda m: _("The end date must not be before the start date.")),
 ]
 
 

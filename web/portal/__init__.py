@@ -13,7 +13,7 @@ from web.portal.common import bp
 
 #: Endpoints a customer reaches without signing in.
 PUBLIC = ("portal.index", "portal.task", "portal.task_submit", "portal.set_language", "portal.file_form",
-          "portal.file_submit", "portal.track_form", "portal.track")
+          "portal.file_submit", "portal.filed", "portal.track_form", "portal.track")
 
 
 def init_app(app: Flask) -> None:

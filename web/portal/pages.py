@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, redirect, url_for
+from flask import session as browser_session
 from flask_babel import force_locale
 
 import engine
@@ -131,5 +132,19 @@ def file_submit(key: str) -> Any:
     batch.adopt(view["id"])
     _keep_language(session, view)
     log.info("portal: %s %s filed from %s (case %s)", key, reference(view), client_address(), view["id"])
-    return page("portal/filed.html", language(), key=key, number=reference(view),
-                email=data.get(FILINGS[key][1]))
+    # post/redirect/get: reloading the page that shows the number files nothing again
+    browser_session[_FILED] = {"key": key, "number": reference(view), "email": data.get(FILINGS[key][1])}
+    return redirect(url_for("portal.filed"), 303)
+
+
+_FILED = "portal_filed"  # the session's note of this browser's last filing: what the "Received" page shows
+
+
+@bp.route("/filed")
+def filed() -> Any:
+    """The number of the case this browser filed last (after the filing's redirect)."""
+    found = browser_session.get(_FILED)
+    if not isinstance(found, dict) or found.get("key") not in FILINGS:
+        return redirect(url_for("portal.index"))
+    return page("portal/filed.html", language(), key=found["key"], number=str(found.get("number") or ""),
+                email=found.get("email"))

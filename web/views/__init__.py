@@ -88,7 +88,11 @@ def register(app: Flask) -> None:
             err = NotFound()  # an id beyond any database id matches no rule (werkzeug says 405 when
             # a rule of another method has the same path): there is no such resource
         if wants_json():
-            return json_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), err.description or "")
+            description = err.description or ""
+            if err.code == 404 and description == NotFound.description:  # no route: say what, not "check your spelling"
+                description = (f"nothing is at {request.path[:200]} (ids are whole numbers from 1 to {MAX_DB_ID}; "
+                               "see /api/v1/openapi.json for the paths)")
+            return json_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), description)
         messages = {
             403: _("You do not have permission to see this page or do this."),
             404: _("This page does not exist."),

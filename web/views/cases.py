@@ -32,6 +32,8 @@ from web.views.common import admin_required
 bp = Blueprint("cases", __name__)
 
 PAGE_SIZE = 100
+#: The statuses the list filters by (an instance's ``status``).
+STATUSES = ("running", "waiting", "error", "completed", "cancelled")
 # What a case list shows of an instance (never its workflow state).
 LIST_COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.process_key, store.ProcessInstance.business_key,
                 store.ProcessInstance.status, store.ProcessInstance.data, store.ProcessInstance.created_at,
@@ -61,6 +63,13 @@ def index() -> Any:
     status = request.args.get("status", "")
     query = request.args.get("q", "").strip()[:200]  # a search term, not a document
     processes = engine.list_processes(session)
+    problems = {name: _("Unknown value “%(value)s”: choose one of %(allowed)s.", value=value[:50],
+                        allowed=", ".join(allowed))
+                for name, value, allowed in (("process", process, [p["key"] for p in processes]),
+                                             ("status", status, STATUSES)) if value and value not in allowed}
+    if problems:  # a filter that cannot apply: said so (400), rather than a list that ignores it
+        return render_template("cases.html", rows=[], processes=processes, statuses=STATUSES, problems=problems,
+                               selected={"process": "", "status": "", "q": query}), 400
     stmt = select(*LIST_COLUMNS).order_by(store.ProcessInstance.id.desc()).limit(PAGE_SIZE)
     if process:
         stmt = stmt.where(store.ProcessInstance.process_key == process)
@@ -77,7 +86,7 @@ def index() -> Any:
         return case_status.case_status(manifests.for_process(session, row.process_key), row.status, row.data)
 
     return render_template("cases.html", rows=rows, processes=processes, summary=summary, state=state,
-                           selected={"process": process, "status": status, "q": query})
+                           statuses=STATUSES, problems={}, selected={"process": process, "status": status, "q": query})
 
 
 @bp.route("/cases/<int:instance_id>")
@@ -96,6 +105,8 @@ def show(instance_id: int) -> Any:
     failed = [error["task"]] if error and error.get("task") else []
     return render_template(
         "case.html", case=view, facts=casefile.facts(book, manifest, data, names),
+        started_by=casefile.actor_names(session, {view["started_by"]}).get(view["started_by"]) if view["started_by"]
+        else "",
         state=case_status.case_status(manifest, view["status"], data),
         deadline_rows=casefile.deadline_rows(book, manifest, data, view["audit"], view["completed_at"],
                                              engine.instance_tasks(session, instance_id)),
