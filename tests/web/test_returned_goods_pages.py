@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from markupsafe import escape
+from story_time import on_the_day
 
 import engine
 
@@ -167,3 +168,23 @@ def test_a_test_record_sent_back_shows_its_problems_beside_the_fields(database, 
     page = browser("production").get(f"/tasks/{task}").get_data(as_text=True)
     beside = re.findall(r'<p class="error" id="[^"]+-error">([^<]*)</p>', page)
     assert sorted(str(escape(m)) for m in problems.values()) == sorted(beside), beside
+
+
+def test_a_step_sent_back_to_be_redone_opens_again_with_a_warning(database, deployed, browser, frozen_clock):
+    """Submitting a test record the check refuses does not say "Done" and go to the inbox: the page of
+    the task the process sent back opens, with a warning and the problems beside the fields."""
+    with database.session() as s:
+        iid = rgs.start(s)
+        rgs.do(s, iid, "receive_goods", rgs.RECEIPT, "marketing")
+        task = rgs.ready(s, iid)["test_goods"]["id"]
+    on_the_day(rgs.TEST)
+    production = browser("production")
+    response = production.post(f"/tasks/{task}", {**{k: str(v) for k, v in rgs.TEST.items() if k != "defect_phenomena"},
+                                                  "tested_qty": "2", "defective_qty": "5",
+                                                  "defect_phenomena.__rows": "1", "defect_phenomena.0.phenomenon":
+                                                  "No power", "defect_phenomena.0.quantity": "5"})
+    with database.session() as s:
+        again = rgs.ready(s, iid)["test_goods"]["id"]
+    assert again != task and response.status_code == 302 and response.headers["Location"].endswith(f"/tasks/{again}")
+    page = production.get(response.headers["Location"]).get_data(as_text=True)
+    assert "sent Test returned goods back to be done again" in page and "Done:" not in page

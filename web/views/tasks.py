@@ -128,6 +128,11 @@ def submit(task_id: str) -> Any:
         flash(_("The task was saved, but the case stopped with an error; an administrator has to look at it."),
               "error")
         return redirect(url_for("cases.show", instance_id=view["id"]))
+    again = next((t for t in view["tasks"] if t["name"] == task["name"] and t["id"] != task_id), None)
+    if again is not None and may_work_on(again):  # the process sent the step back to be redone
+        flash(_("Saved, but the process sent %(task)s back to be done again: see the messages on the form.",
+                task=task_title(task)), "warning")
+        return redirect(url_for("tasks.show", task_id=again["id"]))
     flash(_("Done: %(task)s (%(case)s).", task=task_title(task),
             case=case_name(view["business_key"], view["id"], view.get("data"))), "success")
     return redirect(url_for("inbox.index"))
