@@ -187,10 +187,11 @@ def check_case_rules(schema: dict, clean: dict, case_data: dict, unread: frozens
     """The form's rules that compare the submission ``clean`` with the case's data (``{}`` at a start):
     ``x-same-as`` of its top-level fields (``{"key": k, "unless": reason_field}``: the value must
     equal the case's ``k`` unless ``reason_field`` is filled in; the message names the reason field),
-    ``x-sum-equals`` and ``x-not-before`` (:mod:`form_rules`; a sum with a field in ``unread`` is not
-    judged). Raises :class:`InvalidData`."""
+    ``x-sum-equals``, ``x-not-before`` and ``x-not-more-than`` (:mod:`form_rules`; a sum with a field
+    in ``unread`` is not judged). Raises :class:`InvalidData`."""
     fields = form_rules.sum_problems(schema, clean, case_data, unread)  # and the form's x-sum-equals rules
     fields.update(form_rules.before_problems(schema, clean, case_data))  # and x-not-before
+    fields.update(form_rules.more_than_problems(schema, clean, case_data))  # and x-not-more-than
     for name, node in (_properties(schema) or {}).items():
         rule = node.get("x-same-as") if isinstance(node, dict) else None
         if not isinstance(rule, dict) or name not in clean:

@@ -13,6 +13,11 @@ form has that field, else the case's (a receipt not before the purchase, a reque
 it). A key without a readable date is not checked. When either side is a bare date, the days
 are compared in the business time zone. The message is ``must not be before D`` (D: the other
 value as given).
+
+``x-not-more-than`` on a top-level ``integer`` or ``number`` field: a data key, or a list of them,
+read the same way (the submission's value first, else the case's); the field's value must not be
+larger than each key's number (defects not more than the lot size). A key without a number is not
+checked. The message is ``must not be more than N``.
 """
 from __future__ import annotations
 
@@ -52,9 +57,17 @@ def problems(schema: dict) -> list[str]:
             for rule in rules(schema) for field in rule["fields"] if field not in declared]
 
 
-def not_before_keys(node: Any) -> list[str] | None:
-    """The data keys of a field's ``x-not-before`` ([] without one; None when it is malformed)."""
-    found = node.get("x-not-before") if isinstance(node, dict) else None
+#: Field keywords that compare a field with other data keys: keyword -> (the fields that may carry
+#: it, for the deploy check's message; whether a field node may carry it).
+_COMPARING: dict[str, tuple[str, Any]] = {
+    "x-not-before": ("format date or date-time", lambda node: node.get("format") in ("date", "date-time")),
+    "x-not-more-than": ("type integer or number", lambda node: node.get("type") in ("integer", "number")),
+}
+
+
+def compared_keys(node: Any, keyword: str = "x-not-before") -> list[str] | None:
+    """The data keys of a field's ``keyword`` ([] without one; None when it is malformed)."""
+    found = node.get(keyword) if isinstance(node, dict) else None
     if found is None:
         return []
     listed = found if isinstance(found, list) else [found]
@@ -62,15 +75,17 @@ def not_before_keys(node: Any) -> list[str] | None:
 
 
 def not_before_problems(schema: dict) -> list[str]:
-    """What is wrong with a form's ``x-not-before`` fields (for the deploy check); [] when fine."""
+    """What is wrong with a form's ``x-not-before`` and ``x-not-more-than`` fields (for the deploy
+    check); [] when fine."""
     out = []
     properties = schema.get("properties") if isinstance(schema, dict) else None
     for name, node in (properties if isinstance(properties, dict) else {}).items():
-        keys = not_before_keys(node)
-        if keys is None:
-            out.append(f"x-not-before of {name!r}: expected a data key or a list of data keys")
-        elif keys and node.get("format") not in ("date", "date-time"):
-            out.append(f"x-not-before of {name!r}: only a field of format date or date-time can have it")
+        for keyword, (allowed, fits) in _COMPARING.items():
+            keys = compared_keys(node, keyword)
+            if keys is None:
+                out.append(f"{keyword} of {name!r}: expected a data key or a list of data keys")
+            elif keys and not fits(node):
+                out.append(f"{keyword} of {name!r}: only a field of {allowed} can have it")
     return out
 
 
@@ -80,10 +95,24 @@ def before_problems(schema: dict, clean: dict, case_data: dict) -> dict[str, str
     properties = schema.get("properties") if isinstance(schema, dict) else None
     for name, node in (properties if isinstance(properties, dict) else {}).items():
         value = clean.get(name)
-        for key in not_before_keys(node) or []:
+        for key in compared_keys(node) or []:
             other = clean[key] if key in clean else case_data.get(key)
             if isinstance(value, str) and isinstance(other, str) and _earlier(value, other):
                 fields.setdefault(name, f"must not be before {other}")
+    return fields
+
+
+def more_than_problems(schema: dict, clean: dict, case_data: dict) -> dict[str, str]:
+    """Field -> message for each ``x-not-more-than`` the validated submission ``clean`` breaks."""
+    fields: dict[str, str] = {}
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    for name, node in (properties if isinstance(properties, dict) else {}).items():
+        value = _number(clean.get(name))
+        for key in compared_keys(node, "x-not-more-than") or []:
+            other = _number(clean[key] if key in clean else case_data.get(key))
+            if value is not None and other is not None and value > other:
+                shown = int(other) if float(other).is_integer() else other
+                fields.setdefault(name, f"must not be more than {shown}")
     return fields
 
 

@@ -1,5 +1,6 @@
-"""``x-not-before`` (caseflow/_engine/form_rules.py): a date field that must not be earlier than
-another date of the submission or of the case (a device received after it was bought)."""
+"""``x-not-before`` and ``x-not-more-than`` (caseflow/_engine/form_rules.py): a date field that must not
+be earlier than another date of the submission or of the case (a device received after it was bought),
+a number not larger than another (defects not more than the lot)."""
 import json
 import shutil
 from pathlib import Path
@@ -71,3 +72,43 @@ def test_deploy_refuses_a_malformed_rule(session, tmp_path):
     with pytest.raises(engine.DeployRejected) as err:
         engine.deploy(session, [bundle], actor="admin")
     assert "x-not-before of 'received_date': expected a data key or a list of data keys" in str(err.value)
+
+
+# ``x-not-more-than``: a number not larger than another of the submission or the case (defects ≤ lot size)
+COUNTS = {"type": "object", "properties": {
+    "lot_size": {"type": "integer"},
+    "functional_defect_qty": {"type": "integer", "x-not-more-than": "lot_size"},
+    "cosmetic_defect_qty": {"type": "integer", "x-not-more-than": ["lot_size", "ship_qty"]},
+}}
+
+
+def test_a_number_above_the_other_is_refused_naming_the_other():
+    assert form_rules.more_than_problems(COUNTS, {"lot_size": 10, "functional_defect_qty": 10}, {}) == {}
+    assert form_rules.more_than_problems(COUNTS, {"lot_size": 10, "functional_defect_qty": 100}, {}) == {
+        "functional_defect_qty": "must not be more than 10"}
+    assert form_rules.more_than_problems(COUNTS, {"cosmetic_defect_qty": 6}, {"lot_size": 50, "ship_qty": 5}) == {
+        "cosmetic_defect_qty": "must not be more than 5"}  # the case's values when the form has none
+
+
+@pytest.mark.parametrize("case", [{}, {"lot_size": None}, {"lot_size": "ten"}, {"lot_size": True}])
+def test_an_unknown_other_number_is_not_checked(case):
+    assert form_rules.more_than_problems(COUNTS, {"functional_defect_qty": 100}, case) == {}
+
+
+def test_deploy_problems_of_the_number_keyword():
+    assert form_rules.not_before_problems(COUNTS) == []
+    bad = {"properties": {"a": {"type": "integer", "x-not-more-than": []},
+                          "b": {"type": "string", "x-not-more-than": "lot_size"}}}
+    assert form_rules.not_before_problems(bad) == [
+        "x-not-more-than of 'a': expected a data key or a list of data keys",
+        "x-not-more-than of 'b': only a field of type integer or number can have it"]
+
+
+def test_a_complaint_with_more_defects_than_its_lot_is_refused(session):
+    engine.deploy(session, [ROOT / "processes" / "complaint", ROOT / "processes" / "repair",
+                            ROOT / "processes" / "returned_goods"], actor="admin")
+    data = {"channel": "web", "complaint_type": "quality", "ship_qty": 5, "lot_size": 10,
+            "functional_defect_qty": 100, "cosmetic_defect_qty": 2}
+    with pytest.raises(engine.InvalidData) as err:
+        engine.start(session, "complaint", data, actor="service")
+    assert err.value.fields == {"functional_defect_qty": "must not be more than 10"}

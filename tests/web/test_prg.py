@@ -78,11 +78,13 @@ def test_a_form_shows_its_input_errors_and_its_rule_errors_in_one_round(database
                                                                          frozen_clock):
     service = browser("service")
     typed = {**REGISTRATION, "ship_qty": "25万", "complaint_type": "", "customer_email": "not-an-address",
-             "received_at": "2026-03-09T10:00"}  # a week after the frozen clock's today
+             "received_at": "2026-03-09T10:00",  # a week after the frozen clock's today
+             "cosmetic_defect_qty": "5000"}  # more than the lot of 1000
     html = service.post("/start/complaint", typed, follow_redirects=True).get_data(as_text=True)
     assert 'id="f-ship_qty-error">Enter a whole number.' in html  # the web could not read it
     assert 'id="f-complaint_type-error"' in html and 'id="f-customer_email-error"' in html  # the form's schema
     assert 'id="f-received_at-error"' in html  # and its rule against today: all at once
+    assert 'id="f-cosmetic_defect_qty-error">The number must not be more than 1000.' in html  # and against the lot
     with database.session() as s:
         assert s.execute(select(func.count()).select_from(store.ProcessInstance)).scalar_one() == 0
 

@@ -16,6 +16,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"^must not be in the future$"), lambda m: _("The date must not be in the future.")),
     (re.compile(r"^must not be before (\S+)$"),  # x-not-before (form_rules)
      lambda m: _("The date must not be before %(date)s.", date=_readable_moment(m[1]))),
+    (re.compile(r"^must not be more than (\S+)$"),  # x-not-more-than (form_rules)
+     lambda m: _("The number must not be more than %(n)s.", n=m[1])),
     (re.compile(r"^the quantities add up to (\S+), but (\S+) are expected$"),  # x-sum-equals (form_rules)
      lambda m: _("The quantities add up to %(total)s, but %(expected)s are expected.", total=m[1], expected=m[2])),
     (re.compile(r"^the value differs from (\S+); give the reason$"),
