@@ -178,10 +178,15 @@ def test_user_task_panel_and_lint(staff, server):
     page.wait_for_timeout(600)
     xml = page.evaluate("async () => (await window.caseflowModeler.saveXML()).xml")
     assert '<spiffworkflow:property name="nameZh" value="1D 问题描述" />' in xml
-    # bpmnlint's recommended rules run in the editor when its button turns them on
+    # bpmnlint's recommended rules run in the editor when its button turns them on: the shipped
+    # diagram has no issue; a task connected to nothing is one
     page.locator(".bjsl-button").click()
-    page.wait_for_selector(".bjsl-button.bjsl-button-error, .bjsl-button.bjsl-button-warning, "
-                           ".bjsl-button.bjsl-button-success")
+    page.wait_for_selector(".bjsl-button.bjsl-button-success")
+    page.evaluate("""() => {
+        const m = window.caseflowModeler, lane = m.get('elementRegistry').filter(e => e.type === 'bpmn:Lane')[0];
+        m.get('modeling').createShape({type: 'bpmn:Task'}, {x: lane.x + 400, y: lane.y + 60}, lane.parent);
+    }""")
+    page.wait_for_selector(".bjsl-button.bjsl-button-error, .bjsl-button.bjsl-button-warning")
     assert re.search(r"\d", page.locator(".bjsl-button").inner_text())
 
 
