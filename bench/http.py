@@ -101,6 +101,10 @@ def inprocess_complete_ms(n: int, profile: bool = False) -> dict:
 
         db = store.Database(url)
         app = create_app({"RATELIMIT_ENABLED": False}, database=db)
+        from web import serving
+
+        if hasattr(serving, "settle_heap"):  # what `caseflow serve` does at start (a baseline may predate it)
+            serving.settle_heap(db)
         client = app.test_client()
         headers = {"Authorization": f"Bearer {token}"}
 

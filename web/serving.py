@@ -17,6 +17,7 @@ timer loop.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import resource
@@ -32,6 +33,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from flask import Flask
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
+import engine
 from caseflow import config, store, token_cache, worker
 from caseflow.notify import sender as notify_sender
 from caseflow.timer_lock import TimerLock
@@ -165,6 +167,25 @@ def raise_open_files_limit(wanted: int) -> int:
     return soft
 
 
+def settle_heap(db: store.Database) -> int:
+    """Parse the versions new cases start on, then move every object alive into the garbage
+    collector's permanent generation (``gc.freeze``); returns how many were moved.
+
+    A server's heap is mostly what it keeps for good: modules, the app, parsed process versions.
+    Each full collection walked all of it (about 80 ms here, some every hundred requests); frozen,
+    it walks only what requests made since. Objects frozen are never freed, so this runs once, at
+    start, before any request."""
+    with db.session() as session:
+        for process in engine.list_processes(session):
+            try:
+                engine.start_form(session, process["key"])  # parses the version (and what it calls)
+            except engine.EngineError:
+                continue  # nothing startable: parsed when first used
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 class Server:
     """The app, its waitress server and the timer loop of one ``caseflow serve`` process."""
 
@@ -177,6 +198,7 @@ class Server:
         self.db = store.Database(self.settings.database_url)
         self.db.upgrade()  # nothing to do after `caseflow serve`; needed when a supervisor starts this
         self.app = create_app(database=self.db)
+        log.info("heap settled: %s objects kept out of garbage collection", settle_heap(self.db))
         options = server_options(self.app, host, port, threads)
         if fd is not None:  # a child of `serve --workers N`: accept on the supervisor's socket
             del options["host"], options["port"]

@@ -1,10 +1,16 @@
 """Admin pages (admin only), the account page and the user commands of the ``caseflow`` CLI."""
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
+import engine
 from caseflow import accounts, cli, store
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("user", ["service", "quality", "manager", "gm", "finance"])
@@ -155,9 +161,28 @@ def test_the_server_module_builds_the_app_and_its_timer_leader(cli_env, monkeypa
     from web import serving
 
     monkeypatch.setattr(serving, "create_server", lambda app, **options: (app, options))
-    server = serving.Server("127.0.0.1", 5123, 3)
+    try:
+        server = serving.Server("127.0.0.1", 5123, 3)
+        assert gc.get_freeze_count() > 0  # the heap it starts with is kept out of garbage collection
+    finally:
+        gc.unfreeze()  # (this test process goes on collecting as before)
     app, options = server.wsgi
     assert options["port"] == 5123 and options["threads"] == 3
     assert server.app.test_client().get("/login").status_code == 200
     assert server.timers.db is server.db and not server.timers.lock.held  # leads only once running
     server.db.dispose()
+
+
+def test_settling_the_heap_parses_the_startable_versions_first(cli_env, monkeypatch):
+    from web import serving
+
+    cli_env.upgrade()
+    with cli_env.session() as s:
+        engine.deploy(s, [ROOT / "processes" / "repair"], actor="admin")
+    parsed = []
+    monkeypatch.setattr(serving.engine, "start_form", lambda session, key: parsed.append(key))
+    try:
+        assert serving.settle_heap(cli_env) > 1000  # the modules, the app, the parsed versions
+    finally:
+        gc.unfreeze()
+    assert parsed == ["repair"]
