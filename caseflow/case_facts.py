@@ -103,7 +103,7 @@ def working_days(start: dt.date, end: dt.date) -> int | None:
     """Working days in (start, end] on the business calendar (China's, with make-up days)."""
     if end < start:
         return None
-    return calendar_ops.get_calendar(timezone=config.load().timezone).working_days_between(start, end)
+    return calendar_ops.get_calendar(timezone=config.timezone_name()).working_days_between(start, end)
 
 
 def _last_done(tasks: list[Mapping[str, Any]], name: str) -> dt.datetime | None:

@@ -90,8 +90,9 @@ def parse_moment(value: object) -> _dt.datetime | None:
 
 
 def business_zone() -> ZoneInfo:
-    """The business time zone (``CASEFLOW_TIMEZONE``): local days, months and deadlines."""
-    return _zone(config.load().timezone)
+    """The business time zone (``CASEFLOW_TIMEZONE``, checked by ``config.load`` when a process
+    starts): local days, months and deadlines."""
+    return _zone(config.timezone_name())
 
 
 def _end_of_day(day: _dt.date) -> _dt.datetime:

@@ -15,6 +15,14 @@ MAX_DB_ID = 2**31 - 1  # INTEGER columns (PostgreSQL int4)
 
 _N = TypeVar("_N", int, float)
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def timezone_name() -> str:
+    """The business time zone's name (``CASEFLOW_TIMEZONE``) alone: read on hot paths, where the whole
+    of :func:`load` (paths resolved, every number parsed) would cost ~80 µs a call."""
+    return os.environ.get("CASEFLOW_TIMEZONE", DEFAULT_TIMEZONE)
+
 
 class ConfigError(ValueError):
     """A ``CASEFLOW_*`` variable holds a value Caseflow cannot use; the message names it."""
@@ -129,7 +137,7 @@ def load() -> Settings:
         instance_dir=instance,
         database_url=env.get("CASEFLOW_DATABASE_URL", default_db),
         secret_key=env.get("CASEFLOW_SECRET_KEY"),
-        timezone=_time_zone(env.get("CASEFLOW_TIMEZONE", "Asia/Shanghai")),
+        timezone=_time_zone(timezone_name()),
         timer_interval_s=_number(env, "CASEFLOW_TIMER_INTERVAL", "5", float, 0.01),
         attachment_dir=Path(env.get("CASEFLOW_ATTACHMENT_DIR", instance / "attachments")).resolve(),
         max_attachment_bytes=_number(env, "CASEFLOW_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024), int, 1),

@@ -14,8 +14,9 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from caseflow import clock, fact_summary, limits, store
+from caseflow import clock, fact_summary, store
 from caseflow.store_reports import DISPOSITION_KINDS
+from web import date_filters
 from web.labels import pick
 
 PROCESS_KEY = "complaint"
@@ -63,20 +64,7 @@ def problems(args: Any) -> dict[str, str]:
         if value and value not in allowed:
             out[name] = _("Unknown value “%(value)s”: choose one of %(allowed)s.", value=value[:50],
                           allowed=", ".join(allowed))
-    days: dict[str, dt.date] = {}
-    for name in ("date_from", "date_to"):
-        text = args.get(name, "")
-        if not text:
-            continue
-        try:
-            days[name] = dt.date.fromisoformat(text)
-            if limits.year_problem(days[name].year) is not None:
-                raise ValueError(text)
-        except ValueError:
-            days.pop(name, None)
-            out[name] = _("Not a date (YYYY-MM-DD).")
-    if len(days) == 2 and days["date_to"] < days["date_from"]:
-        out["date_to"] = _("The end of the range is before its start.")
+    out.update(date_filters.read(args)[1])
     return out
 
 
@@ -107,20 +95,14 @@ class RegisterFilter:
 
     @classmethod
     def from_args(cls, args: dict) -> RegisterFilter:
-        def day(name: str) -> dt.date | None:
-            try:
-                found = dt.date.fromisoformat(args.get(name, ""))
-            except ValueError:
-                return None
-            return found if limits.year_problem(found.year) is None else None  # 9999-12-31 + 1 day overflows
-
         def one_of(name: str, allowed: Iterable[str]) -> str:
             value = args.get(name, "")
             return value if value in allowed else ""
 
         return cls(status=args.get("status", ""), kpi_class=args.get("kpi_class", ""),
                    urgency=args.get("urgency", ""), department=args.get("department", ""),
-                   date_from=day("date_from"), date_to=day("date_to"), q=args.get("q", "").strip(),
+                   date_from=date_filters.day(args.get("date_from", "")),
+                   date_to=date_filters.day(args.get("date_to", "")), q=args.get("q", "").strip(),
                    customer=args.get("customer", "")[:200], product_model=args.get("product_model", "")[:200],
                    complaint_type=args.get("complaint_type", "")[:100],
                    **{name: one_of(name, allowed) for name, allowed in FACT_CHOICES.items()})

@@ -17,7 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session
 
-from caseflow import fact_summary, limits, store
+from caseflow import fact_summary, store
+from web import date_filters
 
 PROCESS_KEY = "repair"
 #: Each filter's values → the summary measure of the figure; ``warranty=unknown``: not decided yet.
@@ -69,18 +70,7 @@ class RepairFilter:
 
 def parse(args: Any) -> tuple[RepairFilter, dict[str, str]]:
     """The filter of the query ``args`` and a translated message per refused argument."""
-    problems: dict[str, str] = {}
-    days: dict[str, dt.date | None] = {}
-    for name in ("date_from", "date_to"):
-        days[name] = None
-        if args.get(name):
-            try:
-                days[name] = dt.date.fromisoformat(args[name])
-            except ValueError:
-                problems[name] = _("Not a date (YYYY-MM-DD).")
-                continue
-            if limits.year_problem(days[name].year) is not None:  # type: ignore[union-attr]
-                problems[name] = _("Not a date (YYYY-MM-DD).")
+    days, problems = date_filters.read(args)
     for name, allowed in CHOICES.items():
         value = args.get(name, "")
         if value and value not in allowed:

@@ -116,15 +116,14 @@ def _webhook_rows(case: Case, found: list[tuple[str, dict]], hooks: list[tuple[i
             for kind, body in found for hook_id, url, kinds in hooks if kind in (kinds or [])]
 
 
-def _customer_mails(session: Session, case: Case, data: dict, base: dict, new_tasks: list[dict],
-                    now: dt.datetime) -> list[dict]:
+def _customer_mails(session: Session, case: Case, loaded: specs.LoadedSpec, data: dict, base: dict,
+                    new_tasks: list[dict], now: dt.datetime) -> list[dict]:
     """A customer task (lane ``customer``) gets a link of its own, mailed to the case's customer
     address; without one the task waits for staff to complete it on the customer's behalf."""
     tasks = [t for t in new_tasks if t.get("role") == portal_links.CUSTOMER_ROLE]
     address = portal_links.customer_address(data) if tasks else None
     if not tasks or address is None or case.id is None:
         return []
-    loaded = specs.SPECS.get(session, case.definition)
     language = portal_links.language(data)
     found = []
     for task in tasks:
@@ -167,15 +166,15 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
     base = case_args(case, data)
     people = found.people
     rows: list[dict] = []
-    loaded = specs.SPECS.get(session, case.definition) if task_roles else None
-    for task in new_tasks:
-        if not task.get("role") or loaded is None:
-            continue
-        args = dict(base, task_id=task["id"], task_title=task["title"], task_title_zh=title_zh(loaded, task),
-                    role=task["role"],
-                    due_at=task["due_at"].isoformat() if task.get("due_at") else None)
-        _to_staff(rows, now, "task_ready", people.get(task["role"], []), args, case.id, by_choice=True)
-    rows += _customer_mails(session, case, data, base, new_tasks, now)
+    if task_roles:  # new tasks: their titles come from the version this action ran (already parsed)
+        loaded = specs.SPECS.get(session, case.definition)
+        for task in new_tasks:
+            if not task.get("role"):
+                continue
+            args = dict(base, task_id=task["id"], task_title=task["title"], task_title_zh=title_zh(loaded, task),
+                        role=task["role"], due_at=task["due_at"].isoformat() if task.get("due_at") else None)
+            _to_staff(rows, now, "task_ready", people.get(task["role"], []), args, case.id, by_choice=True)
+        rows += _customer_mails(session, case, loaded, data, base, new_tasks, now)
     for event, level in zip(escalations, levels, strict=True):
         payload = event["payload"] or {}
         args = dict(base, level=level, deadline=payload.get("deadline"), due=payload.get("due"),

@@ -111,10 +111,9 @@ def file_submit(key: str) -> Any:
         for name in schema.get("required") or []:  # the portal's own requirements (the address to answer at)
             if submission.data.get(name) in (None, "", []):
                 submission.errors.setdefault(name, localize("this field is required"))
-        if submission.errors:
-            errors = form_page.all_errors(submission, schema, lambda data, unread: engine.form_problems(
-                session, _filed(key, data), key=key, unread=unread))
-    if submission.errors:
+        errors = form_page.all_errors(submission, schema, lambda data, unread: engine.form_problems(
+            session, _filed(key, data), key=key, unread=unread)) if submission.errors else {}
+    if errors:
         batch.discard()
         rollback_request()
         return _render(key, schema, submission.raw, errors, 422)

@@ -87,10 +87,9 @@ def task_submit(token: str) -> Any:
     action = url_for("portal.task_submit", token=token)
     with force_locale(lang):
         submission = form_page.read(found["schema"], found["ui_schema"], batch)
-        if submission.errors:
-            errors = form_page.all_errors(submission, found["schema"], lambda data, unread: engine.form_problems(
-                session, data, task_id=link.task_id, unread=unread))
-    if submission.errors:
+        errors = form_page.all_errors(submission, found["schema"], lambda data, unread: engine.form_problems(
+            session, data, task_id=link.task_id, unread=unread)) if submission.errors else {}
+    if errors:
         batch.discard()
         rollback_request()
         return _render(found, action, lang, submission.raw, errors, 422)
