@@ -49,7 +49,7 @@ __all__ = [
     "EngineError", "NotFound", "Forbidden", "Conflict", "InvalidData", "DeployRejected", "InstanceError",
     "role_key", "UNFINISHED_STATUSES", "decided_value",
     "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
-    "process_manifest", "element_names",
+    "process_manifest", "element_names", "task_title_zh",
     "start", "task_form", "form_problems", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
     "list_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
     "due_instance_ids", "next_timer_due", "on_timers_saved", "listen_for_timers", "fire_timers",
@@ -138,6 +138,7 @@ startable_definition = definitions.startable_definition
 start_form = definitions.start_form
 process_manifest = definitions.process_manifest
 element_names = definitions.element_names
+task_title_zh = definitions.task_title_zh
 get_definition = definitions.get_definition
 find_definition = definitions.find_definition
 list_versions = definitions.list_versions

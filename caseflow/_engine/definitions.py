@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caseflow import store
-from caseflow._engine import diff, rows, specs
+from caseflow._engine import diff, outbox, rows, specs
 from caseflow._engine.errors import NotFound
 
 
@@ -48,6 +48,19 @@ def process_manifest(session: Session, definition_id: int) -> Any:
 def element_names(session: Session, definition_id: int) -> dict[str, dict[str, str | None]]:
     """BPMN id -> ``name`` and ``name_zh`` of the named elements of a version (and those it calls)."""
     return specs.SPECS.get(session, _ref(session, definition_id)).element_names()
+
+
+def task_title_zh(session: Session, task_id: str) -> str | None:
+    """A human task's title in Chinese, as the inbox shows it (its form's ``x-title-zh``, else its
+    element's ``nameZh``, else its name); None for an unknown task."""
+    task, case = store.HumanTask, store.ProcessInstance
+    found = session.execute(select(task.name, task.title, task.form, task.spec_ref, case.definition_id)
+                            .join(case, case.id == task.instance_id).where(task.id == task_id)).first()
+    if found is None:
+        return None
+    loaded = specs.SPECS.get(session, _ref(session, found.definition_id))
+    return outbox.title_zh(loaded, {"name": found.name, "title": found.title, "form": found.form,
+                                    "spec_ref": found.spec_ref})
 
 
 def _ref(session: Session, definition_id: int) -> rows.DefinitionRef:

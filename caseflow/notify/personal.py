@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+import engine
 from caseflow import clock, store, substitutes
 
 _NOTIFICATION: Table = store.Notification.__table__  # type: ignore[assignment]  # declarative tables are Tables
@@ -36,7 +37,8 @@ def notify(session: Session, to: str | substitutes.Resolved, kind: str, args: di
            instance_id: int | None) -> str | None:
     """Notify ``to`` of ``kind`` (a template name of ``caseflow/notify/templates``) with ``args``: a
     username (their substitute while they are absent) or an already resolved recipient. Returns who
-    was notified (None: no such active user)."""
+    was notified (None: no such active user). A task's Chinese title (``task_title_zh``) is added to
+    ``args`` that name a task (``task_id``) without one."""
     target = substitutes.resolve(session, to) if isinstance(to, str) else to
     username = target.meant_for
     user = session.scalars(select(store.User).where(store.User.username == target.username)).first()
@@ -45,6 +47,8 @@ def notify(session: Session, to: str | substitutes.Resolved, kind: str, args: di
     now = clock.now()
     language = _language(user.locale)
     full = dict(args, for_user=username if target.substituted else None)
+    if full.get("task_id") and not full.get("task_title_zh"):  # the Chinese mail names the task as the inbox does
+        full["task_title_zh"] = engine.task_title_zh(session, str(full["task_id"])) or full.get("task_title")
     rows = [_row(now, kind, "in_app", user.username, user.username, language, full, instance_id, "sent")]
     choice = user.notify_tasks or "immediate"
     if user.email and choice != "none":

@@ -176,6 +176,9 @@ def test_a_comment_on_a_task_shows_on_the_task_page(browser, database, case, tas
     assert response.headers["Location"].endswith(f"/tasks/{task['id']}#comments")
     page = service.get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert "asked the customer" in page[page.index('data-testid="task-comments"'):]
+    case_page = browser("manager", "zh").get(f"/cases/{case}").get_data(as_text=True)
+    timeline = case_page[case_page.index('data-testid="timeline"'):]
+    assert "判断投诉成立并确认等级" in timeline  # the task in Chinese
     response = service.post(f"/cases/{case}/comments", {"text": "x", "task_id": "not-a-task"}, follow_redirects=True)
     assert "That task is not a task of this case." in response.get_data(as_text=True)
 

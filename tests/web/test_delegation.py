@@ -10,6 +10,7 @@ from test_comments import REGISTRATION
 
 import engine
 from caseflow import accounts, clock, store, substitutes
+from caseflow.notify import render
 
 UTC = dt.UTC
 
@@ -65,6 +66,9 @@ def test_the_holder_hands_the_task_on_with_a_reason_audited_and_notified(browser
     with database.session() as s:
         sent = s.scalars(select(store.Notification).where(store.Notification.kind == "task_delegated")).all()
         assert {(n.channel, n.recipient) for n in sent} == {("in_app", "qa2"), ("email", "qa2@factory.example")}
+        # The Chinese mail names the task as the Chinese inbox does (its form's x-title-zh).
+        mail = render.render("task_delegated", "zh", sent[0].args)
+        assert "判断投诉成立并确认等级" in mail.subject and "Check validity" not in mail.text
     history = me.get(f"/cases/{task['instance_id']}").get_data(as_text=True)
     assert "to Qa2: I am on the trade fair" in history
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 import engine
 from caseflow import comments, limits, store
-from web import attachments, get_db, labels, rollback_request
+from web import attachments, get_db, labels, rollback_request, templating
 from web.forms.submission import UploadRejected
 
 bp = Blueprint("comments", __name__)
@@ -160,8 +160,10 @@ def comment_views(instance_id: int, task_id: str | None = None) -> list[CommentV
         return []
     people = dict(session.execute(select(store.User.username, store.User.display_name)
                                   .where(store.User.username.in_({r.author for r in rows}))).all())
-    titles = dict(session.execute(select(store.HumanTask.id, store.HumanTask.title)
-                                  .where(store.HumanTask.instance_id == instance_id)).all())
+    titles = {r.id: templating.task_title({"instance_id": instance_id, "form": r.form, "title": r.title})
+              for r in session.execute(select(store.HumanTask.id, store.HumanTask.title, store.HumanTask.form)
+                                       .where(store.HumanTask.instance_id == instance_id,
+                                              store.HumanTask.id.in_({r.task_id for r in rows if r.task_id})))}
     files = {a.id: a.filename for a in attachments.for_instance(session, instance_id)}
     me = current_user.username
     return [CommentView(r.id, r.created_at.isoformat(), r.author, people.get(r.author) or r.author, r.body,
