@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from caseflow import portal_links, store
 from caseflow.manifest import Manifest
 from web import attachments, deadlines, manifests
-from web.labels import LabelBook, book_for, humanize
+from web.labels import LabelBook, book_for, display_name, humanize
 
 LONG_TEXT_KEYS = {"description", "customer_request", "fault_description", "special_requirements"}
 MAX_GENERIC_FACTS = 40
@@ -277,6 +277,12 @@ def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook)
         return _("Took over: %(task)s", task=task)
     if kind == "task_released":
         return _("Released: %(task)s", task=task)
+    if kind == "task_delegated":
+        to = display_name(str(payload.get("to") or ""))
+        if payload.get("asked_for") and payload.get("asked_for") != payload.get("to"):
+            to = _("%(to)s (substitute of %(absent)s)", to=to, absent=display_name(str(payload["asked_for"])))
+        return _("Handed %(task)s to %(to)s: %(reason)s", task=titles.get(event.get("task") or "")
+                 or payload.get("title") or task, to=to, reason=payload.get("reason") or "")
     if kind == "timer_fired":
         return _("Timer fired: %(task)s", task=task)
     if kind == "escalation":

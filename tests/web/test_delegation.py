@@ -71,6 +71,9 @@ def test_the_holder_hands_the_task_on_with_a_reason_audited_and_notified(browser
         assert "判断投诉成立并确认等级" in mail.subject and "Check validity" not in mail.text
     history = me.get(f"/cases/{task['instance_id']}").get_data(as_text=True)
     assert "to Qa2: I am on the trade fair" in history
+    chinese = browser("manager", "zh").get(f"/cases/{task['instance_id']}").get_data(as_text=True)
+    [line] = [x for x in chinese.splitlines() if "I am on the trade fair" in x and "class=\"what" in x]
+    assert "判断投诉成立并确认等级" in line and "Check validity" not in line  # the task in the page's language
 
 
 def test_who_may_hand_a_task_on(database, task):

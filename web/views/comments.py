@@ -179,12 +179,6 @@ def _describe(kind: str, payload: dict[str, Any]) -> str | None:
         return _("Edited a comment")
     if kind == "comment_deleted":
         return _("Deleted a comment")
-    if kind == "task_delegated":
-        to = labels.display_name(str(payload.get("to") or ""))
-        if payload.get("asked_for") and payload.get("asked_for") != payload.get("to"):
-            to = _("%(to)s (substitute of %(absent)s)", to=to, absent=labels.display_name(str(payload["asked_for"])))
-        return _("Handed %(task)s to %(to)s: %(reason)s", task=payload.get("title") or "", to=to,
-                 reason=payload.get("reason") or "")
     return None
 
 
