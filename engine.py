@@ -47,7 +47,7 @@ __all__ = [
     "AuditRecord", "CaseRecord", "TaskForm", "TaskRecord",
     "Actor", "SYSTEM", "TIMER", "DeployResult", "DefinitionRef", "ERROR_TABLE", "ErrorKind", "describe_error",
     "EngineError", "NotFound", "Forbidden", "Conflict", "InvalidData", "DeployRejected", "InstanceError",
-    "role_key", "UNFINISHED_STATUSES", "decided_value",
+    "role_key", "UNFINISHED_STATUSES", "decided_value", "fresh_keys",
     "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
     "process_manifest", "element_names", "task_title_zh",
     "start", "task_form", "form_problems", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
@@ -61,6 +61,7 @@ __all__ = [
 UNFINISHED_STATUSES = definitions.UNFINISHED_STATUSES
 record_event = delegation.record_event  # audit a comment or an absence (an action that saves no case)
 decided_value = form_checks.decided_value  # a field's x-decided rule for the case: what forms show, completion applies
+fresh_keys = form_checks.fresh_keys  # a form's fields asked afresh each round: not proposed, and left out clears them
 
 # --- deploying and deployed versions ------------------------------------------------------------
 

@@ -172,6 +172,17 @@ def decided_value(node: dict, case_data: dict) -> tuple[bool, object]:
     return (True, rule["value"]) if applies else (False, None)
 
 
+def fresh_keys(schema: dict | None) -> list[str]:
+    """The top-level fields a form asks afresh each time its task comes up (``"x-fresh": true`` on the
+    field, or on the form's root for all its writable fields unless a field says ``false``): a decision
+    and its reason are not proposed from the previous round, and one left out clears that round's value."""
+    if not isinstance(schema, dict):
+        return []
+    every = schema.get("x-fresh") is True
+    return [name for name, node in (_properties(schema) or {}).items()
+            if isinstance(node, dict) and not node.get("readOnly") and node.get("x-fresh", every) is True]
+
+
 def apply_decided(schema: dict, data: dict, case_data: dict) -> dict:
     """``data`` with the values the rules decide (``x-decided`` of the form's top-level fields)
     put in place of whatever was sent: a decided field is shown decided, never offered."""

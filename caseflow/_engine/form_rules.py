@@ -75,7 +75,7 @@ def compared_keys(node: Any, keyword: str = "x-not-before") -> list[str] | None:
 
 
 def not_before_problems(schema: dict) -> list[str]:
-    """What is wrong with a form's ``x-not-before`` and ``x-not-more-than`` fields (for the deploy
+    """What is wrong with a form's ``x-not-before``, ``x-not-more-than`` and ``x-fresh`` (for the deploy
     check); [] when fine."""
     out = []
     properties = schema.get("properties") if isinstance(schema, dict) else None
@@ -86,6 +86,10 @@ def not_before_problems(schema: dict) -> list[str]:
                 out.append(f"{keyword} of {name!r}: expected a data key or a list of data keys")
             elif keys and not fits(node):
                 out.append(f"{keyword} of {name!r}: only a field of {allowed} can have it")
+        if isinstance(node, dict) and "x-fresh" in node and not isinstance(node["x-fresh"], bool):
+            out.append(f"x-fresh of {name!r}: expected true or false")
+    if isinstance(schema, dict) and "x-fresh" in schema and not isinstance(schema["x-fresh"], bool):
+        out.append("x-fresh of the form: expected true or false")
     return out
 
 

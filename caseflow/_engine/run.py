@@ -238,8 +238,11 @@ def complete(session: Session, task_id: str, data: dict | None, actor: Actor) ->
     if schema is not None and isinstance(data, dict):
         data = form_checks.apply_decided(schema, data, task.data)
     clean = form_checks.check_submission(loaded, row["form"], process, data, task.data)
+    stale = [key for key in form_checks.fresh_keys(schema) if key not in clean]  # the previous round's answer
 
     def steps(w: BpmnWorkflow) -> None:
+        for key in stale:
+            task.data.pop(key, None)
         task.data.update(copy.deepcopy(clean))
         task.run()
         w.do_engine_steps()

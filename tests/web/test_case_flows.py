@@ -178,6 +178,13 @@ def test_reviewers_see_the_work_so_far_and_a_rejection_reason(database, deployed
     quality = browser("quality")
     html = quality.get(f"/tasks/{task_id(quality, 'Propose resolution plan')}").get_data(as_text=True)
     assert "Cheaper option please." in html.split('data-testid="task-facts"', 1)[1]
+    # The revised plan's approval asks afresh (x-fresh): no decision and no reason from the last round.
+    with database.session() as s:
+        ch.plan(s, iid)
+    again = manager.get(f"/tasks/{task_id(manager, 'Approve resolution plan (ESC-LDR-01)')}").get_data(as_text=True)
+    form = again.split('<form method="post"', 1)[1]
+    assert 'value="reject" selected' not in form and "checked" not in form.split("manager_decision", 1)[1][:600]
+    assert "Cheaper option please." not in form.split("manager_comment", 1)[1][:800]
 
 
 def test_intake_completion_lists_what_is_missing_in_words(database, deployed, browser, task_id):

@@ -68,7 +68,7 @@ def task(token: str) -> Any:
     if found is None or checked.link is None:
         return refused
     return _render(found, url_for("portal.task_submit", token=token), language(checked.link.language),
-                   found["data"])
+                   form_page.proposed(found))
 
 
 @bp.route("/task/<token>", methods=["POST"])

@@ -11,13 +11,14 @@ import base64
 import json
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, redirect, request, session
 from sqlalchemy.orm import Session
 
+import engine
 from web import attachments
 from web.forms.messages import localize_all
 from web.forms.schema_form import FormContext, FormField, build_fields, iter_fields
@@ -50,6 +51,13 @@ def build(session: Session, schema: dict | None, ui_schema: dict | None, values:
     schema = schema or {}
     return RenderedForm(fields, stray, schema_title(schema) if schema.get("title") or schema.get("x-title-zh")
                         else None, schema_description(schema), multipart)
+
+
+def proposed(task: Mapping[str, Any]) -> dict:
+    """What a task's form first shows: the case data, less the fields the form asks afresh each
+    round (``x-fresh``: the previous round's decision and reason are not proposed again)."""
+    fresh = set(engine.fresh_keys(task["schema"]))
+    return {key: value for key, value in (task["data"] or {}).items() if key not in fresh}
 
 
 def _has_file(fields: list[FormField]) -> bool:

@@ -81,7 +81,7 @@ def show(task_id: str) -> Any:
     kept = form_page.draft(_slot(task_id))
     if kept is not None:
         return _render(task, kept.values, kept.errors)
-    return _render(task, task["data"], problems_to_correct(task))
+    return _render(task, form_page.proposed(task), problems_to_correct(task))
 
 
 def problems_to_correct(task: engine.TaskForm) -> dict[str, str] | None:
