@@ -239,7 +239,11 @@ def complete_from_current(session: Any, bundle: bundles.Bundle) -> tuple[bundles
                        and not (name.endswith(".bpmn") and set(_PROCESS_ID.findall(current_files[name])) & set(keys)))
         for name in taken:
             files[name] = current_files[name]
-        diff = engine.diff_files(current_files, files)
+        try:
+            diff = engine.diff_files(current_files, files)
+        except bundles.BundleError:  # a file that does not parse: the validation that follows names its problems
+            completions.append(Completion(key, current.version, taken, []))
+            continue
         diff.update({"from": {"key": key, "version": current.version},
                      "to": {"key": key, "version": current.version + 1}})  # what deploying would make it
         completions.append(Completion(key, current.version, taken, engine.diff_lines(diff)))

@@ -421,3 +421,20 @@ def test_uploading_only_the_edited_diagram_takes_the_rest_from_the_current_versi
         files = engine.get_definition(s, versions[0]["definition_id"]).files
         assert "complaint_customer_feedback.schema.json" in files and "Collect the customer feedback" in \
             files["complaint.bpmn"]
+
+
+@pytest.mark.parametrize("broken", [
+    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><bpmn:definitions><bpmn:process id="complaint"/>',
+    '<bpmn:definitions><bpmn:process id="complaint" isExecutable="true"><bpmn:startEvent id="s"></bpmn:process>',
+])
+def test_an_edited_diagram_that_does_not_parse_is_refused_with_its_problems(database, deployed, browser, broken):
+    import io
+
+    admin = browser("admin")
+    response = admin.post("/admin/processes/upload", {"files": (io.BytesIO(broken.encode()), "complaint.bpmn")},
+                          content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "complaint.bpmn" in html
+    assert "DOCTYPE" in html or "well-formed" in html
+    with database.session() as s:
+        assert [v["version"] for v in engine.list_versions(s, "complaint")] == [1]
