@@ -194,7 +194,7 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
                     f"(see `caseflow operators`)", file=where[0], element=ts.bpmn_id, line=where[1]))
             problems.extend(bundles.Problem(f"{ts.bpmn_name or ts.bpmn_id or ts.name!r}, {problem}", file=where[0],
                                             element=ts.bpmn_id, line=where[1])
-                            for problem in scripting.script_problems(ts))  # what the sandbox refuses
+                            for problem in scripting.script_problems(ts) + scripting.definition_problems(ts))
             props = specs.properties(ts)
             for prop in ("formJsonSchemaFilename", "formUiSchemaFilename"):
                 form = props.get(prop)

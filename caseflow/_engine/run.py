@@ -8,8 +8,10 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from uuid import UUID
 
+import SpiffWorkflow
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task, TaskState
@@ -39,6 +41,34 @@ log = logging.getLogger("caseflow.engine")
 FINISHED = ("error", "cancelled", "completed")
 
 
+_WORKFLOW_LIBRARY = str(Path(SpiffWorkflow.__file__).resolve().parent)
+
+
+def _fails_the_case(err: BaseException) -> bool:
+    """Whether an exception of a run is the case's failure (its diagram, scripts, rules or data):
+    SpiffWorkflow's, the sandbox's and the operators' errors, and any exception raised inside
+    SpiffWorkflow itself (its timer parser raises a plain ``Exception`` for a malformed duration).
+    Anything else is a fault of Caseflow's own code and propagates."""
+    if isinstance(err, (SpiffWorkflowException, sandbox.SandboxError, OperatorError)):
+        return True
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(_WORKFLOW_LIBRARY)
+
+
+def _task_in_traceback(err: BaseException) -> Task | None:
+    """The task SpiffWorkflow was running when it raised a plain exception (its ``my_task``), or None."""
+    found = None
+    tb = err.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("my_task")
+        if isinstance(candidate, Task):
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
 def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
               steps: Callable[[BpmnWorkflow], None], events: list[dict]) -> None:
     """Run ``steps(wf)`` (task run + engine steps); a failure puts the instance in ``error``.
@@ -54,8 +84,10 @@ def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
     with scripting.bound(wf, context):
         try:
             steps(wf)
-        except (SpiffWorkflowException, sandbox.SandboxError, OperatorError) as err:
-            task = getattr(err, "task", None)
+        except Exception as err:
+            if not _fails_the_case(err):
+                raise
+            task = getattr(err, "task", None) or _task_in_traceback(err)
             task_spec = task.task_spec if task is not None else getattr(err, "task_spec", None)
             if not hasattr(task_spec, "bpmn_id"):  # SpiffWorkflow passes a message there at times
                 task_spec = None

@@ -7,6 +7,7 @@ to the workflow's script engine for the length of the action (:func:`bound`).
 """
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,13 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from sqlalchemy.orm import Session
 
 from caseflow import clock, store
@@ -128,6 +135,36 @@ def script_problems(task_spec: Any) -> list[str]:
             sandbox.compile_checked(source.strip() if mode == "eval" else source, mode)
         except sandbox.ScriptRejected as err:
             problems.append(f"{what}: {err}")
+    return problems
+
+
+def definition_problems(task_spec: Any) -> list[str]:
+    """What would fail every time a task spec runs, found at deploy: a script task without a script,
+    and a timer whose expression is a constant that is not an ISO 8601 date-time, duration or cycle
+    (SpiffWorkflow parses it only when the timer starts)."""
+    problems = []
+    if isinstance(task_spec, ScriptTask) and not (isinstance(task_spec.script, str) and task_spec.script.strip()):
+        problems.append("script task without a script (write its Python in the script field)")
+    definition = getattr(task_spec, "event_definition", None)
+    expression = getattr(definition, "expression", None)
+    if isinstance(definition, TimerEventDefinition) and isinstance(expression, str):
+        try:
+            value = ast.literal_eval(expression.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return problems  # computed from the case data: checked when it runs
+        if not isinstance(value, str):
+            problems.append(f"timer expression {expression.strip()!r} is not a text")
+            return problems
+        if isinstance(definition, CycleTimerEventDefinition):
+            kind, example, parse = "cycle", "R3/PT1H", TimerEventDefinition.parse_iso_recurring_interval
+        elif isinstance(definition, DurationTimerEventDefinition):
+            kind, example, parse = "duration", "PT2S, P3D", TimerEventDefinition.parse_iso_duration
+        else:
+            kind, example, parse = "date-time", "2026-03-02T09:00:00+08:00", TimerEventDefinition.get_datetime
+        try:
+            parse(value)
+        except Exception:  # SpiffWorkflow's parsers raise plain exceptions
+            problems.append(f"timer expression {value!r} is not an ISO 8601 {kind} (e.g. {example})")
     return problems
 
 

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sandbox_diagrams as sd
 from sqlalchemy import select
 
 import engine
@@ -108,3 +109,27 @@ def test_task_id_equal_to_its_operator_name_gets_a_clear_message(session, tmp_pa
         _deploy_text(session, tmp_path, "clash.bpmn", text)
     [problem] = err.value.problems
     assert problem.element == "grade_complaint" and problem.line and "another id" in problem.message
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ([sd.timer("wait", '"PT2 SECONDS"')], "timer expression 'PT2 SECONDS' is not an ISO 8601 duration"),
+    ([sd.timer("wait", "42")], "timer expression '42' is not a text"),
+    ([sd.script("compute", "")], "script task without a script"),
+], ids=["malformed-duration", "number", "no-script"])
+def test_what_would_fail_every_run_is_refused_at_deploy(session, tmp_path, steps, expected):
+    with pytest.raises(engine.DeployRejected) as err:
+        engine.deploy(session, [sd.write_bundle(tmp_path / "b", "every_run", sd.chain("every_run", *steps))],
+                      actor="admin")
+    assert any(expected in p.message for p in err.value.problems), err.value.problems
+
+
+def test_a_timer_computed_from_the_data_is_checked_when_it_runs(session, tmp_path):
+    """A duration read from the case data cannot be checked at deploy; a malformed one stops that case
+    with an error (as a failing script does), never the request."""
+    bundle = sd.write_bundle(tmp_path / "b", "data_timer", sd.chain("data_timer", sd.timer("wait", "wait_for"),
+                                                                    sd.user("check")))
+    engine.deploy(session, [bundle], actor="admin")
+    good = engine.start(session, "data_timer", {"wait_for": "PT1H"}, actor="admin")
+    assert good["status"] == "waiting"
+    bad = engine.start(session, "data_timer", {"wait_for": "PT2 SECONDS"}, actor="admin")
+    assert bad["status"] == "error" and bad["error"] == {"message": "Invalid duration", "task": "wait"}
