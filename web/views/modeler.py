@@ -97,6 +97,14 @@ def _texts() -> dict[str, str]:
             "Draft saved.": _("Draft saved."), "Check found problems.": _("Check found problems."),
             "Check: no problems.": _("Check: no problems."), "Deployed as version": _("Deployed as version"),
             "import warnings": _("import warnings"), "Ready.": _("Ready."),
+            "the diagram could not be drawn in full.": _("the diagram could not be drawn in full."),
+            "The diagram has no layout (BPMN DI) to draw.": _("The diagram has no layout (BPMN DI) to draw."),
+            "The diagram cannot be drawn: it has no layout (BPMN DI) or parts the modeler cannot read.":
+                _("The diagram cannot be drawn: it has no layout (BPMN DI) or parts the modeler cannot read."),
+            "Saving from the modeler is off, so nothing of it is lost: edit the file in a modeler that reads it "
+            "and upload it on the Processes page.":
+                _("Saving from the modeler is off, so nothing of it is lost: edit the file in a modeler that reads "
+                  "it and upload it on the Processes page."),
             "Not valid JSON:": _("Not valid JSON:"), "steps": _("steps"), "Path taken": _("Path taken"),
             "The case would be completed.": _("The case would be completed."),
             "The case waits for the answer of a task.": _("The case waits for the answer of a task."),

@@ -177,12 +177,36 @@ function start() {
   setupDiff(modeler, config, tools);
   setupForms(modeler, config, tools);
 
+  // A diagram the modeler cannot draw in full (no layout, or parts it does not read) would lose what
+  // it could not draw when saved from here (e.g. every lane's tasks): saving and checking it are off.
+  const notDrawable = (reason) => {
+    for (const id of ['modeler-save', 'modeler-check', 'modeler-download']) {
+      const button = document.getElementById(id);
+      if (button) button.disabled = true;
+    }
+    document.body.dataset.modelerIncomplete = '1';
+    say(reason + ' ' + text(config, 'Saving from the modeler is off, so nothing of it is lost: edit the file in a '
+      + 'modeler that reads it and upload it on the Processes page.'), 'error');
+  };
   showDraft();
   modeler.importXML(config.xml).then(({ warnings }) => {
     modeler.get('canvas').zoom('fit-viewport');
-    say(warnings.length ? warnings.length + ' ' + text(config, 'import warnings') : text(config, 'Ready.'), 'info');
+    const processes = modeler.getDefinitions().rootElements.filter(e => e.$type === 'bpmn:Process');
+    const drawn = modeler.get('elementRegistry').filter(e => e.type !== 'bpmn:Process' && e.type !== 'label');
+    const elements = processes.reduce((n, p) => n + (p.flowElements || []).length, 0);
+    if (warnings.length) {
+      notDrawable(warnings.length + ' ' + text(config, 'import warnings') + ': '
+        + text(config, 'the diagram could not be drawn in full.'));
+    } else if (elements && !drawn.length) {
+      notDrawable(text(config, 'The diagram has no layout (BPMN DI) to draw.'));
+    } else {
+      say(text(config, 'Ready.'), 'info');
+    }
     document.body.dataset.modelerReady = '1';
-  }).catch(err => say(err.message, 'error'));
+  }).catch(() => {
+    notDrawable(text(config, 'The diagram cannot be drawn: it has no layout (BPMN DI) or parts the modeler cannot read.'));
+    document.body.dataset.modelerReady = '1';
+  });
 }
 
 if (document.readyState === 'loading') {
