@@ -14,15 +14,17 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, object_session
 
 from caseflow import clock, store, token_cache
+from caseflow._engine.specs import role_key
 
 __all__ = [
     "ROLES", "AccountError", "TokenError", "DemoUser", "DEMO_USERS", "ApiCaller", "TOKEN_PREFIX",
@@ -49,6 +51,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "customer": ("Customer", "客户"),
 }
 CUSTOMER_ROLE = "customer"
+ADMIN_ROLE = "admin"
 
 
 class _CodedError(ValueError):
@@ -137,7 +140,8 @@ def _check_username(username: str) -> str:
 
 
 def _check_roles(roles: list[str]) -> list[str]:
-    cleaned = sorted({r.strip() for r in roles if r.strip()})
+    """The role keys of ``roles`` as lanes make them (``New Dept`` -> ``new_dept``, ``Admin`` -> ``admin``)."""
+    cleaned = sorted({key for key in map(role_key, roles) if key})
     if not cleaned:
         raise AccountError("a user needs at least one role", "no_role")
     if CUSTOMER_ROLE in cleaned:
@@ -149,8 +153,9 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
                 display_name: str | None = None, locale: str | None = None) -> store.User:
     """Add a user; raises AccountError when the name is taken or the input is not valid."""
     name = _check_username(username)
-    if find_user(session, name) is not None:
-        raise AccountError(f"user {name!r} already exists", "user_exists", name=name)
+    taken = session.scalar(select(store.User.username).where(func.lower(store.User.username) == name.lower()))
+    if taken is not None:  # "ADMIN" beside "admin" would be two people nobody tells apart
+        raise AccountError(f"user {taken!r} already exists", "user_exists", name=taken)
     user = store.User(username=name, password_hash=hash_password(password),
                       display_name=(display_name or "").strip() or None, locale=locale, active=True)
     user.roles = [store.UserRole(role=r) for r in _check_roles(roles)]
@@ -159,9 +164,25 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
     return user
 
 
+def _keep_an_admin(user: store.User, active: bool, roles: Collection[str]) -> None:
+    """Refuse a change that would leave no active admin (nobody could manage users or deploy then)."""
+    session = object_session(user)
+    if session is None or user.id is None or not user.active or ADMIN_ROLE not in user.role_names:
+        return
+    if active and ADMIN_ROLE in roles:
+        return
+    others = session.scalar(select(func.count()).select_from(store.User).join(store.UserRole)
+                            .where(store.UserRole.role == ADMIN_ROLE, store.User.active.is_(True),
+                                   store.User.id != user.id))
+    if not others:
+        raise AccountError(f"{user.username} is the last active admin: make someone else an admin first",
+                           "last_admin", name=user.username)
+
+
 def set_roles(user: store.User, roles: list[str]) -> None:
-    """Replace the roles of ``user``."""
+    """Replace the roles of ``user`` (never the admin role of the last active admin)."""
     wanted = _check_roles(roles)
+    _keep_an_admin(user, user.active, wanted)
     user.roles = [r for r in user.roles if r.role in wanted]
     have = {r.role for r in user.roles}
     user.roles.extend(store.UserRole(role=r) for r in wanted if r not in have)
@@ -178,7 +199,9 @@ def set_password(user: store.User, password: str) -> None:
 
 def set_active(user: store.User, active: bool) -> int:
     """Activate or deactivate ``user``; deactivating ends their sessions and revokes their API tokens
-    for good (activating the user again does not bring them back). Returns the tokens revoked."""
+    for good (activating the user again does not bring them back); the last active admin stays
+    active. Returns the tokens revoked."""
+    _keep_an_admin(user, active, user.role_names)
     revoked = 0
     if user.active and not active:
         end_sessions(user)

@@ -339,6 +339,7 @@ ACCOUNT_MESSAGES: dict[str, Any] = {
     "user_exists": lazy_gettext("The user %(name)s already exists."),
     "no_user": lazy_gettext("There is no user %(name)s."),
     "user_inactive": lazy_gettext("The user %(name)s is deactivated."),
+    "last_admin": lazy_gettext("%(name)s is the last active administrator: make someone else an administrator first."),
     "token_name_too_long": lazy_gettext("A token name has at most %(maximum)s characters."),
     "no_token": lazy_gettext("There is no such token."),
     "invalid": lazy_gettext("This cannot be saved as entered."),

@@ -95,7 +95,8 @@ def run_steps(session: Session, case: Case, wf: BpmnWorkflow, actor: str,
             stopped = sandbox.cause(err)
             if stopped is None:
                 message = error_message(err)
-                log.warning("instance %s (%s) stopped with an error at %s: %s", case.id, case.process_key,
+                log.warning("instance %s (%s) stopped with an error at %s: %s",
+                            case.id if case.id is not None else "being started", case.process_key,
                             task_name, message, exc_info=err)
             else:
                 label = (task_spec.bpmn_name or task_spec.bpmn_id) if task_spec is not None else None

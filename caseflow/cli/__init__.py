@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from caseflow.cli import facts, instances, migrate, operators, processes, serve, users
-from caseflow.cli.common import fail
+from caseflow.cli.common import LOG_LINES, fail
 
 log = logging.getLogger("caseflow.cli")
 
@@ -35,6 +35,9 @@ class CaseflowGroup(click.Group):
     and exit code 1 (its traceback with ``CASEFLOW_DEBUG=1``), never a bare traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        logger = logging.getLogger("caseflow")
+        LOG_LINES.shown = LOG_LINES.tracebacks = os.environ.get(DEBUG_VARIABLE) == "1"
+        logger.addHandler(LOG_LINES)  # never Python's last-resort traceback dump
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -45,6 +48,8 @@ class CaseflowGroup(click.Group):
             log.debug("unexpected failure of %s", ctx.invoked_subcommand, exc_info=True)
             fail(f"unexpected failure ({type(err).__name__}: {err}); "
                  f"run again with {DEBUG_VARIABLE}=1 to see where it happened")
+        finally:
+            logger.removeHandler(LOG_LINES)
 
 
 @click.group(cls=CaseflowGroup)

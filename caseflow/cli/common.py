@@ -9,7 +9,9 @@ refused, 8 instance error); an :class:`accounts.TokenError` (no such user or tok
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -163,3 +165,25 @@ def json_option(fn: Callable) -> Callable:
 def user_option(fn: Callable) -> Callable:
     return click.option("--user", default="admin", show_default=True,
                         help="Actor recorded in the audit log.")(fn)
+
+
+class LogLines(logging.Handler):
+    """Caseflow's warnings while a command runs: one ``warning: ...`` line each on stderr when ``shown``
+    (deploy's checks, or ``CASEFLOW_DEBUG=1``), else held back (the command's own output or ``error:``
+    line says what happened; never Python's last-resort traceback dump); tracebacks only when asked.
+    Silent when a logging setup handles the records (``serve`` and ``worker`` configure one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.shown = self.tracebacks = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.shown or logging.getLogger().handlers:
+            return
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        if self.tracebacks and record.exc_info:
+            click.echo("".join(traceback.format_exception(*record.exc_info)).rstrip(), err=True)
+
+
+#: The one handler of the CLI's log lines, on the ``caseflow`` logger while a command runs.
+LOG_LINES = LogLines()

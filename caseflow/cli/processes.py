@@ -2,8 +2,6 @@
 ``unpin`` and ``diff`` (migration of running instances is in :mod:`caseflow.cli.migrate`)."""
 from __future__ import annotations
 
-import logging
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +11,7 @@ import click
 import engine
 from caseflow.cli.common import (
     DB_ID,
+    LOG_LINES,
     CliContext,
     echo_lines,
     emit,
@@ -24,30 +23,15 @@ from caseflow.cli.common import (
 )
 
 
-class _EngineLogLines(logging.Handler):
-    """Shows the engine's log records of one command on stderr, one line each (tracebacks on request)."""
-
-    def __init__(self, tracebacks: bool) -> None:
-        super().__init__(logging.WARNING)
-        self.tracebacks = tracebacks
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
-        if self.tracebacks and record.exc_info:
-            click.echo("".join(traceback.format_exception(*record.exc_info)).rstrip(), err=True)
-
-
 @contextmanager
-def _engine_log(tracebacks: bool) -> Iterator[None]:
-    """While deploying, the engine's logs are lines on stderr, not Python's last-resort traceback dump
-    (records still reach any handler a logging setup configured)."""
-    logger = logging.getLogger("caseflow.engine")
-    handler = _EngineLogLines(tracebacks)
-    logger.addHandler(handler)
+def _engine_lines(tracebacks: bool) -> Iterator[None]:
+    """While deploying, the engine's warnings are lines on stderr (with ``--traceback``, their tracebacks)."""
+    before = LOG_LINES.shown, LOG_LINES.tracebacks
+    LOG_LINES.shown, LOG_LINES.tracebacks = True, before[1] or tracebacks
     try:
         yield
     finally:
-        logger.removeHandler(handler)
+        LOG_LINES.shown, LOG_LINES.tracebacks = before
 
 
 @click.command()
@@ -63,7 +47,7 @@ def deploy(ctx: CliContext, paths: tuple[str, ...], tracebacks: bool, user: str,
     A bundle that cannot be deployed is refused with every problem found (file, line,
     element) and exit code 7; nothing is stored then.
     """
-    with _engine_log(tracebacks):
+    with _engine_lines(tracebacks):
         results = run(ctx, lambda s: [r.as_dict() for r in engine.deploy(s, list(paths), actor=operator(user))])
     emit(as_json, {"processes": results}, lambda p: echo_lines(
         f"{r['key']}: version {r['version']} {r['status']}" for r in p["processes"]))

@@ -75,3 +75,31 @@ def test_an_unexpected_failure_is_one_line_unless_debugging(env):
     env.setenv(cli.DEBUG_VARIABLE, "1")
     debugging = invoke("users", "list")
     assert debugging.exit_code == 1 and isinstance(debugging.exception, RuntimeError)
+
+
+def test_a_case_that_stops_with_an_error_is_one_error_line_not_a_traceback(tmp_path):
+    """The real command (no test logging around it): the case's error is one line on stderr,
+    the engine's warning and its traceback only with CASEFLOW_DEBUG=1."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+    import sandbox_diagrams as sd
+
+    bundle = sd.write_bundle(tmp_path / "b", "fails", sd.chain("fails", sd.script("boom", "x = 1 / 0")))
+    env = {k: v for k, v in os.environ.items() if k != cli.DEBUG_VARIABLE}
+    env.update(CASEFLOW_INSTANCE_DIR=str(tmp_path), CASEFLOW_DATABASE_URL=f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    exe = str(Path(sys.executable).with_name("caseflow"))
+
+    def caseflow(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([exe, *args], env={**env, **extra}, capture_output=True, text=True, timeout=120)
+
+    assert caseflow("deploy", str(bundle)).returncode == 0
+    started = caseflow("start", "fails", "--data", "{}", "--user", "admin")
+    lines = started.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "ZeroDivisionError" in lines[0], started.stderr
+    assert "caseflow retry 1" in lines[0]
+    debugging = caseflow("start", "fails", "--data", "{}", "--user", "admin", CASEFLOW_DEBUG="1")
+    assert "warning: instance being started (fails) stopped" in debugging.stderr and "Traceback" in debugging.stderr

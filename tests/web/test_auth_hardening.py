@@ -240,3 +240,32 @@ def test_claiming_a_task_someone_else_holds_is_a_conflict(database, browser, tas
     assert response.status_code == 200 and "Quality has taken over this task" in page  # the holder's display name
     with database.session() as s:
         assert s.get(store.HumanTask, tid).assignee == "quality"
+
+
+def test_the_last_active_admin_stays_an_active_admin(app, database, browser, monkeypatch):
+    admin = browser("admin")
+    with database.session() as s:
+        admin_id = accounts.find_user(s, "admin").id
+    response = admin.post(f"/admin/users/{admin_id}", {"roles": "admin", "display_name": "A"})  # "active" unticked
+    assert response.status_code == 422 and "last active administrator" in response.get_data(as_text=True)
+    response = admin.post(f"/admin/users/{admin_id}", {"roles": "quality", "active": "on"})  # the admin role taken away
+    assert response.status_code == 422
+    with database.session() as s:
+        user = accounts.find_user(s, "admin")
+        assert user.active and user.role_names == {"admin"}
+    monkeypatch.setenv("CASEFLOW_DATABASE_URL", str(database.engine.url))
+    result = CliRunner().invoke(cli.main, ["users", "deactivate", "admin"])
+    assert result.exit_code != 0 and "last active admin" in result.output
+    # With a second admin, the first may go.
+    assert CliRunner().invoke(cli.main, ["users", "add", "admin2", "--role", "admin", "--password",
+                                         "a-long-password-1"]).exit_code == 0
+    assert CliRunner().invoke(cli.main, ["users", "deactivate", "admin"]).exit_code == 0
+
+
+def test_role_keys_are_normalised_as_lanes_make_them_and_names_are_unique_in_any_case(database):
+    with database.session() as s:
+        user = accounts.create_user(s, "henry", "a-long-password-1", ["New Dept", " qa-lab ", "Admin"])
+        assert user.role_names == {"new_dept", "qa_lab", "admin"}
+        with pytest.raises(accounts.AccountError) as err:
+            accounts.create_user(s, "HENRY", "a-long-password-1", ["quality"])
+        assert err.value.message_code == "user_exists" and "'henry'" in str(err.value)
