@@ -210,18 +210,31 @@ def replay_writes(tasks: list[Any], merged: dict | None = None) -> dict:
         if parent is None:
             merged.update(task.data)
             continue
-        base = parent.data
-        for key, value in task.data.items():
-            if key not in base or base[key] != value:
-                merged[key] = value
-        if task.state != TaskState.COMPLETED:
-            # Only a task that ran can have deleted a key: a waiting join (e.g. the end of a
-            # non-interrupting event subprocess) holds no data yet, which deletes nothing.
-            continue
-        for key in base:
-            if key not in task.data:
-                merged.pop(key, None)
+        # Only a task that ran can have deleted a key: a waiting join (e.g. the end of a
+        # non-interrupting event subprocess) holds no data yet, which deletes nothing.
+        _apply_writes(merged, parent.data, task.data, task.state == TaskState.COMPLETED)
     return merged
+
+
+def _apply_writes(merged: dict, base: dict, data: dict, deletes: bool) -> None:
+    """Apply to ``merged`` what ``data`` writes over ``base`` (its parent's): changed and new keys and,
+    when ``deletes``, dropped ones. A mapping written over a mapping (or new on this path while another
+    path wrote one) is applied entry by entry, so two paths that each add an entry (an escalation on
+    each of two parallel branches) both keep theirs."""
+    for key, value in data.items():
+        if key in base and base[key] == value:
+            continue
+        was, now = base.get(key, {}), merged.get(key)  # a mapping new on this path adds to one of another
+        if isinstance(value, dict) and isinstance(was, dict) and isinstance(now, dict):
+            inner = dict(now)  # a copy: the merged values may be a task's own
+            _apply_writes(inner, was, value, deletes)
+            merged[key] = inner
+        else:
+            merged[key] = value
+    if deletes:
+        for key in base:
+            if key not in data:
+                merged.pop(key, None)
 
 
 

@@ -171,14 +171,14 @@ class LogLines(logging.Handler):
     """Caseflow's warnings while a command runs: one ``warning: ...`` line each on stderr when ``shown``
     (deploy's checks, or ``CASEFLOW_DEBUG=1``), else held back (the command's own output or ``error:``
     line says what happened; never Python's last-resort traceback dump); tracebacks only when asked.
-    Silent when a logging setup handles the records (``serve`` and ``worker`` configure one)."""
+    The long-running ``worker`` logs through a logging set-up of its own instead."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.shown = self.tracebacks = False
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self.shown or logging.getLogger().handlers:
+        if not self.shown:
             return
         click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
         if self.tracebacks and record.exc_info:

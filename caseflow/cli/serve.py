@@ -21,7 +21,7 @@ import threading
 import click
 
 from caseflow import worker as timer_worker
-from caseflow.cli.common import CliContext, emit, pass_ctx
+from caseflow.cli.common import LOG_LINES, CliContext, emit, pass_ctx
 from caseflow.notify import sender as notify_sender
 from caseflow.timer_lock import TimerLock
 
@@ -72,6 +72,7 @@ def worker(ctx: CliContext, once: bool, interval: float | None, as_json: bool) -
         emit(as_json, {"fired": fired}, lambda p: click.echo(f"fired timers of {p['fired']} instance(s)"))
         return
     every = interval or ctx.settings.timer_interval_s
+    logging.getLogger("caseflow").removeHandler(LOG_LINES)  # the loop logs through its own set-up
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     lock = TimerLock(ctx.settings.instance_dir)
     notify_stop: threading.Event | None = None

@@ -122,3 +122,23 @@ def test_a_save_of_a_long_case_looks_at_its_front_only(database, monkeypatch):
     assert looked and max(looked) <= 12 and len(wf.tasks) > 80
     assert view["data"]["round"] == 40 and [t["name"] for t in view["tasks"]] == [view["tasks"][0]["name"]]
     assert sync._REPLAYED[wf].completed == sum(t.state == TaskState.COMPLETED for t in wf.tasks.values())
+
+
+def test_entries_added_to_a_mapping_on_two_paths_are_both_kept():
+    """Two escalations, each on its own parallel branch, each adding its entry to ``escalations``."""
+    root = FakeTask({"escalations": {"react_by:manager": {"level": "manager"}}}, TaskState.COMPLETED, 1.0)
+    left = FakeTask({"escalations": {"react_by:manager": {"level": "manager"},
+                                     "react_by:general_manager": {"level": "general_manager"}}},
+                    TaskState.COMPLETED, 2.0, root)
+    right = FakeTask({"escalations": {"react_by:manager": {"level": "manager"},
+                                      "containment_by:manager": {"level": "manager"}}}, TaskState.COMPLETED, 3.0, root)
+    merged = replay_writes([root, left, right])
+    assert set(merged["escalations"]) == {"react_by:manager", "react_by:general_manager", "containment_by:manager"}
+    assert set(root.data["escalations"]) == {"react_by:manager"}  # the tasks' own data is not changed
+
+
+def test_a_mapping_written_again_on_one_path_replaces_the_old_entries():
+    """A check that sends a task back with new problems: the old ones go (the entry-wise replay of one path)."""
+    root = FakeTask({"record_problems": {"tested_qty": "too many"}}, TaskState.COMPLETED, 1.0)
+    again = FakeTask({"record_problems": {"defective_qty": "more than tested"}}, TaskState.COMPLETED, 2.0, root)
+    assert replay_writes([root, again]) == {"record_problems": {"defective_qty": "more than tested"}}

@@ -26,6 +26,7 @@ from complaint_cases import (
 )
 
 import engine
+from caseflow import store
 
 from complaint_helpers import (
     COMPLAINT_BUNDLE,
@@ -423,6 +424,10 @@ def test_audit_log_shows_who_did_what(cases, frozen_clock):
     # 2D only became ready after containment_by (+ 12 h) had passed: both levels escalate at once.
     assert escalations(cases, iid) == [("react_by", "manager"), ("containment_by", "manager"),
                                        ("containment_by", "general_manager")]
+    # Each escalation ran on its own branch: the case data and the KPI facts keep all three.
+    assert len(data(cases, iid)["escalations"]) == 3
+    facts = cases.get(store.CaseFacts, iid)
+    assert (facts.escalations, facts.escalations_manager, facts.escalations_gm) == (3, 2, 1)
     assert [(a, t) for k, a, t in rows if k == "task_completed"] == [
         ("qa1", "confirm_grade"), ("qa1", "d1_describe"), ("qa1", "d2_contain"), ("qa1", "d3_root_cause"),
         ("qa1", "review_d2_d3"), ("qa1", "d4_actions"), ("qa1", "resolution_plan"), ("mgr1", "manager_approve_plan")]
