@@ -35,7 +35,8 @@ CASE_TASKS = (select(_TASK.c.instance_id, _TASK.c.name, _TASK.c.state, _TASK.c.c
 BATCH = 500  # instances per query when rebuilding
 
 #: Stages (F11's handling progress) and the deadline states a facts row holds.
-STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
+STAGES = store_reports.FACT_STAGES
+REJECTED_OUTCOME = "rejected"
 DEADLINE_STATES = ("met", "late", "open")
 ESCALATION_LEVELS = {"manager": "escalations_manager", "general_manager": "escalations_gm"}
 _TEXT_FIELDS = ("department", "customer_code", "customer_name", "product_model", "complaint_type", "kpi_class")
@@ -176,6 +177,9 @@ def derive(facts_spec: manifests.Facts, deadlines: Sequence[manifests.Deadline],
     ready = {t["name"] for t in task_list if t["state"] == "ready"}
     if status == "cancelled":
         row["stage"] = "cancelled"
+    elif status == "completed" and value("outcome") == REJECTED_OUTCOME:
+        row["stage"] = "rejected"  # judged not valid: counted as registered, never in the KPI (weight 0)
+        row["kpi_weight"] = 0
     elif status == "completed":
         row["stage"] = "resolved"
     else:

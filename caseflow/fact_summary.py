@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from caseflow import store
 from caseflow.store_reports import (
     DISPOSITION_KINDS,
+    FACT_STAGES,
     SUMMARY_COUNTS,
     SUMMARY_FLOATS,
     TOP_DIMENSIONS,
@@ -85,7 +86,7 @@ def measures() -> dict[str, Any]:
             out[f"{name}_{state}"] = _if(getattr(F, name) == state)
     for level in range(1, 6):
         out[f"sat_{level}"] = _if(F.satisfaction == level)
-    for stage in ("in_progress", "follow_up", "resolved", "cancelled"):
+    for stage in FACT_STAGES:
         out[f"stage_{stage}"] = _if(F.stage == stage)
     for kind in DISPOSITION_KINDS:
         qty, amount = getattr(F, f"disp_{kind}_qty"), getattr(F, f"disp_{kind}_amount")

@@ -71,7 +71,7 @@ _NCNAME = r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}"
 #: The case-facts columns a manifest's ``facts.fields`` may feed from a data key (``store.CaseFacts``).
 FACT_FIELDS = ("registered_at", "department", "customer_code", "customer_name", "product_model", "complaint_type",
                "kpi_class", "kpi_weight", "loss_amount", "delivery_amount", "satisfaction", "satisfied",
-               "escalations", "in_warranty", "chargeable", "fee")
+               "escalations", "in_warranty", "chargeable", "fee", "outcome")
 #: The deadlines the facts track (``facts.deadlines``: name -> one of the manifest's deadline keys).
 FACT_DEADLINES = ("reaction", "containment", "closure", "repair_reply", "repair_cycle")
 SCHEMA: dict[str, Any] = {

@@ -21,6 +21,8 @@ from caseflow.store import Base
 #: The disposition kinds of a resolution plan's lines (``service_tasks.disposition.DISPOSITION_KINDS``).
 DISPOSITION_KINDS = ("return", "exchange", "repair", "discount", "compensation", "make_up_shipment", "claim", "recall")
 #: The additive figures of a :class:`CaseFactDay` row (integer counts unless in SUMMARY_FLOATS).
+#: The stages of a case in the reports; ``rejected``: ended as not valid (its outcome), in no KPI weight.
+FACT_STAGES = ("in_progress", "follow_up", "resolved", "rejected", "cancelled")
 SUMMARY_COUNTS = (
     "n", "weight", "ratio_cases", "band_lt_0_5pct", "band_0_5_1pct", "band_1_2pct", "band_2_5pct", "band_ge_5pct",
     "esc_manager", "esc_gm", "satisfied_yes", "satisfied_no",
@@ -28,7 +30,7 @@ SUMMARY_COUNTS = (
     "closure_met", "closure_late", "closure_open", "repair_reply_met", "repair_reply_late", "repair_reply_open",
     "repair_cycle_met", "repair_cycle_late", "repair_cycle_open",
     "sat_1", "sat_2", "sat_3", "sat_4", "sat_5",
-    "stage_in_progress", "stage_follow_up", "stage_resolved", "stage_cancelled",
+    "stage_in_progress", "stage_follow_up", "stage_resolved", "stage_cancelled", "stage_rejected",
     "warranty_in", "warranty_out", "chargeable_yes", "chargeable_no", "fee_cases", "turnaround_cases",
     "turnaround_days",
     # 0017: the approved plans per disposition kind, satisfied at first feedback or after follow-up,
@@ -88,6 +90,7 @@ class CaseFactDay(Base):
     stage_follow_up: Mapped[int] = mapped_column(Integer, default=0)
     stage_resolved: Mapped[int] = mapped_column(Integer, default=0)
     stage_cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    stage_rejected: Mapped[int] = mapped_column(Integer, default=0)  # 0023
     warranty_in: Mapped[int] = mapped_column(Integer, default=0)
     warranty_out: Mapped[int] = mapped_column(Integer, default=0)
     chargeable_yes: Mapped[int] = mapped_column(Integer, default=0)

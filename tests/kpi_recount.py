@@ -76,7 +76,8 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
         if customer and data.get("customer_code") != customer:
             continue
         out["n"] += 1
-        out["weight"] += data.get("kpi_weight") or 0
+        rejected = c.status == "completed" and data.get("outcome") == "rejected"  # not valid: weighs nothing
+        out["weight"] += 0 if rejected else data.get("kpi_weight") or 0
         out["classes"][data.get("kpi_class") or "ungraded"] += 1
         out["months"][registered.astimezone(TZ).strftime("%Y-%m")] += 1
         out["customers"][data.get("customer_code")] += 1
@@ -100,7 +101,7 @@ def recount(database, start: dt.date, end: dt.date, department: str | None = Non
         if c.id in nth:
             out["nth"][min(nth[c.id], 4)] += 1
         ready = {t.name for t in tasks.get(c.id, []) if t.state == "ready"}
-        stage = {"completed": "resolved", "cancelled": "cancelled"}.get(c.status) or (
+        stage = "rejected" if rejected else {"completed": "resolved", "cancelled": "cancelled"}.get(c.status) or (
             "follow_up" if ready & {"customer_feedback", "follow_up"} else "in_progress")
         out["stages"][stage] += 1
         if stage in out["open_age"]:

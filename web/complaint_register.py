@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, fact_summary, store
-from caseflow.store_reports import DISPOSITION_KINDS
+from caseflow.store_reports import DISPOSITION_KINDS, FACT_STAGES
 from web import date_filters
 from web.labels import pick
 
@@ -32,7 +32,6 @@ COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.definition_id, store.
            store.ProcessInstance.business_key, store.ProcessInstance.status, store.ProcessInstance.data,
            store.ProcessInstance.created_at, store.ProcessInstance.updated_at, store.ProcessInstance.completed_at)
 TASKS_PER_QUERY = 500  # instance ids per query for the current tasks (the CSV has every complaint)
-FACT_STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
 #: Bands of the complaint ratio (loss ÷ delivery amount, a fraction): name, [low, high).
 RATIO_BANDS = (("lt_0.5pct", 0.0, 0.005), ("0.5_1pct", 0.005, 0.01), ("1_2pct", 0.01, 0.02),
                ("2_5pct", 0.02, 0.05), ("ge_5pct", 0.05, None))
@@ -83,7 +82,7 @@ class RegisterFilter:
     customer: str = ""
     product_model: str = ""
     complaint_type: str = ""
-    stage: str = ""  # in_progress / follow_up / resolved / cancelled
+    stage: str = ""  # in_progress / follow_up / resolved / rejected / cancelled
     satisfaction: str = ""  # 1 … 5
     deadline: str = ""  # one of store.FACT_DEADLINES, with deadline_state
     deadline_state: str = ""  # met / late / open / overdue

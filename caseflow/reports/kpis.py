@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, fact_summary, store
-from caseflow.store_reports import DISPOSITION_KINDS, SUMMARY_COUNTS, SUMMARY_FLOATS, TOP_DIMENSIONS
+from caseflow.store_reports import DISPOSITION_KINDS, FACT_STAGES, SUMMARY_COUNTS, SUMMARY_FLOATS, TOP_DIMENSIONS
 
 PROCESS_KEY = "complaint"
 REPAIR_KEY = "repair"
@@ -28,7 +28,7 @@ CLASSES = ("major", "general", "other")
 DEADLINES = store.FACT_DEADLINES
 COMPLAINT_DEADLINES = ("reaction", "containment", "closure")
 REPAIR_DEADLINES = ("repair_reply", "repair_cycle")
-STAGES = ("in_progress", "follow_up", "resolved", "cancelled")
+STAGES = FACT_STAGES
 OPEN_STAGES = ("in_progress", "follow_up")
 LEVELS = ("1", "2", "3", "4", "5")
 #: The Nth complaint of the customer's year (F: 本次投诉为本年度第 N 次投诉): the summary column of each band.

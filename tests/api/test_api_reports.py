@@ -55,7 +55,7 @@ def test_kpis_equal_an_independent_recount(seeded, app, tokens):
                                             "4+": want["nth"][4]}
     assert want["nth"][2] > 0
     assert body["stages"] == {k: want["stages"].get(k, 0) for k in ("in_progress", "follow_up", "resolved",
-                                                                       "cancelled")}
+                                                                       "rejected", "cancelled")}
     for name in DEADLINES:
         rate, counted = body["on_time_rate"][name], want["deadlines"][name]
         assert {k: rate[k] for k in ("met", "late", "open", "overdue")} == {
@@ -98,7 +98,7 @@ def test_kpis_equal_an_independent_recount(seeded, app, tokens):
     assert one["complaint_count"] == mine["n"] > 0 and one["kpi_complaint_count"] == mine["weight"]
     assert one["satisfaction"] == {str(level): mine["sat"].get(str(level), 0) for level in range(1, 6)}
     assert one["stages"] == {k: mine["stages"].get(k, 0) for k in ("in_progress", "follow_up", "resolved",
-                                                                      "cancelled")}
+                                                                      "rejected", "cancelled")}
     assert one["recurrence"]["by_nth"] == {"1": mine["nth"][1], "2": mine["nth"][2], "3": mine["nth"][3],
                                            "4+": mine["nth"][4]}
     assert one["cost"]["amount"] == pytest.approx(sum(c["amount"] for c in mine["cost"].values()))

@@ -80,3 +80,22 @@ def test_the_nth_complaint_of_the_year_is_counted_with_each_save_and_by_a_rebuil
             assert numbers() == [1, 2, 1, 3, 1]
     finally:
         clock.reset()
+
+
+def test_a_complaint_judged_not_valid_is_its_own_stage_and_weighs_nothing():
+    from zoneinfo import ZoneInfo
+
+    from caseflow import manifest as manifests
+
+    spec = manifests.Facts(fields={"kpi_class": "kpi_class", "kpi_weight": "kpi_weight", "outcome": "outcome"})
+
+    def derive(status: str, outcome: str | None) -> dict:
+        data = {"kpi_class": "major", "kpi_weight": 2, **({"outcome": outcome} if outcome else {})}
+        return case_facts.derive(spec, (), instance_id=1, process_key="complaint", status=status, data=data,
+                                 created_at=T0, completed_at=T0, tasks=[], now=T0, tz=ZoneInfo("Asia/Shanghai"))
+
+    rejected = derive("completed", "rejected")
+    assert (rejected["stage"], rejected["kpi_weight"], rejected["kpi_class"]) == ("rejected", 0, "major")
+    closed = derive("completed", "closed")
+    assert (closed["stage"], closed["kpi_weight"]) == ("resolved", 2)
+    assert derive("running", None)["kpi_weight"] == 2  # still open: the grading's weight

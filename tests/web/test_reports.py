@@ -73,7 +73,8 @@ def test_dashboard_tables_equal_the_recount_and_every_link_lists_those_cases(see
     assert [int(r[1][1]) for r in sat] == [want["sat"].get(str(level), 0) for level in range(1, 6)]
     stages = table(html, "progress")
     assert [int(r[1][1]) for r in stages] == [want["stages"].get(s, 0)
-                                              for s in ("in_progress", "follow_up", "resolved", "cancelled")]
+                                              for s in ("in_progress", "follow_up", "resolved", "rejected",
+                                                        "cancelled")]
     ratio = table(html, "ratio")
     assert ratio[-1][1][1] == f"{want['loss'] / want['delivery'] * 100:.2f} %"
     cost = table(html, "cost")

@@ -63,7 +63,8 @@ DEADLINE_TEXTS = {"reaction": ("Reaction", "响应"), "containment": ("Containme
                   "closure": ("Closure", "结案"), "repair_reply": ("Repair reply", "维修答复"),
                   "repair_cycle": ("Repair cycle", "维修周期")}
 STAGE_TEXTS = {"in_progress": ("In progress", "处理中"), "follow_up": ("Pending follow-up", "待跟进"),
-               "resolved": ("Resolved", "已解决"), "cancelled": ("Cancelled", "已取消")}
+               "resolved": ("Resolved", "已解决"), "rejected": ("Rejected (not valid)", "不成立"),
+               "cancelled": ("Cancelled", "已取消")}
 LEVEL_TEXTS = {"1": ("1 Very dissatisfied", "1 非常不满意"), "2": ("2 Dissatisfied", "2 不满意"),
                "3": ("3 Average", "3 一般"), "4": ("4 Satisfied", "4 满意"), "5": ("5 Very satisfied", "5 非常满意")}
 # The complaint types of the registration form (processes/complaint/complaint_register.schema.json).
