@@ -264,6 +264,35 @@ def task_title(task: Mapping[str, Any]) -> str:
     return book_for(get_db(), cache[instance_id]).task_title(task.get("form"), task["title"])
 
 
+#: The outbox's delivery states and notification kinds as administrators read them.
+NOTIFICATION_STATUSES: dict[str, tuple[str, str]] = {
+    "pending": ("waiting to be sent", "待发送"), "sending": ("being sent", "发送中"), "sent": ("sent", "已发送"),
+    "failed": ("failed", "发送失败"), "digest": ("held for the daily digest", "待汇总"),
+    "digested": ("in a daily digest", "已汇总"),
+    "withdrawn": ("withdrawn (the task was done first)", "已撤回(任务已先完成)"),
+}
+NOTIFICATION_KINDS: dict[str, tuple[str, str]] = {
+    "task_ready": ("new task", "新任务"), "customer_task": ("customer's task link", "客户任务链接"),
+    "notice": ("customer notice", "客户通知"), "escalation": ("escalation", "升级"),
+    "error": ("case error", "案件出错"),
+    "task_due_soon": ("task due soon", "任务即将到期"), "task_overdue": ("task overdue", "任务已超时"),
+    "task_delegated": ("task handed on", "任务转交"), "comment_mention": ("mention", "评论提及"),
+    "digest": ("daily digest", "每日汇总"), "webhook": ("webhook", "Webhook"),
+}
+
+
+def notification_status(status: str) -> str:
+    """An outbox row's state in the page's language (an unknown one as it is stored)."""
+    words = NOTIFICATION_STATUSES.get(status)
+    return pick(*words) if words else status
+
+
+def notification_kind(kind: str) -> str:
+    """A notification's kind in the page's language (an unknown one as it is stored)."""
+    words = NOTIFICATION_KINDS.get(kind)
+    return pick(*words) if words else kind
+
+
 def role_label(role: str | None) -> str:
     if not role:
         return "—"

@@ -189,6 +189,8 @@ def init_app(app: Flask) -> None:
         filesize=filesize,
     )
     app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=task_title,
-                                 display_name=labels.display_name, case_name=case_name)
+                                 display_name=labels.display_name, case_name=case_name,
+                                 notification_status=labels.notification_status,
+                                 notification_kind=labels.notification_kind)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -93,6 +93,32 @@ def fold_digests(db: store.Database, settings: config.Settings) -> int:
         return len(rows)
 
 
+#: The kind of the mail that carries a customer task's link (written by the engine's outbox).
+CUSTOMER_TASK_KIND = "customer_task"
+WITHDRAWN = "withdrawn"
+
+
+def withdraw_done_customer_mails(db: store.Database) -> int:
+    """Withdraw the customer-task mails not sent yet whose task is no longer ready (done on the
+    customer's behalf, or cancelled): the customer never gets a link to a task already done.
+    Returns the rows withdrawn."""
+    with db.session() as session:
+        waiting = session.execute(select(N.id, N.args).where(N.status.in_(("pending", "failed")),
+                                                             N.kind == CUSTOMER_TASK_KIND)).all()
+        tasks = {str((args or {}).get("task_id")): ident for ident, args in waiting}
+        if not tasks:
+            return 0
+        still = set(session.scalars(select(store.HumanTask.id).where(store.HumanTask.id.in_(list(tasks)),
+                                                                    store.HumanTask.state == "ready")))
+        gone = [ident for task_id, ident in tasks.items() if task_id not in still]
+        if not gone:
+            return 0
+        session.execute(update(N).where(N.id.in_(gone), N.status.in_(("pending", "failed")))
+                        .values(status=WITHDRAWN, last_error="the task was done before the mail went out"))
+        log.info("withdrew %s customer-task mail(s) of tasks already done", len(gone))
+        return len(gone)
+
+
 def claim(db: store.Database, channels: list[str], limit: int = BATCH) -> list[store.Notification]:
     """Claim up to ``limit`` due rows of ``channels`` for this sender (committed before delivery)."""
     if not channels:
@@ -162,6 +188,7 @@ class Sender:
         returns rows sent."""
         sent = 0
         deadlines.queue(self.db, self.settings)  # due-soon and overdue tasks: in-app, and e-mail rows to send
+        withdraw_done_customer_mails(self.db)  # with or without SMTP: the outbox shows what will still go
         if self.enabled:
             fold_digests(self.db, self.settings)
             sent += self._drain("email", self.deliver_email)

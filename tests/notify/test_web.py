@@ -81,6 +81,9 @@ def test_the_admin_page_says_delivery_is_off_and_retries_a_failed_mail(app, data
     assert Client(app, "quality").get("/admin/notifications").status_code == 403
     page = admin.get("/admin/notifications").get_data(as_text=True)
     assert "E-mail delivery is off" in page and "buyer@huaxin.example" in page
+    assert "waiting to be sent" in page and "customer notice" in page  # states and kinds in words
+    chinese = admin.client.get("/admin/notifications", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "待发送" in chinese and "客户通知" in chinese and ">pending<" not in chinese
     with database.session() as s:
         row_id = s.scalars(select(store.Notification.id).where(
             store.Notification.recipient == "buyer@huaxin.example")).one()

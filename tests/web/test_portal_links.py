@@ -185,8 +185,15 @@ def test_staff_complete_a_customer_task_on_the_customers_behalf(repair_case, bro
     with database.session() as s:
         assert s.get_one(store.HumanTask, task_id).completed_by == "service for the customer"
     assert "service for the customer" in service.get(f"/cases/{repair_case['id']}").get_data(as_text=True)
-    # The customer's link now says the step is done.
+    # The customer's link now says the step is done, and its mail, not sent yet, is withdrawn.
     assert browser().get(f"/portal/task/{_token(repair_case)}").status_code == 410
+    from caseflow.notify import sender
+
+    assert sender.withdraw_done_customer_mails(database) == 1
+    with database.session() as s:
+        mails = s.scalars(select(store.Notification).where(store.Notification.kind == "customer_task")).all()
+        assert [m.status for m in mails] == ["withdrawn"]
+    assert sender.withdraw_done_customer_mails(database) == 0
 
 
 def test_the_customer_role_is_no_staff_role(database):
