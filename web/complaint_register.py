@@ -15,9 +15,10 @@ from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, fact_summary, store
+from caseflow.reports import kpis
 from caseflow.store_reports import DISPOSITION_KINDS, FACT_STAGES
 from web import date_filters
-from web.labels import pick
+from web.labels import OUTPUT_ENUMS, pick
 
 PROCESS_KEY = "complaint"
 # F11's handling progress (处理中 / 已解决 / 待跟进) plus the states only software has.
@@ -54,17 +55,31 @@ FACT_CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def problems(args: Any) -> dict[str, str]:
+def problems(args: Any, session: Session) -> dict[str, str]:
     """A translated message per filter of the query ``args`` that cannot be applied: an unknown status
-    or enumerated facts filter, a date that is not one, a range that ends before it starts."""
+    or enumerated facts filter, a class, urgency, department or complaint type that is neither a known
+    one nor one in use, a date that is not one, a range that ends before it starts."""
     out: dict[str, str] = {}
     for name, allowed in {"status": STATUSES, **FACT_CHOICES}.items():
         value = args.get(name, "")
         if value and value not in allowed:
-            out[name] = _("Unknown value “%(value)s”: choose one of %(allowed)s.", value=value[:50],
-                          allowed=", ".join(allowed))
+            out[name] = _unknown(value, allowed)
+    for name in ("kpi_class", "urgency"):
+        value = args.get(name, "")
+        if value and value not in OUTPUT_ENUMS[name] and value not in distinct_values(session, name):
+            out[name] = _unknown(value, [*OUTPUT_ENUMS[name], *distinct_values(session, name)])
+    unknown = kpis.unknown_filter_values(session, args.get("department", ""), args.get("complaint_type", ""))
+    if "department" in unknown:
+        out["department"] = _unknown(args["department"], sorted(kpis.DEPARTMENT_ROLES))
+    if "complaint_type" in unknown:
+        out["complaint_type"] = _unknown(args["complaint_type"], kpis.COMPLAINT_TYPES)
     out.update(date_filters.read(args)[1])
     return out
+
+
+def _unknown(value: str, allowed: Iterable[str]) -> str:
+    return _("Unknown value “%(value)s”: choose one of %(allowed)s.", value=value[:50],
+             allowed=", ".join(dict.fromkeys(allowed)))
 
 
 @dataclass

@@ -413,3 +413,22 @@ def choices(session: Session, column: Any) -> list[str]:
     steps = steps.union_all(select(larger).where(steps.c.v.is_not(None)))
     return sorted(v for v in session.scalars(select(steps.c.v).where(steps.c.v.is_not(None))) if v)
 
+
+#: The complaint types of the registration form (PRODUCT.md §3).
+COMPLAINT_TYPES = ("quality", "transport", "packaging", "labeling", "quantity", "service", "other")
+
+
+def unknown_filter_values(session: Session, department: str | None = None,
+                          complaint_type: str | None = None) -> dict[str, str]:
+    """A message per filter value no complaint can have: a department that is neither one the routing
+    gives nor one in use, a complaint type that is neither the form's nor one in use ({} when fine)."""
+    out: dict[str, str] = {}
+    if department and department not in DEPARTMENT_ROLES and department not in choices(session, F.department):
+        out["department"] = (f"unknown department {department[:50]!r}: one of "
+                             f"{', '.join(sorted(DEPARTMENT_ROLES | set(choices(session, F.department))))}")
+    if complaint_type and complaint_type not in COMPLAINT_TYPES and session.scalar(
+            select(F.instance_id).where(F.process_key == PROCESS_KEY, F.complaint_type == complaint_type).limit(1)) \
+            is None:
+        out["complaint_type"] = f"unknown complaint type {complaint_type[:50]!r}: one of {', '.join(COMPLAINT_TYPES)}"
+    return out
+

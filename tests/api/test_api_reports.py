@@ -219,3 +219,10 @@ def test_waiting_answers_404_and_422_and_is_documented(app, tokens):
     assert got.status_code == 422 and "to" in got.get_json()["error"]["fields"]
     op = api.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/reports/waiting"]["get"]
     assert {p["name"] for p in op["parameters"]} >= {"process", "version", "from", "to"}
+
+
+def test_a_filter_value_no_complaint_can_have_is_refused(api):
+    bad = api.get("/api/v1/reports/kpis?from=2026-01-01&to=2026-03-31&department=xyz&complaint_type=bogus",
+                  who="manager")
+    assert bad.status_code == 422
+    assert set(bad.get_json()["error"]["fields"]) == {"department", "complaint_type"}

@@ -169,6 +169,8 @@ def test_the_new_filters_combine_with_the_others_and_show_translated_chips(seede
     ("/complaints?status=bogus", "status"), ("/complaints?date_from=2026-13-01", "date_from"),
     ("/complaints?date_from=2026-12-31&date_to=2026-01-01", "date_to"), ("/complaints.csv?date_to=abc", "date_to"),
     ("/repairs?date_from=2026-12-31&date_to=2026-01-01", "date_to"),  # both registers read dates one way
+    ("/complaints?kpi_class=huge", "kpi_class"), ("/complaints?urgency=panic", "urgency"),
+    ("/complaints?department=xyz", "department"), ("/complaints.csv?complaint_type=bogus", "complaint_type"),
 ])
 def test_an_unknown_filter_value_gives_the_form_back_with_a_field_message(app, browser, database, url, field):
     got = browser("manager").get(url)
@@ -177,3 +179,11 @@ def test_an_unknown_filter_value_gives_the_form_back_with_a_field_message(app, b
     assert 'data-testid="register-errors"' in html and f"<strong>{field}</strong>" in html and "<form" in html
     zh = browser("manager", language="zh").get(url).get_data(as_text=True)
     assert "未知的值" in zh or "不是日期" in zh or "早于开始日期" in zh
+
+
+def test_the_dashboard_refuses_a_department_or_type_no_complaint_can_have(app, browser, database, deployed):
+    manager = browser("manager")
+    for query, field in (("department=xyz", "department"), ("complaint_type=bogus", "complaint_type")):
+        got = manager.get(f"/reports?{query}")
+        assert got.status_code == 400 and field in got.get_data(as_text=True), query
+    assert manager.get("/reports?department=quality&complaint_type=transport").status_code == 200

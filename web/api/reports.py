@@ -27,6 +27,9 @@ def get_kpis(query: dict) -> dict:
         scope = kpis.scope_for(set(caller().roles))
     except PermissionError as err:
         raise ApiError(403, "forbidden", str(err)) from err
+    fields = kpis.unknown_filter_values(get_db(), query.get("department"), query.get("complaint_type"))
+    if fields:
+        raise ApiError(422, "invalid_data", "a filter value no complaint can have", fields)
     flt = kpis.KpiFilter(query["date_from"], query["date_to"], query.get("department"), query.get("customer"),
                          query.get("product_model"), query.get("complaint_type"), scope)
     return kpis.kpis(get_db(), flt, business_tz())

@@ -68,7 +68,7 @@ STAGE_TEXTS = {"in_progress": ("In progress", "处理中"), "follow_up": ("Pendi
 LEVEL_TEXTS = {"1": ("1 Very dissatisfied", "1 非常不满意"), "2": ("2 Dissatisfied", "2 不满意"),
                "3": ("3 Average", "3 一般"), "4": ("4 Satisfied", "4 满意"), "5": ("5 Very satisfied", "5 非常满意")}
 # The complaint types of the registration form (processes/complaint/complaint_register.schema.json).
-COMPLAINT_TYPES = ("quality", "transport", "packaging", "labeling", "quantity", "service", "other")
+COMPLAINT_TYPES = kpis.COMPLAINT_TYPES
 BAND_TEXTS = {"lt_0.5pct": "< 0.5 %", "0.5_1pct": "0.5–1 %", "1_2pct": "1–2 %", "2_5pct": "2–5 %", "ge_5pct": "≥ 5 %"}
 
 

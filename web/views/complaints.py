@@ -54,7 +54,7 @@ def _refused(session: Any, problems: dict[str, str]) -> Any:
 @bp.route("/complaints")
 def index() -> Any:
     session = get_db()
-    problems = register.problems(request.args)
+    problems = register.problems(request.args, session)
     if problems:
         return _refused(session, problems)
     flt = register.RegisterFilter.from_args(request.args)
@@ -106,7 +106,7 @@ def _cell(value: str) -> str:
 def export() -> Any:
     """Every complaint matching the filters, as UTF-8 CSV with a BOM (opens in Excel)."""
     session = get_db()
-    problems = register.problems(request.args)
+    problems = register.problems(request.args, session)
     if problems:
         return _refused(session, problems)
     flt = register.RegisterFilter.from_args(request.args)

@@ -42,6 +42,9 @@ def _filter() -> tuple[kpis.KpiFilter, dict[str, str]]:
     except ValidationError as err:
         fields = flatten_messages(err.messages)
         abort(Response(render_template("reports_error.html", fields=fields, title=text("title")), status=400))
+    fields = kpis.unknown_filter_values(get_db(), query.get("department"), query.get("complaint_type"))
+    if fields:
+        abort(Response(render_template("reports_error.html", fields=fields, title=text("title")), status=400))
     return kpis.KpiFilter(query["date_from"], query["date_to"], query.get("department"), query.get("customer"),
                           query.get("product_model"), query.get("complaint_type"), scope), args
 
