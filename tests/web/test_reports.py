@@ -87,6 +87,14 @@ def test_dashboard_tables_equal_the_recount_and_every_link_lists_those_cases(see
     assert (satisfied["Satisfied at the first feedback"], satisfied["Satisfied only after follow-up"]) == (
         want["sat_first"], want["sat_after"])
 
+    # Moments read in the business time zone, as on the case pages (the facts keep UTC).
+    oldest = table(html, "oldest_open")
+    assert oldest and oldest[0][0][0].startswith("/cases/")
+    with seeded.session() as s:
+        first = s.get_one(store.CaseFacts, int(oldest[0][0][0].rsplit("/", 1)[1]))
+        registered = first.registered_at.replace(tzinfo=first.registered_at.tzinfo or dt.UTC)
+    assert oldest[0][2][1] == registered.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+
     # Every figure that links opens the complaint register with exactly that many cases.
     checked = 0
     for key in ("kpi_by_month", "ratio", "timeliness", "satisfaction", "progress", "customers", "departments",

@@ -15,6 +15,7 @@ from flask import g, url_for
 from caseflow.reports import kpis
 from web.labels import OUTPUT_ENUMS, pick, role_label
 from web.reports import figure_tables
+from web.templating import when
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("KPI dashboard", "KPI 看板"), "waiting": ("Where cases wait", "案件在哪里等待"),
@@ -257,7 +258,8 @@ def _case(instance_id: int) -> str:
 
 
 def _moment(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else str(value or "")
+    """A moment in the business time zone, as every page shows one (the facts keep UTC)."""
+    return when(value) if isinstance(value, dt.datetime) else str(value or "")
 
 
 def _more_tables(figures: dict[str, Any], flt: kpis.KpiFilter, today: dt.date) -> list[Table]:
