@@ -121,11 +121,13 @@ class LabelBook:
         return key in PERCENT_KEYS or key in self.percent
 
     def task_title(self, form: str | None, title: str) -> str:
-        """A task's name in Chinese from its form's ``x-title-zh`` or its ``nameZh``; else the BPMN name."""
+        """A task's name in Chinese: its own ``nameZh`` (tasks sharing a form differ by it), else its form's
+        ``x-title-zh``; else the BPMN name. The rule of the diagram's names (:func:`diagram_names`)."""
         if locale() == "zh":
+            if title in self.elements:
+                return self.elements[title]
             if form in self.forms and self.forms[form][1]:
                 return self.forms[form][1] or title
-            return self.elements.get(title, title)
         return title
 
     def element_name(self, name: str | None) -> str:

@@ -137,13 +137,16 @@ def _customer_mails(session: Session, case: Case, loaded: specs.LoadedSpec, data
 
 
 def title_zh(loaded: specs.LoadedSpec, task: dict) -> str:
-    """A new task's title in Chinese, as the inbox shows it: its form's ``x-title-zh``, else the
-    task's ``nameZh``, else its name."""
+    """A new task's title in Chinese, as the inbox shows it: the task's ``nameZh`` (tasks sharing a
+    form differ by it), else its form's ``x-title-zh``, else its name."""
+    own = (loaded.element_names().get(task["name"]) or {}).get("name_zh")
+    if own:
+        return str(own)
     process = str(task.get("spec_ref") or "").partition(":")[0] or None
     schema = loaded.shared_form_schema(task["form"], process) if task.get("form") else None  # read only
     if isinstance(schema, dict) and isinstance(schema.get("x-title-zh"), str) and schema["x-title-zh"]:
         return schema["x-title-zh"]
-    return (loaded.element_names().get(task["name"]) or {}).get("name_zh") or task["title"]
+    return task["title"]
 
 
 def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict]) -> int:

@@ -424,6 +424,11 @@ def test_audit_log_shows_who_did_what(cases, frozen_clock):
     # 2D only became ready after containment_by (+ 12 h) had passed: both levels escalate at once.
     assert escalations(cases, iid) == [("react_by", "manager"), ("containment_by", "manager"),
                                        ("containment_by", "general_manager")]
+    # The escalation tasks share one form; in Chinese each is named by its own nameZh.
+    escalation_tasks = [t for t in engine.list_tasks(cases, instance_id=iid)
+                        if t["form"] == "complaint_escalation.schema.json"]
+    names = {engine.task_title_zh(cases, t["id"]) for t in escalation_tasks}
+    assert len(escalation_tasks) >= 2 and len(names) == len(escalation_tasks), names
     # Each escalation ran on its own branch: the case data and the KPI facts keep all three.
     assert len(data(cases, iid)["escalations"]) == 3
     facts = cases.get(store.CaseFacts, iid)
