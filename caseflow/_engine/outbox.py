@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from caseflow import clock, portal_links, store
+from caseflow import accounts, clock, portal_links, store
 from caseflow._engine import specs
 from caseflow._engine.recipients import Person, language_of, recipients
 from caseflow._engine.rows import Case
@@ -178,10 +178,16 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
                         role=task["role"], due_at=task["due_at"].isoformat() if task.get("due_at") else None)
             _to_staff(rows, now, "task_ready", people.get(task["role"], []), args, case.id, by_choice=True)
         rows += _customer_mails(session, case, loaded, data, base, new_tasks, now)
+    deadline_labels = {d.key: d.label for d in (specs.SPECS.get(session, case.definition).manifest.deadlines
+                                                   if escalations else ())}
     for event, level in zip(escalations, levels, strict=True):
         payload = event["payload"] or {}
-        args = dict(base, level=level, deadline=payload.get("deadline"), due=payload.get("due"),
-                    task=event.get("task"))
+        key = str(payload.get("deadline") or "")
+        label = deadline_labels.get(key)
+        args = dict(base, level=level, deadline=key, due=payload.get("due"), task=event.get("task"),
+                    deadline_en=(label.en if label else None) or key, deadline_zh=(label.zh if label else None) or key,
+                    level_en=accounts.ROLES.get(level, (level, level))[0],
+                    level_zh=accounts.ROLES.get(level, (level, level))[1])
         _to_staff(rows, now, "escalation", people.get(level, []), args, case.id, by_choice=False)
     for event in errors:
         args = dict(base, error=str((event["payload"] or {}).get("message") or case.error or ""),

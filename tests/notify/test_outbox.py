@@ -112,6 +112,8 @@ def test_an_escalation_mails_the_escalated_to_role_even_when_task_mails_are_off(
     Sender(staff, mail_settings).run_once()
     mails = smtp_server.to("mgr1@factory.example")
     assert mails and all(m["Subject"].startswith(f"升级:{view['business_key']} 已超时") for m in mails)
+    assert any("响应期限" in m["Subject"] for m in mails) and not any("react_by" in m["Subject"] for m in mails)
+    assert "主管领导" in smtp_server.text(mails[0])  # the level in words, not its key
     assert {n.recipient for n in notifications(staff, kind="escalation", channel="in_app")} == {"mgr1"}
 
 

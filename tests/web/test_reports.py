@@ -112,6 +112,10 @@ def test_exports_hold_the_tables_and_the_page_speaks_chinese(seeded, browser):
     b = browser("quality")
     html = b.get(PAGE).get_data(as_text=True)
     assert '<option value="transport">Transport</option>' in html  # the type filter in words, not keys
+    types = [r[0][1] for r in table(html, "types")]
+    assert types and not set(types) & {"quality", "transport", "packaging", "service", "other"}, types  # words too
+    got = b.get("/reports/types.csv?from=2025-01-01&to=2025-12-31").get_data(as_text=True)
+    assert "Quality" in got or "Transport" in got
     shown = [[v for _link, v in r] for r in table(html, "satisfaction")]
     got = b.get("/reports/satisfaction.csv?from=2025-01-01&to=2025-12-31")
     assert got.status_code == 200 and got.mimetype == "text/csv"

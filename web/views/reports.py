@@ -64,7 +64,7 @@ def index() -> Any:
     """The KPI dashboard of the complaints registered in the range, with the filters."""
     flt, args = _filter()
     session = get_db()
-    figures = kpis.kpis(session, flt, business_tz())
+    figures = _figures(session, flt)
     today = clock.now().astimezone(business_tz()).date()
     quarter_start = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
     periods = [(pick("This month", "本月"), today.replace(day=1)), (pick("This quarter", "本季度"), quarter_start),
@@ -86,6 +86,16 @@ def index() -> Any:
         rg_defects=returned_goods_stats.defects(session, flt.date_from, flt.date_to, flt.product_model))
 
 
+def _figures(session: Any, flt: kpis.KpiFilter) -> dict[str, Any]:
+    """The KPI figures, the complaint types named with the complaint form's words (not their keys)."""
+    figures = kpis.kpis(session, flt, business_tz())
+    words = dict(_complaint_type_choices(session))
+    for entry in figures.get("top_complaint_types") or []:
+        if entry.get("key") in words:
+            entry["label"] = words[entry["key"]]
+    return figures
+
+
 def _complaint_type_choices(session: Any) -> list[tuple[str, str]]:
     """The complaint types with the words of the complaint form (its enum labels) in the reader's language."""
     try:
@@ -98,7 +108,7 @@ def _complaint_type_choices(session: Any) -> list[tuple[str, str]]:
 def _table(key: str) -> tuple[Table, kpis.KpiFilter]:
     flt, _args = _filter()
     today = clock.now().astimezone(business_tz()).date()
-    found = next((t for t in tables(kpis.kpis(get_db(), flt, business_tz()), flt, today) if t.key == key), None)
+    found = next((t for t in tables(_figures(get_db(), flt), flt, today) if t.key == key), None)
     if found is None:
         abort(404)
     return found, flt
