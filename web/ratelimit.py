@@ -44,10 +44,13 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+#: The one counter of an account's wrong passwords: at sign-in and when re-authenticating (a token's creation).
+ACCOUNT_SCOPE = "account-passwords"
+
+
 def _account_key() -> str:
     """The account a sign-in names (normalised and hashed: any text, bounded key size)."""
-    name = request.form.get("username", "").strip().casefold()
-    return "account:" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:32]
+    return _reauth_key(request.form.get("username", ""))
 
 
 def _address_key() -> str:
@@ -80,9 +83,10 @@ limiter = Limiter(key_func=client_address, strategy="moving-window")
 
 def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
     """Limit failed sign-ins of a POST to ``view``: per account named and per client address."""
-    per_account = limiter.limit(_configured(LOGIN_PER_ACCOUNT), key_func=_account_key, methods=["POST"],
-                                deduct_when=_sign_in_failed, on_breach=_log_breach("account locked"),
-                                error_message="too many failed sign-ins for this account")
+    per_account = limiter.shared_limit(_configured(LOGIN_PER_ACCOUNT), scope=ACCOUNT_SCOPE, key_func=_account_key,
+                                       methods=["POST"], deduct_when=_sign_in_failed,
+                                       on_breach=_log_breach("account locked"),
+                                       error_message="too many failed sign-ins for this account")
     per_address = limiter.limit(_configured(LOGIN_PER_ADDRESS), key_func=_address_key, methods=["POST"],
                                 deduct_when=_sign_in_failed, on_breach=_log_breach("address locked for sign-in"),
                                 error_message="too many failed sign-ins from this address")
@@ -104,19 +108,27 @@ def _reauth_key(username: str) -> str:
     return "account:" + hashlib.sha256(username.strip().casefold().encode("utf-8")).hexdigest()[:32]
 
 
+def _account_counter(username: str) -> list[str]:
+    """The identifiers of the sign-in page's per-account counter for ``username`` (as Flask-Limiter
+    keys a shared limit: the app's key prefix, the key, the scope)."""
+    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "")
+    return [*([prefix] if prefix else []), _reauth_key(username), ACCOUNT_SCOPE]
+
+
 def reauthentication_allowed(username: str) -> bool:
-    """Whether ``username`` may try its password again (the per-account sign-in limit holds)."""
+    """Whether ``username`` may try its password again (the account's sign-in counter, shared with the
+    sign-in page: failures at either lock both)."""
     if not limiter.enabled:
         return True
     item = parse_many(str(current_app.config[LOGIN_PER_ACCOUNT]))[0]
-    return bool(limiter.limiter.test(item, "reauthenticate", _reauth_key(username)))
+    return bool(limiter.limiter.test(item, *_account_counter(username)))
 
 
 def reauthentication_failed(username: str) -> None:
     """Count a wrong password given to re-authenticate (e.g. to create an API token)."""
     if limiter.enabled:
         item = parse_many(str(current_app.config[LOGIN_PER_ACCOUNT]))[0]
-        limiter.limiter.hit(item, "reauthenticate", _reauth_key(username))
+        limiter.limiter.hit(item, *_account_counter(username))
         log.warning("wrong password to re-authenticate %r from %s", username[:100], client_address())
 
 

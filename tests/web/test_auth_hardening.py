@@ -269,3 +269,21 @@ def test_role_keys_are_normalised_as_lanes_make_them_and_names_are_unique_in_any
         with pytest.raises(accounts.AccountError) as err:
             accounts.create_user(s, "HENRY", "a-long-password-1", ["quality"])
         assert err.value.message_code == "user_exists" and "'henry'" in str(err.value)
+
+
+def _token_request(app, token: str, password: str):
+    return app.test_client().post("/api/v1/tokens", json={"name": "ci", "password": password},
+                                  headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("app_config", [LOW_LIMITS])
+def test_wrong_passwords_at_sign_in_and_at_token_creation_count_together(app, database, browser):
+    """One counter per account (README): a lock at either place holds at both."""
+    token = _token(database, "quality")
+    for _ in range(3):
+        assert _sign_in(browser(), "quality", "wrong").status_code == 401
+    assert _token_request(app, token, PASSWORD).status_code == 429  # locked on the sign-in page: here too
+    manager_token = _token(database, "manager")
+    for _ in range(3):
+        assert _token_request(app, manager_token, "wrong").status_code == 403
+    assert _sign_in(browser(), "manager").status_code == 429  # locked through the API: on the sign-in page too
