@@ -77,7 +77,8 @@ class DeadlineRateSchema(Schema):
     late = fields.Integer(required=True)
     open = fields.Integer(required=True, metadata={"description": "not done yet"})
     overdue = fields.Integer(required=True, metadata={"description": "not done and past due now"})
-    rate = fields.Float(allow_none=True, required=True, metadata={"description": "met ÷ (met + late)"})
+    rate = fields.Float(allow_none=True, required=True, metadata={
+        "description": "met ÷ (met + late + overdue): an open deadline already past due counts as missed"})
 
 
 class MonthSchema(Schema):

@@ -311,10 +311,13 @@ def open_by_age(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime
     return {"by_stage": table, "oldest": oldest}
 
 
-def _rate(totals: dict[str, float], name: str) -> dict[str, Any]:
+def _rate(totals: dict[str, float], name: str, overdue: int) -> dict[str, Any]:
+    """A deadline's figures; its on-time rate counts the open ones already past due as missed
+    (whatever happens next, they will not be met): met ÷ (met + late + overdue)."""
     met, late = int(totals[f"{name}_met"]), int(totals[f"{name}_late"])
-    return {"met": met, "late": late, "open": int(totals[f"{name}_open"]),
-            "rate": met / (met + late) if met + late else None}
+    judged = met + late + overdue
+    return {"met": met, "late": late, "open": int(totals[f"{name}_open"]), "overdue": overdue,
+            "rate": met / judged if judged else None}
 
 
 def repairs(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) -> dict[str, Any]:
@@ -334,8 +337,7 @@ def repairs(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime) ->
         "declined_fee": int(totals["fee_declined"]),
         "returned_unrepaired": int(totals["outcome_returned_unrepaired"]),
         "abandoned": int(totals["outcome_abandoned"]),
-        "on_time_rate": {name: {**_rate(totals, name), "overdue": overdue[name]["total"]}
-                         for name in REPAIR_DEADLINES},
+        "on_time_rate": {name: _rate(totals, name, overdue[name]["total"]) for name in REPAIR_DEADLINES},
         "stages": {stage: int(totals[f"stage_{stage}"]) for stage in STAGES},
     }
 
@@ -382,9 +384,8 @@ def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None
             "total": loss / delivery if delivery > 0 else None, "loss_amount": loss, "delivery_amount": delivery,
             "cases": int(totals["ratio_cases"]),
             "distribution": {name: int(totals[fact_summary.band_column(name)]) for name, _lo, _hi in RATIO_BANDS}},
-        "on_time_rate": {name: {**_rate(totals, name), "overdue": late["by_deadline"][name]["total"]}
-                         if name in late["by_deadline"] else {**_rate(totals, name), "overdue": 0}
-                         for name in DEADLINES},
+        "on_time_rate": {name: _rate(totals, name, late["by_deadline"][name]["total"] if name in late["by_deadline"]
+                                     else 0) for name in DEADLINES},
         "late_now": late,
         "satisfaction": {level: int(totals[f"sat_{level}"]) for level in LEVELS},
         "satisfied": {"yes": yes, "no": no, "unknown": count - yes - no, "first_feedback": int(totals["sat_first"]),

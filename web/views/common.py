@@ -1,7 +1,7 @@
 """Helpers every blueprint uses: the signed-in user's roles, admin guard, safe redirects."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,17 +35,29 @@ def engine_actor(task: Mapping[str, Any] | None = None) -> engine.Actor:
     return engine.Actor.person(current_user.username, current_user.roles)
 
 
+def speaks_for_customers(roles: Iterable[str], is_admin: bool) -> bool:
+    """Whether someone with ``roles`` may complete customer tasks on the customer's behalf: admins
+    and the roles of ``CASEFLOW_PORTAL_STAFF_ROLES`` (customer service, the service centre)."""
+    return is_admin or bool(set(settings().portal_staff_roles) & set(roles))
+
+
+def task_roles(roles: Iterable[str], is_admin: bool) -> set[str]:
+    """The roles whose tasks someone sees and works on: their own, and the customer's when they
+    speak for customers (a feedback the customer gives by phone is entered for them)."""
+    own = set(roles)
+    return own | {portal_links.CUSTOMER_ROLE} if speaks_for_customers(own, is_admin) else own
+
+
 def acts_for_customer(task: Mapping[str, Any]) -> bool:
-    """A customer task (lane ``customer``) that the user may complete on the customer's behalf:
-    admins and the roles of ``CASEFLOW_PORTAL_STAFF_ROLES``."""
+    """A customer task (lane ``customer``) that the user may complete on the customer's behalf."""
     if task.get("role") != portal_links.CUSTOMER_ROLE or not current_user.is_authenticated:
         return False
-    return current_user.is_admin or bool(set(settings().portal_staff_roles) & set(current_user.roles))
+    return speaks_for_customers(current_user.roles, current_user.is_admin)
 
 
 def inbox_roles() -> set[str] | None:
     """Roles whose tasks the user sees; None (all) for an admin."""
-    return None if current_user.is_admin else set(current_user.roles)
+    return None if current_user.is_admin else task_roles(current_user.roles, False)
 
 
 def may_work_on(task: Mapping[str, Any]) -> bool:
