@@ -155,7 +155,7 @@ MESSAGE_PATTERNS: tuple[tuple[type[EngineError], re.Pattern[str], str], ...] = t
         (NotFound, r"no process version (?:with id )?(?P<version>\S+)", "version_not_found"),
         (NotFound, r"no BPMN file of version (?P<version>\S+)", "diagram_not_found"),
         (Forbidden, r"task '(?P<task>.+)' belongs to role '(?P<role>[^']+)'", "task_of_other_role"),
-        (Forbidden, r"task '(?P<task>.+)' is claimed by (?P<holder>.+)", "task_claimed"),
+        (Conflict, r"task '(?P<task>.+)' is claimed by (?P<holder>.+)", "task_claimed"),
         (Forbidden, r"only the holder or an admin can release this task", "release_not_allowed"),
         (Forbidden, r"only the holder of the task, its substitute, a manager or an admin", "delegation_not_allowed"),
     )

@@ -190,11 +190,12 @@ def _ready_task(session: Session, task_id: str) -> dict:
 
 
 def _check_may_work(row: dict, actor: Actor, *, assignee: bool = True) -> None:
-    """Forbidden unless ``actor`` holds the task's role and (with ``assignee``) no one else holds the task."""
+    """Forbidden unless ``actor`` holds the task's role; a conflict (with ``assignee``) when someone else
+    holds the task (as when claiming it: the task's state, not the actor's rights, stands in the way)."""
     if not actor.may_work(row["role"]):
         raise Forbidden(f"task {row['title']!r} belongs to role {row['role']!r}")
     if assignee and row["assignee"] and row["assignee"] != actor.name and not actor.is_admin:
-        raise Forbidden(f"task {row['title']!r} is claimed by {row['assignee']}")
+        raise Conflict(f"task {row['title']!r} is claimed by {row['assignee']}")
 
 
 def task_form(session: Session, task_id: str) -> records.TaskForm:

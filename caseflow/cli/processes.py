@@ -35,7 +35,7 @@ def _engine_lines(tracebacks: bool) -> Iterator[None]:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--traceback", "tracebacks", is_flag=True,
               help="Also print the traceback of an error the checks did not expect (for a bug report).")
 @user_option

@@ -73,7 +73,7 @@ def test_roles_are_enforced_when_the_caller_asks(db):
         engine.complete(s, task_id, {"amount": 1}, actor=engine.Actor.person("mallory", {"manager"}))
     with db.session() as s:
         engine.claim(s, task_id, actor=engine.Actor.person("carol", {"customer_service"}))
-    with db.session() as s, pytest.raises(engine.Forbidden):
+    with db.session() as s, pytest.raises(engine.Conflict, match="is claimed by carol"):  # as claiming it would be
         engine.complete(s, task_id, {"amount": 1}, actor=engine.Actor.person("dave", {"customer_service"}))
     with db.session() as s:
         assert engine.list_tasks(s, assignee="carol")[0]["id"] == task_id

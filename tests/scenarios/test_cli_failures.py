@@ -103,3 +103,8 @@ def test_a_case_that_stops_with_an_error_is_one_error_line_not_a_traceback(tmp_p
     assert "caseflow retry 1" in lines[0]
     debugging = caseflow("start", "fails", "--data", "{}", "--user", "admin", CASEFLOW_DEBUG="1")
     assert "warning: instance being started (fails) stopped" in debugging.stderr and "Traceback" in debugging.stderr
+
+
+def test_deploying_a_path_that_does_not_exist_is_a_usage_error(env, tmp_path):
+    result = invoke("deploy", str(tmp_path / "no-such-folder"))
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -41,7 +41,7 @@ def create_token(body: dict) -> dict:
     if user is None or not accounts.password_matches(user, body["password"]):
         ratelimit.reauthentication_failed(who.username)
         raise ApiError(403, "forbidden", "the password does not match: creating a token needs the account's "
-                                         "password", fields={"password": ["does not match"]})
+                                         "password", fields={"password": "does not match"})
     row, plain = accounts.create_token(session, who.username, body["name"])
     return {**accounts.token_dict(row), "token": plain}
 
