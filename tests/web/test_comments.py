@@ -156,6 +156,7 @@ def test_files_attach_to_a_comment_within_the_upload_limit(browser, database, ca
     assert comment.attachment_ids == [file.id] and file.instance_id == case and file.uploaded_by == "service"
     page = service.get(f"/cases/{case}").get_data(as_text=True)
     assert f'href="/attachments/{file.id}">lot7.jpg<' in page
+    assert "10 B · Service" in page and "0.0 KB" not in page  # a small file's size in bytes, its uploader by name
 
     big = {"text": "too big", "files": [(io.BytesIO(b"x" * 4096), "big.bin")]}  # the tests' limit is 2 KiB
     response = service.post(f"/cases/{case}/comments", big, content_type="multipart/form-data",
