@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+import engine
 from caseflow import clock, limits, store
 from web import deadlines, labels
 from web.extensions import LANGUAGES
@@ -61,10 +62,20 @@ def process_label(key: str | None, name: str | None = None) -> str:
     ``English (中文)`` name gives the part of the language)."""
     if key in PROCESS_LABELS:
         return labels.pick(*PROCESS_LABELS[key]) or key
+    name = name or (_process_names().get(key) if key else None)
     if name:
         match = BILINGUAL_NAME.match(name)
         return labels.pick(match.group("en"), match.group("zh")) if match else name
     return labels.humanize(key or "")
+
+
+def _process_names() -> dict[str, str]:
+    """Key -> the diagram's name of each deployed process, read once per request."""
+    from web import get_db
+
+    if "process_names" not in g:
+        g.process_names = {p["key"]: p["name"] for p in engine.list_processes(get_db()) if p.get("name")}
+    return g.process_names  # type: ignore[no-any-return]
 
 
 def status_label(status: str | None) -> str:

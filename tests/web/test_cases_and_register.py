@@ -216,3 +216,14 @@ def test_the_register_pages_keep_the_filters(complaints, browser, monkeypatch):
     second = b.get(following.replace("&amp;", "&")).get_data(as_text=True)
     assert "Page 2 of 2" in second and "Previous" in second and "Next" not in second
     assert set(register_numbers(first) + register_numbers(second)) == {c["business_key"] for c in complaints.values()}
+
+
+def test_a_process_of_its_own_is_named_by_its_diagram(database, browser):
+    """Not its key made readable ("Two_tasks"): the name the process owner gave it in the diagram."""
+    from pathlib import Path
+
+    with database.session() as s:
+        engine.deploy(s, [Path(__file__).resolve().parents[1] / "engine" / "data"], actor="admin")
+        iid = engine.start(s, "two_tasks", {"ref": "T-1"}, actor="admin")["id"]
+    page = browser("admin").get(f"/cases/{iid}").get_data(as_text=True)
+    assert '<p class="crumbs">Two tasks ·' in page
