@@ -100,6 +100,6 @@ def test_claiming_a_task_someone_else_holds_is_a_conflict(api, database):
     r = api.post(f"/api/v1/tasks/{task_id}/claim", who="quality2")
     assert r.status_code == 409 and r.json["error"]["code"] == "conflict" and "quality" in r.json["error"]["message"]
     assert api.post(f"/api/v1/tasks/{task_id}/claim", who="manager").status_code == 403  # another role: forbidden
-    # Completing a task someone else holds stays forbidden.
+    # Completing a task someone else holds is the same conflict (the task's state, not the caller's rights).
     r = api.post(f"/api/v1/tasks/{task_id}/complete", {"data": {"valid": True}}, who="quality2")
-    assert r.status_code == 403
+    assert r.status_code == 409 and r.json["error"]["code"] == "conflict" and "quality" in r.json["error"]["message"]
