@@ -51,3 +51,10 @@ def on_the_day(data: Any) -> None:
         latest = dt.datetime.combine(latest.date(), current.time(), tzinfo=latest.tzinfo)
     if latest > current:
         clock.set(latest)
+
+
+def business_today() -> dt.date:
+    """Today in the business time zone, as the server (on the real clock) reads a bare date: the UTC
+    date is a day behind from 16:00 UTC in Shanghai, and a form then refuses it as before the case's
+    registration (``x-not-before``)."""
+    return clock.now().astimezone(clock.business_zone()).date()

@@ -4,11 +4,11 @@ service, finance). A screenshot of the case page with its diagram goes to test-a
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
+from story_time import business_today
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -77,7 +77,7 @@ def test_complaint_from_registration_to_closure(staff, server):
     manager.submit()
 
     service.open_task(case_url, "implement_notify")
-    service.fill({"implementation_result": "Units exchanged", "customer_notified_on": dt.date.today().isoformat(),
+    service.fill({"implementation_result": "Units exchanged", "customer_notified_on": business_today().isoformat(),
                   "notification_channel": "email"})
     service.submit()
     service.open_task(case_url, "customer_feedback")
@@ -110,7 +110,7 @@ REPAIR = {
 
 def test_repair_with_a_fee(staff, server):
     # The server runs on the real clock: dates are today's, so no repair deadline has passed.
-    today = dt.date.today().isoformat()
+    today = business_today().isoformat()
     service = staff("service")
     service.page.goto(server + "/start/repair")
     service.fill(REPAIR)

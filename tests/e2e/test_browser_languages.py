@@ -7,11 +7,11 @@ drawn with the tasks' and lanes' names in the page's language.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
 import pytest
+from story_time import business_today
 from walks import CJK, WORD, Step, chargeable_repair_steps, checker, report, user_words, visible
 
 from caseflow.accounts import ROLES
@@ -26,7 +26,7 @@ def server(own_server: Any) -> Any:
     with own_server("e2e-languages") as (base, _instance):
         yield base
 
-TODAY = dt.date.today().isoformat()  # the server runs on the real clock
+TODAY = business_today().isoformat()  # the server runs on the real clock
 
 REGISTRATION = {
     "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1001",

@@ -11,9 +11,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from story_time import business_today
+
 ROOT = Path(__file__).resolve().parents[2]
-TODAY = dt.date.today().isoformat()  # the server runs on the real clock
-PURCHASED = (dt.date.today() - dt.timedelta(days=2)).isoformat()  # within the 5-day exchange window
+TODAY = business_today().isoformat()  # the server runs on the real clock
+PURCHASED = (business_today() - dt.timedelta(days=2)).isoformat()  # within the 5-day exchange window
 
 REGISTRATION = {
     "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1019",

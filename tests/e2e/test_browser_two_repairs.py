@@ -8,8 +8,10 @@ import datetime as dt
 import re
 from typing import Any
 
-TODAY = dt.date.today().isoformat()  # the server runs on the real clock
-PURCHASED = (dt.date.today() - dt.timedelta(days=200)).isoformat()  # in warranty
+from story_time import business_today
+
+TODAY = business_today().isoformat()  # the server runs on the real clock
+PURCHASED = (business_today() - dt.timedelta(days=200)).isoformat()  # in warranty
 
 REGISTRATION = {
     "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1001",
