@@ -184,10 +184,10 @@ def write(session: Session, case: Case, new_tasks: list[dict], events: list[dict
         payload = event["payload"] or {}
         key = str(payload.get("deadline") or "")
         label = deadline_labels.get(key)
+        level_en, level_zh = accounts.ROLES.get(level, (level, level))
         args = dict(base, level=level, deadline=key, due=payload.get("due"), task=event.get("task"),
                     deadline_en=(label.en if label else None) or key, deadline_zh=(label.zh if label else None) or key,
-                    level_en=accounts.ROLES.get(level, (level, level))[0],
-                    level_zh=accounts.ROLES.get(level, (level, level))[1])
+                    level_en=level_en, level_zh=level_zh)
         _to_staff(rows, now, "escalation", people.get(level, []), args, case.id, by_choice=False)
     for event in errors:
         args = dict(base, error=str((event["payload"] or {}).get("message") or case.error or ""),

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+import engine
 from caseflow import clock, config, store
 from caseflow.notify import personal
 
@@ -67,6 +68,7 @@ def _tell(session: Session, task: store.HumanTask, event: str, now: dt.datetime)
     if not _mark(session, task.id, event, now):
         return 0
     args = {"task_id": task.id, "task_title": task.title, "role": task.role, "instance_id": task.instance_id,
+            "task_title_zh": engine.task_title_zh(session, task.id) or task.title,  # once, not per recipient
             "process_key": task.process_key, "business_key": task.business_key,
             "due_at": task.due_at.isoformat() if task.due_at else None}
     return sum(1 for username in _recipients(session, task)
