@@ -256,7 +256,8 @@ def deploy_bundle(session: Any, bundle: bundles.Bundle, actor: engine.Actor | st
 
     Raises ``engine.DeployRejected`` with the problems (file, element, line), exactly as
     ``caseflow deploy`` reports them. With ``validate_only`` nothing is stored (a savepoint
-    is rolled back) and new versions have ``definition_id`` None.
+    is rolled back) and a version the bundle would create has the status ``valid`` and
+    ``definition_id`` None.
     """
     early = precheck(bundle)
     if early:
@@ -269,7 +270,7 @@ def deploy_bundle(session: Any, bundle: bundles.Bundle, actor: engine.Actor | st
             nested.rollback()
         for r in results:
             if r["status"] == "deployed":
-                r["definition_id"] = None
+                r["status"], r["definition_id"] = "valid", None
     else:
         results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=actor)]
     return {"validate_only": validate_only, "files": sorted(bundle.files), "processes": results}

@@ -65,7 +65,8 @@ class UnpinResponseSchema(Schema):
 class DeployResultSchema(Schema):
     key = fields.String(required=True)
     version = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["deployed", "unchanged"]))
+    status = fields.String(required=True, validate=validate.OneOf(["deployed", "unchanged", "valid"]),
+                           metadata={"description": "valid: a validation-only run would deploy it as `version`"})
     definition_id = fields.Integer(required=True, allow_none=True,
                                    metadata={"description": "null in a validation-only run for new versions"})
     name = fields.String(allow_none=True)

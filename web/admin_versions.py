@@ -99,7 +99,7 @@ def upload_bundle() -> Any:
         rollback_request()
         return render_template("admin_versions/report.html", problems=err.problems, report=None,
                                stash_id=None, completions=completions), 422
-    stash_id = _stash(bundle.files) if any(p["status"] == "deployed" for p in report["processes"]) else None
+    stash_id = _stash(bundle.files) if any(p["status"] == "valid" for p in report["processes"]) else None
     return render_template("admin_versions/report.html", problems=[], report=report, stash_id=stash_id,
                            completions=completions)
 

@@ -80,10 +80,10 @@ def test_redeploying_the_same_bundle_is_unchanged(api):
 def test_validate_only_reports_and_stores_nothing(api):
     files = {p.name: p.read_bytes() for p in sorted((DATA / "v1").iterdir())}
     r = api.upload(files, validate_only=True)
-    assert r.status_code == 201, r.json
+    assert r.status_code == 200, r.json
     assert r.json["validate_only"] is True
     assert r.json["files"] == ["review.schema.json", "start.schema.json", "svc_demo.bpmn"]
-    assert r.json["processes"][0]["status"] == "deployed" and r.json["processes"][0]["definition_id"] is None
+    assert r.json["processes"][0]["status"] == "valid" and r.json["processes"][0]["definition_id"] is None
     assert api.get("/api/v1/processes").json["items"] == []
 
 

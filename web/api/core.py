@@ -55,6 +55,7 @@ class Operation:
     query: type[Schema] | None = None
     response: type[Schema] | None = None
     status: int = 200
+    other_statuses: tuple[int, ...] = ()  # further success statuses the view may answer with
     errors: set[int] = field(default_factory=set)
     auth: bool = True
     admin: bool = False
@@ -155,17 +156,18 @@ class ApiError(Exception):
 
 def operation(rule: str, method: str, *, summary: str, tags: list[str], description: str = "",
               body: type[Schema] | None = None, multipart: dict | None = None, query: type[Schema] | None = None,
-              response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] = (),
-              auth: bool = True, admin: bool = False) -> Callable:
+              response: type[Schema] | None = None, status: int = 200, other_statuses: tuple[int, ...] = (),
+              errors: tuple[int, ...] = (), auth: bool = True, admin: bool = False) -> Callable:
     """Register a view on the API blueprint and describe it for the OpenAPI document.
 
     The view receives path arguments plus ``body`` and/or ``query`` (validated dicts) and
-    returns data dumped with ``response`` (or a ready ``Response``).
+    returns data dumped with ``response`` (or a ready ``Response``), answered with ``status``;
+    a view with ``other_statuses`` may return ``(data, one_of_them)`` instead.
     """
 
     def decorate(fn: Callable) -> Callable:
         op = Operation(rule, method, fn.__name__, summary, description or inspect.cleandoc(fn.__doc__ or ""), tags,
-                       body, multipart, query, response, status, set(errors), auth, admin)
+                       body, multipart, query, response, status, other_statuses, set(errors), auth, admin)
         # Built once here, not per request.
         body_schema = schema_instance(body) if body is not None else None
         query_schema = schema_instance(query) if query is not None else None
@@ -185,9 +187,13 @@ def operation(rule: str, method: str, *, summary: str, tags: list[str], descript
             result = fn(**kwargs)
             if isinstance(result, Response):
                 return result
+            answer = status
+            if isinstance(result, tuple):
+                result, answer = result
+                assert answer in (status, *other_statuses), f"{fn.__name__} answers {answer}, not declared"
             payload = response_schema.dump(result) if response_schema is not None else result
             out = jsonify(payload)
-            out.status_code = status
+            out.status_code = answer
             return out
 
         bp.add_url_rule(rule, fn.__name__, ratelimit.api_token_limit(view) if auth else view, methods=[method])

@@ -75,6 +75,8 @@ def _operation(op: Operation) -> dict:
     if op.response is not None:
         success["content"] = {JSON: {"schema": op.response}}
     responses: dict[str, Any] = {str(op.status): success}
+    for other in op.other_statuses:
+        responses[str(other)] = dict(success, description="OK" if other == 200 else "Created")
     for status in sorted(errors):
         responses[str(status)] = ("E" + str(status)) if status in ERROR_TEXT else {
             "description": "Unexpected server error", "content": {JSON: {"schema": "Error"}}}

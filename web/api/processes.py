@@ -29,18 +29,20 @@ def list_processes() -> dict:
 
 @operation("/processes", "POST", summary="Deploy a bundle by upload", tags=TAGS, admin=True,
            multipart=UPLOAD_BODY, query=s.UploadQuerySchema, response=s.DeployResponseSchema, status=201,
-           errors=(413, 415, 422))
-def upload_bundle(query: dict) -> dict:
+           other_statuses=(200,), errors=(413, 415, 422))
+def upload_bundle(query: dict) -> tuple[dict, int]:
     """Upload one `.zip` or the `.bpmn`/`.dmn`/`.json` files of one bundle (multipart field
     `files`). The bundle is validated like `caseflow deploy`; on any problem nothing is stored
     and 422 lists them (`fields.problems`: file, element, line, message). DOCTYPE/ENTITY
     declarations (XXE, "billion laughs") are refused before any XML is parsed.
-    `validate_only=true` reports without storing."""
+    `validate_only=true` reports without storing and answers 200: a version the bundle would
+    create has the status `valid` (and no `definition_id`)."""
     if request.mimetype != MULTIPART:
         raise ApiError(415, "unsupported_media_type", "upload the bundle as multipart/form-data (field `files`)")
     # FileStorage.stream is typed IO[bytes]; uploads only read()s it, so BinaryIO is safe
     items = [(f.filename or "", cast(BinaryIO, f.stream)) for f in request.files.getlist("files")]
-    return uploads.deploy_upload(get_db(), items, actor(), query["validate_only"])
+    report = uploads.deploy_upload(get_db(), items, actor(), query["validate_only"])
+    return report, 200 if query["validate_only"] else 201
 
 
 @operation("/processes/<key>/versions", "GET", summary="Versions of a process", tags=TAGS,
