@@ -83,10 +83,14 @@ def _dummy_hash() -> str:
     return _hasher.hash("caseflow-no-such-user")
 
 
+MIN_PASSWORD_LENGTH = 8  # NIST SP 800-63B's least for a password a person chooses
+
+
 def hash_password(password: str) -> str:
-    """An argon2id hash of ``password``."""
-    if len(password) < 4:
-        raise AccountError("the password needs at least 4 characters", "password_too_short", minimum=4)
+    """An argon2id hash of ``password`` (refused when shorter than :data:`MIN_PASSWORD_LENGTH`)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters", "password_too_short",
+                           minimum=MIN_PASSWORD_LENGTH)
     return _hasher.hash(password)
 
 
@@ -245,7 +249,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("logistics", "logistics-demo", ("logistics",), "赵储运"),
     DemoUser("marketing", "marketing-demo", ("marketing",), "钱市场"),
     DemoUser("manager", "manager-demo", ("manager",), "孙主管"),
-    DemoUser("gm", "gm-demo", ("general_manager",), "周总经理"),
+    DemoUser("gm", "gm-demo-1", ("general_manager",), "周总经理"),
     DemoUser("repair", "repair-demo", ("service_center",), "吴售后"),
     DemoUser("finance", "finance-demo", ("finance",), "郑财务"),
     DemoUser("production", "production-demo", ("production",), "冯生产"),

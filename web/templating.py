@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 import engine
-from caseflow import clock, limits, store
+from caseflow import accounts, clock, limits, store
 from web import deadlines, labels
 from web.extensions import LANGUAGES
 
@@ -202,6 +202,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(deadline_state=deadlines.state, pick=labels.pick, task_title=task_title,
                                  display_name=labels.display_name, case_name=case_name,
                                  notification_status=labels.notification_status,
-                                 notification_kind=labels.notification_kind)
+                                 notification_kind=labels.notification_kind,
+                                 min_password_length=accounts.MIN_PASSWORD_LENGTH)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -29,18 +29,18 @@ def test_admin_home_lists_processes_and_links_to_process_versions(deployed, brow
 def test_admin_adds_and_edits_users(database, browser):
     admin = browser("admin")
     assert "quality" in admin.get("/admin/users").get_data(as_text=True)
-    response = admin.post("/admin/users", {"username": "zhang", "display_name": "张三", "password": "pw-1234",
+    response = admin.post("/admin/users", {"username": "zhang", "display_name": "张三", "password": "pw-123456",
                                            "roles": ["quality", "manager"], "extra_roles": "warehouse"})
     assert response.status_code == 302
     with database.session() as s:
         user = accounts.find_user(s, "zhang")
         assert user.role_names == {"quality", "manager", "warehouse"} and user.display_name == "张三"
         user_id = user.id
-    assert browser().login("zhang", "pw-1234").status_code == 302
+    assert browser().login("zhang", "pw-123456").status_code == 302
 
-    taken = admin.post("/admin/users", {"username": "zhang", "password": "pw-1234", "roles": ["quality"]})
+    taken = admin.post("/admin/users", {"username": "zhang", "password": "pw-123456", "roles": ["quality"]})
     assert taken.status_code == 422 and "already exists" in taken.get_data(as_text=True)
-    assert admin.post("/admin/users", {"username": "li", "password": "pw-1234"}).status_code == 422  # no role
+    assert admin.post("/admin/users", {"username": "li", "password": "pw-123456"}).status_code == 422  # no role
 
     assert admin.get(f"/admin/users/{user_id}").status_code == 200
     response = admin.post(f"/admin/users/{user_id}", {"display_name": "Zhang San", "roles": ["finance"]})
@@ -48,7 +48,7 @@ def test_admin_adds_and_edits_users(database, browser):
     with database.session() as s:
         user = accounts.find_user(s, "zhang")
         assert user.role_names == {"finance"} and user.active is False
-    assert browser().login("zhang", "pw-1234").status_code == 401  # deactivated
+    assert browser().login("zhang", "pw-123456").status_code == 401  # deactivated
     assert admin.get("/admin/users/999").status_code == 404
 
 
@@ -71,15 +71,17 @@ def cli_env(tmp_path, monkeypatch):
 def test_users_add_and_list(cli_env):
     runner = CliRunner()
     result = runner.invoke(cli.main, ["users", "add", "wang", "--role", "quality", "--role", "manager",
-                                      "--password", "pw-1234"])
+                                      "--password", "pw-123456"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(cli.main, ["users", "add", "wang", "--role", "quality", "--password", "x1234"]).exit_code == 2
-    prompted = runner.invoke(cli.main, ["users", "add", "zhao", "--role", "finance"], input="pw-5678\npw-5678\n")
+    short = runner.invoke(cli.main, ["users", "add", "qian", "--role", "quality", "--password", "seven-7"])
+    assert short.exit_code == 2 and "at least 8 characters" in short.output
+    prompted = runner.invoke(cli.main, ["users", "add", "zhao", "--role", "finance"], input="pw-567890\npw-567890\n")
     assert prompted.exit_code == 0, prompted.output
     listing = runner.invoke(cli.main, ["users", "list"]).output
     assert "wang" in listing and "manager, quality" in listing and "zhao" in listing
     with cli_env.session() as s:
-        assert accounts.authenticate(s, "zhao", "pw-5678") is not None
+        assert accounts.authenticate(s, "zhao", "pw-567890") is not None
         assert accounts.find_user(s, "wang").password_hash.startswith("$argon2")
 
 

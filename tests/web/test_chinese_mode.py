@@ -412,14 +412,14 @@ def test_account_and_admin_messages_reach_people_in_chinese(database, deployed, 
     quality = browser("quality", "zh")
     page = quality.post("/account/", {"display_name": "Quality", "current_password": "secret-pw",
                                       "new_password": "ab"}).get_data(as_text=True)
-    assert "密码至少需要 4 个字符。" in page and "the password needs" not in page
+    assert "密码至少需要 8 个字符。" in page and "the password needs" not in page
     page = quality.post("/account/tokens", {"name": "x" * 201}).get_data(as_text=True)
     assert "令牌名称最多 200 个字符。" in page
     admin = browser("admin", "zh")
-    page = admin.post("/admin/users", {"username": "quality", "password": "pw-1234", "roles": "quality"}).get_data(
+    page = admin.post("/admin/users", {"username": "quality", "password": "pw-123456", "roles": "quality"}).get_data(
         as_text=True)
     assert "用户 quality 已存在。" in page and "already exists" not in page
-    english = browser("admin", "en").post("/admin/users", {"username": "quality", "password": "pw-1234",
+    english = browser("admin", "en").post("/admin/users", {"username": "quality", "password": "pw-123456",
                                                            "roles": "quality"}).get_data(as_text=True)
     assert "The user quality already exists." in english
     page = admin.post("/admin/processes/complaint/migrate", {"to": "1", "select": "ids", "instance_ids": "CP-0000-9",
