@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +72,9 @@ class Operator:
 
     @property
     def doc(self) -> str:
-        return inspect.cleandoc(self.fn.__doc__ or "")
+        """The function's docstring as its readers see it (the CLI, the API, the modeler): reST's
+        ``literal`` and :role:`target` markup shown as `literal`."""
+        return _plain(inspect.cleandoc(self.fn.__doc__ or ""))
 
     def resolve_params(self, given: dict | None, context: dict | None = None) -> dict:
         """Fill defaults, reject unknown or missing parameters, supply context values."""
@@ -105,6 +108,11 @@ class Operator:
 
 
 _REGISTRY: dict[str, Operator] = {}
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def _plain(text: str) -> str:
+    return _ROLE.sub(r"`\1`", text).replace("``", "`")
 
 
 def operator(name: str, params: list[Param] | tuple[Param, ...] = (),

@@ -95,3 +95,11 @@ def test_operators_are_documented(name):
 def test_product_defaults_are_declared_params(name, param, default):
     params = {p["name"]: p for p in registry.get(name).describe()["params"]}
     assert params[param]["default"] == default
+
+
+def test_operator_docs_read_as_plain_text():
+    """Readers of the modeler and the CLI see `literal`, not reST's ``literal`` or :func:`target`."""
+    for name in registry.names():
+        doc = registry.get(name).doc
+        assert "``" not in doc and ":func:" not in doc and ":data:" not in doc, name
+    assert "`disposition_lines`" in registry.get("summarize_disposition").doc
