@@ -51,7 +51,7 @@ __all__ = [
     "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
     "process_manifest", "element_names", "task_title_zh",
     "start", "task_form", "form_problems", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
-    "list_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
+    "list_tasks", "count_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
     "due_instance_ids", "next_timer_due", "on_timers_saved", "listen_for_timers", "fire_timers",
     "fire_due_timers", "rebuild_facts", "try_bundle", "delegate", "record_event",
     "get_definition", "find_definition", "list_versions", "version_info", "pin", "unpin", "diff_versions",
@@ -212,9 +212,12 @@ def cancel(session: Session, instance_id: int, actor: Actor | str = SYSTEM, reas
 
 def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
                roles: Iterable[str] | None = None, assignee: str | None = None,
-               process_key: str | None = None, limit: int = 500) -> list[TaskRecord]:
+               process_key: str | None = None, limit: int = 500, offset: int = 0) -> list[TaskRecord]:
     """Ready human tasks, soonest deadline first (one indexed query on the task table)."""
-    return records.list_tasks(session, instance_id, role, roles, assignee, process_key, limit)
+    return records.list_tasks(session, instance_id, role, roles, assignee, process_key, limit, offset)
+
+
+count_tasks = records.count_tasks  # how many ready tasks list_tasks' filters select
 
 
 def show(session: Session, instance_id: int, audit: bool = True) -> CaseRecord:

@@ -72,7 +72,7 @@ class RequestSchema(Schema):
 
 
 class QuerySchema(Schema):
-    """Query parameters: unknown ones are ignored."""
+    """Query parameters (the API refuses unknown ones: `web.api.core.load_query`)."""
 
     class Meta:
         unknown = EXCLUDE

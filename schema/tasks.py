@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from caseflow.config import MAX_DB_ID
-from schema.common import DateTimeString, JsonObject, QuerySchema, RequestSchema
+from schema.common import DateTimeString, JsonObject, PageQuery, RequestSchema
 
 
 class TaskSchema(Schema):
@@ -33,17 +33,21 @@ class TaskDetailSchema(TaskSchema):
     data = JsonObject(required=True, metadata={"description": "the process data"})
 
 
-class TaskListQuerySchema(QuerySchema):
+class TaskListQuerySchema(PageQuery):
     role = fields.String(validate=validate.Length(min=1, max=100),
                          metadata={"description": "only this role (one of the caller's roles)"})
     process = fields.String(validate=validate.Length(min=1, max=200))
     instance = fields.Integer(validate=validate.Range(min=1, max=MAX_DB_ID))
     assignee = fields.String(validate=validate.OneOf(["me"]), metadata={"description": "`me`: claimed by the caller"})
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "at most this many items (1-500)"})
 
 
 class TaskListSchema(Schema):
     items = fields.List(fields.Nested(TaskSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "ready tasks the filters select, all pages"})
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
 
 
 class CompleteRequestSchema(RequestSchema):

@@ -5,7 +5,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caseflow import bundles, store
@@ -112,24 +112,37 @@ def task_dict(row: Any) -> TaskRecord:
     })
 
 
+def _ready_tasks(instance_id: int | None, role: str | None, roles: Iterable[str] | None, assignee: str | None,
+                 process_key: str | None) -> list[Any]:
+    """The conditions that select ready human tasks by these filters (None: no filter)."""
+    table = store.HumanTask.__table__
+    where = [table.c.state == "ready"]
+    for column, value in (("instance_id", instance_id), ("role", role), ("assignee", assignee),
+                          ("process_key", process_key)):
+        if value is not None:
+            where.append(table.c[column] == value)
+    if roles is not None:
+        where.append(table.c.role.in_(list(roles)))
+    return where
+
+
 def list_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
                roles: Iterable[str] | None = None, assignee: str | None = None,
-               process_key: str | None = None, limit: int = 500) -> list[TaskRecord]:
+               process_key: str | None = None, limit: int = 500, offset: int = 0) -> list[TaskRecord]:
     """Ready human tasks, soonest deadline first; reads only the task table (one indexed query)."""
     table = store.HumanTask.__table__
-    stmt = select(table).where(table.c.state == "ready")
-    if instance_id is not None:
-        stmt = stmt.where(table.c.instance_id == instance_id)
-    if role is not None:
-        stmt = stmt.where(table.c.role == role)
-    if roles is not None:
-        stmt = stmt.where(table.c.role.in_(list(roles)))
-    if assignee is not None:
-        stmt = stmt.where(table.c.assignee == assignee)
-    if process_key is not None:
-        stmt = stmt.where(table.c.process_key == process_key)
-    stmt = stmt.order_by(table.c.sort_due, table.c.created_at).limit(limit)
+    stmt = (select(table).where(*_ready_tasks(instance_id, role, roles, assignee, process_key))
+            .order_by(table.c.sort_due, table.c.created_at, table.c.id).limit(limit).offset(offset))
     return [task_dict(r._mapping) for r in session.execute(stmt)]
+
+
+def count_tasks(session: Session, instance_id: int | None = None, role: str | None = None,
+                roles: Iterable[str] | None = None, assignee: str | None = None,
+                process_key: str | None = None) -> int:
+    """How many ready human tasks the filters of :func:`list_tasks` select (one count on the task table)."""
+    table = store.HumanTask.__table__
+    return int(session.execute(select(func.count()).select_from(table).where(
+        *_ready_tasks(instance_id, role, roles, assignee, process_key))).scalar_one())
 
 
 def show(session: Session, instance_id: int, audit: bool = True) -> CaseRecord:

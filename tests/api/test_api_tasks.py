@@ -191,3 +191,28 @@ def test_too_large_upload_is_413(api, app):
     app.config["MAX_CONTENT_LENGTH"] = 1000
     r = api.upload({"svc_demo.bpmn": "x" * 5000})
     assert r.status_code == 413 and r.json["error"]["code"] == "too_large"
+
+
+def test_the_task_list_pages_with_a_total(api):
+    """`limit` and `offset` page through the ready tasks; `total` says how many there are in all."""
+    assert api.upload_folder("v2").status_code == 201
+    for i in range(5):
+        assert api.post("/api/v1/instances", {"process": "svc_demo", "data": start_data(i + 1)},
+                        who="service").status_code == 201
+    whole = api.get("/api/v1/tasks?process=svc_demo&limit=500").json
+    assert whole["total"] == len(whole["items"]) >= 5 and whole["offset"] == 0
+    first, second = (api.get(f"/api/v1/tasks?process=svc_demo&limit=2&offset={o}").json for o in (0, 2))
+    assert [t["id"] for t in first["items"] + second["items"]] == [t["id"] for t in whole["items"][:4]]
+    assert first["total"] == second["total"] == whole["total"] and first["limit"] == 2
+    assert api.get("/api/v1/tasks?offset=-1").status_code == 422
+
+
+def test_a_query_parameter_the_operation_does_not_take_is_refused(deployed):
+    """A misspelt filter is an error, never the unfiltered list; so is a parameter an operation takes none of."""
+    _start(deployed, 1)
+    r = deployed.get("/api/v1/tasks?rol=quality", who="admin")
+    assert r.status_code == 422 and r.json["error"]["fields"] == {"rol": "Unknown field."}
+    instance_id = _start(deployed, 2)["id"]
+    r = deployed.get(f"/api/v1/instances/{instance_id}?verbose=1")
+    assert r.status_code == 422 and r.json["error"]["fields"] == {"verbose": "Unknown field."}
+    assert deployed.get("/api/v1/tasks?role=quality", who="quality").status_code == 200

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 from flask_limiter import RateLimitExceeded
-from marshmallow import Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 import engine
@@ -141,9 +141,15 @@ def load_json(schema: type[Schema] | Schema) -> dict:
     return schema_instance(schema).load(payload)
 
 
-def load_query(schema: type[Schema] | Schema) -> dict:
+def load_query(schema: type[Schema] | Schema | None) -> dict:
+    """The query string, validated by ``schema``; a parameter the operation does not take is
+    refused (422, named in ``fields``), so a misspelt filter never silently selects everything."""
     args = {k: v for k, v in request.args.items()}
-    return schema_instance(schema).load(args)
+    if schema is None:
+        if args:
+            raise ValidationError({name: ["Unknown field."] for name in args})
+        return {}
+    return schema_instance(schema).load(args, unknown=RAISE)
 
 
 class ApiError(Exception):
@@ -180,8 +186,9 @@ def operation(rule: str, method: str, *, summary: str, tags: list[str], descript
                     raise ApiError(404, "not_found", f"no resource with {name} {value}")
             if auth:
                 _authenticate(admin)
+            query_args = load_query(query_schema)
             if query_schema is not None:
-                kwargs["query"] = load_query(query_schema)
+                kwargs["query"] = query_args
             if body_schema is not None:
                 kwargs["body"] = load_json(body_schema)
             result = fn(**kwargs)

@@ -58,15 +58,13 @@ def _operation(op: Operation) -> dict:
         params.append({"in": "path", "name": name, "required": True, "schema": schema})
     if op.query is not None:
         params.append({"in": "query", "schema": op.query})
-    errors = set(op.errors) | {500}
+    errors = set(op.errors) | {422, 500}  # 422: a query parameter the operation does not take, at least
     if op.auth:
         errors |= {401, 429}
     if op.admin:
         errors.add(403)
     if op.path_params:
         errors.add(404)
-    if op.query is not None:
-        errors.add(422)
     if op.body is not None:
         errors |= {400, 413, 415, 422}  # 413: data beyond caseflow.limits
     if op.multipart is not None:

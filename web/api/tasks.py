@@ -1,6 +1,8 @@
 """Human tasks: the caller's ready tasks, one task with its form schema, claim, complete."""
 from __future__ import annotations
 
+from typing import Any
+
 import engine
 from caseflow import portal_links, store
 from schema import instances as si
@@ -15,18 +17,22 @@ TAGS = ["tasks"]
 @operation("/tasks", "GET", summary="The caller's ready tasks", tags=TAGS, query=s.TaskListQuerySchema,
            response=s.TaskListSchema, errors=(403, 422))
 def list_tasks(query: dict) -> dict:
-    """Ready tasks of the caller's roles (admins: all), soonest deadline first. `role` narrows
-    to one of the caller's roles (403 for another), `assignee=me` to tasks they claimed."""
+    """Ready tasks of the caller's roles (admins: all; the portal staff roles also see the
+    customer's), soonest deadline first, a page at a time (`limit`, `offset`; `total` counts all
+    pages). `role` narrows to one of the caller's roles (403 for another), `assignee=me` to tasks
+    they claimed."""
     who = caller()
     role = query.get("role")
     mine = task_roles(who.roles, who.is_admin)
     if role is not None and not who.is_admin and role not in mine:
         raise ApiError(403, "forbidden", f"role {role!r} is not one of yours")
     roles = None if who.is_admin else sorted(mine)
-    items = engine.list_tasks(get_db(), instance_id=query.get("instance"), role=role, roles=roles,
-                              assignee=who.username if query.get("assignee") == "me" else None,
-                              process_key=query.get("process"), limit=query["limit"])
-    return {"items": items}
+    filters: dict[str, Any] = dict(instance_id=query.get("instance"), role=role, roles=roles,
+                                   assignee=who.username if query.get("assignee") == "me" else None,
+                                   process_key=query.get("process"))
+    items = engine.list_tasks(get_db(), **filters, limit=query["limit"], offset=query["offset"])
+    return {"items": items, "total": engine.count_tasks(get_db(), **filters), "limit": query["limit"],
+            "offset": query["offset"]}
 
 
 def _visible(task_id: str) -> store.HumanTask:
