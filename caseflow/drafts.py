@@ -220,9 +220,13 @@ def _file_problems(bundle: bundles.Bundle) -> list[bundles.Problem]:
 
 def diff(session: Session, draft: store.ProcessDraft) -> dict:
     """What the draft changes against the version it was based on: elements added, removed and
-    changed, other files, layout (the form of ``engine.diff_versions``) and the same as text lines."""
+    changed, other files, layout (the form of ``engine.diff_versions``) and the same as text lines.
+    A file of the draft that does not parse raises ``engine.DeployRejected`` naming its problems."""
     base = engine.get_definition(session, draft.base_definition_id) if draft.base_definition_id else None
-    result = engine.diff_files(dict(base.files) if base is not None else {}, dict(draft.files))
+    try:
+        result = engine.diff_files(dict(base.files) if base is not None else {}, dict(draft.files))
+    except bundles.BundleError as err:  # a draft being edited: its check names the same problems
+        raise engine.DeployRejected(err.problems) from None
     elements, files = result["elements"], result["files"]
     identical = not (any(elements.values()) or any(files.values()) or result["layout_changed"])
     lines = engine.diff_lines({**result, "from": {"key": draft.key, "version": draft.base_version},

@@ -95,6 +95,18 @@ def test_check_names_the_problem_and_deploy_refuses(api, owner, deployed, databa
     assert api.get(f"/api/v1/drafts/{draft['id']}", who=owner).json["status"] == "open"
 
 
+@pytest.mark.parametrize("broken", [
+    lambda x: x[: len(x) // 2],  # cut off while being edited
+    lambda x: x.replace("?>", '?><!DOCTYPE d [<!ENTITY e "x">]>', 1),
+])
+def test_the_diff_of_a_draft_that_does_not_parse_names_the_problem(api, owner, deployed, broken):
+    draft = api.post("/api/v1/drafts", {"key": "complaint"}, who=owner).json
+    assert _put(api, draft["id"], {"complaint.bpmn": broken(draft["files"]["complaint.bpmn"])}).status_code == 200
+    r = api.get(f"/api/v1/drafts/{draft['id']}/diff", who=owner)
+    assert r.status_code == 422, r.json
+    assert any(p["file"] == "complaint.bpmn" for p in r.json["error"]["fields"]["problems"]), r.json
+
+
 def test_roles_and_bad_input(api, owner, deployed):
     assert api.get("/api/v1/drafts", who="quality").status_code == 403
     assert api.post("/api/v1/drafts", {"key": "complaint"}, who="quality").status_code == 403
