@@ -9,11 +9,12 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caseflow import store
 from caseflow._engine import diff, outbox, rows, specs
-from caseflow._engine.errors import NotFound
+from caseflow._engine.errors import Conflict, NotFound
 
 
 def latest_definition(session: Session, key: str) -> store.ProcessDefinition | None:
@@ -34,7 +35,11 @@ def store_version(session: Session, key: str, name: str | None, content_hash: st
         files=dict(files), dependencies=dependencies, deployed_by=actor, deployed_at=at,
     )
     session.add(definition)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # (key, version) is unique: another deployment stored this version first
+        raise Conflict(f"another deployment stored version {definition.version} of {key} at the same time; "
+                       "deploy again") from None
     rows.audit(session, None, actor, "deployed", None,
                {"key": key, "version": definition.version, "hash": content_hash, "bundle": source})
     return definition

@@ -120,3 +120,15 @@ def test_diff_sees_extension_scripts_conditions_and_timers(session):
     assert changes["wait"] == {"timerEventDefinition timeDuration": ('"PT24H"', '"PT48H"')}
     assert changes["task"]["property roleFromData"] == (None, "dept")
     assert changes["task"]["name"] == ("Check", "Check twice")
+
+
+def test_a_deployment_that_loses_the_race_for_a_version_number_is_a_conflict(session, monkeypatch):
+    """Two deployments of one process at once both read version 1 as the latest: the second to
+    store version 2 gets a clear conflict (409 / exit 5), not a database error."""
+    from caseflow._engine import definitions
+
+    _deploy(session, "v1")
+    monkeypatch.setattr(definitions, "latest_definition", lambda s, key: None)  # what the loser read
+    with pytest.raises(engine.Conflict, match="another deployment stored version 1 of svc_demo"):
+        _deploy(session, "v2")
+    session.rollback()  # as the request or the command does on an error
