@@ -42,6 +42,54 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: Callable[[str
     return value
 
 
+def _bounded(env: Mapping[str, str], name: str, default: str, kind: Callable[[str], _N], minimum: _N,
+             maximum: _N) -> _N:
+    """:func:`_number`, also at most ``maximum``."""
+    value = _number(env, name, default, kind, minimum)
+    if value > maximum:
+        raise ConfigError(f"{name}={env.get(name, default)!r} must be at most {maximum}")
+    return value
+
+
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """``env[name]`` read as on/off (1/0, true/false, yes/no, on/off; any case); else :class:`ConfigError`."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    word = raw.strip().lower()
+    if word in _YES or word in _NO:
+        return word in _YES
+    raise ConfigError(f"{name}={raw!r} is not on or off (1/0, true/false, yes/no, on/off)")
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A Flask-Limiter rate string such as ``10 per 15 minutes`` (several joined by ``;``)."""
+    from limits import parse_many  # Flask-Limiter's own parser
+
+    raw = env.get(name, default)
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a rate limit such as '10 per 15 minutes'") from None
+    return raw
+
+
+def _limit_storage(env: Mapping[str, str], name: str, default: str) -> str:
+    """Where the rate-limit counters live: a storage URI the ``limits`` package can open here."""
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+
+    raw = env.get(name, default)
+    try:
+        storage_from_string(raw)  # connects lazily: this checks the scheme and its client library
+    except (ConfigurationError, ValueError) as err:
+        raise ConfigError(f"{name}={raw!r} is not a rate-limit storage Caseflow can use: {err}") from None
+    return raw
+
+
 def _time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -85,6 +133,8 @@ class Settings:
     comment_edit_minutes: int = 15
     #: Process owners deploy their drafts themselves (off: only an admin deploys a draft, four eyes).
     owners_may_deploy: bool = False
+    #: Session cookies only over HTTPS (behind a TLS-terminating proxy).
+    secure_cookies: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,10 +167,10 @@ def smtp_settings(env: dict[str, str] | None = None) -> SmtpSettings | None:
     host = env.get("CASEFLOW_SMTP_HOST", "").strip()
     if not host:
         return None
-    starttls = env.get("CASEFLOW_SMTP_STARTTLS", "1") != "0"
+    starttls = flag(env, "CASEFLOW_SMTP_STARTTLS", True)
     return SmtpSettings(
         host=host,
-        port=_number(env, "CASEFLOW_SMTP_PORT", "587" if starttls else "25", int, 1),
+        port=_bounded(env, "CASEFLOW_SMTP_PORT", "587" if starttls else "25", int, 1, 65535),
         user=env.get("CASEFLOW_SMTP_USER") or None,
         password=env.get("CASEFLOW_SMTP_PASSWORD") or None,
         starttls=starttls,
@@ -143,11 +193,11 @@ def load() -> Settings:
         max_attachment_bytes=_number(env, "CASEFLOW_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024), int, 1),
         script_timeout_s=_number(env, "CASEFLOW_SCRIPT_TIMEOUT_S", "1.0", float, 0.01),
         script_max_bytes=_number(env, "CASEFLOW_SCRIPT_MAX_BYTES", "50000000", int, 1),
-        ratelimit_enabled=env.get("CASEFLOW_RATELIMIT_ENABLED", "1") != "0",
-        ratelimit_storage_uri=env.get("CASEFLOW_RATELIMIT_STORAGE_URI", "memory://"),
-        login_limit_per_account=env.get("CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
-        login_limit_per_address=env.get("CASEFLOW_LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
-        api_token_limit_per_address=env.get("CASEFLOW_API_TOKEN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        ratelimit_enabled=flag(env, "CASEFLOW_RATELIMIT_ENABLED", True),
+        ratelimit_storage_uri=_limit_storage(env, "CASEFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+        login_limit_per_account=_rate_limit(env, "CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        login_limit_per_address=_rate_limit(env, "CASEFLOW_LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+        api_token_limit_per_address=_rate_limit(env, "CASEFLOW_API_TOKEN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
         proxy_fix=_number(env, "CASEFLOW_PROXY_FIX", "0", int, 0),
         smtp=smtp_settings(),
         public_url=env.get("CASEFLOW_PUBLIC_URL", "").rstrip("/"),
@@ -156,5 +206,6 @@ def load() -> Settings:
         portal_staff_roles=tuple(r.strip() for r in env.get(
             "CASEFLOW_PORTAL_STAFF_ROLES", "customer_service,service_center").split(",") if r.strip()),
         comment_edit_minutes=_number(env, "CASEFLOW_COMMENT_EDIT_MINUTES", "15", int, 0),
-        owners_may_deploy=env.get("CASEFLOW_OWNERS_MAY_DEPLOY", "0").lower() in ("1", "true", "yes"),
+        owners_may_deploy=flag(env, "CASEFLOW_OWNERS_MAY_DEPLOY", False),
+        secure_cookies=flag(env, "CASEFLOW_SECURE_COOKIES", False),
     )

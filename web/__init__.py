@@ -50,7 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None, database: store.Database
         CASEFLOW_SETTINGS=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("CASEFLOW_SECURE_COOKIES", "0") == "1",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
         MAX_CONTENT_LENGTH=settings.max_attachment_bytes + 1024 * 1024,
         ATTACHMENT_DIR=str(settings.attachment_dir),

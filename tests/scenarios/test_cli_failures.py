@@ -26,6 +26,11 @@ def invoke(*args: str):
     ("CASEFLOW_MAX_ATTACHMENT_BYTES", "10MB", "is not a whole number"),
     ("CASEFLOW_TIMEZONE", "Mars/Olympus", "is not a time zone"),
     ("CASEFLOW_DATABASE_URL", "nosuchdb://x", "CASEFLOW_DATABASE_URL is not a database"),
+    ("CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT", "lots", "CASEFLOW_LOGIN_LIMIT_PER_ACCOUNT='lots' is not a rate limit"),
+    ("CASEFLOW_RATELIMIT_STORAGE_URI", "nosuch://host", "is not a rate-limit storage"),
+    ("CASEFLOW_RATELIMIT_STORAGE_URI", "memcached://127.0.0.1:1", "is not a rate-limit storage"),  # no client library
+    ("CASEFLOW_RATELIMIT_ENABLED", "sometimes", "is not on or off"),
+    ("CASEFLOW_SECURE_COOKIES", "2", "CASEFLOW_SECURE_COOKIES='2' is not on or off"),
 ])
 def test_a_bad_setting_is_named_and_exits_2(env, variable, value, said):
     env.setenv(variable, value)
@@ -41,6 +46,20 @@ def test_settings_refuse_bad_numbers_for_every_reader(env):
         config.load()
     env.setenv("CASEFLOW_COMMENT_EDIT_MINUTES", " 20 ")
     assert config.load().comment_edit_minutes == 20  # spaces around a number are fine
+
+
+@pytest.mark.parametrize(("value", "on"), [("0", False), ("false", False), ("Off", False), ("no", False),
+                                           ("1", True), ("TRUE", True), ("on", True), ("", True)])
+def test_on_off_settings_take_the_usual_words(env, value, on):
+    env.setenv("CASEFLOW_RATELIMIT_ENABLED", value)
+    assert config.load().ratelimit_enabled is on
+
+
+def test_an_smtp_port_beyond_65535_is_refused(env):
+    env.setenv("CASEFLOW_SMTP_HOST", "mail.example.com")
+    env.setenv("CASEFLOW_SMTP_PORT", "99999")
+    with pytest.raises(config.ConfigError, match="CASEFLOW_SMTP_PORT='99999' must be at most 65535"):
+        config.load()
 
 
 def test_an_unreachable_database_is_one_line_and_exit_1(env):
