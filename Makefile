@@ -42,7 +42,7 @@ system-test-deps:
 	fi
 
 run: static
-	$(BIN)/caseflow deploy processes/
+	$(BIN)/caseflow deploy --if-new processes/
 	$(BIN)/caseflow demo-users
 	$(BIN)/caseflow serve --host $(HOST) --port $(PORT)
 

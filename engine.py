@@ -66,15 +66,19 @@ fresh_keys = form_checks.fresh_keys  # a form's fields asked afresh each round: 
 # --- deploying and deployed versions ------------------------------------------------------------
 
 
-def deploy(session: Session, paths: Iterable[str | Path], actor: Actor | str = SYSTEM) -> list[DeployResult]:
+def deploy(session: Session, paths: Iterable[str | Path], actor: Actor | str = SYSTEM,
+           if_new: bool = False, check_only: bool = False) -> list[DeployResult]:
     """Validate the bundles at ``paths`` (``.bpmn`` files or folders) and store a new version of
-    each changed process. Raises :class:`DeployRejected` with every problem; nothing is stored then."""
-    return _deploy.deploy(session, list(paths), _name(actor))
+    each changed process. Raises :class:`DeployRejected` with every problem; nothing is stored then.
+    With ``if_new`` a process whose content any stored version has already is left unchanged;
+    with ``check_only`` nothing is stored and a version it would store is ``valid``."""
+    return _deploy.deploy(session, list(paths), _name(actor), if_new, check_only)
 
 
-def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: Actor | str = SYSTEM) -> list[DeployResult]:
-    """Validate and store already-collected bundles (uploads use this)."""
-    return _deploy.deploy_bundles(session, found, _name(actor))
+def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: Actor | str = SYSTEM,
+                   check_only: bool = False) -> list[DeployResult]:
+    """Validate and store already-collected bundles (uploads use this); ``check_only`` as :func:`deploy`."""
+    return _deploy.deploy_bundles(session, found, _name(actor), check_only=check_only)
 
 
 def pin(session: Session, key: str, version: int, actor: Actor | str) -> dict:

@@ -262,17 +262,7 @@ def deploy_bundle(session: Any, bundle: bundles.Bundle, actor: engine.Actor | st
     early = precheck(bundle)
     if early:
         raise engine.DeployRejected(early)
-    if validate_only:
-        nested = session.begin_nested()
-        try:
-            results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=actor)]
-        finally:
-            nested.rollback()
-        for r in results:
-            if r["status"] == "deployed":
-                r["status"], r["definition_id"] = "valid", None
-    else:
-        results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=actor)]
+    results = [r.as_dict() for r in engine.deploy_bundles(session, [bundle], actor=actor, check_only=validate_only)]
     return {"validate_only": validate_only, "files": sorted(bundle.files), "processes": results}
 
 

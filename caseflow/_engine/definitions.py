@@ -25,6 +25,15 @@ def latest_definition(session: Session, key: str) -> store.ProcessDefinition | N
     ).first()
 
 
+def definition_with_content(session: Session, key: str, content_hash: str) -> store.ProcessDefinition | None:
+    """The newest version of ``key`` stored with exactly this content (None when there is none)."""
+    return session.scalars(
+        select(store.ProcessDefinition).where(store.ProcessDefinition.key == key,
+                                              store.ProcessDefinition.content_hash == content_hash)
+        .order_by(store.ProcessDefinition.version.desc()).limit(1)
+    ).first()
+
+
 def store_version(session: Session, key: str, name: str | None, content_hash: str, files: dict[str, str],
                   dependencies: dict[str, int], actor: str, at: dt.datetime,
                   source: str | None) -> store.ProcessDefinition:

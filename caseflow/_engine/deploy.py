@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
@@ -47,8 +47,8 @@ class DeployResult:
 
     key: str
     version: int
-    status: str  # deployed | unchanged
-    definition_id: int
+    status: str  # deployed | unchanged | valid (a check only: it would be deployed; nothing stored)
+    definition_id: int | None  # None: valid
     name: str | None = None
     bundle: str | None = None
 
@@ -221,7 +221,8 @@ def _check_specs(pb: _ParsedBundle, problems: list[bundles.Problem]) -> None:
                                     for p in form_rules.problems(schema) + form_rules.not_before_problems(schema))
 
 
-def deploy(session: Session, paths: list[Any], actor: str = "system") -> list[DeployResult]:
+def deploy(session: Session, paths: list[Any], actor: str = "system", if_new: bool = False,
+           check_only: bool = False) -> list[DeployResult]:
     """Validate the bundles at ``paths`` and store a new version of each changed process.
 
     Raises :class:`DeployRejected` with every problem found; nothing is stored then.
@@ -230,11 +231,17 @@ def deploy(session: Session, paths: list[Any], actor: str = "system") -> list[De
         found = bundles.collect(paths)
     except bundles.BundleError as err:
         raise DeployRejected(err.problems) from err
-    return deploy_bundles(session, found, actor)
+    return deploy_bundles(session, found, actor, if_new, check_only)
 
 
-def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "system") -> list[DeployResult]:
+def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "system",
+                   if_new: bool = False, check_only: bool = False) -> list[DeployResult]:
     """Validate and store already-collected bundles (uploads use this).
+
+    A process whose content equals its latest version is ``unchanged``; with ``if_new``, so is one
+    whose content equals any version stored before (the version reported is that one), so seeding
+    the shipped bundles again never puts them above versions deployed since. With ``check_only``
+    nothing is stored (a savepoint is rolled back): a version it would store is ``valid``.
 
     Whatever the files hold, validation ends in :class:`DeployRejected` or in stored versions:
     an exception no check foresaw becomes a problem (and is logged with its traceback).
@@ -247,7 +254,14 @@ def deploy_bundles(session: Session, found: list[bundles.Bundle], actor: str = "
     except Exception as err:
         raise DeployRejected([_unexpected(err, "validating the bundle", found[0].source if found else None, {})]) \
             from err
-    return _store(session, parsed, actor)
+    if not check_only:
+        return _store(session, parsed, actor, if_new)
+    nested = session.begin_nested()
+    try:
+        stored = _store(session, parsed, actor, if_new)
+    finally:
+        nested.rollback()
+    return [replace(r, status="valid", definition_id=None) if r.status == "deployed" else r for r in stored]
 
 
 def _validate(session: Session, found: list[bundles.Bundle]) -> list[_ParsedBundle]:
@@ -313,18 +327,19 @@ def _add_callee(pb: _ParsedBundle, called: str, callee: _ParsedBundle, problems:
     pb.external_calls[called] = "bundle"
 
 
-def _store(session: Session, parsed: list[_ParsedBundle], actor: str) -> list[DeployResult]:
+def _store(session: Session, parsed: list[_ParsedBundle], actor: str, if_new: bool) -> list[DeployResult]:
     """Store a new version of each changed process of validated bundles, callees first."""
     # Store callees first so callers can record the definition they call.
     results: dict[str, DeployResult] = {}
+    ids: dict[str, int] = {}  # the definition each process of the deployment is (callers record their callees')
     order = _deploy_order(parsed)
     hashes: dict[str, str] = {}
     for pb, pid in order:
         deps: dict[str, int] = {}
         dep_hash_parts = []
         for called in sorted(pb.external_calls):
-            if called in results:
-                deps[called] = results[called].definition_id
+            if called in ids:
+                deps[called] = ids[called]
                 dep_hash_parts.append(hashes[called])
             else:
                 latest = definitions.latest_definition(session, called)
@@ -336,13 +351,18 @@ def _store(session: Session, parsed: list[_ParsedBundle], actor: str) -> list[De
         ).hexdigest()
         hashes[pid] = content_hash
         latest = definitions.latest_definition(session, pid)
-        if latest is not None and latest.content_hash == content_hash:
-            results[pid] = DeployResult(pid, latest.version, "unchanged", latest.id, latest.name, pb.bundle.source)
+        same = latest if latest is not None and latest.content_hash == content_hash else None
+        if same is None and if_new and latest is not None:
+            same = definitions.definition_with_content(session, pid, content_hash)
+        if same is not None:
+            results[pid] = DeployResult(pid, same.version, "unchanged", same.id, same.name, pb.bundle.source)
+            ids[pid] = same.id
             continue
         definition = definitions.store_version(session, pid, pb.processes.get(pid), content_hash, pb.bundle.files,
                                                deps, actor, clock.now(), pb.bundle.source)
         results[pid] = DeployResult(pid, definition.version, "deployed", definition.id, definition.name,
                                     pb.bundle.source)
+        ids[pid] = definition.id
     return [results[pid] for _pb, pid in order]
 
 

@@ -38,19 +38,29 @@ def _engine_lines(tracebacks: bool) -> Iterator[None]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--traceback", "tracebacks", is_flag=True,
               help="Also print the traceback of an error the checks did not expect (for a bug report).")
+@click.option("--if-new", "if_new", is_flag=True,
+              help="Leave a process unchanged when any deployed version has its content already (`make run` "
+                   "seeds the shipped processes so: versions deployed since stay the ones new cases start on).")
+@click.option("--check", "check_only", is_flag=True, help="Only validate and report: nothing is stored.")
 @user_option
 @json_option
 @pass_ctx
-def deploy(ctx: CliContext, paths: tuple[str, ...], tracebacks: bool, user: str, as_json: bool) -> None:
+def deploy(ctx: CliContext, paths: tuple[str, ...], tracebacks: bool, if_new: bool, check_only: bool, user: str,
+           as_json: bool) -> None:
     """Validate process bundles (.bpmn files or folders) and store new versions.
 
     A bundle that cannot be deployed is refused with every problem found (file, line,
     element) and exit code 7; nothing is stored then.
     """
     with _engine_lines(tracebacks):
-        results = run(ctx, lambda s: [r.as_dict() for r in engine.deploy(s, list(paths), actor=operator(user))])
-    emit(as_json, {"processes": results}, lambda p: echo_lines(
-        f"{r['key']}: version {r['version']} {r['status']}" for r in p["processes"]))
+        results = run(ctx, lambda s: [r.as_dict() for r in engine.deploy(
+            s, list(paths), actor=operator(user), if_new=if_new, check_only=check_only)])
+    emit(as_json, {"processes": results, "check": check_only}, lambda p: echo_lines(
+        f"{r['key']}: version {r['version']} {_deploy_words(r['status'])}" for r in p["processes"]))
+
+
+def _deploy_words(status: str) -> str:
+    return {"valid": "would be deployed (--check: nothing stored)"}.get(status, status)
 
 
 @click.command()

@@ -98,3 +98,4 @@ def test_cli_errors_are_one_line_with_non_zero_exit(caseflow):
     assert code != 0 and "not valid JSON" in err
     code, _, err = caseflow("complete", "no-such-task")
     assert code != 0 and "no task" in err
+
