@@ -11,14 +11,20 @@ Other processes must forget too, or they would serve a stale answer:
   when it arrives. A process trusts its cache only while its listener is connected: without one
   (the test client, a lost connection), every request reads the database.
 - On SQLite, which serves one process (``caseflow serve --workers`` needs PostgreSQL), a change
-  made by another process (e.g. ``caseflow tokens revoke`` in a shell) is seen within the TTL.
+  made by another process (e.g. ``caseflow tokens revoke`` in a shell) touches a signal file
+  beside the database file (``<database>-accounts-changed``) when it commits; the server looks
+  at the file's modification time before it answers from its cache (one ``stat``) and forgets
+  every token when it changed. An in-memory database has no other process to hear.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, String, bindparam, func, select
@@ -60,6 +66,7 @@ class TokenCache:
         self._lock = threading.Lock()
         self.generation = 0
         self.listening = 0  # PostgreSQL listeners connected in this process
+        self.signal_seen: int | None = None  # SQLite: the signal file's mtime (ns) the entries are younger than
 
     def get(self, digest: str) -> Cached | None:
         entry = self._entries.get(digest)
@@ -92,10 +99,39 @@ class TokenCache:
 TOKENS = TokenCache(TOKEN_CACHE_TTL_S)
 
 
+@functools.lru_cache(maxsize=16)
+def _signal_file(dialect: str, database: str | None) -> Path | None:
+    """The file whose modification tells a SQLite database's processes of an account change."""
+    if dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database + "-accounts-changed")
+
+
+def _signal_of(bind: Any) -> Path | None:
+    return _signal_file(bind.dialect.name, bind.url.database)
+
+
+def _signal_mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:  # not made yet: no change was ever signalled
+        return 0
+
+
 def usable(session: Session) -> bool:
-    """Whether this process may answer from its cache: always on SQLite; on PostgreSQL only while
-    a listener hears the other processes' changes."""
-    return session.get_bind().dialect.name != "postgresql" or TOKENS.listening > 0
+    """Whether this process may answer from its cache: on PostgreSQL only while a listener hears
+    the other processes' changes; on SQLite always, after forgetting everything when another
+    process signalled a change since the last look."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        return TOKENS.listening > 0
+    signal = _signal_of(bind)
+    if signal is not None:
+        seen = _signal_mtime(signal)
+        if seen != TOKENS.signal_seen:
+            TOKENS.clear()
+            TOKENS.signal_seen = seen
+    return True
 
 
 def clear() -> None:
@@ -118,8 +154,18 @@ def forget_user(session: Session | None, user_id: int | None) -> None:
 
 @sqla_event.listens_for(Session, "after_commit")
 def _forget_committed(session: Session) -> None:
-    for user_id in session.info.pop(_FORGET_ON_COMMIT, ()):
+    users = session.info.pop(_FORGET_ON_COMMIT, ())
+    for user_id in users:
         TOKENS.forget_user(user_id)
+    signal = _signal_of(session.get_bind()) if users else None
+    if signal is not None:  # SQLite: tell the database's other processes (the server, when a shell changed it)
+        try:
+            signal.touch()
+            now = time.time_ns()
+            os.utime(signal, ns=(now, now))
+        except OSError:
+            log.warning("cannot touch %s: other processes see this account change within %s s", signal,
+                        TOKENS.ttl)
 
 
 @sqla_event.listens_for(Session, "after_rollback")

@@ -145,3 +145,25 @@ def test_last_use_is_recorded_from_the_cache_too(database: store.Database, token
     with database.session() as s:
         later = accounts.list_tokens(s, "service")[0].last_used_at
     assert later is not None and later > first
+
+
+def test_a_revocation_by_another_process_is_seen_at_once_on_sqlite(database: store.Database,
+                                                                     tokens: dict[str, str]) -> None:
+    """`caseflow tokens revoke` in a shell is another process: on SQLite it touches the signal file
+    beside the database, and the server forgets its cached tokens before the next answer."""
+    import os
+    import subprocess
+    import sys
+
+    assert authenticate(database, tokens["quality"]) is not None  # cached now
+    with database.session() as s:
+        user_id = user_of(s, "quality").id
+    script = ("import sys; from caseflow import accounts, store\n"
+              "db = store.Database(sys.argv[1])\n"
+              "with db.session() as s:\n"
+              "    accounts.revoke_all_tokens(s, s.get(store.User, int(sys.argv[2])))\n")
+    done = subprocess.run([sys.executable, "-c", script, database.url, str(user_id)], env={**os.environ},
+                          timeout=60)
+    assert done.returncode == 0
+    assert authenticate(database, tokens["quality"]) is None  # well inside the cache's lifetime
+    assert authenticate(database, tokens["service"]) is not None  # others: read again, still fine
