@@ -3,8 +3,10 @@
 An operator is ``fn(data: dict, params: dict) -> dict``. It never touches the database
 or the clock: when it needs the current time it declares a ``now`` parameter, and when it
 needs a number from a database sequence it declares ``next_number``; the engine passes
-those in (``CONTEXT_PARAMS``), and tests pass their own. Parameters are declared with a type, a default
-and a description so process owners can list them (``caseflow operators``).
+those in (``CONTEXT_PARAMS``), and tests pass their own. A ``timezone`` parameter the diagram
+leaves unset is the business time zone (``CASEFLOW_TIMEZONE``), passed in the same way.
+Parameters are declared with a type, a default and a description so process owners can list
+them (``caseflow operators``).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ _NO_DEFAULT = object()
 #: (an aware datetime), ``next_number(sequence_name, year) -> int``, which allocates
 #: the next value of a named yearly sequence inside the caller's transaction, and
 #: ``count_cases(process_key, data_key, value, start, end, exclude_business_key) -> int``.
-CONTEXT_PARAMS = ("now", "next_number", "count_cases")
+CONTEXT_PARAMS = ("now", "next_number", "count_cases", "timezone")  # timezone: the business one
 
 
 class OperatorError(Exception):

@@ -43,10 +43,12 @@ class RunContext:
     events: list[tuple[str, str | None, dict]] | None = field(default_factory=list)
 
     def operator_context(self) -> dict[str, Any]:
-        """The ``context`` argument of an operator: the time and, with a session, numbering."""
+        """The ``context`` argument of an operator: the time, the business time zone (the default of
+        a ``timezone`` parameter the diagram leaves unset) and, with a session, numbering."""
         session = self.session
         return {
             "now": clock.now(),
+            "timezone": clock.business_zone().key,
             "next_number": (lambda name, year: store.next_number(session, name, year)) if session else None,
             "count_cases": (lambda *args: case_counts.count_cases(session, *args)) if session else None,
         }

@@ -83,7 +83,7 @@ class TryContext(scripting.RunContext):
             self.numbers[(name, year)] += 1
             return self.numbers[(name, year)]
 
-        return {"now": clock.now(), "next_number": next_number,
+        return {"now": clock.now(), "timezone": clock.business_zone().key, "next_number": next_number,
                 "count_cases": lambda *args: case_counts.count_cases(session, *args)}
 
 

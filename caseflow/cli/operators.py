@@ -61,7 +61,7 @@ def operators_run(name: str, data: str | None, params: str | None, as_json: bool
 
     try:
         result = op.run(json_arg(data, "--data"), json_arg(params, "--params"),
-                        {"now": clock.now(), "next_number": sample_number})
+                        {"now": clock.now(), "timezone": clock.business_zone().key, "next_number": sample_number})
     except registry.OperatorError as err:
         fail(str(err), exit_code(engine.InvalidData))
     except (TypeError, ValueError) as err:
