@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 import click
@@ -42,6 +43,10 @@ class CaseflowGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`caseflow versions KEY | head -2`): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit finds no pipe either
+            sys.exit(141)  # 128 + SIGPIPE, as the shell reports a command a pipe stopped
         except Exception as err:
             if os.environ.get(DEBUG_VARIABLE) == "1":
                 raise

@@ -4,7 +4,7 @@ once per command, closed when it ends), JSON/human output, and how failures end 
 Exit codes: 0 success; 1 unexpected; 2 bad usage or input (also an :class:`accounts.AccountError`);
 the engine's errors exit with their ``exit_code`` from the engine's one table
 (``engine.describe_error``: 3 not found, 4 forbidden, 5 conflict, 6 invalid data, 7 deployment
-refused, 8 instance error); an :class:`accounts.TokenError` (no such user or token) exits 3.
+refused, 8 instance error); an :class:`accounts.TokenError` exits 3 for no such user or token, else 2.
 """
 from __future__ import annotations
 
@@ -101,8 +101,8 @@ def run(ctx: CliContext, fn: Callable[[Any], Any]) -> Any:
             return fn(session)
     except engine.EngineError as err:
         fail_engine(err)
-    except accounts.TokenError as err:
-        fail(str(err), exit_code(engine.NotFound))
+    except accounts.TokenError as err:  # no such user or token: not found; anything else: bad input
+        fail(str(err), exit_code(engine.NotFound) if err.message_code in ("no_user", "no_token") else EXIT_USAGE)
     except accounts.AccountError as err:
         fail(str(err), EXIT_USAGE)
 

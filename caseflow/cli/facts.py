@@ -6,6 +6,8 @@ meaning in a new release, or a database restored from before the table existed.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 import engine
@@ -23,7 +25,12 @@ def facts() -> None:
 @pass_ctx
 def rebuild(ctx: CliContext, process_key: str | None, as_json: bool) -> None:
     """Derive every case's facts again from its instance and task rows (one transaction)."""
-    written = run(ctx, lambda session: engine.rebuild_facts(session, process_key))
+    def rebuild_them(session: Any) -> int:
+        if process_key is not None:
+            engine.find_definition(session, process_key, 1)  # NotFound (exit 3): no such process is deployed
+        return engine.rebuild_facts(session, process_key)
+
+    written = run(ctx, rebuild_them)
     emit(as_json, {"rebuilt": written}, lambda p: click.echo(f"rebuilt the facts of {p['rebuilt']} case(s)"))
 
 

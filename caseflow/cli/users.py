@@ -24,74 +24,88 @@ def users() -> None:
 @click.option("--password", help="Password (asked for when left out).")
 @click.option("--display-name", help="Name shown in the UI and on printed sheets.")
 @click.option("--locale", type=click.Choice(["zh", "en"]), help="UI language (default: the browser's).")
+@json_option
 @pass_ctx
 def users_add(ctx: CliContext, name: str, roles: tuple[str, ...], password: str | None, display_name: str | None,
-              locale: str | None) -> None:
+              locale: str | None, as_json: bool) -> None:
     """Add user NAME with one or more roles."""
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
-    def add(s: Any) -> str:
-        user = accounts.create_user(s, name, password, list(roles), display_name, locale)
-        return f"added {user.username} ({', '.join(sorted(user.role_names))})"
+    def add(s: Any) -> dict:
+        return _user_dict(accounts.create_user(s, name, password, list(roles), display_name, locale))
 
-    click.echo(run(ctx, add))
+    emit(as_json, run(ctx, add), lambda u: click.echo(f"added {u['username']} ({', '.join(u['roles'])})"))
+
+
+def _user_dict(user: Any) -> dict:
+    return {"username": user.username, "roles": sorted(user.role_names), "display_name": user.display_name,
+            "active": user.active}
 
 
 @users.command("list")
+@json_option
 @pass_ctx
-def users_list(ctx: CliContext) -> None:
+def users_list(ctx: CliContext, as_json: bool) -> None:
     """List users with their roles."""
-    def listing(s: Any) -> list[str]:
-        return [f"{u.username:<20} {', '.join(sorted(u.role_names)):<40} {u.display_name or ''}"
-                f"{'' if u.active else '  (inactive)'}" for u in accounts.list_users(s)]
-
-    for line in run(ctx, listing):
-        click.echo(line)
+    rows = run(ctx, lambda s: [_user_dict(u) for u in accounts.list_users(s)])
+    emit(as_json, {"users": rows}, lambda p: echo_lines(
+        f"{u['username']:<20} {', '.join(u['roles']):<40} {u['display_name'] or ''}"
+        f"{'' if u['active'] else '  (inactive)'}" for u in p["users"]))
 
 
 @users.command("deactivate")
 @click.argument("name")
+@json_option
 @pass_ctx
-def users_deactivate(ctx: CliContext, name: str) -> None:
+def users_deactivate(ctx: CliContext, name: str, as_json: bool) -> None:
     """Deactivate user NAME: signs out all their sessions and revokes all their API tokens."""
-    def deactivate(s: Any) -> str:
+    def deactivate(s: Any) -> dict:
         user = accounts.require_user(s, name)
         revoked = accounts.set_active(user, False)
-        return f"deactivated {user.username}: sessions ended, {revoked} API token(s) revoked"
+        return {**_user_dict(user), "tokens_revoked": revoked}
 
-    click.echo(run(ctx, deactivate))
+    emit(as_json, run(ctx, deactivate), lambda u: click.echo(
+        f"deactivated {u['username']}: sessions ended, {u['tokens_revoked']} API token(s) revoked"))
 
 
 @users.command("activate")
 @click.argument("name")
+@json_option
 @pass_ctx
-def users_activate(ctx: CliContext, name: str) -> None:
+def users_activate(ctx: CliContext, name: str, as_json: bool) -> None:
     """Let user NAME sign in again (tokens revoked at deactivation stay revoked)."""
-    def activate(s: Any) -> str:
-        accounts.set_active(accounts.require_user(s, name), True)
-        return f"activated {name}"
+    def activate(s: Any) -> dict:
+        user = accounts.require_user(s, name)
+        accounts.set_active(user, True)
+        return _user_dict(user)
 
-    click.echo(run(ctx, activate))
+    emit(as_json, run(ctx, activate), lambda u: click.echo(f"activated {u['username']}"))
 
 
 @click.command("demo-users")
+@json_option
 @pass_ctx
-def demo_users(ctx: CliContext) -> None:
+def demo_users(ctx: CliContext, as_json: bool) -> None:
     """Create the missing demo users (one per role) and print their names and passwords.
 
     Demo users that exist already are left as they are: a changed password, role or
     deactivation is never undone.
     """
     result = run(ctx, accounts.ensure_demo_users)
-    created = [demo for demo, new in result if new]
-    kept = [demo.username for demo, new in result if not new]
-    if created:
-        click.echo("Demo users created (user / password / roles):")
-        for demo in created:
-            click.echo(f"  {demo.username:<10} {demo.password:<16} {', '.join(demo.roles)}")
-    if kept:
-        click.echo(f"Demo users already present, left unchanged: {', '.join(kept)}")
+    payload = {"created": [{"username": d.username, "password": d.password, "roles": list(d.roles)}
+                           for d, new in result if new],
+               "kept": [d.username for d, new in result if not new]}
+
+    def show(p: dict) -> None:
+        if p["created"]:
+            click.echo("Demo users created (user / password / roles):")
+            for demo in p["created"]:
+                click.echo(f"  {demo['username']:<10} {demo['password']:<16} {', '.join(demo['roles'])}")
+        if p["kept"]:
+            click.echo(f"Demo users already present, left unchanged: {', '.join(p['kept'])}")
+
+    emit(as_json, payload, show)
 
 
 # --- API tokens ---------------------------------------------------------------------------------------

@@ -127,3 +127,39 @@ def test_a_case_that_stops_with_an_error_is_one_error_line_not_a_traceback(tmp_p
 def test_deploying_a_path_that_does_not_exist_is_a_usage_error(env, tmp_path):
     result = invoke("deploy", str(tmp_path / "no-such-folder"))
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(env):
+    """`caseflow operators | head -2`: no error line when the pipe closes, exit 141 like the shell's."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("caseflow")
+    process = subprocess.Popen([str(exe), "operators"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command writes: its first line meets a closed pipe
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "error" not in err and "Traceback" not in err, err
+
+
+def test_user_commands_answer_json_too(env):
+    import json
+
+    added = invoke("users", "add", "zed", "--role", "quality", "--password", "zed-password-1", "--json")
+    assert added.exit_code == 0 and json.loads(added.stdout)["roles"] == ["quality"]
+    assert [u["username"] for u in json.loads(invoke("users", "list", "--json").stdout)["users"]] == ["zed"]
+    off = json.loads(invoke("users", "deactivate", "zed", "--json").stdout)
+    assert off["active"] is False and off["tokens_revoked"] == 0
+    assert json.loads(invoke("users", "activate", "zed", "--json").stdout)["active"] is True
+    demo = json.loads(invoke("demo-users", "--json").stdout)
+    assert "admin" in [d["username"] for d in demo["created"]] and demo["kept"] == []
+
+
+def test_token_and_facts_failures_exit_with_their_kind(env):
+    invoke("users", "add", "zed", "--role", "quality", "--password", "zed-password-1")
+    assert invoke("tokens", "create", "nobody").exit_code == 3
+    long_name = invoke("tokens", "create", "zed", "--name", "x" * 500)
+    assert long_name.exit_code == 2 and "at most 200 characters" in long_name.stderr
+    assert invoke("facts", "rebuild", "--process", "nosuch").exit_code == 3
