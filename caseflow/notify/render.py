@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, TemplateNotFound, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from caseflow import clock
 from caseflow.notify import documents, pdf
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -25,6 +26,19 @@ ATTACHMENT_ARG = "_attachment"  # caseflow._engine.outbox.ATTACHMENT_ARG
 
 _ENV = SandboxedEnvironment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
                             autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def business_day(value: Any) -> str:
+    """The day (YYYY-MM-DD) of an ISO date or moment in the business time zone: a case closed at
+    02:00 in Shanghai (18:00 UTC the day before) was closed on the Shanghai day."""
+    text = str(value or "")
+    moment = clock.parse_moment(text) if len(text) > 10 else None
+    if moment is None or moment.tzinfo is None:
+        return text[:10]
+    return moment.astimezone(clock.business_zone()).date().isoformat()
+
+
+_ENV.filters["day"] = business_day
 
 
 class TemplateMissing(LookupError):

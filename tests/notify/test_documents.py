@@ -84,3 +84,12 @@ def test_the_diagrams_notices_name_existing_templates_and_carry_what_their_print
         if params.get("attachment"):
             assert set(documents.LAYOUTS[params["attachment"]].keys) <= set(params["fields"]), template
     assert (found["repair_fee_notice"]["attachment"], found["repair_shipped"]["attachment"]) == ("f14", "f15")
+
+
+@pytest.mark.parametrize(("language", "said"), [("zh", "已处理完毕并结案(2026-12-04)"),
+                                              ("en", "is closed (2026-12-04)")])
+def test_the_closure_mail_gives_the_day_of_the_business_time_zone(language, said):
+    """Closed at 02:24 in Shanghai, stored as 18:24 UTC the day before: the mail names the Shanghai day."""
+    args = {"complaint_no": "CP-2026-000001", "closed_at": "2026-12-03T18:24:16+00:00"}
+    message = render.render("complaint_closure", language, args)
+    assert said in message.text and said in (message.html or "")
