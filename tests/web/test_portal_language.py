@@ -54,6 +54,10 @@ def test_an_english_filing_gets_english_links_and_mails_throughout(app, deployed
         mails = _portal_mails(s, iid)
         assert [m.args["task_title"] for m in mails][-1] == "Confirm the device was shipped"
         assert {m.language for m in mails} == {"en"}
+        # The diagram's notices (the repair number with the shipping instructions) follow it too.
+        notices = list(s.scalars(select(store.Notification).where(
+            store.Notification.instance_id == iid, store.Notification.template == "repair_shipping_instructions")))
+        assert notices and {n.language for n in notices} == {"en"}
 
 
 def test_a_chinese_filing_and_a_staff_registration_stay_chinese(app, deployed, browser, database):
