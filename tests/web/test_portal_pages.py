@@ -54,6 +54,17 @@ def test_the_portal_needs_no_account_and_shows_no_staff_navigation(app, deployed
     form = customer.get("/portal/file/complaint").get_data(as_text=True)
     assert 'name="description"' in form and 'name="evidence"' in form
     assert 'name="channel"' not in form and 'name="litigation"' not in form and 'name="received_at"' not in form
+    assert 'name="customer_code"' not in form  # the company's key of a customer: a visitor could claim another's
+
+
+def test_a_visitor_cannot_file_under_a_customer_code(app, deployed, browser, database):
+    """A code sent anyway is not taken: the complaint counts for no other customer in the KPIs."""
+    response = _file(browser(), "complaint", {**COMPLAINT, "customer_code": "C-ACME"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    with database.session() as s:
+        case = s.scalars(select(store.ProcessInstance).where(
+            store.ProcessInstance.business_key == _number(response))).one()
+        assert "customer_code" not in case.data
 
 
 def test_filing_a_complaint_starts_it_on_the_web_channel_with_its_number(app, deployed, browser, database):

@@ -22,8 +22,10 @@ from web.portal.common import bp, language, log, page
 from web.ratelimit import client_address, limiter
 from web.views import form_page
 
-#: The complaint registration fields a customer can know (PRODUCT.md §3), in this order.
-COMPLAINT_FIELDS = ("customer_name", "customer_code", "customer_contact", "customer_email", "customer_address",
+#: The complaint registration fields a customer can know (PRODUCT.md §3), in this order. Not the
+#: customer code: it is the company's key of a customer (KPIs, the Nth complaint of the year), and a
+#: visitor could claim another customer's; staff set it when they complete the intake.
+COMPLAINT_FIELDS = ("customer_name", "customer_contact", "customer_email", "customer_address",
                     "complaint_type", "product_name", "product_model", "product_no", "product_barcode", "order_no",
                     "ship_date", "ship_qty", "found_stage", "functional_defect_qty", "cosmetic_defect_qty",
                     "lot_size", "description", "customer_request", "customer_requires_formal_report", "evidence")
