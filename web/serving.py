@@ -34,7 +34,7 @@ from flask import Flask
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 import engine
-from caseflow import config, store, token_cache, worker
+from caseflow import config, log_setup, store, token_cache, worker
 from caseflow.notify import sender as notify_sender
 from caseflow.timer_lock import TimerLock
 from web import create_app, serving_workers
@@ -241,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only above 1)")
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a worker's inherited listening socket
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # the migration check at start-up
+    log_setup.configure()
     if args.workers < 1 or args.threads < 1:
         parser.error("--workers and --threads must be at least 1")
     if args.workers > 1:

@@ -20,6 +20,7 @@ import threading
 
 import click
 
+from caseflow import log_setup
 from caseflow import worker as timer_worker
 from caseflow.cli.common import LOG_LINES, CliContext, emit, pass_ctx
 from caseflow.notify import sender as notify_sender
@@ -73,7 +74,7 @@ def worker(ctx: CliContext, once: bool, interval: float | None, as_json: bool) -
         return
     every = interval or ctx.settings.timer_interval_s
     logging.getLogger("caseflow").removeHandler(LOG_LINES)  # the loop logs through its own set-up
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_setup.configure("%(asctime)s %(name)s %(message)s")
     lock = TimerLock(ctx.settings.instance_dir)
     notify_stop: threading.Event | None = None
     try:
