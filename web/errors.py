@@ -29,7 +29,9 @@ def json_error(status: int, code: str, message: str, fields: dict[str, Any] | No
 def engine_error_json(err: engine.EngineError) -> Response:
     """The API response of a typed engine error (status and code from the engine's one table)."""
     kind = engine.describe_error(err)
-    return json_error(kind.http_status, kind.api_code, err.message, err.fields_payload())
+    # Invalid data: the message names each field's problem too, as the API's own validation does.
+    message = str(err) if isinstance(err, engine.InvalidData) else err.message
+    return json_error(kind.http_status, kind.api_code, message, err.fields_payload())
 
 
 def engine_error_response(err: engine.EngineError) -> Any:

@@ -86,6 +86,7 @@ def test_bodies_are_checked(deployed):
     assert r.status_code == 422 and r.json["error"]["fields"] == {"extra": "Unknown field."}
     r = api.post("/api/v1/instances", {"process": "svc_demo", "data": {"ref": ""}}, who="service")
     assert r.status_code == 422 and set(r.json["error"]["fields"]) >= {"ref", "customer_name"}
+    assert "customer_name: " in r.json["error"]["message"]  # the message names the problems too
 
 
 def test_start_rules(deployed):
