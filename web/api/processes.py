@@ -35,14 +35,16 @@ def upload_bundle(query: dict) -> tuple[dict, int]:
     `files`). The bundle is validated like `caseflow deploy`; on any problem nothing is stored
     and 422 lists them (`fields.problems`: file, element, line, message). DOCTYPE/ENTITY
     declarations (XXE, "billion laughs") are refused before any XML is parsed.
-    `validate_only=true` reports without storing and answers 200: a version the bundle would
-    create has the status `valid` (and no `definition_id`)."""
+    201 when a version was stored; 200 when nothing was: every process `unchanged`, or
+    `validate_only=true`, which reports without storing (a version the bundle would create has
+    the status `valid`, and no `definition_id`)."""
     if request.mimetype != MULTIPART:
         raise ApiError(415, "unsupported_media_type", "upload the bundle as multipart/form-data (field `files`)")
     # FileStorage.stream is typed IO[bytes]; uploads only read()s it, so BinaryIO is safe
     items = [(f.filename or "", cast(BinaryIO, f.stream)) for f in request.files.getlist("files")]
     report = uploads.deploy_upload(get_db(), items, actor(), query["validate_only"])
-    return report, 200 if query["validate_only"] else 201
+    stored = any(p["status"] == "deployed" for p in report["processes"])
+    return report, 201 if stored else 200
 
 
 @operation("/processes/<key>/versions", "GET", summary="Versions of a process", tags=TAGS,
