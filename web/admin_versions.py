@@ -177,13 +177,25 @@ def diff(key: str) -> Any:
     session = get_db()
     rows = engine.list_versions(session, key)
     newest = rows[0]["version"]
-    to_v = request.args.get("to", type=_db_int) or newest
-    from_v = request.args.get("from", type=_db_int) or max(1, to_v - 1)
+    given = {name: request.args.get(name, "").strip() for name in ("from", "to")}
+    bad = [name for name, text in given.items() if text and not _is_db_int(text)]
+    if bad:
+        abort(400, description=_("%(names)s: a version number, e.g. 2", names=", ".join(bad)))
+    to_v = int(given["to"]) if given["to"] else newest
+    from_v = int(given["from"]) if given["from"] else max(1, to_v - 1)
     a = engine.find_definition(session, key, from_v)
     b = engine.find_definition(session, key, to_v)
     result = engine.diff_versions(session, a.id, b.id)
     return render_template("admin_versions/diff.html", key=key, d=result, versions=rows,
                            from_v=from_v, to_v=to_v)
+
+
+def _is_db_int(text: str) -> bool:
+    try:
+        _db_int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _db_int(text: str) -> int:

@@ -100,6 +100,8 @@ def test_versions_diagram_diff_pin_and_migrate(admin, api, frozen_clock):
     assert xml.mimetype == "application/xml" and b'<bpmn:process id="svc_demo"' in xml.data
     diff = admin.get("/admin/processes/svc_demo/diff?from=1&to=2").get_data(as_text=True)
     assert "parameter days" in diff and "approve" in diff and "review.schema.json" in diff
+    for query in ("from=abc&to=2", "from=1&to=-2", "to=99999999999"):  # never a silently different diff
+        assert admin.get(f"/admin/processes/svc_demo/diff?{query}").status_code == 400, query
 
     assert admin.post("/admin/processes/svc_demo/pin", {"version": "1"}).status_code == 302
     assert api.get("/api/v1/processes").json["items"][0]["start_version"] == 1
