@@ -12,12 +12,12 @@ from xml.sax.saxutils import escape
 from sqlalchemy.orm import Session
 
 import engine
-from caseflow import bundles
+from caseflow import bundles, limits
 
 __all__ = ["MODES", "MAX_SOURCE_CHARS", "problems"]
 
 MODES = ("script", "expression")
-MAX_SOURCE_CHARS = 20_000
+MAX_SOURCE_CHARS = limits.MAX_SCRIPT_CHARS
 _ELEMENT = "checked"
 _HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/'
          'MODEL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="defs" targetNamespace="http://caseflow">'

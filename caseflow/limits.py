@@ -14,6 +14,8 @@ rules. Nothing here knows a request or a session: each check returns or raises p
   characters in all, :data:`MAX_STRING_CHARS` per string (unless a form's ``maxLength`` allows
   more) and :data:`MAX_KEY_CHARS` per object key.
 - **Ids**: database ids are 1 to :data:`caseflow.config.MAX_DB_ID`.
+- **Scripts** of a diagram (a script task's, a condition's, a timer's...): at most
+  :data:`MAX_SCRIPT_CHARS` characters each (deploy and the modeler's check refuse longer ones).
 """
 from __future__ import annotations
 
@@ -36,6 +38,9 @@ MAX_COMMENT_FILES = 5  # files attached to one comment
 MAX_FIELD_CHARS = MAX_STRING_CHARS
 MAX_NUMBER_CHARS = 100
 MAX_SAFE_INTEGER = 2**53
+#: Compiling and checking a much longer script costs seconds and hundreds of MB, at deploy and when it
+#: runs; the shipped diagrams' longest is under 7,000. Long logic belongs in a service task.
+MAX_SCRIPT_CHARS = 20_000
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
 # NUL and the other C0 controls but tab, LF and CR; DEL; lone surrogates (not encodable as UTF-8).

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from caseflow import limits
 from caseflow.config import MAX_DB_ID
 from schema.common import DateTimeString, JsonObject, QuerySchema, RequestSchema, StrictBoolean, StrictInteger
 from schema.processes import DeployResultSchema, ElementDiffSchema, FileDiffSchema
@@ -199,7 +200,7 @@ class TryResultSchema(Schema):
 
 
 class ScriptCheckSchema(RequestSchema):
-    source = fields.String(required=True, validate=validate.Length(max=20_000),
+    source = fields.String(required=True, validate=validate.Length(max=limits.MAX_SCRIPT_CHARS),
                            metadata={"description": "the script (Python statements) or expression to check"})
     mode = fields.String(load_default="script", validate=validate.OneOf(["script", "expression"]), metadata={
         "description": "script: a script task's body; expression: a flow condition, timer or parameter expression"})

@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from sqlalchemy.orm import Session
 
-from caseflow import clock, store
+from caseflow import clock, limits, store
 from caseflow._engine import case_counts, sandbox
 from caseflow._engine.values import plain
 from service_tasks import registry as operators
@@ -133,6 +133,10 @@ def script_problems(task_spec: Any) -> list[str]:
     """What the sandbox refuses in a task spec's scripts and expressions (deploy checks these)."""
     problems = []
     for what, source, mode in script_sources(task_spec):
+        if len(source) > limits.MAX_SCRIPT_CHARS:
+            problems.append(f"{what}: {len(source)} characters, more than the {limits.MAX_SCRIPT_CHARS} a script "
+                            "may have (put long logic in a service task)")
+            continue
         try:
             sandbox.compile_checked(source.strip() if mode == "eval" else source, mode)
         except sandbox.ScriptRejected as err:

@@ -115,7 +115,8 @@ def test_task_id_equal_to_its_operator_name_gets_a_clear_message(session, tmp_pa
     ([sd.timer("wait", '"PT2 SECONDS"')], "timer expression 'PT2 SECONDS' is not an ISO 8601 duration"),
     ([sd.timer("wait", "42")], "timer expression '42' is not a text"),
     ([sd.script("compute", "")], "script task without a script"),
-], ids=["malformed-duration", "number", "no-script"])
+    ([sd.script("compute", "x = 1\n" * 5000)], "30000 characters, more than the 20000 a script may have"),
+], ids=["malformed-duration", "number", "no-script", "huge-script"])
 def test_what_would_fail_every_run_is_refused_at_deploy(session, tmp_path, steps, expected):
     with pytest.raises(engine.DeployRejected) as err:
         engine.deploy(session, [sd.write_bundle(tmp_path / "b", "every_run", sd.chain("every_run", *steps))],
