@@ -116,12 +116,16 @@ class DefectStats:
 
 
 def defects(session: Session, date_from: dt.date, date_to: dt.date, product_model: str | None = None,
-            limit: int = 200) -> DefectStats:
+            limit: int = 200, scope: tuple[str, ...] | None = None) -> DefectStats:
     """The dashboard's figures: units per phenomenon by product model and month of the test, for the
-    tests on days ``date_from``..``date_to`` (both included), of one product model when given."""
+    tests on days ``date_from``..``date_to`` (both included), of one product model when given; with
+    ``scope``, only of the cases of those departments (a department head's dashboard)."""
     where = [_ROWS.c.day >= date_from.isoformat(), _ROWS.c.day <= date_to.isoformat()]
     if product_model:
         where.append(_ROWS.c.product_model == product_model)
+    if scope is not None:
+        where.append(_ROWS.c.instance_id.in_(select(store.CaseFacts.instance_id)
+                                             .where(store.CaseFacts.department.in_(scope))))
     units = func.sum(_ROWS.c.quantity)
     rows = session.execute(
         select(_ROWS.c.product_model, _ROWS.c.month, _ROWS.c.phenomenon, units).where(*where)

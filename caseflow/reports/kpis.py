@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from caseflow import clock, fact_summary, store
@@ -404,11 +404,14 @@ def kpis(session: Session, flt: KpiFilter, tz: ZoneInfo, now: dt.datetime | None
     }
 
 
-def choices(session: Session, column: Any) -> list[str]:
+def choices(session: Session, column: Any, scope: tuple[str, ...] | None = None) -> list[str]:
     """The values a filter offers: the distinct values of an indexed facts column among complaints
     (``department``, ``customer_code``), stepping from each value to the next larger one in the
-    (process_key, column) index: a few look-ups however many cases there are."""
+    (process_key, column) index: a few look-ups however many cases there are. With ``scope``, among
+    the complaints of those departments only."""
     complaint = F.process_key == PROCESS_KEY
+    if scope is not None:
+        complaint = and_(complaint, F.department.in_(scope))
     steps = select(func.min(column).label("v")).where(complaint).cte("found", recursive=True)
     larger = select(func.min(column)).where(complaint, column > steps.c.v).scalar_subquery()
     steps = steps.union_all(select(larger).where(steps.c.v.is_not(None)))

@@ -89,6 +89,12 @@ def test_the_dashboard_sums_by_product_model_month_and_phenomenon(cases):
     assert stats.total == 7
     assert returned_goods_stats.defects(cases, *march, product_model="NLS-HR200").total == 1
     assert returned_goods_stats.defects(cases, dt.date(2026, 4, 1), dt.date(2026, 4, 30)).rows == []
+    # A department's dashboard: the tests of its own cases only.
+    departments = {d for d in cases.scalars(select(store.CaseFacts.department)) if d}
+    for department in departments:
+        own = returned_goods_stats.defects(cases, *march, scope=(department,)).total
+        assert 0 < own < stats.total or own == stats.total == 7
+    assert returned_goods_stats.defects(cases, *march, scope=("finance",)).total == 0
 
 
 def test_derive_ignores_what_is_not_a_test_record():

@@ -176,6 +176,14 @@ def test_roles_outside_the_dashboard_get_403_and_departments_see_their_own(seede
         assert "department=customer_service" in link
     assert service.get("/reports/waiting").status_code == 403
     assert service.get("/reports/satisfaction.csv?from=2025-01-01&to=2025-12-31").status_code == 200
+    # The customer filter offers the customers of its own complaints only.
+    with seeded.session() as s:
+        own = set(s.scalars(select(store.CaseFacts.customer_code).where(
+            store.CaseFacts.process_key == "complaint", store.CaseFacts.department == "customer_service")))
+        every = set(s.scalars(select(store.CaseFacts.customer_code).where(
+            store.CaseFacts.process_key == "complaint")))
+    offered = set(re.findall(r'<option value="([^"]+)"', html.split('name="customer"')[1].split("</select>")[0]))
+    assert offered == {c for c in own if c} and offered < {c for c in every if c}
 
 
 def test_the_waiting_page_draws_the_version_with_its_figures(seeded, browser):

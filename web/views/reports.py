@@ -77,13 +77,13 @@ def index() -> Any:
         tables=shown, charts={t.key: t.chart for t in shown if t.chart}, text=text,
         periods=[(label, url_for("reports.index", **{**filters, "from": start.isoformat(), "to": today.isoformat()}))
                  for label, start in periods],
-        departments=[(d, role_label(d)) for d in kpis.choices(session, kpis.F.department)
-                     if flt.scope is None or d in flt.scope],
+        departments=[(d, role_label(d)) for d in kpis.choices(session, kpis.F.department, flt.scope)],
         scope_labels=[role_label(d) for d in flt.scope] if flt.scope is not None else [],
-        customers=kpis.choices(session, kpis.F.customer_code),
+        customers=kpis.choices(session, kpis.F.customer_code, flt.scope),
         complaint_types=_complaint_type_choices(session),
         allcases_link=cases_link(flt),
-        rg_defects=returned_goods_stats.defects(session, flt.date_from, flt.date_to, flt.product_model))
+        rg_defects=returned_goods_stats.defects(session, flt.date_from, flt.date_to, flt.product_model,
+                                                scope=flt.scope))
 
 
 def _figures(session: Any, flt: kpis.KpiFilter) -> dict[str, Any]:
