@@ -17,6 +17,7 @@ have no per-role restriction), so search limits results only by the process chos
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from caseflow import clock, limits, search_index, store
+from caseflow.config import MAX_DB_ID
 
 LIMIT = 50
 MAX_TERMS = 5
@@ -139,14 +141,40 @@ _RESULT_COLUMNS = (store.ProcessInstance.id, store.ProcessInstance.process_key, 
                    *(store.data_text(k).label(k) for k in SHOWN_KEYS))
 
 
+#: The number a customer is given for a repair application that has no repair number yet
+#: (``RA-000005``, the portal), and the ``#5`` a case page shows of a case without a number: the case id.
+APPLICATION_PREFIX = "RA-"
+_ID_REFERENCE = re.compile(r"^(RA-|#)(\d{1,10})$", re.IGNORECASE)
+
+
+def application_reference(case_id: int) -> str:
+    """The number a customer tracks an application by before it has a repair number: ``RA-000005``."""
+    return f"{APPLICATION_PREFIX}{case_id:06d}"
+
+
+def reference_id(query: str, application_only: bool = False) -> int | None:
+    """The case id ``RA-000005`` (or ``#5``, unless ``application_only``) names; None for anything else."""
+    found = _ID_REFERENCE.match(query.strip())
+    if found is None or (application_only and found.group(1).upper() != APPLICATION_PREFIX):
+        return None
+    case_id = int(found.group(2))
+    return case_id if 0 < case_id <= MAX_DB_ID else None
+
+
 def search(session: Session, query: str, process_keys: Iterable[str] | None = None,
            limit: int = LIMIT) -> list[Any]:
     """The matching cases' rows (id, process_key, business_key, status, created_at and the values of
-    :data:`SHOWN_KEYS`), newest first."""
-    ids = matching_ids(session, query, process_keys, limit)
+    :data:`SHOWN_KEYS`), newest first; a case reference (``RA-000005``, ``#5``) finds that case."""
+    by_reference = reference_id(query)
+    if by_reference is not None:
+        ids = [by_reference]
+    else:
+        ids = matching_ids(session, query, process_keys, limit)
     if not ids:
         return []
-    rows = {r.id: r for r in session.execute(select(*_RESULT_COLUMNS).where(store.ProcessInstance.id.in_(ids)))}
+    keys = set(process_keys) if process_keys is not None else None
+    rows = {r.id: r for r in session.execute(select(*_RESULT_COLUMNS).where(store.ProcessInstance.id.in_(ids)))
+            if keys is None or r.process_key in keys}
     return [rows[i] for i in ids if i in rows]
 
 

@@ -151,6 +151,16 @@ def test_tracking_shows_the_customers_view_and_reveals_nothing_on_a_wrong_guess(
     assert _answer(wrong_contact).replace(number, "N") == _answer(wrong_number).replace("RA-999999", "N")
 
 
+def test_a_phone_number_tracks_with_or_without_its_country_code_and_staff_find_the_number(app, deployed, browser):
+    number = _number(_file(browser(), "repair", {**REPAIR, "phone": "+86 25 8888 0000"}))
+    for phone in ("025 8888 0000", "2588880000"):
+        assert 'data-testid="portal-tracked"' in _track(browser(), number, phone).get_data(as_text=True), phone
+    assert 'data-testid="portal-tracked"' not in _track(browser(), number, "8888 000").get_data(as_text=True)
+    iid = int(number[3:])
+    for url in (f"/search?q={number}", f"/cases?q={number}", f"/search?q=%23{iid}"):
+        assert f'href="/cases/{iid}"' in browser("repair").get(url).get_data(as_text=True), url
+
+
 def test_tracking_with_a_field_left_empty_asks_for_both(app, deployed, browser):
     for number, contact in (("", ""), ("RA-000001", " "), ("", "li.wei@example.com")):
         answer = _track(browser(), number, contact)

@@ -15,7 +15,7 @@ from flask import session as browser_session
 from flask_babel import force_locale
 
 import engine
-from caseflow import portal_links
+from caseflow import portal_links, search
 from web import attachments, get_db, rollback_request
 from web.forms.messages import localize, localize_all
 from web.portal.common import bp, language, log, page
@@ -56,7 +56,7 @@ def portal_schema(schema: dict | None, fields: tuple[str, ...], email_key: str) 
 
 def reference(view: engine.CaseRecord) -> str:
     """The number a customer tracks a case by: its business key, else ``RA-<id>`` (an application)."""
-    return view["business_key"] or f"RA-{view['id']:06d}"
+    return view["business_key"] or search.application_reference(view["id"])
 
 
 @bp.route("/")

@@ -19,14 +19,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caseflow import limits, portal_links, store
+from caseflow import limits, portal_links, search, store
 from web import casefile, get_db
 from web.portal.common import bp, language, log, page
 from web.ratelimit import client_address, limiter
 
 TRACK_PER_ADDRESS = "CASEFLOW_PORTAL_TRACK_LIMIT_PER_ADDRESS"
 TRACK_PER_NUMBER = "CASEFLOW_PORTAL_TRACK_LIMIT_PER_NUMBER"
-_APPLICATION = re.compile(r"^RA-(\d{1,10})$")
 _NUMBER = re.compile(r"^[A-Z0-9-]{1,40}$")
 PHONE_KEYS = ("phone", "customer_contact", "customer_phone")
 #: The case data a customer sees, in this order (everything else stays internal).
@@ -56,15 +55,32 @@ def _digits(text: Any) -> str:
     return re.sub(r"\D", "", str(text or ""))
 
 
+#: The fewest digits a phone number is compared by (a national number; shorter ones must match whole).
+PHONE_MATCH_DIGITS = 8
+
+
+def _same_phone(given: str, stored: str) -> bool:
+    """The same number, written with or without the country code or the trunk 0: ``+86 138 0000 0001``,
+    ``138 0000 0001`` and ``13800000001`` alike (digits compared, the shorter one ending the longer)."""
+    given, stored = given.lstrip("0"), stored.lstrip("0")
+    if not given or not stored:
+        return False
+    if given == stored:
+        return True
+    shorter, longer = sorted((given, stored), key=len)
+    return len(shorter) >= PHONE_MATCH_DIGITS and longer.endswith(shorter)
+
+
 def contact_matches(data: dict, contact: str) -> bool:
-    """``contact`` is the case's e-mail address (any case) or its phone number (digits compared)."""
+    """``contact`` is the case's e-mail address (any case) or its phone number (digits compared, with
+    or without the country code)."""
     given = contact.strip().casefold()
     if not given:
         return False
     if "@" in given:
         return any(str(data.get(k) or "").strip().casefold() == given for k in portal_links.EMAIL_KEYS)
     digits = _digits(given)
-    return len(digits) >= 6 and any(_digits(data.get(k)) == digits for k in PHONE_KEYS)
+    return len(digits) >= 6 and any(_same_phone(digits, _digits(data.get(k))) for k in PHONE_KEYS)
 
 
 def find_case(session: Session, number: str, contact: str) -> store.ProcessInstance | None:
@@ -72,10 +88,10 @@ def find_case(session: Session, number: str, contact: str) -> store.ProcessInsta
     matches; None alike for an unknown number and a wrong contact."""
     if not _NUMBER.match(number):
         return None
-    found = _APPLICATION.match(number)
+    application = search.reference_id(number, application_only=True)
     instance = store.ProcessInstance
-    if found:
-        case = session.get(instance, int(found.group(1))) if int(found.group(1)) < 2**31 else None
+    if application is not None:
+        case = session.get(instance, application)
         case = case if case is not None and case.process_key == "repair" else None  # its RA- number stays good
     else:
         case = session.scalars(select(instance).where(func.upper(instance.business_key) == number)

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 import engine
+from caseflow import search as case_search
 from caseflow import store
 from web import attachments, case_status, casefile, get_db, labels, manifests, templating
 from web.views import printouts
@@ -42,9 +43,13 @@ NEVER = "9999-"  # a timer parked on 9999-01-01 waits for a deadline that does n
 
 
 def search(session: Session, process_keys: list[str], query: str) -> ColumnElement[bool]:
-    """The business key, or one of its process's ``search_fields`` (manifest), contains ``query``."""
+    """The business key, or one of its process's ``search_fields`` (manifest), contains ``query``; or
+    ``query`` is the case's reference (``RA-000005`` of an application, ``#5``)."""
     like = f"%{query}%"
     found: list[ColumnElement[bool]] = [store.ProcessInstance.business_key.ilike(like)]
+    by_reference = case_search.reference_id(query)
+    if by_reference is not None:
+        found.append(store.ProcessInstance.id == by_reference)
     for key in process_keys:
         manifest = manifests.for_process(session, key)
         fields = manifest.search_fields if manifest is not None else ()
