@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from caseflow import limits
@@ -62,6 +63,12 @@ def check_request() -> Any:
         if in_path:
             return json_error(404, "not_found", f"no resource at this path ({detail})")
         return json_error(422, "invalid_data", f"the request has text that is not allowed: {detail}", fields)
+    from web.portal.common import error_page, is_portal_request, language  # lazily: the portal imports web
+
+    if is_portal_request():  # a customer: the portal's own page, in their language
+        with force_locale(language()):
+            return error_page(400, _("The form contains text we cannot accept (%(detail)s). Go back, remove "
+                                     "special characters or shorten the text, and send it again.", detail=detail))
     message = _("The request contains text that is not allowed (%(detail)s). Remove control characters or "
                 "shorten the text and try again.", detail=detail)
     return render_template("error.html", status=400, message=message), 400

@@ -204,3 +204,14 @@ def test_hostile_input_gets_4xx_or_the_form_back_never_5xx(app, deployed, browse
     response = _file(customer, "complaint", {**COMPLAINT, "ship_qty": "many", "ship_date": "31.02.2026"})
     assert response.status_code == 422
     assert _file(customer, "complaint", {**COMPLAINT, "description": "x" * 200000}).status_code in (400, 413, 422)
+
+
+def test_bad_input_and_missing_pages_get_the_portals_own_page_in_the_customers_language(app, deployed, browser):
+    customer = browser(language="en")
+    refused = _post(customer, "/portal/file/complaint", {**COMPLAINT, "description": "bell \x07 here"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and 'data-testid="portal-refused"' in html
+    assert "Please check your input" in html and "description" in html
+    assert "/inbox" not in html and "Back to the inbox" not in html  # not the staff error page
+    missing = customer.get("/portal/nothing-here")
+    assert missing.status_code == 404 and 'data-testid="portal-refused"' in missing.get_data(as_text=True)

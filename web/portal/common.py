@@ -53,6 +53,23 @@ def refuse(status: int, reason: str, lang: str, **detail: Any) -> Any:
                                message=messages.get(reason, messages["unknown"])), status
 
 
+def is_portal_request() -> bool:
+    """Whether the request is for the portal's pages (a customer's, a stranger's), even one that
+    matches no route there."""
+    return request.blueprint == bp.name or request.path == bp.url_prefix or \
+        request.path.startswith(f"{bp.url_prefix}/")
+
+
+def error_page(status: int, message: str) -> Any:
+    """A portal-branded error page in the visitor's language (no staff navigation): bad input, a
+    missing page, an upload too large."""
+    lang = language()
+    with force_locale(lang):
+        heading = _("Please check your input") if status in (400, 413, 422) else _("This page is not available")
+        return render_template("portal/refused.html", lang=lang, status=status, message=message,
+                               heading=heading), status
+
+
 @bp.route("/language", methods=["POST"])
 def set_language() -> Any:
     """The language switch of the portal pages (kept in the session)."""
@@ -70,5 +87,5 @@ def _too_many(_err: RateLimitExceeded) -> Any:
     log.warning("portal rate limit: %s %s from %s", request.method, request.path.split("/task/")[0], client_address())
     with force_locale(language()):
         message = _("Too many attempts. Please wait %(minutes)s minutes and try again.", minutes=max(1, wait // 60))
-        return render_template("portal/refused.html", lang=language(), status=429, message=message), 429, {
-            "Retry-After": str(wait)}
+        return render_template("portal/refused.html", lang=language(), status=429, message=message,
+                               heading=_("Too many attempts")), 429, {"Retry-After": str(wait)}

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask import Flask, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -82,6 +83,14 @@ def register(app: Flask) -> None:
     def _incident(err: InternalServerError) -> Any:  # an unexpected failure: logged with the id users see
         return incident_response(err.original_exception or err)
 
+    def _http_message(err: HTTPException) -> str:
+        messages = {
+            403: _("You do not have permission to see this page or do this."),
+            404: _("This page does not exist."),
+            413: _("The upload is too large."),
+        }
+        return messages.get(err.code or 500, err.description or "")
+
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
         if err.code == 405 and any(int(n) > MAX_DB_ID for n in re.findall(r"/(\d+)(?=/|$)", request.path)):
@@ -93,10 +102,10 @@ def register(app: Flask) -> None:
                 description = (f"nothing is at {request.path[:200]} (ids are whole numbers from 1 to {MAX_DB_ID}; "
                                "see /api/v1/openapi.json for the paths)")
             return json_error(err.code or 500, (err.name or "error").lower().replace(" ", "_"), description)
-        messages = {
-            403: _("You do not have permission to see this page or do this."),
-            404: _("This page does not exist."),
-            413: _("The upload is too large."),
-        }
-        message = messages.get(err.code or 500, err.description)
+        from web.portal.common import error_page, is_portal_request, language  # lazily: the portal imports web
+
+        if is_portal_request():  # a customer: the portal's own page, in their language
+            with force_locale(language()):
+                return error_page(err.code or 500, _http_message(err))
+        message = _http_message(err)
         return render_template("error.html", status=err.code, message=message), err.code or 500
