@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-#: Libraries that log routine steps at INFO: SpiffWorkflow every task state change (several lines
+#: Libraries that log routine steps at INFO: the workflow runtime every task state change (several lines
 #: per action, each formatted and written), Alembic its set-up at each start.
 QUIET = ("spiff", "alembic")
 
