@@ -83,6 +83,23 @@ def test_two_repairs_each_print_their_own_f14_and_f15(database, deployed, browse
     assert b.get(f"/cases/{iid}/print/f14?repair=x").status_code == 404
 
 
+def test_the_repair_application_proposes_the_complaints_contact_details(database, deployed, browser, frozen_clock):
+    """The complaint's customer e-mail and address fill the repair's (other names there), so the
+    repair's number and shipped notices reach the customer."""
+    with database.session() as s:
+        iid = ch.start(s, ch.quality_registration(customer_email="li@huaxin.example",
+                                                  customer_address="88 Zhongshan Road, Fuzhou"))["id"]
+        ch.confirm(s, iid)
+        ch.eight_d(s, iid)
+        ch.plan(s, iid, lines=[two.REPAIR_LINE])
+        ch.manager_decides(s, iid)
+        task_id = _ready(s, iid, "prepare_repair")["id"]
+    page = browser("service").get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert re.search(r'name="email"[^>]*value="li@huaxin.example"', page), page
+    assert re.search(r'name="address"[^>]*>88 Zhongshan Road, Fuzhou<', page) or \
+        re.search(r'name="address"[^>]*value="88 Zhongshan Road, Fuzhou"', page), page
+
+
 # --- one test per validation rule ----------------------------------------------------------------
 
 
