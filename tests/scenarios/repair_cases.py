@@ -112,9 +112,12 @@ def to_diagnosis(session, received: str = "2026-03-04", **overrides) -> int:
     return iid
 
 
-def finish_repair(session, iid: int) -> dict:
-    do(session, iid, "repair_device", REPAIR_WORK, "service_center")
-    do(session, iid, "ship_back", SHIP_BACK, "service_center")
+def finish_repair(session, iid: int, on: str | None = None) -> dict:
+    """Repair, ship back and tell the customer; ``on``: the day of the repair and the shipment
+    (default the fixtures' 2026-03-06; never before the receipt or the payment)."""
+    do(session, iid, "repair_device", {**REPAIR_WORK, **({"repair_completed_date": on} if on else {})},
+       "service_center")
+    do(session, iid, "ship_back", {**SHIP_BACK, **({"shipped_date": on} if on else {})}, "service_center")
     return do(session, iid, "notify_customer_shipped",
               {"ship_notice_via": "phone", "ship_notice_at": "2026-03-06T16:30:00+08:00"}, "customer_service")
 

@@ -11,9 +11,11 @@ import datetime as dt
 import pytest
 from repair_cases import (
     APPLICATION,
+    REPAIR_WORK,
     REVIEW_SEND_IN,
     RMA,
     SHANGHAI,
+    SHIP_BACK,
     do,
     escalation_events,
     finish_repair,
@@ -119,7 +121,7 @@ def test_chargeable_repair_accepted_and_paid(repair):
     assert view["data"]["repair_due"] == "2026-03-17T18:00:00+08:00"
     assert list(ready(repair, iid)) == ["repair_device"]
 
-    view = finish_repair(repair, iid)
+    view = finish_repair(repair, iid, on="2026-03-11")
     assert view["status"] == "completed"
     data = view["data"]
     assert data["repair_outcome"] == "repaired" and data["chargeable"] is True
@@ -323,3 +325,19 @@ def test_a_device_received_before_its_purchase_is_a_field_message_not_a_stopped_
     do(repair, iid, "receive_device", {"received_date": "2025-06-01"}, "service_center")
     assert "diagnose_device" in ready(repair, iid)
 
+
+
+def test_the_repair_record_keeps_its_dates_in_order(repair):
+    """A repair finished before the device arrived, or shipped back before it was repaired, is a
+    field message (F15 prints these dates), not a record."""
+    iid = to_device_wait(repair)
+    do(repair, iid, "receive_device", {"received_date": "2026-03-04"}, "service_center")
+    do(repair, iid, "diagnose_device", {"fault_cause": "quality", "diagnosis": "Power regulator failed.",
+                                        "parts": [], "estimated_fee": 0}, "service_center")
+    with pytest.raises(engine.InvalidData) as err:
+        do(repair, iid, "repair_device", {**REPAIR_WORK, "repair_completed_date": "2026-03-03"}, "service_center")
+    assert err.value.fields == {"repair_completed_date": "must not be before 2026-03-04"}
+    do(repair, iid, "repair_device", {**REPAIR_WORK, "repair_completed_date": "2026-03-05"}, "service_center")
+    with pytest.raises(engine.InvalidData) as err:
+        do(repair, iid, "ship_back", {**SHIP_BACK, "shipped_date": "2026-03-04"}, "service_center")
+    assert err.value.fields == {"shipped_date": "must not be before 2026-03-05"}
