@@ -241,10 +241,19 @@ def may_deploy(roles: set[str] | frozenset[str], owners_may_deploy: bool) -> boo
     return "admin" in roles or (owners_may_deploy and "process_owner" in roles)
 
 
-def deploy(session: Session, draft: store.ProcessDraft, actor: engine.Actor | str) -> dict:
+def deploy(session: Session, draft: store.ProcessDraft, actor: engine.Actor | str, over_newer: bool = False) -> dict:
     """Deploy an open draft as a new version, exactly as ``caseflow deploy`` (audited ``deployed``);
-    ``engine.DeployRejected`` lists its problems, and the draft stays open then."""
+    ``engine.DeployRejected`` lists its problems, and the draft stays open then. A draft made from
+    an older version than the latest is a ``engine.Conflict`` unless ``over_newer``: deploying it
+    would undo the later versions' changes for new cases."""
     _editable(draft, None)
+    if draft.base_version is not None and not over_newer:
+        latest = engine.list_versions(session, draft.key)[0]["version"]
+        if latest > draft.base_version:
+            raise engine.Conflict(
+                f"draft {draft.id} was made from version {draft.base_version}, and version {latest} was deployed "
+                f"since: deploying it would undo their changes for new cases; deploy it anyway, or start a draft "
+                f"from version {latest}")
     result = uploads.deploy_bundle(session, bundle_of(draft), actor)
     ours = next((p for p in result["processes"] if p["key"] == draft.key), None)
     draft.status = DEPLOYED

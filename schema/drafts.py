@@ -7,7 +7,15 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from caseflow import limits
 from caseflow.config import MAX_DB_ID
-from schema.common import DateTimeString, JsonObject, QuerySchema, RequestSchema, StrictBoolean, StrictInteger
+from schema.common import (
+    DateTimeString,
+    JsonObject,
+    QueryBoolean,
+    QuerySchema,
+    RequestSchema,
+    StrictBoolean,
+    StrictInteger,
+)
 from schema.processes import DeployResultSchema, ElementDiffSchema, FileDiffSchema
 
 
@@ -77,6 +85,12 @@ class ProblemSchema(Schema):
 class CheckSchema(Schema):
     ok = fields.Boolean(required=True, metadata={"description": "true: the draft would deploy"})
     problems = fields.List(fields.Nested(ProblemSchema), required=True)
+
+
+class DraftDeployQuerySchema(_StrictQuery):
+    over_newer = QueryBoolean(load_default=False, metadata={
+        "description": "deploy a draft made from an older version although newer ones were deployed since "
+                       "(their changes are then undone for new cases); without it that is a 409"})
 
 
 class DraftDeploySchema(Schema):

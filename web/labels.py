@@ -313,6 +313,8 @@ ENGINE_MESSAGES: dict[str, Any] = {
     "task_claimed": lazy_gettext("%(holder)s has taken over this task; only they can complete or release it."),
     "task_taken": lazy_gettext("Someone else took over or completed this task meanwhile."),
     "case_busy": lazy_gettext("The case is being changed by someone else right now; try again in a moment."),
+    "draft_base_outdated": lazy_gettext("This draft was made from version %(base)s, and version %(latest)s was "
+                                        "deployed since: deploying it would undo their changes for new cases."),
     "deploy_race": lazy_gettext("Another deployment stored version %(version)s of %(process)s at the same time; "
                                 "nothing of this one was stored: deploy it again."),
     "case_changed": lazy_gettext("The case was changed by someone else at the same time; reload the page and "

@@ -145,6 +145,8 @@ MESSAGE_PATTERNS: tuple[tuple[type[EngineError], re.Pattern[str], str], ...] = t
         (Conflict, r"someone else took or finished the task meanwhile", "task_taken"),
         (Conflict, r"the case is being changed by someone else", "case_busy"),
         (Conflict, r"the case was changed by someone else", "case_changed"),
+        (Conflict, r"draft (?P<draft>\d+) was made from version (?P<base>\d+), and version (?P<latest>\d+) was "
+                   r"deployed since", "draft_base_outdated"),
         (Conflict, r"another deployment stored version (?P<version>\S+) of (?P<process>\S+) at the same time",
          "deploy_race"),
         (InstanceError, r"instance (?P<instance>\d+) is (?P<status>\w+), not in error", "case_not_in_error"),

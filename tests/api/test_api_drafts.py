@@ -165,3 +165,21 @@ def test_script_check_applies_the_sandbox_rules_of_a_deployment(api, owner):
     assert check("x = 1", "shell").status_code == 422
     assert check("x" * 20_001).status_code == 422
     assert api.post("/api/v1/drafts/script-check", {"source": "x = 1"}, who="quality").status_code == 403
+
+
+def test_a_draft_from_an_older_version_does_not_silently_undo_the_newer_ones(api, owner, deployed, database):
+    old = api.post("/api/v1/drafts", {"key": "complaint"}, who=owner).json  # made from version 1
+    newer = api.post("/api/v1/drafts", {"key": "complaint"}, who=owner).json
+    bpmn = newer["files"]["complaint.bpmn"]
+    assert _put(api, newer["id"], {"complaint.bpmn": bpmn.replace(THRESHOLD, THRESHOLD.replace("15", "25"))}
+                ).status_code == 200
+    assert api.post(f"/api/v1/drafts/{newer['id']}/deploy", who="admin").status_code == 200  # version 2
+    assert _put(api, old["id"], {"complaint.bpmn": bpmn.replace(THRESHOLD, THRESHOLD.replace("15", "30"))}
+                ).status_code == 200
+    refused = api.post(f"/api/v1/drafts/{old['id']}/deploy", who="admin")
+    assert refused.status_code == 409, refused.json
+    assert "made from version 1, and version 2 was deployed since" in refused.json["error"]["message"]
+    assert _versions(database, "complaint") == 2
+    assert api.get(f"/api/v1/drafts/{old['id']}", who=owner).json["status"] == "open"
+    anyway = api.post(f"/api/v1/drafts/{old['id']}/deploy?over_newer=true", who="admin")
+    assert anyway.status_code == 200 and _versions(database, "complaint") == 3

@@ -184,14 +184,16 @@ def try_draft(draft_id: int, body: dict) -> dict:
 
 
 @operation("/drafts/<int:draft_id>/deploy", "POST", summary="Deploy a draft as a new version", tags=TAGS,
-           response=s.DraftDeploySchema, errors=(403, 404, 409, 422))
-def deploy_draft(draft_id: int) -> dict:
+           query=s.DraftDeployQuerySchema, response=s.DraftDeploySchema, errors=(403, 404, 409, 422))
+def deploy_draft(draft_id: int, query: dict) -> dict:
     """Validate and store the draft as a new version through the path of `caseflow deploy`
     (audited); 422 lists the problems and nothing is stored. The draft is then `deployed`.
-    Admins deploy; process owners only when the server's `CASEFLOW_OWNERS_MAY_DEPLOY` is on."""
+    Admins deploy; process owners only when the server's `CASEFLOW_OWNERS_MAY_DEPLOY` is on.
+    A draft made from an older version than the latest is 409 (it would undo the later versions'
+    changes for new cases) unless `over_newer=true`."""
     if not drafts.may_deploy(caller().roles, current_app.config["CASEFLOW_SETTINGS"].owners_may_deploy):
         raise ApiError(403, "forbidden", "only an admin deploys a draft (four eyes)")
     session = get_db()
     draft = drafts.get(session, draft_id)
-    result = drafts.deploy(session, draft, engine_actor())
+    result = drafts.deploy(session, draft, engine_actor(), over_newer=query["over_newer"])
     return {**result, "draft": drafts.as_dict(draft)}

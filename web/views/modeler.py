@@ -96,6 +96,8 @@ def _texts() -> dict[str, str]:
     return {"Draft": _("Draft"), "No draft yet": _("No draft yet (Save creates one)"),
             "Draft saved.": _("Draft saved."), "Check found problems.": _("Check found problems."),
             "Check: no problems.": _("Check: no problems."), "Deployed as version": _("Deployed as version"),
+            "Deploy over newer?": _("This draft was made from an older version than the latest: deploying it "
+                                    "undoes the newer versions' changes for new cases. Deploy it anyway?"),
             "import warnings": _("import warnings"), "Ready.": _("Ready."),
             "the diagram could not be drawn in full.": _("the diagram could not be drawn in full."),
             "The diagram has no layout (BPMN DI) to draw.": _("The diagram has no layout (BPMN DI) to draw."),
@@ -382,5 +384,5 @@ def deploy(draft_id: int) -> Any:
         return json_error(403, "forbidden", _("Only an administrator deploys a draft."))
     session = get_db()
     draft = drafts.get(session, draft_id)
-    result = drafts.deploy(session, draft, engine_actor())
+    result = drafts.deploy(session, draft, engine_actor(), over_newer=request.args.get("over_newer") == "1")
     return jsonify({**result, "draft": _draft_json(draft)})

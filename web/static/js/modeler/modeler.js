@@ -141,7 +141,16 @@ function start() {
   }));
   if (deployButton) deployButton.addEventListener('click', () => guarded(async () => {
     if (!state.draft) return;
-    const result = await request(config, 'POST', config.urls.deploy.replace('DRAFT_ID', state.draft.id));
+    const url = config.urls.deploy.replace('DRAFT_ID', state.draft.id);
+    let result;
+    try {
+      result = await request(config, 'POST', url);
+    } catch (err) {
+      // 409: the draft was made from an older version than the latest; deploying undoes the newer ones.
+      if (err.status !== 409 || !state.draft.base_version
+          || !window.confirm(text(config, 'Deploy over newer?'))) throw err;
+      result = await request(config, 'POST', url + '?over_newer=1');
+    }
     state.draft = result.draft;
     showDraft();
     showProblems([]);
