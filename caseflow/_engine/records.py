@@ -98,7 +98,11 @@ def _definition(session: Session, definition_id: int) -> store.ProcessDefinition
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """A stored moment as ISO 8601 in UTC, however it was read (a row, or the value just written):
+    one form for the same task in every answer."""
+    if not value:
+        return None
+    return (value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def task_dict(row: Any) -> TaskRecord:

@@ -56,6 +56,13 @@ def test_task_with_form_schema_claim_and_complete(deployed, frozen_clock):
                     who="manager").status_code == 403
     ok = api.post(f"/api/v1/tasks/{task_id}/complete", {"data": {"valid": True}}, who="quality")
     assert ok.status_code == 200 and ok.json["tasks"][0]["name"] == "approve"
+    # One form for a moment in every answer (UTC), as written and as read back.
+    listed = api.get("/api/v1/tasks", who="admin").json["items"]
+    shown = api.get(f"/api/v1/instances/{inst['id']}", who="admin").json["tasks"]
+    due = {t["id"]: t["due_at"] for t in ok.json["tasks"]}
+    assert due == {t["id"]: t["due_at"] for t in listed if t["instance_id"] == inst["id"]}
+    assert due == {t["id"]: t["due_at"] for t in shown}
+    assert all(d is None or d.endswith("+00:00") for d in due.values())
     # No longer ready: 409.
     again = api.post(f"/api/v1/tasks/{task_id}/complete", {"data": {"valid": True}}, who="quality")
     assert again.status_code == 409 and again.json["error"]["code"] == "conflict"
