@@ -196,6 +196,25 @@ def test_device_never_received_is_abandoned_after_30_days(repair, frozen_clock):
     assert "received_date" not in view["data"] and view["timers"] == []
 
 
+@pytest.mark.parametrize("then", ["arrives", "never"])
+def test_an_unsent_reminder_closes_when_the_device_arrives_or_the_wait_ends(repair, frozen_clock, then):
+    """The reminder's task is the case's only while the device is awaited: it leaves the inbox when
+    the device arrives, or when the case is closed as abandoned, so the case can end."""
+    iid = to_device_wait(repair)
+    frozen_clock.advance(dt.timedelta(days=7, hours=1))
+    assert engine.fire_due_timers(repair) == 1
+    assert "remind_customer_to_ship" in ready(repair, iid)
+    if then == "arrives":
+        do(repair, iid, "receive_device", {"received_date": frozen_clock.now().date().isoformat()}, "service_center")
+        assert set(ready(repair, iid)) == {"diagnose_device"}
+    else:
+        frozen_clock.advance(dt.timedelta(days=23))
+        assert engine.fire_due_timers(repair) == 1
+        assert list(ready(repair, iid)) == ["notify_case_closed"]
+        view = do(repair, iid, "notify_case_closed", {"abandon_notified_via": "email"}, "customer_service")
+        assert view["status"] == "completed" and view["tasks"] == []
+
+
 def test_repair_overrun_escalates_and_asks_for_negotiation(repair, frozen_clock):
     iid = to_diagnosis(repair)
     do(repair, iid, "diagnose_device", {"fault_cause": "quality", "diagnosis": "Board fault.", "estimated_fee": 0},
