@@ -100,6 +100,19 @@ def test_the_repair_application_proposes_the_complaints_contact_details(database
         re.search(r'name="address"[^>]*value="88 Zhongshan Road, Fuzhou"', page), page
 
 
+def test_the_staff_form_says_which_text_the_customer_will_read(database, deployed, browser, frozen_clock):
+    with database.session() as s:
+        iid = ch.start(s, ch.quality_registration())["id"]
+        ch.confirm(s, iid)
+        ch.eight_d(s, iid)
+        ch.plan(s, iid)
+        ch.manager_decides(s, iid)
+        task_id = _ready(s, iid, "implement_notify")["id"]
+    page = browser("service").get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "Shown to the customer with the feedback request" in page
+    assert "将随反馈请求展示给客户" in browser("service", "zh").get(f"/tasks/{task_id}").get_data(as_text=True)
+
+
 # --- one test per validation rule ----------------------------------------------------------------
 
 
