@@ -132,7 +132,8 @@ def migrate(ctx: CliContext, to: str, instance_refs: tuple[str, ...], from_versi
 
     report = run(ctx, move)
     emit(as_json, report, _print_report)
-    if not dry_run and report["migrated"] < report["requested"]:
+    moved = report["can_migrate"] if dry_run else report["migrated"]
+    if moved < report["requested"]:  # a dry run too: a script can tell before it migrates for real
         sys.exit(EXIT_NOT_ALL_MIGRATED)
 
 
