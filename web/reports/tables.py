@@ -47,7 +47,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "in_warranty": ("In warranty", "保修期内"), "out_warranty": ("Out of warranty", "保修期外"),
     "warranty_unknown": ("Warranty not decided", "保修未判定"), "chargeable": ("Chargeable", "收费"),
     "free": ("Free of charge", "免费"), "chargeable_share": ("Chargeable share", "收费占比"),
-    "fee_amount": ("Fee amount", "收费金额"), "turnaround": ("Average turnaround (working days)", "平均周转(工作日)"),
+    "fee_amount": ("Fees quoted (RMB, declined ones included)", "报价维修费(元,含客户拒绝的)"),
+    "turnaround": ("Average turnaround (working days)", "平均周转(工作日)"),
     "repair_rate": ("On-time rate", "按时率"), "satisfied": ("Satisfied", "满意"), "not_satisfied":
     ("Not satisfied", "不满意"), "unknown": ("No feedback yet", "尚无反馈"),
     "satisfied_first": ("Satisfied at the first feedback", "首次反馈即满意"),
