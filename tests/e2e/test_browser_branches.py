@@ -23,12 +23,13 @@ from typing import Any
 
 import pytest
 from conftest import ARTIFACTS, Staff
+from story_time import business_today
 from walks import Step, chargeable_repair_steps, checker, report, user_words, visible
 
 pytestmark = pytest.mark.browser
 
-TODAY = dt.date.today().isoformat()  # the server runs on the real clock
-PURCHASED = (dt.date.today() - dt.timedelta(days=2)).isoformat()  # within the 5-day exchange window
+TODAY = business_today().isoformat()  # the server runs on the real clock
+PURCHASED = (business_today() - dt.timedelta(days=2)).isoformat()  # within the 5-day exchange window
 
 COMPLAINT = {
     "channel": "phone", "customer_name": "Huaxin Electronics", "customer_code": "C-1001",

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from story_time import business_today
 
 import engine
 from caseflow import store
@@ -27,8 +28,8 @@ from caseflow.accounts import DEMO_USERS
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
-TODAY = dt.date.today().isoformat()
-PURCHASED = (dt.date.today() - dt.timedelta(days=800)).isoformat()  # out of warranty: the repair is charged
+TODAY = business_today().isoformat()  # the server runs on the real clock
+PURCHASED = (business_today() - dt.timedelta(days=800)).isoformat()  # out of warranty: the repair is charged
 ADDRESS = "li.portal@example.com"
 BUYER = "buyer.portal@example.com"  # the complaint's customer
 SECRET = "portal-e2e-secret"
