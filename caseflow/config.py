@@ -1,6 +1,7 @@
 """Configuration from environment variables, with defaults for the embedded set-up."""
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,16 +78,30 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
-def _limit_storage(env: Mapping[str, str], name: str, default: str) -> str:
-    """Where the rate-limit counters live: a storage URI the ``limits`` package can open here."""
+@functools.lru_cache(maxsize=8)
+def _storage_problem(uri: str) -> str | None:
+    """Why the ``limits`` package cannot open the counter storage ``uri`` here (None: it can).
+
+    Checked once per URI and process: :func:`load` runs on every read of the settings, and building a
+    storage starts a thread (the memory one, which needs no client library, is not built at all)."""
     from limits.errors import ConfigurationError
     from limits.storage import storage_from_string
 
-    raw = env.get(name, default)
+    if uri.strip() == "memory://":
+        return None
     try:
-        storage_from_string(raw)  # connects lazily: this checks the scheme and its client library
+        storage_from_string(uri)  # connects lazily: this checks the scheme and its client library
     except (ConfigurationError, ValueError) as err:
-        raise ConfigError(f"{name}={raw!r} is not a rate-limit storage Caseflow can use: {err}") from None
+        return str(err)
+    return None
+
+
+def _limit_storage(env: Mapping[str, str], name: str, default: str) -> str:
+    """Where the rate-limit counters live: a storage URI the ``limits`` package can open here."""
+    raw = env.get(name, default)
+    problem = _storage_problem(raw)
+    if problem is not None:
+        raise ConfigError(f"{name}={raw!r} is not a rate-limit storage Caseflow can use: {problem}")
     return raw
 
 

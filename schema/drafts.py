@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from caseflow import limits
 from caseflow.config import MAX_DB_ID
@@ -35,19 +35,12 @@ class DraftCreateSchema(RequestSchema):
             raise ValidationError("a blank draft has no version", field_name="version")
 
 
-class _StrictQuery(QuerySchema):
-    """Query parameters of the drafts API: an unknown one is an error (422), not silently ignored."""
-
-    class Meta:
-        unknown = RAISE
-
-
-class DraftListQuerySchema(_StrictQuery):
+class DraftListQuerySchema(QuerySchema):
     key = fields.String(validate=validate.Length(min=1, max=200))
     status = fields.String(validate=validate.OneOf(["open", "deployed"]))
 
 
-class DraftFilesQuerySchema(_StrictQuery):
+class DraftFilesQuerySchema(QuerySchema):
     row_version = fields.Integer(validate=validate.Range(min=1, max=MAX_DB_ID), metadata={
         "description": "the draft's row_version the change is based on: 409 when it changed meanwhile"})
 
@@ -87,7 +80,7 @@ class CheckSchema(Schema):
     problems = fields.List(fields.Nested(ProblemSchema), required=True)
 
 
-class DraftDeployQuerySchema(_StrictQuery):
+class DraftDeployQuerySchema(QuerySchema):
     over_newer = QueryBoolean(load_default=False, metadata={
         "description": "deploy a draft made from an older version although newer ones were deployed since "
                        "(their changes are then undone for new cases); without it that is a 409"})
