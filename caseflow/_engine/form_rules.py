@@ -75,8 +75,8 @@ def compared_keys(node: Any, keyword: str = "x-not-before") -> list[str] | None:
 
 
 def not_before_problems(schema: dict) -> list[str]:
-    """What is wrong with a form's ``x-not-before``, ``x-not-more-than`` and ``x-fresh`` (for the deploy
-    check); [] when fine."""
+    """What is wrong with a form's ``x-not-before``, ``x-not-more-than``, ``x-fresh`` and ``x-staff-only``
+    (for the deploy check); [] when fine."""
     out = []
     properties = schema.get("properties") if isinstance(schema, dict) else None
     for name, node in (properties if isinstance(properties, dict) else {}).items():
@@ -88,6 +88,11 @@ def not_before_problems(schema: dict) -> list[str]:
                 out.append(f"{keyword} of {name!r}: only a field of {allowed} can have it")
         if isinstance(node, dict) and "x-fresh" in node and not isinstance(node["x-fresh"], bool):
             out.append(f"x-fresh of {name!r}: expected true or false")
+        if isinstance(node, dict) and "x-staff-only" in node:
+            if not isinstance(node["x-staff-only"], bool):
+                out.append(f"x-staff-only of {name!r}: expected true or false")
+            elif node["x-staff-only"] and name in (schema.get("required") or []):
+                out.append(f"x-staff-only of {name!r}: a required field cannot be left out of the customer's form")
     if isinstance(schema, dict) and "x-fresh" in schema and not isinstance(schema["x-fresh"], bool):
         out.append("x-fresh of the form: expected true or false")
     return out

@@ -328,3 +328,46 @@ def test_the_api_and_the_inbox_give_customer_tasks_to_those_who_speak_for_custom
     assert done.status_code == 200, done.get_json()
     with database.session() as s:
         assert s.get_one(store.HumanTask, task_id).completed_by == "service for the customer"
+
+
+def test_the_customer_does_not_see_or_fill_the_staff_fields_of_the_feedback(database, deployed, browser,
+                                                                             frozen_clock):
+    """The feedback form's follow-up person and date are the staff's (``x-staff-only``): the link's page
+    neither shows nor reads them, and staff completing the task for the customer still get them."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "scenarios"))
+    import complaint_helpers as ch
+
+    with database.session() as s:
+        iid = ch.start(s, {**ch.quality_registration(), "customer_email": "buyer@huaxin.example"})["id"]
+        for step in (ch.confirm, ch.eight_d, ch.plan, ch.manager_decides, ch.implement):
+            step(s, iid)
+        task_id = ch.ready(s, iid)["customer_feedback"]["id"]
+        mail = s.scalars(select(store.Notification).where(store.Notification.template == "portal_task",
+                                                          store.Notification.instance_id == iid)).one()
+        token = TOKEN_IN_URL.search(mail.args["portal_url"])
+        assert token
+    assert 'name="follow_up_person"' in browser("service").get(f"/tasks/{task_id}").get_data(as_text=True)
+    customer = browser()
+    page = customer.get(f"/portal/task/{token.group(1)}").get_data(as_text=True)
+    assert 'name="customer_feedback"' in page
+    assert 'name="follow_up_person"' not in page and 'name="follow_up_date"' not in page
+    csrf = _post_token(customer, token.group(1))
+    answer = customer.client.post(f"/portal/task/{token.group(1)}", data={
+        "task": task_id, "csrf_token": csrf, "customer_feedback": "Fixed, thank you.", "satisfaction": "5",
+        "satisfied": "true", "follow_up_person": "I am not staff"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    with database.session() as s:
+        data = engine.show(s, iid, audit=False)["data"]
+        assert data["customer_feedback"] == "Fixed, thank you." and "follow_up_person" not in data
+
+
+def test_a_required_field_cannot_be_staff_only(tmp_path):
+    from caseflow._engine import form_rules
+
+    schema = {"type": "object", "required": ["who"], "properties": {
+        "who": {"type": "string", "x-staff-only": True}, "when": {"type": "string", "x-staff-only": "yes"}}}
+    problems = form_rules.not_before_problems(schema)
+    assert any("x-staff-only of 'who'" in p and "required" in p for p in problems)
+    assert any("x-staff-only of 'when': expected true or false" in p for p in problems)

@@ -47,6 +47,23 @@ class FormField:
         return any(f.has_error for f in self.children) or any(f.has_error for row in self.rows for f in row)
 
 
+def for_customer(schema: dict | None) -> dict | None:
+    """The form a customer fills in on the portal: ``schema`` less its top-level fields marked
+    ``"x-staff-only": true`` (staff record them, e.g. who followed the customer up), which the portal
+    neither shows nor reads. Staff acting for the customer get the whole form."""
+    properties = (schema or {}).get("properties")
+    if not isinstance(properties, dict) or not any(
+            isinstance(node, dict) and node.get("x-staff-only") is True for node in properties.values()):
+        return schema
+    assert schema is not None
+    kept = {name: node for name, node in properties.items()
+            if not (isinstance(node, dict) and node.get("x-staff-only") is True)}
+    out = dict(schema, properties=kept)
+    if isinstance(schema.get("required"), list):
+        out["required"] = [name for name in schema["required"] if name in kept]
+    return out
+
+
 def property_type(node: dict) -> str | None:
     """The JSON type of a schema node (the first non-null one of a type list)."""
     kind = node.get("type")

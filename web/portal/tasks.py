@@ -12,6 +12,7 @@ import engine
 from caseflow import portal_links, store
 from web import attachments, casefile, get_db, rollback_request
 from web.forms.messages import localize_all
+from web.forms.schema_form import for_customer
 from web.portal.common import bp, language, log, page, refuse
 from web.ratelimit import client_address
 from web.templating import case_name
@@ -33,7 +34,8 @@ def _render(task: engine.TaskForm, action: str, lang: str, values: dict | None, 
             status: int = 200, on_behalf: bool = False) -> Any:
     with force_locale(lang):  # the facts' labels too are in the customer's language
         instance, facts = _case_and_facts(task)
-        form = form_page.build(get_db(), task["schema"], task["ui_schema"], values, errors, task["instance_id"])
+        form = form_page.build(get_db(), for_customer(task["schema"]), task["ui_schema"], values, errors,
+                               task["instance_id"])
         book = casefile.label_book(get_db(), instance.definition_id)
         missing = [missing_label(book, item) for item in (instance.data or {}).get("application_missing") or []]
         return page("portal/task.html", lang, status, task=task, form=form, facts=facts, action=action,
@@ -86,7 +88,7 @@ def task_submit(token: str) -> Any:
     batch = attachments.UploadBatch(session, who, found["instance_id"])
     action = url_for("portal.task_submit", token=token)
     with force_locale(lang):
-        submission = form_page.read(found["schema"], found["ui_schema"], batch)
+        submission = form_page.read(for_customer(found["schema"]), found["ui_schema"], batch)
         errors = form_page.all_errors(submission, found["schema"], lambda data, unread: engine.form_problems(
             session, data, task_id=link.task_id, unread=unread)) if submission.errors else {}
     if errors:
