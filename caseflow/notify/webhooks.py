@@ -3,12 +3,20 @@
 The body is the event's JSON plus ``delivery`` (the outbox row id, the same on every retry, so
 a receiver can drop a repeat). ``X-Caseflow-Signature: sha256=<hex>`` is the HMAC-SHA256 of
 the exact body bytes with the webhook's secret; ``X-Caseflow-Event`` names the kind.
+
+A receiver may live on the company's network (private and loopback addresses are fine), but never
+at a link-local, multicast, unspecified or reserved address (a cloud's metadata service answers at
+169.254.169.254): such an address is refused on registration, and a host name that resolves to one
+is refused on delivery. Redirects are not followed (a 3xx answer is a failed delivery).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -23,6 +31,40 @@ TIMEOUT_S = 10.0
 MAX_URL = 2000
 MIN_SECRET = 16
 MAX_SECRET = 200
+_LOG = logging.getLogger("caseflow.notify")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as what it is (an HTTPError with its 3xx status), never followed."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def forbidden_address(address: str) -> bool:
+    """Whether an IP address is one no webhook may be sent to (link-local, multicast, unspecified,
+    reserved; an IPv4 address mapped into IPv6 counts as itself). Not an address: False."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_loopback and (ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved)
+
+
+def _forbidden_target(host: str) -> str | None:
+    """The forbidden address ``host`` is or resolves to, else None (an unknown host is urlopen's to report)."""
+    if forbidden_address(host):
+        return host
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    return next((str(info[4][0]) for info in found if forbidden_address(str(info[4][0]))), None)
 
 
 class WebhookError(ValueError):
@@ -58,16 +100,23 @@ def deliver(session: Session, row: store.Notification) -> None:
     hook = session.get(store.Webhook, (row.args or {}).get("webhook_id"))
     if hook is None or not hook.active:
         raise Refused("the webhook was removed or deactivated", permanent=True)
+    host = urlsplit(row.recipient).hostname or ""
+    refused = _forbidden_target(host)
+    if refused is not None:
+        _LOG.warning("webhook %s: refused to deliver to %s (%s is a link-local, multicast or reserved address)",
+                     hook.id, host, refused)
+        raise Refused(f"{host} is at {refused}, a link-local, multicast or reserved address", permanent=True)
     body = body_of(row)
     request = urllib.request.Request(row.recipient, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "Caseflow-Webhook",
         "X-Caseflow-Event": row.kind, "X-Caseflow-Delivery": str(row.id),
         "X-Caseflow-Signature": sign(hook.secret, body)})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) checked on save
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:  # http(s) checked on save
             status = response.status
     except urllib.error.HTTPError as err:
-        raise Refused(f"HTTP {err.code} {err.reason}") from None
+        moved = " (redirects are not followed)" if 300 <= err.code < 400 else ""
+        raise Refused(f"HTTP {err.code} {err.reason}{moved}") from None
     if not 200 <= status < 300:
         raise Refused(f"HTTP {status}")
 
@@ -76,8 +125,15 @@ def validate(url: str, secret: str, kinds: list[str]) -> dict[str, str]:
     """Field messages for a registration (empty when it is valid)."""
     fields: dict[str, str] = {}
     parts = urlsplit(url)
-    if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        host = ""
+    if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.netloc or not host:
         fields["url"] = "an http:// or https:// address"
+    elif forbidden_address(host):
+        fields["url"] = "a link-local, multicast or reserved address cannot receive webhooks"
     if not MIN_SECRET <= len(secret) <= MAX_SECRET:
         fields["secret"] = f"{MIN_SECRET} to {MAX_SECRET} characters"
     if not kinds or any(k not in store.WEBHOOK_KINDS for k in kinds):

@@ -120,8 +120,77 @@ def test_only_the_subscribed_kinds_are_delivered_and_a_removed_hook_gets_nothing
 @pytest.mark.parametrize("url, secret, kinds, field", [
     ("ftp://x.example/h", SECRET, ["task_created"], "url"), ("http://", SECRET, ["task_created"], "url"),
     ("https://x.example/h", "short", ["task_created"], "secret"), ("https://x.example/h", SECRET, [], "kinds"),
-    ("https://x.example/h", SECRET, ["everything"], "kinds")])
+    ("https://x.example/h", SECRET, ["everything"], "kinds"),
+    ("http://169.254.169.254/latest/meta-data", SECRET, ["task_created"], "url"),  # a cloud's metadata service
+    ("http://[fe80::1]/h", SECRET, ["task_created"], "url"), ("http://[::ffff:169.254.169.254]/", SECRET,
+                                                               ["task_created"], "url"),
+    ("http://0.0.0.0:8080/h", SECRET, ["task_created"], "url"), ("http://x.example:99999/h", SECRET,
+                                                                 ["task_created"], "url")])
 def test_a_bad_registration_names_the_field(database, url, secret, kinds, field):
     with database.session() as s, pytest.raises(webhooks.WebhookError) as err:
         webhooks.register(s, url, secret, kinds, "admin")
     assert set(err.value.fields) == {field}
+
+
+def test_company_network_receivers_are_fine():
+    for url in ("http://10.1.2.3/hook", "http://127.0.0.1:9000/hook", "http://[::1]:9000/hook",
+                "https://erp.internal.example/hook"):
+        assert webhooks.validate(url, SECRET, ["task_created"]) == {}
+
+
+def test_a_host_resolving_to_a_link_local_address_is_not_delivered_to(database, frozen_clock, no_smtp, monkeypatch,
+                                                                      caplog):
+    """Registered by name, the host later resolves to the metadata address: the delivery is refused
+    (logged, failed for good) and no request leaves."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == "hooks.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    opened: list[object] = []
+    monkeypatch.setattr(webhooks._OPENER, "open", lambda *a, **k: opened.append(a))
+    deploy_and_hook(database, "http://hooks.example/h", ["instance_started"])
+    with database.session() as s:
+        engine.start(s, "complaint", REGISTRATION, actor="cs1")
+    assert Sender(database, no_smtp).run_once() == 0
+    assert opened == []
+    with database.session() as s:
+        (row,) = webhooks.log(s)
+        assert row.status == "failed" and "169.254.169.254" in (row.last_error or "")
+    assert "refused to deliver to hooks.example" in caplog.text
+
+
+def test_a_redirect_is_not_followed(database, frozen_clock, no_smtp):
+    """A receiver answering 302 to another address: the other one gets nothing, the delivery is retried."""
+    target = Receiver()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", target.url)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        deploy_and_hook(database, f"http://127.0.0.1:{server.server_address[1]}/hook", ["instance_started"])
+        with database.session() as s:
+            engine.start(s, "complaint", REGISTRATION, actor="cs1")
+        assert Sender(database, no_smtp).run_once() == 0
+        assert target.accepted == []
+        with database.session() as s:
+            (row,) = webhooks.log(s)
+            assert row.status == "pending" and "redirects are not followed" in (row.last_error or "")
+    finally:
+        server.shutdown()
+        server.server_close()
+        target.close()
