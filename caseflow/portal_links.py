@@ -4,7 +4,9 @@ A task in a diagram's ``customer`` lane is the customer's. When it becomes ready
 save (:mod:`caseflow._engine.outbox`, same transaction) calls :func:`issue` and mails the link.
 A link is a token signed with the server secret (itsdangerous) that names its task and carries
 a random nonce; only its SHA-256 is stored. It opens that one task until it expires
-(``CASEFLOW_PORTAL_LINK_HOURS``), is used once (:func:`use`), or is revoked (:func:`revoke`,
+(``CASEFLOW_PORTAL_LINK_HOURS``, or the task's deadline when that is later: the repair waits 30 days
+for the device, and its customer should not find the link dead after 14; at most
+:data:`MAX_LINK_DAYS`), is used once (:func:`use`), or is revoked (:func:`revoke`,
 or a newer link of the same task). :func:`check` says which, so the portal can refuse it clearly.
 
 Who acted is recorded under the names of :func:`customer_actor` (``customer via link N``) and
@@ -99,15 +101,31 @@ def link_url(token: str, public_url: str | None = None) -> str:
     return f"{base.rstrip('/')}/portal/task/{token}"
 
 
+#: The longest a link lasts when the task's deadline is later than the configured lifetime.
+MAX_LINK_DAYS = 92
+
+
+def expiry(now: dt.datetime, hours: int, due_at: dt.datetime | None) -> dt.datetime:
+    """When a link issued ``now`` expires: after ``hours``, or at the task's deadline ``due_at`` when that
+    is later (at most :data:`MAX_LINK_DAYS` days on)."""
+    ends = now + dt.timedelta(hours=hours)
+    if due_at is not None:
+        due = due_at if due_at.tzinfo is not None else due_at.replace(tzinfo=dt.UTC)
+        ends = max(ends, min(due, now + dt.timedelta(days=MAX_LINK_DAYS)))
+    return ends
+
+
 def issue(session: Session, instance_id: int, task_id: str, email: str, lang: str,
-          now: dt.datetime | None = None, hours: int | None = None, secret: str | None = None) -> tuple[int, str]:
-    """A new link to ``task_id`` (earlier open links of the task are revoked): ``(link id, token)``."""
+          now: dt.datetime | None = None, hours: int | None = None, secret: str | None = None,
+          due_at: dt.datetime | None = None) -> tuple[int, str]:
+    """A new link to ``task_id`` (earlier open links of the task are revoked): ``(link id, token)``.
+    ``due_at``: the task's deadline, which the link lasts until when that is later (:func:`expiry`)."""
     now = now or clock.now()
     hours = config.load().portal_link_hours if hours is None else hours
     token = _serializer(secret).dumps({"t": task_id, "n": secrets.token_urlsafe(16)})
     revoke(session, task_id=task_id, by="replaced", now=now)
     link = store.PortalLink(token_hash=_hash(token), task_id=task_id, instance_id=instance_id, email=email,
-                            language=lang, created_at=now, expires_at=now + dt.timedelta(hours=hours))
+                            language=lang, created_at=now, expires_at=expiry(now, hours, due_at))
     session.add(link)
     session.flush()
     return link.id, token
@@ -250,7 +268,7 @@ def resend(session: Session, task: store.HumanTask, by: str, now: dt.datetime | 
         "customer_name": data.get("customer_name") if isinstance(data.get("customer_name"), str) else None,
         "task_id": task.id, "task_title": task.title, "task_title_zh": title_zh or task.title,
         "due_at": task.due_at.isoformat() if task.due_at else None}
-    link_id, token = issue(session, instance.id, task.id, address, lang, now)
+    link_id, token = issue(session, instance.id, task.id, address, lang, now, due_at=task.due_at)
     args.update(link_id=link_id, portal_url=link_url(token), resent_by=by[:200])
     row = store.Notification(kind="customer_task", channel="email", recipient=address, username=None, language=lang,
                              template=MAIL_TEMPLATE, args=args, status="pending", attempts=0, next_attempt_at=now,

@@ -127,7 +127,8 @@ def _customer_mails(session: Session, case: Case, loaded: specs.LoadedSpec, data
     language = portal_links.language(data)
     found = []
     for task in tasks:
-        link_id, token = portal_links.issue(session, case.id, task["id"], address, language, now)
+        link_id, token = portal_links.issue(session, case.id, task["id"], address, language, now,
+                                            due_at=task.get("due_at"))
         args = dict(base, task_id=task["id"], task_title=task["title"], link_id=link_id,
                     task_title_zh=title_zh(loaded, task),
                     portal_url=portal_links.link_url(token), due_at=task["due_at"].isoformat()

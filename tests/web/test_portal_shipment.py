@@ -187,3 +187,23 @@ def test_spiffworkflow_closes_the_parallel_task_on_an_intermediate_signal_only(t
     the customer's task open."""
     assert _ready_after_receive(tmp_path, THROW) == {"next"}
     assert _ready_after_receive(tmp_path, SPLIT_TO_SIGNAL_END) == {"next", "confirm"}
+
+
+def test_the_shipment_link_lasts_as_long_as_the_wait_for_the_device(waiting, database, browser):
+    """The link's usual lifetime is 14 days, the wait for the device 30: the link lasts until the task's
+    deadline, so a customer shipping on day 20 can still confirm."""
+    with database.session() as s:
+        (link,) = portal_links.open_links(s, waiting["task"]["id"])
+        task = s.get_one(store.HumanTask, waiting["task"]["id"])
+        assert task.due_at is not None and task.due_at - link.created_at > dt.timedelta(days=14)
+        assert link.expires_at == task.due_at
+        later = link.created_at + dt.timedelta(days=20)
+        assert portal_links.check(s, waiting["token"], now=later).ok
+
+
+def test_a_link_lasts_its_lifetime_or_the_deadline_whichever_is_later_and_at_most_92_days():
+    now = dt.datetime(2026, 3, 2, 1, tzinfo=dt.UTC)
+    assert portal_links.expiry(now, 48, None) == now + dt.timedelta(hours=48)
+    assert portal_links.expiry(now, 48, now + dt.timedelta(hours=1)) == now + dt.timedelta(hours=48)
+    assert portal_links.expiry(now, 48, now + dt.timedelta(days=30)) == now + dt.timedelta(days=30)
+    assert portal_links.expiry(now, 48, now + dt.timedelta(days=400)) == now + dt.timedelta(days=92)
