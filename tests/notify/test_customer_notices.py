@@ -217,6 +217,33 @@ def test_a_chargeable_repair_mails_the_fee_notice_and_the_repair_report_as_pdf(d
     assert f"New task: Diagnose fault ({number})" in subjects(smtp_server, "svc1@factory.example")
 
 
+def test_a_declined_fee_mails_the_unrepaired_return_with_its_tracking_number(deployed, mail_settings, smtp_server):
+    """The customer declines the repair fee: the device goes back unrepaired, and the applicant hears
+    of it with the carrier and tracking number, in the case's language."""
+    with deployed.session() as s:
+        iid = engine.start(s, "repair", APPLICATION, actor="cs1")["id"]
+    number = step(deployed, iid, "review_application", {"review_opinion": "Mail-in repair needed.",
+                                                        "remote_fixable": False})["data"]["repair_number"]
+    step(deployed, iid, "send_shipping_instructions", {"ship_to_address": "Service centre, 1 Keji Road, Fuzhou",
+                                                       "shipping_method": "express", "instructions_sent_via": "email"})
+    step(deployed, iid, "receive_device", {"received_date": "2026-03-04", "repair_number_on_parcel": True})
+    step(deployed, iid, "diagnose_device", {"fault_cause": "man_made", "diagnosis": "Housing cracked.",
+                                            "estimated_fee": 450})
+    step(deployed, iid, "send_fee_notice", FEE_NOTICE)
+    step(deployed, iid, "record_fee_decision", {"fee_decision": "declined", "fee_decision_date": "2026-03-06",
+                                                "fee_decline_reason": "Too expensive for an old unit."})
+    done = step(deployed, iid, "return_unrepaired", {"carrier": "SF Express", "tracking_no": "SF5550001",
+                                                     "shipped_date": "2026-03-07"})
+    assert done["status"] == "completed" and done["data"]["repair_outcome"] == "returned_unrepaired"
+    assert notices(deployed)[-1] == (APPLICANT, "repair_returned_unrepaired", "zh")
+    Sender(deployed, mail_settings).run_once()
+    (mail,) = [m for m in smtp_server.to(APPLICANT) if "不修退回" in str(m["Subject"])]
+    assert str(mail["Subject"]).strip() == f"维修编号 {number}:设备已不修退回"
+    text = smtp_server.text(mail)
+    for shown in ("人民币 450.00 元", "SF Express", "运单号 SF5550001", "2026-03-07", "NLS-HR200"):
+        assert shown in text, shown
+
+
 def test_a_notice_inside_a_called_repair_shows_the_repair_data(deployed, mail_settings, smtp_server):
     """A repair called by another process (as a complaint calls it) mails its fee notice with its own values."""
     with deployed.session() as s:
