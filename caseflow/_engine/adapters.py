@@ -21,10 +21,13 @@ from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import NoneTask, ServiceTask
 
 from caseflow import clock
+from caseflow._engine import data_merge
 from caseflow._engine.tree_walks import CaseWorkflow
 
 # SpiffWorkflow's timer events read datetime.now(); make them read Caseflow's clock.
 timer_events.datetime = clock.ClockDatetime  # type: ignore[misc]
+# Merging task data never changes what another task holds (a finished task's data stays as it was).
+data_merge.install()
 
 
 
