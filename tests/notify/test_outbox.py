@@ -117,20 +117,32 @@ def test_an_escalation_mails_the_escalated_to_role_even_when_task_mails_are_off(
     assert {n.recipient for n in notifications(staff, kind="escalation", channel="in_app")} == {"mgr1"}
 
 
-def test_the_repair_number_goes_out_with_the_shipping_instructions(staff, mail_settings, smtp_server):
+INSTRUCTIONS = {"ship_to_address": "Service centre, 1 Keji Road, Fuzhou", "shipping_method": "express",
+                "instructions_sent_via": "email", "instructions_note": "Please include the power adapter."}
+
+
+def _give_shipping_instructions(db, iid: int) -> dict:
+    """The service centre's review (mail-in) and its shipping instructions."""
+    for name, values in (("review_application", {"review_opinion": "Mail-in repair needed.", "remote_fixable": False}),
+                         ("send_shipping_instructions", INSTRUCTIONS)):
+        with db.session() as s:
+            task, = [t for t in engine.list_tasks(s, instance_id=iid) if t["name"] == name]
+            view = engine.complete(s, task["id"], values, actor=engine.Actor.tool("svc1"))
+    return view
+
+
+def test_the_repair_number_goes_out_with_the_shipping_instructions_and_the_address(staff, mail_settings,
+                                                                                   smtp_server):
+    """The mail follows the service centre's instructions: the customer learns where to ship, not only how."""
     with staff.session() as s:
         iid = engine.start(s, "repair", APPLICATION, actor="cs1")["id"]
-    with staff.session() as s:
-        task, = [t for t in engine.list_tasks(s, instance_id=iid) if t["name"] == "review_application"]
-        view = engine.complete(s, task["id"], {"review_opinion": "Mail-in repair needed.", "remote_fixable": False},
-                               actor=engine.Actor.tool("svc1"))
-    number = view["data"]["repair_number"]
+    number = _give_shipping_instructions(staff, iid)["data"]["repair_number"]
     Sender(staff, mail_settings).run_once()
-    mail, = smtp_server.to("li.wei@example.com")
+    mail, = [m for m in smtp_server.to("li.wei@example.com") if "寄送说明" in m["Subject"]]  # beside the link mail
     assert mail["Subject"] == f"维修编号 {number}:寄送说明"
-    assert number in smtp_server.text(mail) and "快递" in smtp_server.text(mail)
-    with staff.session() as s:  # the staff task stays, for a customer to be phoned
-        assert "send_shipping_instructions" in {t["name"] for t in engine.list_tasks(s, instance_id=iid)}
+    text = smtp_server.text(mail)
+    assert number in text and "快递" in text
+    assert "寄送地址:Service centre, 1 Keji Road, Fuzhou" in text and "Please include the power adapter." in text
 
 
 def test_the_diagram_chooses_the_notice_language_with_no_code_change(staff, mail_settings, smtp_server, tmp_path):
@@ -146,13 +158,11 @@ def test_the_diagram_chooses_the_notice_language_with_no_code_change(staff, mail
     with staff.session() as s:
         assert engine.deploy(s, [bundle], actor="admin")[0].version == 2
         iid = engine.start(s, "repair", APPLICATION, actor="cs1")["id"]
-    with staff.session() as s:
-        task, = [t for t in engine.list_tasks(s, instance_id=iid) if t["name"] == "review_application"]
-        engine.complete(s, task["id"], {"review_opinion": "Mail-in.", "remote_fixable": False},
-                        actor=engine.Actor.tool("svc1"))
+    _give_shipping_instructions(staff, iid)
     Sender(staff, mail_settings).run_once()
-    mail, = smtp_server.to("li.wei@example.com")
+    mail, = [m for m in smtp_server.to("li.wei@example.com") if m["Subject"].startswith("Repair number")]
     assert mail["Subject"].startswith("Repair number RMA-2026-") and "express courier" in smtp_server.text(mail)
+    assert "Ship to: Service centre, 1 Keji Road, Fuzhou" in smtp_server.text(mail)
 
 
 def test_a_failed_delivery_is_retried_with_exponential_backoff_and_sent_once(staff, mail_settings, smtp_server):
