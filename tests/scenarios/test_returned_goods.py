@@ -481,3 +481,15 @@ def test_a_refund_asked_after_the_allergy_window_goes_to_the_manager(rg):
               {**ALLERGY_REQUEST, "request_date": "2026-03-03", "refund_requested": True}, "marketing")
     assert view["data"]["return_allowed"] is False and view["data"]["allergy_return"] is None
     assert list(ready(rg, iid)) == ["decide_ineligible_exchange"]
+
+
+def test_a_received_quantity_other_than_the_announced_needs_its_reason(rg):
+    """Ten announced, eight arrive: the receipt is refused without the reason, kept with it (and in the record)."""
+    iid = start(rg)
+    with pytest.raises(engine.InvalidData) as refused:
+        do(rg, iid, "receive_goods", {**RECEIPT, "received_qty": 8}, "marketing")
+    assert refused.value.fields == {"qty_difference_reason": "the value differs from 10; give the reason"}
+    view = do(rg, iid, "receive_goods", {**RECEIPT, "received_qty": 8,
+                                         "qty_difference_reason": "Two units kept by the customer's shop."}, "marketing")
+    assert view["data"]["received_qty"] == 8
+    assert view["data"]["qty_difference_reason"] == "Two units kept by the customer's shop."
