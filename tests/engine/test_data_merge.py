@@ -16,13 +16,15 @@ DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:scriptTask id="first" scriptFormat="python"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
       <bpmn:script>notice = {"args": {"address": "1 Keji Road"}, "template": "instructions"}
 parts = [{"no": "HS-9"}]</bpmn:script></bpmn:scriptTask>
-    <bpmn:parallelGateway id="split"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:parallelGateway id="split"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:parallelGateway>
     <bpmn:scriptTask id="later" scriptFormat="python"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
       <bpmn:script>notice = {"args": {"carrier": "SF"}, "template": "shipped"}
 parts = [{"no": "HS-9", "qty": 1}, {"no": "CN-2"}]</bpmn:script></bpmn:scriptTask>
     <bpmn:scriptTask id="idle" scriptFormat="python"><bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>
       <bpmn:script>idle = True</bpmn:script></bpmn:scriptTask>
-    <bpmn:parallelGateway id="join"><bpmn:incoming>f5</bpmn:incoming><bpmn:incoming>f6</bpmn:incoming><bpmn:outgoing>f7</bpmn:outgoing></bpmn:parallelGateway>
+    <bpmn:parallelGateway id="join"><bpmn:incoming>f5</bpmn:incoming><bpmn:incoming>f6</bpmn:incoming>
+      <bpmn:outgoing>f7</bpmn:outgoing></bpmn:parallelGateway>
     <bpmn:endEvent id="end"><bpmn:incoming>f7</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first"/>
     <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="split"/>
