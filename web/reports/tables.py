@@ -34,7 +34,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rate": ("On-time rate", "按时率"), "level": ("Satisfaction", "满意度"), "stage": ("Stage", "阶段"),
     "customer": ("Customer", "客户"), "department": ("Department", "部门"), "escalation_level": ("Level", "级别"),
     "escalation_count": ("Escalations", "升级次数"), "total": ("Period total", "期间合计"),
-    "none": ("(none)", "(无)"),
+    "none": ("(not given)", "(未填写)"), "unrouted": ("(not routed yet)", "(尚未分派)"),
     "late_now": ("Late now, by how much", "当前超期及超期时长"), "late_cases": ("Cases late now", "当前超期案件"),
     "late_total": ("Late now", "当前超期"), "case": ("Case", "案件"), "due": ("Due", "期限"),
     "late_hours": ("Hours late", "超期小时"),
@@ -227,10 +227,10 @@ def tables(figures: dict[str, Any], flt: kpis.KpiFilter, today: dt.date) -> list
 
     departments = Table("departments", text("departments"), [text("department"), text("complaints"), text("kpi_count")])
     for d in figures["by_department"]:
-        departments.rows.append([Cell(role_label(d["key"]) if d["key"] else text("none")),
+        departments.rows.append([Cell(role_label(d["key"]) if d["key"] else text("unrouted")),
                                  Cell(d["complaints"], cases_link(flt, department=d["key"]) if d["key"] else None),
                                  Cell(d["kpi_complaint_count"])])
-    departments.chart = {"type": "bar", "categories": [role_label(d["key"]) if d["key"] else text("none")
+    departments.chart = {"type": "bar", "categories": [role_label(d["key"]) if d["key"] else text("unrouted")
                                                        for d in figures["by_department"]],
                          "series": [{"name": text("kpi_count"),
                                      "data": [d["kpi_complaint_count"] for d in figures["by_department"]],
