@@ -441,7 +441,7 @@ from caseflow.store_features import (  # noqa: E402,F401
     Webhook,
 )
 from caseflow.store_notify import TaskNotice  # noqa: E402,F401  # deadline events told per task
-from caseflow.store_portal import PortalLink  # noqa: E402,F401  # the customer portal's links
+from caseflow.store_portal import PortalFiling, PortalLink  # noqa: E402,F401  # the customer portal's links and filings
 from caseflow.store_reports import CaseFactDay, CaseFactTop  # noqa: E402,F401  # KPI report summaries
 from caseflow.store_returned_goods import ReturnedGoodsDefect  # noqa: E402,F401  # defect statistics
 from caseflow.store_state import WorkflowTask  # noqa: E402,F401  # the workflow state, one task per row

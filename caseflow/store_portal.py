@@ -33,3 +33,18 @@ class PortalLink(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
     revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class PortalFiling(Base):
+    """A filing form sent from the portal, by the one-time token its page carried.
+
+    Only the SHA-256 of the token is kept, with the case it filed: the same form sent again
+    (a double click, a resent request) shows that case instead of filing a second one. Kept for
+    :data:`caseflow.portal_filings.KEEP` after filing. :mod:`caseflow.portal_filings` is its one writer.
+    """
+
+    __tablename__ = "portal_filing"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=_now, index=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 from story_time import business_today
 
 import engine
@@ -273,3 +274,35 @@ def _complaint_at_feedback(portal: dict[str, Any]) -> int:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def test_a_double_click_on_send_files_one_complaint(chromium, portal):
+    """The form is sent once (app.js); were it sent twice, its one-time token would file one case."""
+    address = "double.click@example.com"
+    context = chromium.new_context(locale="en-US")
+    context.set_default_timeout(15000)
+    customer = context.new_page()
+    customer.goto(portal["base"] + "/portal/file/complaint")
+    _fill(customer, {"customer_name": "Double Click Ltd", "customer_email": address, "complaint_type": "packaging",
+                     "product_model": "NLS-HR200", "description": "Cartons arrived crushed."})
+    sent: list[str] = []
+    customer.on("request", lambda request: sent.append(request.url) if request.method == "POST" else None)
+    send = customer.locator("form.schema-form button[type=submit]")
+    send.scroll_into_view_if_needed()
+    box = send.bounding_box()
+    assert box is not None
+    for _click in range(2):  # two clicks, the second while the first's answer is on the way
+        customer.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        customer.wait_for_timeout(30)
+    customer.wait_for_selector("[data-testid=portal-number]")
+    assert sent == [portal["base"] + "/portal/file/complaint"]  # the second click sent nothing
+    number = customer.locator("[data-testid=portal-number]").inner_text().strip()
+    database = store.Database(f"sqlite:///{portal['instance'] / 'e2e.sqlite3'}")
+    try:
+        with database.session() as session:
+            rows = session.execute(select(store.ProcessInstance.business_key, store.ProcessInstance.data)).all()
+            filed = [key for key, data in rows if data.get("customer_email") == address]
+    finally:
+        database.dispose()
+    assert filed == [number]
+    context.close()

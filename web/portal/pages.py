@@ -3,19 +3,20 @@
 A filing form is the process's own start form cut down to what a customer can know
 (:data:`COMPLAINT_FIELDS`, :data:`REPAIR_FIELDS`), rendered and read by Caseflow's form code;
 the case starts through ``engine.start`` as :data:`caseflow.portal_links.PORTAL_ACTOR`, a
-complaint with ``channel`` = ``web``. Filing is rate-limited per client address.
+complaint with ``channel`` = ``web``. Filing is rate-limited per client address, and a filing
+page files once (:mod:`caseflow.portal_filings`): sent again, it shows the case it filed.
 """
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from flask import current_app, redirect, url_for
+from flask import current_app, redirect, request, url_for
 from flask import session as browser_session
 from flask_babel import force_locale
 
 import engine
-from caseflow import portal_links, search
+from caseflow import portal_filings, portal_links, search
 from web import attachments, get_db, rollback_request
 from web.forms.messages import localize, localize_all
 from web.portal.common import bp, language, log, page
@@ -71,13 +72,54 @@ def _filing(key: str) -> tuple[dict, dict]:
     return full, portal_schema(full, fields, email_key)
 
 
+_FILED = "portal_filed"  # the session's note of this browser's last filing: what the "Received" page shows
+_FILING_TOKENS = "portal_filing_tokens"  # the session's one-time tokens of the filing pages it was given
+_KEPT_TOKENS = 8  # the newest ones (a page opened in several tabs)
+FILING_TOKEN_FIELD = "filing_token"
+
+
+def _issue_token() -> str:
+    """A new filing page's one-time token, kept in the browser's session."""
+    token = portal_filings.new_token()
+    kept = browser_session.get(_FILING_TOKENS)
+    kept = [t for t in kept if isinstance(t, str)] if isinstance(kept, list) else []
+    browser_session[_FILING_TOKENS] = [*kept, token][-_KEPT_TOKENS:]
+    return token
+
+
+def _sent_token() -> str | None:
+    """The posted form's token when this browser's session was given it (another's is ignored:
+    it would show that filing's number to a stranger)."""
+    token = request.form.get(FILING_TOKEN_FIELD, "")
+    kept = browser_session.get(_FILING_TOKENS)
+    if not token or len(token) > portal_filings.MAX_TOKEN_LENGTH or not isinstance(kept, list) or token not in kept:
+        return None
+    return token
+
+
 def _render(key: str, schema: dict, values: dict | None, errors: dict[str, str] | None = None,
-            status: int = 200) -> Any:
+            status: int = 200, token: str | None = None) -> Any:
     lang = language()
     with force_locale(lang):
         form = form_page.build(get_db(), schema, None, values, errors, None)
         return page("portal/file.html", lang, status, key=key, form=form,
-                    action=url_for("portal.file_submit", key=key))
+                    action=url_for("portal.file_submit", key=key), filing_token=token or _issue_token())
+
+
+def _show_filed(key: str, view: engine.CaseRecord) -> Any:
+    """Post/redirect/get to the "Received" page of the case ``view`` (reloading it files nothing again)."""
+    browser_session[_FILED] = {"key": key, "number": reference(view), "email": view["data"].get(FILINGS[key][1])}
+    return redirect(url_for("portal.filed"), 303)
+
+
+def _filed_before(key: str, token: str | None) -> Any | None:
+    """The "Received" page of the case the form with ``token`` filed already (sent twice), or None."""
+    session = get_db()
+    earlier = portal_filings.filed_case(session, token) if token else None
+    if earlier is None:
+        return None
+    log.info("portal: the %s form sent again from %s; showing case %s, filed by it", key, client_address(), earlier)
+    return _show_filed(key, engine.show(session, earlier, audit=False))
 
 
 @bp.route("/file/<any(complaint, repair):key>")
@@ -106,6 +148,10 @@ def _filed(key: str, data: dict) -> dict:
 def file_submit(key: str) -> Any:
     """Start the case from the customer's form; the number is shown (a complaint's also mailed)."""
     session = get_db()
+    token = _sent_token()
+    again = _filed_before(key, token)
+    if again is not None:
+        return again
     _full, schema = _filing(key)
     batch = attachments.UploadBatch(session, portal_links.PORTAL_ACTOR, None)
     with force_locale(language()):
@@ -118,7 +164,7 @@ def file_submit(key: str) -> Any:
     if errors:
         batch.discard()
         rollback_request()
-        return _render(key, schema, submission.raw, errors, 422)
+        return _render(key, schema, submission.raw, errors, 422, token)
     data = _filed(key, submission.data)
     try:
         view = engine.start(session, key, data, actor=portal_links.PORTAL_ACTOR)
@@ -126,19 +172,23 @@ def file_submit(key: str) -> Any:
         batch.discard()
         rollback_request()
         with force_locale(language()):
-            return _render(key, schema, submission.raw, localize_all(err.fields, schema), 422)
+            return _render(key, schema, submission.raw, localize_all(err.fields, schema), 422, token)
     except engine.EngineError:
         batch.discard()
         raise
+    if token is not None and not portal_filings.record(session, token, view["id"]):
+        batch.discard()  # the same form, sent twice at once, filed meanwhile: this one files nothing
+        session.rollback()
+        rollback_request()
+        again = _filed_before(key, token)
+        if again is None:
+            raise engine.Conflict("the form was sent twice at once; open the portal again to see your case")
+        return again
     batch.adopt(view["id"])
     _keep_language(session, view)
     log.info("portal: %s %s filed from %s (case %s)", key, reference(view), client_address(), view["id"])
-    # post/redirect/get: reloading the page that shows the number files nothing again
-    browser_session[_FILED] = {"key": key, "number": reference(view), "email": data.get(FILINGS[key][1])}
-    return redirect(url_for("portal.filed"), 303)
+    return _show_filed(key, view)
 
-
-_FILED = "portal_filed"  # the session's note of this browser's last filing: what the "Received" page shows
 
 
 @bp.route("/filed")

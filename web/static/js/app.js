@@ -1,4 +1,4 @@
-/* Caseflow UI behaviour without a framework: repeatable form rows, text length counters. */
+/* Caseflow UI behaviour without a framework: repeatable form rows, text length counters, forms sent once. */
 (function () {
   "use strict";
 
@@ -52,6 +52,23 @@
       if (!checkUpload(inputs[i])) { event.preventDefault(); return; }
     }
   }, true);
+
+  // A form sent once is not sent again by a second click while its answer is on the way (a
+  // double click would file a complaint twice, or answer "no longer ready" to a task just done).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-send-once") || event.defaultPrevented) {
+      return;
+    }
+    if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+    form.setAttribute("aria-busy", "true");
+  });
+
+  // Back to a page kept by the browser (back/forward cache): its forms can be sent again.
+  window.addEventListener("pageshow", function () {
+    var busy = document.querySelectorAll("form[data-send-once][aria-busy]");
+    for (var i = 0; i < busy.length; i += 1) { busy[i].removeAttribute("aria-busy"); }
+  });
 
   document.addEventListener("input", function (event) {
     var target = event.target;
