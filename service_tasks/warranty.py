@@ -176,6 +176,31 @@ def compute_reply_due(data: dict, params: dict) -> dict:
 
 
 @operator(
+    "compute_fee_answer_due",
+    params=[
+        Param("fee_answer_wd", "int", 3,
+              "Working days the customer has to accept or decline the repair fee before staff follow it up."),
+        *CALENDAR_PARAMS,
+        Param("now", "datetime", None, "Evaluation time (supplied by the engine): when the fee notice went out."),
+    ],
+)
+def compute_fee_answer_due(data: dict, params: dict) -> dict:
+    """By when the customer should answer the repair fee notice (F14).
+
+    Output: ``fee_answer_due`` (ISO 8601 date-time, end of the ``fee_answer_wd``-th working day
+    after the day the notice went out, at ``end_of_day``): the deadline of the customer's fee
+    answer, after which the staff who speak for customers are told it is overdue and follow it
+    up (RPR-08: the repair clock waits for the payment meanwhile). Parameters: ``fee_answer_wd``
+    (3), ``timezone``, ``country``, ``end_of_day``.
+    """
+    cal = calendar_from_params(params)
+    days = to_int(params["fee_answer_wd"], "fee_answer_wd")
+    if days < 1:
+        raise OperatorError(f"must be at least 1, got {days}", field="fee_answer_wd")
+    return {"fee_answer_due": iso(cal.deadline(now_param(params, cal.tz), days))}
+
+
+@operator(
     "compute_device_wait",
     params=[
         Param("await_device_days", "int", 30,

@@ -7,10 +7,12 @@ less than ``CASEFLOW_DUE_SOON_HOURS`` (default 24) away; a task found already pa
 is only told overdue.
 
 Each event is told to the task's holder (its assignee) or, when nobody holds it, to the active
-users of its role, through :func:`caseflow.notify.personal.notify`: the bell, and an e-mail by
-each user's choice, to their substitute while they are absent. A ``task_notice`` row (primary
-key: task and event) is written in the same transaction, so each task hears of each event once,
-also when two senders scan at the same time.
+users of its role (of a customer's task: of the roles that speak for customers,
+``CASEFLOW_PORTAL_STAFF_ROLES``, who ask the customer and may answer on their behalf), through
+:func:`caseflow.notify.personal.notify`: the bell, and an e-mail by each user's choice, to their
+substitute while they are absent. A ``task_notice`` row (primary key: task and event) is written
+in the same transaction, so each task hears of each event once, also when two senders scan at
+the same time.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 import engine
 from caseflow import clock, config, store
+from caseflow.accounts import CUSTOMER_ROLE
 from caseflow.notify import personal
 
 log = logging.getLogger("caseflow.notify")
@@ -54,24 +57,27 @@ def _mark(session: Session, task_id: str, event: str, now: dt.datetime) -> bool:
     return session.execute(stmt).first() is not None  # a row comes back only when it was inserted
 
 
-def _recipients(session: Session, task: store.HumanTask) -> list[str]:
+def _recipients(session: Session, task: store.HumanTask, settings: config.Settings) -> list[str]:
     if task.assignee:
         return [task.assignee]
     if not task.role:
         return []
+    # A customer's task (answered from its portal link) is followed up by the staff who speak for customers.
+    roles = list(settings.portal_staff_roles) if task.role == CUSTOMER_ROLE else [task.role]
     stmt = (select(store.User.username).join(store.UserRole, store.UserRole.user_id == store.User.id)
-            .where(store.UserRole.role == task.role, store.User.active.is_(True)).order_by(store.User.username))
+            .where(store.UserRole.role.in_(roles), store.User.active.is_(True))
+            .distinct().order_by(store.User.username))
     return list(session.scalars(stmt))
 
 
-def _tell(session: Session, task: store.HumanTask, event: str, now: dt.datetime) -> int:
+def _tell(session: Session, task: store.HumanTask, event: str, now: dt.datetime, settings: config.Settings) -> int:
     if not _mark(session, task.id, event, now):
         return 0
     args = {"task_id": task.id, "task_title": task.title, "role": task.role, "instance_id": task.instance_id,
             "task_title_zh": engine.task_title_zh(session, task.id) or task.title,  # once, not per recipient
             "process_key": task.process_key, "business_key": task.business_key,
             "due_at": task.due_at.isoformat() if task.due_at else None}
-    return sum(1 for username in _recipients(session, task)
+    return sum(1 for username in _recipients(session, task, settings)
                if personal.notify(session, username, event, args, task.instance_id) is not None)
 
 
@@ -81,10 +87,10 @@ def queue(db: store.Database, settings: config.Settings) -> int:
     told = 0
     with db.session() as session:
         for task in _candidates(session, OVERDUE, now, None):
-            told += _tell(session, task, OVERDUE, now)
+            told += _tell(session, task, OVERDUE, now, settings)
         soon = now + dt.timedelta(hours=settings.due_soon_hours)
         for task in _candidates(session, DUE_SOON, soon, now):
-            told += _tell(session, task, DUE_SOON, now)
+            told += _tell(session, task, DUE_SOON, now, settings)
     if told:
         log.info("told %d deadline event(s)", told)
     return told

@@ -7,6 +7,7 @@ outbox and the test reads what each address received, in which language, with wh
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
 import sys
@@ -20,7 +21,8 @@ from sqlalchemy import select
 from story_time import on_the_day
 
 import engine
-from caseflow import accounts, store
+from caseflow import accounts, clock, store
+from caseflow.notify import deadlines
 from caseflow.notify.sender import Sender
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
@@ -288,3 +290,37 @@ def test_changing_the_template_in_the_diagram_changes_the_mail_with_no_code_chan
                                               "replied_on": "2026-03-03"}, role="customer_service")
     Sender(deployed, mail_settings).run_once()
     assert subjects(smtp_server, CUSTOMER) == [f"您的投诉已受理,编号 {number}", f"您的投诉 {number} 已结案"]
+
+
+def test_an_unanswered_fee_notice_is_told_overdue_to_the_staff_who_speak_for_customers(
+        deployed, frozen_clock, mail_settings, smtp_server):
+    """The customer's fee answer is due fee_answer_wd (3) working days after the notice; past that,
+    the roles of CASEFLOW_PORTAL_STAFF_ROLES hear of it (the customer role has no users to tell)."""
+    with deployed.session() as s:
+        for name, role in (("cs9", "customer_service"), ("sc9", "service_center"), ("fin9", "finance")):
+            accounts.create_user(s, name, "a-long-password-1", [role]).notify_tasks = "none"
+        iid = engine.start(s, "repair", APPLICATION, actor="cs1")["id"]
+    step(deployed, iid, "review_application", {"review_opinion": "Mail-in repair needed.", "remote_fixable": False})
+    step(deployed, iid, "send_shipping_instructions", {"ship_to_address": "Service centre, 1 Keji Road, Fuzhou",
+                                                       "shipping_method": "express", "instructions_sent_via": "email"})
+    step(deployed, iid, "receive_device", {"received_date": "2026-03-04", "repair_number_on_parcel": True})
+    step(deployed, iid, "diagnose_device", {"fault_cause": "man_made", "diagnosis": "Housing cracked.",
+                                            "estimated_fee": 450})
+    view = step(deployed, iid, "send_fee_notice", FEE_NOTICE)
+    due = dt.datetime.fromisoformat(view["data"]["fee_answer_due"])
+
+    def told() -> list[str]:
+        with deployed.session() as s:
+            return sorted(s.scalars(select(store.Notification.recipient).where(
+                store.Notification.kind == deadlines.OVERDUE, store.Notification.channel == "in_app",
+                store.Notification.instance_id == iid)))
+
+    deadlines.queue(deployed, mail_settings)
+    assert told() == []
+    clock.set(due + dt.timedelta(seconds=1))
+    deadlines.queue(deployed, mail_settings)
+    assert "cs9" in told() and "sc9" in told() and "fin9" not in told()
+    with deployed.session() as s:
+        args = s.scalars(select(store.Notification.args).where(store.Notification.kind == deadlines.OVERDUE,
+                                                               store.Notification.recipient == "cs9")).one()
+    assert args["role"] == "customer" and args["task_title"] == "Record customer's fee answer"

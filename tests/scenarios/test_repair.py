@@ -27,6 +27,8 @@ from repair_cases import (
 )
 
 import engine
+from caseflow import clock
+from service_tasks.calendar_ops import WorkingCalendar
 
 # --- scenarios --------------------------------------------------------------------------------
 
@@ -110,10 +112,17 @@ def test_chargeable_repair_accepted_and_paid(repair):
        {"fee_amount": 450, "fee_breakdown": "Housing 200, connector 150, labour 100",
         "payment_instructions": "Bank of China Fuzhou, acct 1234 5678", "fee_notice_date": "2026-03-05",
         "fee_notice_sent_via": "fax"}, "service_center")
+    # The customer's answer is due 3 working days after the notice went out (fee_answer_wd).
+    answer = ready(repair, iid)["record_fee_decision"]
+    due = engine.show(repair, iid)["data"]["fee_answer_due"]
+    sent = clock.now().astimezone(clock.business_zone()).date()
+    assert dt.datetime.fromisoformat(due) == clock.parse_moment(answer["due_at"])
+    assert dt.date.fromisoformat(due[:10]) == WorkingCalendar().add_working_days(sent, 3)
     do(repair, iid, "record_fee_decision",
        {"fee_decision": "accepted", "fee_decision_date": "2026-03-06", "fee_confirmation_ref": "FAX-0306"},
        "customer")
     assert list(ready(repair, iid)) == ["confirm_payment"]
+    assert "fee_answer_due" in engine.show(repair, iid)["data"]
     view = do(repair, iid, "confirm_payment",
               {"payment_confirmed_date": "2026-03-10", "payment_date": "2026-03-09", "payment_amount": 450,
                "payment_reference": "RS-778"}, "finance")

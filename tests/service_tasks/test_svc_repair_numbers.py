@@ -131,6 +131,30 @@ def test_repair_due_bad_input(data, field):
     assert err.value.field == field
 
 
+# --- fee answer due -------------------------------------------------------------------
+
+def fee_answer_due(now, params=None):
+    return registry.get("compute_fee_answer_due").run({}, {"now": now, **(params or {})})
+
+
+@pytest.mark.parametrize("sent, due", [
+    ("2026-03-06T10:00:00+08:00", "2026-03-11T18:00:00+08:00"),  # Fri -> Mon, Tue, Wed
+    ("2026-09-29T16:00:00+08:00", "2026-10-09T18:00:00+08:00"),  # Sep 30, National Day (1-7 Oct) off, 8, 9
+    ("2026-03-09T01:00:00+00:00", "2026-03-12T18:00:00+08:00"),  # the day is the business time zone's
+])
+def test_fee_answer_due_counts_working_days_after_the_notice(sent, due):
+    assert fee_answer_due(sent) == {"fee_answer_due": due}
+
+
+def test_fee_answer_days_are_a_parameter_and_must_be_positive():
+    assert fee_answer_due("2026-03-06T10:00:00+08:00", {"fee_answer_wd": 1})["fee_answer_due"] == \
+        "2026-03-09T18:00:00+08:00"
+    for bad in (0, -2, "soon"):
+        with pytest.raises(OperatorError) as err:
+            fee_answer_due("2026-03-06T10:00:00+08:00", {"fee_answer_wd": bad})
+        assert err.value.field == "fee_answer_wd"
+
+
 # --- numbering --------------------------------------------------------------------------
 
 class Sequence:
