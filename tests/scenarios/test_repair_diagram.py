@@ -192,7 +192,7 @@ def test_every_form_file_is_used():
 # calendar_ops); `escalations` / `last_escalation` are shared with the caller and kept.
 OPERATOR_OUTPUTS = {"application_complete", "application_missing", "review_due", "review_gm_due", "repair_number",
                     "device_reminder_at", "device_due", "in_warranty", "warranty_until", "chargeable",
-                    "free_return_shipping", "warranty_reason", "repair_due"}
+                    "free_return_shipping", "warranty_reason", "repair_due", "fee_answer_due"}
 
 
 def _script(process, task_id: str) -> str:
