@@ -160,12 +160,12 @@ def test_an_invalid_complaint_without_an_address_sends_nothing_and_ends(deployed
     assert done["status"] == "completed" and notices(deployed) == []
 
 
-def run_chargeable_repair(db: store.Database) -> tuple[int, str]:
-    """Application to shipped back: man-made damage in warranty is charged (RPR-12), fee accepted and paid."""
+def repair_at_fee_answer(db: store.Database) -> dict:
+    """Application to the fee notice sent: man-made damage in warranty is charged (RPR-12); the
+    instance view once the customer's fee answer is the ready task."""
     with db.session() as s:
         iid = engine.start(s, "repair", APPLICATION, actor="cs1")["id"]
-    view = step(db, iid, "review_application", {"review_opinion": "Mail-in repair needed.", "remote_fixable": False})
-    number = view["data"]["repair_number"]
+    step(db, iid, "review_application", {"review_opinion": "Mail-in repair needed.", "remote_fixable": False})
     step(db, iid, "send_shipping_instructions", {"ship_to_address": "Service centre, 1 Keji Road, Fuzhou",
                                                  "shipping_method": "express", "instructions_sent_via": "email"})
     step(db, iid, "receive_device", {"received_date": "2026-03-04", "repair_number_on_parcel": True})
@@ -174,7 +174,13 @@ def run_chargeable_repair(db: store.Database) -> tuple[int, str]:
         "parts": [{"part_no": "HS-9", "part_name": "Housing", "quantity": 1, "unit_price": 200},
                   {"part_no": "CN-2", "part_name": "USB connector", "quantity": 1, "unit_price": 150}]})
     assert view["data"]["chargeable"] is True
-    step(db, iid, "send_fee_notice", FEE_NOTICE)
+    return step(db, iid, "send_fee_notice", FEE_NOTICE)
+
+
+def run_chargeable_repair(db: store.Database) -> tuple[int, str]:
+    """Application to shipped back: man-made damage in warranty is charged (RPR-12), fee accepted and paid."""
+    view = repair_at_fee_answer(db)
+    iid, number = view["id"], view["data"]["repair_number"]
     step(db, iid, "record_fee_decision", {"fee_decision": "accepted", "fee_decision_date": "2026-03-06"})
     step(db, iid, "confirm_payment", {"payment_confirmed_date": "2026-03-10", "payment_date": "2026-03-09",
                                       "payment_amount": 450, "payment_reference": "RS-778"})
@@ -299,14 +305,8 @@ def test_an_unanswered_fee_notice_is_told_overdue_to_the_staff_who_speak_for_cus
     with deployed.session() as s:
         for name, role in (("cs9", "customer_service"), ("sc9", "service_center"), ("fin9", "finance")):
             accounts.create_user(s, name, "a-long-password-1", [role]).notify_tasks = "none"
-        iid = engine.start(s, "repair", APPLICATION, actor="cs1")["id"]
-    step(deployed, iid, "review_application", {"review_opinion": "Mail-in repair needed.", "remote_fixable": False})
-    step(deployed, iid, "send_shipping_instructions", {"ship_to_address": "Service centre, 1 Keji Road, Fuzhou",
-                                                       "shipping_method": "express", "instructions_sent_via": "email"})
-    step(deployed, iid, "receive_device", {"received_date": "2026-03-04", "repair_number_on_parcel": True})
-    step(deployed, iid, "diagnose_device", {"fault_cause": "man_made", "diagnosis": "Housing cracked.",
-                                            "estimated_fee": 450})
-    view = step(deployed, iid, "send_fee_notice", FEE_NOTICE)
+    view = repair_at_fee_answer(deployed)
+    iid = view["id"]
     due = dt.datetime.fromisoformat(view["data"]["fee_answer_due"])
 
     def told() -> list[str]:
