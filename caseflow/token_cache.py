@@ -9,7 +9,9 @@ Other processes must forget too, or they would serve a stale answer:
 - On PostgreSQL the change also sends ``NOTIFY caseflow_auth, '<user id>'`` in its transaction
   (delivered at commit), and each server process listens (:func:`listen`) and forgets the user
   when it arrives. A process trusts its cache only while its listener is connected: without one
-  (the test client, a lost connection), every request reads the database.
+  (the test client, a lost connection), every request reads the database. The notification is
+  not ordered with the client's next request: another process forgets milliseconds after the
+  commit, not before the revoking request has answered.
 - On SQLite, which serves one process (``caseflow serve --workers`` needs PostgreSQL), a change
   made by another process (e.g. ``caseflow tokens revoke`` in a shell) touches a signal file
   beside the database file (``<database>-accounts-changed``) when it commits; the server looks
