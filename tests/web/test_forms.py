@@ -263,3 +263,37 @@ def test_a_date_before_a_date_time_is_named_in_local_time(app):
         assert localize("must not be before 2026-03-02T01:00:00+00:00") == \
             "The date must not be before 2026-03-02 09:00."  # Shanghai
         assert localize("must not be before 2026-03-02") == "The date must not be before 2026-03-02."
+
+
+def test_length_and_e_mail_messages_name_the_fields_own_limit(app):
+    """The validator says "is too long"; the person is told the limit of that very field."""
+    from web.forms.messages import localize_all
+
+    schema = {"type": "object", "properties": {
+        "note": {"type": "string", "maxLength": 4000}, "code": {"type": "string", "minLength": 6},
+        "mail": {"type": "string", "format": "email"},
+        "lines": {"type": "array", "maxItems": 3, "minItems": 2,
+                  "items": {"type": "object", "properties": {"text": {"type": "string", "maxLength": 20}}}}}}
+    with app.test_request_context():
+        assert localize_all({"note": "'xxxx' is too long", "code": "'ab' is too short",
+                             "mail": "'x' is not a 'email'", "lines": "[1, 2, 3, 4] is too long",
+                             "lines.1.text": "'yyyy' is too long", "other": "'z' is too long"}, schema) == {
+            "note": "This is too long (at most 4,000 characters).",
+            "code": "Please write at least 6 characters.",
+            "mail": "Enter an e-mail address such as name@example.com.",
+            "lines": "Too many entries (at most 3).",
+            "lines.1.text": "This is too long (at most 20 characters).",
+            "other": "This is too long.",  # a field the schema does not know keeps the general wording
+        }
+        assert localize_all({"lines": "[1] is too short"}, schema) == {"lines": "Please give at least 2 entries."}
+
+
+def test_a_too_long_description_is_told_its_limit_on_the_page(deployed, browser):
+    from test_case_flows import REGISTRATION
+
+    page = browser("service").post("/start/complaint", {**REGISTRATION, "description": "x" * 4001,
+                                                        "customer_email": "not-an-address"},
+                                   follow_redirects=True).get_data(as_text=True)
+    errors = re.findall(r"<p class=\"error\"[^>]*>([^<]*)<", page)
+    assert "This is too long (at most 4,000 characters)." in errors, errors
+    assert "Enter an e-mail address such as name@example.com." in errors, errors

@@ -79,20 +79,57 @@ def localize(message: str) -> str:
 
 
 _BOUND = re.compile(r"(the (?:minimum|maximum) of )(\S+)$")
+_TOO_LONG = re.compile(r" is too long$")
+_TOO_SHORT = re.compile(r" is too short$|should be non-empty$")
+_EMAIL = re.compile(r" is not a 'email'$")
 
 
 def localize_all(fields: dict[str, str], schema: dict | None = None) -> dict[str, str]:
-    """Each field's message localized; a bound of a percent field (``x-unit: percent``, stored as a
-    fraction) is given as the percentage the person typed (100 %, not 1)."""
-    properties = (schema or {}).get("properties") if isinstance(schema, dict) else None
+    """Each field's message localized, saying the field's own limit where the validator's wording
+    leaves it out ("is too long": at most N characters or entries). A bound of a percent field
+    (``x-unit: percent``, stored as a fraction) is given as the percentage the person typed (100 %, not 1)."""
     out = {}
     for name, text in fields.items():
         message = str(text)
-        node = properties.get(name) if isinstance(properties, dict) else None
-        if isinstance(node, dict) and is_percent(node):
-            message = _BOUND.sub(lambda m: m[1] + _percent(m[2]), message)
-        out[name] = localize(message)
+        node = _node_at(schema, name)
+        out[name] = _with_limit(message, node) or localize(
+            _BOUND.sub(lambda m: m[1] + _percent(m[2]), message) if node is not None and is_percent(node) else message)
     return out
+
+
+def _node_at(schema: dict | None, name: str) -> dict | None:
+    """The schema of the field at a dotted path (``lines.0.qty``), or None."""
+    node: object = schema
+    for part in name.split("."):
+        if not isinstance(node, dict):
+            return None
+        if node.get("type") == "array" or "items" in node:
+            node = node.get("items") if part.isdigit() else None
+        else:
+            properties = node.get("properties")
+            node = properties.get(part) if isinstance(properties, dict) else None
+    return node if isinstance(node, dict) and node is not schema else None
+
+
+def _with_limit(message: str, node: dict | None) -> str | None:
+    """The message of a length or format error that the field's schema can make precise, or None."""
+    if node is None:
+        return None
+    if _EMAIL.search(message):
+        return _("Enter an e-mail address such as name@example.com.")
+    for pattern, key in ((_TOO_LONG, "maxLength"), (_TOO_SHORT, "minLength")):
+        if not pattern.search(message):
+            continue
+        chars, items = node.get(key), node.get("maxItems" if key == "maxLength" else "minItems")
+        if key == "maxLength" and isinstance(chars, int) and node.get("type") != "array":
+            return _("This is too long (at most %(n)s characters).", n=f"{chars:,}")
+        if key == "maxLength" and isinstance(items, int):
+            return _("Too many entries (at most %(n)s).", n=items)
+        if key == "minLength" and isinstance(chars, int) and chars > 1 and node.get("type") != "array":
+            return _("Please write at least %(n)s characters.", n=chars)
+        if key == "minLength" and isinstance(items, int) and items > 1:
+            return _("Please give at least %(n)s entries.", n=items)
+    return None
 
 
 def _percent(fraction: str) -> str:
