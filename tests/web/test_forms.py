@@ -297,3 +297,19 @@ def test_a_too_long_description_is_told_its_limit_on_the_page(deployed, browser)
     errors = re.findall(r"<p class=\"error\"[^>]*>([^<]*)<", page)
     assert "This is too long (at most 4,000 characters)." in errors, errors
     assert "Enter an e-mail address such as name@example.com." in errors, errors
+
+
+def test_a_date_limit_is_said_as_the_field_compares_it(app):
+    """A date-time may not be later than now (not "today"); a date compared with a moment is
+    compared by day, so the day is named, not a time."""
+    from web.forms.messages import localize_all
+
+    schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"},
+                                               "day": {"type": "string", "format": "date"}}}
+    with app.test_request_context():
+        assert localize_all({"at": "must not be in the future", "day": "must not be in the future"}, schema) == {
+            "at": "The time must not be in the future.", "day": "The date must not be in the future."}
+        assert localize_all({"day": "must not be before 2026-03-02T17:30:00+00:00",
+                             "at": "must not be before 2026-03-02T17:30:00+00:00"}, schema) == {
+            "day": "The date must not be before 2026-03-03.",  # 01:30 on the 3rd in Shanghai
+            "at": "The date must not be before 2026-03-03 01:30."}

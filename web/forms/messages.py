@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask_babel import gettext as _
 
+from caseflow import clock
 from web.forms.schema_form import is_percent
 from web.templating import when
 
@@ -82,11 +83,14 @@ _BOUND = re.compile(r"(the (?:minimum|maximum) of )(\S+)$")
 _TOO_LONG = re.compile(r" is too long$")
 _TOO_SHORT = re.compile(r" is too short$|should be non-empty$")
 _EMAIL = re.compile(r" is not a 'email'$")
+_FUTURE = re.compile(r"^must not be in the future$")
+_BEFORE = re.compile(r"^must not be before (\S+)$")
 
 
 def localize_all(fields: dict[str, str], schema: dict | None = None) -> dict[str, str]:
     """Each field's message localized, saying the field's own limit where the validator's wording
-    leaves it out ("is too long": at most N characters or entries). A bound of a percent field
+    leaves it out ("is too long": at most N characters or entries; a date-time's limit is now, a
+    date's a day). A bound of a percent field
     (``x-unit: percent``, stored as a fraction) is given as the percentage the person typed (100 %, not 1)."""
     out = {}
     for name, text in fields.items():
@@ -112,11 +116,19 @@ def _node_at(schema: dict | None, name: str) -> dict | None:
 
 
 def _with_limit(message: str, node: dict | None) -> str | None:
-    """The message of a length or format error that the field's schema can make precise, or None."""
+    """The message of a length, format or date error that the field's schema can make precise, or None."""
     if node is None:
         return None
     if _EMAIL.search(message):
         return _("Enter an e-mail address such as name@example.com.")
+    if _FUTURE.search(message) and node.get("format") == "date-time":  # the limit is now, not today
+        return _("The time must not be in the future.")
+    before = _BEFORE.search(message)
+    if before and node.get("format") == "date" and len(before[1]) > 10:  # days are compared: name the day
+        moment = clock.parse_moment(before[1])
+        if moment is not None:
+            day = moment.astimezone(clock.business_zone()).date().isoformat()
+            return _("The date must not be before %(date)s.", date=day)
     for pattern, key in ((_TOO_LONG, "maxLength"), (_TOO_SHORT, "minLength")):
         if not pattern.search(message):
             continue
