@@ -3,6 +3,7 @@ rules (period boundaries, roles, no loops), audit and notifications; web pages a
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
@@ -256,3 +257,17 @@ def test_setting_and_cancelling_an_absence_on_the_account_page(browser, database
         assert s.get_one(store.Absence, absence.id).cancelled_at is not None
         assert s.scalars(select(store.AuditEvent).where(store.AuditEvent.kind == "absence_cancelled")).first()
     assert browser("qa3").post(f"/account/absence/{absence.id}/cancel", follow_redirects=True).status_code == 200
+
+
+def test_a_role_held_by_one_person_says_there_is_no_one_to_hand_to(browser, database, task):
+    """The holder is offered everyone else of the role, never themselves; when there is nobody
+    else the page says so (and how to change it) instead of an empty choice."""
+    page = browser("quality").get(f"/tasks/{task['id']}/delegate").get_data(as_text=True)
+    offered = re.findall(r'<option value="([^"]+)"', page)
+    assert offered == ["qa2", "qa3"]
+    with database.session() as s:
+        for name in ("qa2", "qa3"):
+            accounts.set_active(s.scalars(select(store.User).where(store.User.username == name)).one(), False)
+    page = browser("quality").get(f"/tasks/{task['id']}/delegate").get_data(as_text=True)
+    assert 'data-testid="delegate-nobody"' in page and "No one else holds the role" in page
+    assert 'data-testid="delegate-form"' not in page
