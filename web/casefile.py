@@ -259,6 +259,28 @@ def decision_of(book: LabelBook, data: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+_LANGUAGE_NAMES = {"zh": "中文", "en": "English"}  # as the language switch names them
+
+
+def _data_changed(payload: Mapping[str, Any], book: LabelBook) -> str:
+    """A data change in words: the customer's language kept from the portal, else which fields
+    were corrected and why."""
+    sent = payload.get("data")
+    changes: Mapping[str, Any] = sent if isinstance(sent, Mapping) else {}
+    if set(changes) == {portal_links.CASE_LANGUAGE_KEY}:
+        lang = str(changes[portal_links.CASE_LANGUAGE_KEY])
+        return _("The customer's language is kept for links and e-mails: %(language)s",
+                 language=_LANGUAGE_NAMES.get(lang, lang))
+    names = [book.label(str(key)) for key in changes]
+    fields = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
+    reason = payload.get("reason")
+    if fields and reason:
+        return _("Data corrected (%(fields)s): %(reason)s", fields=fields, reason=reason)
+    if fields:
+        return _("Data corrected (%(fields)s)", fields=fields)
+    return _("Data corrected")
+
+
 def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook) -> str:
     from web.labels import role_label
 
@@ -293,7 +315,7 @@ def _describe(event: Mapping[str, Any], titles: dict[str, str], book: LabelBook)
     if kind == "retried":
         return _("Retried after an error")
     if kind == "data_changed":
-        return _("Data corrected")
+        return _data_changed(payload, book)
     if kind == "cancelled":
         return _("Case cancelled: %(reason)s", reason=payload.get("reason") or "—")
     if kind == "completed":

@@ -69,3 +69,14 @@ def test_a_chinese_filing_and_a_staff_registration_stay_chinese(app, deployed, b
         assert cases[0].data[portal_links.CASE_LANGUAGE_KEY] == "zh"
         assert portal_links.CASE_LANGUAGE_KEY not in cases[1].data and cases[1].id == staff_case["id"]
         assert {m.language for c in cases for m in _portal_mails(s, c.id)} == {"zh"}
+
+
+def test_the_case_history_tells_the_kept_language_and_a_correction_names_its_fields(app, deployed, browser,
+                                                                                     database):
+    assert _file_in(browser(language="zh"), "en").status_code == 200
+    with database.session() as s:
+        iid = s.scalars(select(store.ProcessInstance.id).order_by(store.ProcessInstance.id.desc())).first()
+        engine.update_data(s, iid, {"serial_no": "SN-0043"}, "admin", reason="typo on the label")
+    page = browser("admin", language="en").get(f"/cases/{iid}").get_data(as_text=True)
+    assert "The customer&#39;s language is kept for links and e-mails: English" in page
+    assert re.search(r"Data corrected \([^)]*\): typo on the label", page), re.findall(r"Data corrected[^<]*", page)
