@@ -48,7 +48,7 @@ __all__ = [
     "Actor", "SYSTEM", "TIMER", "DeployResult", "DefinitionRef", "ERROR_TABLE", "ErrorKind", "describe_error",
     "EngineError", "NotFound", "Forbidden", "Conflict", "InvalidData", "DeployRejected", "InstanceError",
     "role_key", "UNFINISHED_STATUSES", "decided_value", "fresh_keys",
-    "deploy", "deploy_bundles", "list_processes", "startable_definition", "start_form",
+    "deploy", "deploy_bundles", "list_processes", "lane_roles", "startable_definition", "start_form",
     "process_manifest", "element_names", "task_title_zh",
     "start", "task_form", "form_problems", "complete", "claim", "unclaim", "retry", "update_data", "cancel",
     "list_tasks", "count_tasks", "show", "audit_log", "instance_tasks", "completed_elements", "diagram", "diagram_xml",
@@ -139,6 +139,7 @@ def diagram_xml(session: Session, definition_id: int) -> str:
 
 # Deployed versions, read from the definition table (the functions' own docstrings say what each returns).
 list_processes = definitions.list_processes
+lane_roles = definitions.lane_roles  # the roles the startable versions' lanes and start rules use
 startable_definition = definitions.startable_definition
 start_form = definitions.start_form
 process_manifest = definitions.process_manifest

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,10 +225,12 @@ def list_users(session: Session) -> list[store.User]:
     return list(session.scalars(select(store.User).order_by(store.User.username)))
 
 
-def known_roles(session: Session) -> list[str]:
-    """The catalogue's roles plus any role held by a user or a task (e.g. from a new lane)."""
+def known_roles(session: Session, lanes: Iterable[str] = ()) -> list[str]:
+    """The catalogue's roles plus any role held by a user or a task, or given in ``lanes`` (the
+    deployed processes' lane roles, ``engine.lane_roles``: a new lane's role before its first task)."""
     found = set(session.scalars(select(store.UserRole.role).distinct()))
     found |= {r for r in session.scalars(select(store.HumanTask.role).distinct()) if r}
+    found |= {r for r in lanes if r}
     return [r for r in ROLES if r != CUSTOMER_ROLE] + sorted(found - set(ROLES))
 
 

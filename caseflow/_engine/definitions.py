@@ -106,6 +106,18 @@ def list_processes(session: Session) -> list[dict]:
     return out
 
 
+def lane_roles(session: Session) -> list[str]:
+    """The roles the processes' startable versions work with: their lanes' roles (a task whose
+    role comes from the case data has none here) and the roles their manifests let start them."""
+    found: set[str] = set()
+    for key in session.scalars(select(store.ProcessDefinition.key).distinct()):
+        loaded = specs.SPECS.get(session, startable_definition(session, key))
+        found |= {meta.role for meta in loaded.task_meta.values() if meta.role}
+        if loaded.manifest is not None:
+            found |= set(loaded.manifest.start_roles)
+    return sorted(found)
+
+
 def startable_definition(session: Session, key: str) -> rows.DefinitionRef:
     """The version new instances of ``key`` start on: the pinned one, else the latest."""
     definition = rows.startable_definition(session, key)

@@ -65,7 +65,7 @@ def start(ctx: CliContext, key: str, data: str | None, user: str, as_json: bool)
 def tasks(ctx: CliContext, instance_id: int | None, role: str | None, as_json: bool) -> None:
     """List ready human tasks."""
     if role is not None:
-        known = run(ctx, accounts.known_roles)
+        known = run(ctx, lambda s: accounts.known_roles(s, engine.lane_roles(s)))
         if role not in known:
             fail(f"--role: no role {role!r}; the roles are {', '.join(known)}", EXIT_USAGE)
     rows = run(ctx, lambda s: engine.list_tasks(s, instance_id=instance_id, role=role))

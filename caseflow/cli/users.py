@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+import engine
 from caseflow import accounts
 from caseflow.cli.common import DB_ID, CliContext, echo_lines, emit, json_option, pass_ctx, run
 
@@ -33,7 +34,13 @@ def users_add(ctx: CliContext, name: str, roles: tuple[str, ...], password: str 
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     def add(s: Any) -> dict:
-        return _user_dict(accounts.create_user(s, name, password, list(roles), display_name, locale))
+        known = set(accounts.known_roles(s, engine.lane_roles(s)))  # before the new user holds them
+        user = _user_dict(accounts.create_user(s, name, password, list(roles), display_name, locale))
+        unused = [role for role in user["roles"] if role not in known]
+        if unused:  # a role ahead of its lane is allowed; a typo is told
+            click.echo(f"warning: no deployed process, task or other user has the role {', '.join(unused)} "
+                       f"(check the spelling; the roles in use are {', '.join(sorted(known))})", err=True)
+        return user
 
     emit(as_json, run(ctx, add), lambda u: click.echo(f"added {u['username']} ({', '.join(u['roles'])})"))
 

@@ -11,6 +11,7 @@ import engine
 from caseflow import accounts, cli, store
 
 ROOT = Path(__file__).resolve().parents[2]
+BUNDLES = Path(__file__).resolve().parent / "bundles"
 
 
 @pytest.mark.parametrize("user", ["service", "quality", "manager", "gm", "finance"])
@@ -188,3 +189,43 @@ def test_settling_the_heap_parses_the_startable_versions_first(cli_env, monkeypa
     finally:
         gc.unfreeze()
     assert parsed == ["repair"]
+
+
+def _packaging_lab(tmp_path: Path) -> Path:
+    """The site-visit bundle with its lane renamed: a role (packaging_lab) no one holds yet."""
+    folder = tmp_path / "packaging"
+    folder.mkdir()
+    for source in (BUNDLES / "sitevisit").iterdir():
+        (folder / source.name).write_text(source.read_text().replace('name="Quality"', 'name="Packaging Lab"'))
+    return folder
+
+
+def test_a_new_lanes_role_is_offered_before_its_first_task_and_an_unused_role_is_told(database, browser,
+                                                                                       tmp_path):
+    with database.session() as s:
+        engine.deploy(s, [_packaging_lab(tmp_path)], actor="admin")
+        assert "packaging_lab" in engine.lane_roles(s)
+        assert not engine.list_tasks(s, role="packaging_lab")
+    admin = browser("admin")
+    assert 'value="packaging_lab"' in admin.get("/admin/users").get_data(as_text=True)
+    fine = admin.post("/admin/users", {"username": "sun", "password": "pw-123456", "roles": ["packaging_lab"]},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "User sun added." in fine and "check the spelling" not in fine
+    typo = admin.post("/admin/users", {"username": "zhou", "password": "pw-123456", "extra_roles": "packagng_lab"},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "User zhou added." in typo
+    assert "No deployed process, task or other user has the role packagng_lab: check the spelling." in typo
+
+
+def test_users_add_warns_of_a_role_nothing_uses(cli_env, tmp_path):
+    runner = CliRunner()
+    deployed = runner.invoke(cli.main, ["deploy", str(_packaging_lab(tmp_path))])
+    assert deployed.exit_code == 0, deployed.output
+    typo = runner.invoke(cli.main, ["users", "add", "wu", "--role", "qualty", "--password", "pw-123456"])
+    assert typo.exit_code == 0, typo.output  # a role ahead of its lane is allowed
+    assert "warning: no deployed process, task or other user has the role qualty" in typo.stderr
+    for name, role in (("zheng", "quality"), ("feng", "packaging_lab")):
+        fine = runner.invoke(cli.main, ["users", "add", name, "--role", role, "--password", "pw-123456"])
+        assert fine.exit_code == 0 and "warning" not in fine.stderr, fine.output
+    listed = runner.invoke(cli.main, ["tasks", "--role", "packaging_lab"])
+    assert listed.exit_code == 0, listed.output  # a deployed lane's role is a role to filter by

@@ -11,7 +11,7 @@ import engine
 from caseflow import accounts, store
 from web import get_db, rollback_request
 from web.labels import account_message
-from web.views.common import admin_required
+from web.views.common import admin_required, known_roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,12 +39,22 @@ def _roles_from_form() -> list[str]:
     return roles + [r.strip() for r in extra.replace("，", ",").split(",") if r.strip()]
 
 
+def _tell_unused(saved: set[str], known: list[str]) -> None:
+    """Tell the roles no deployed process, task or other user has (a role ahead of its lane is
+    allowed, a typo is not what anyone meant)."""
+    unused = sorted(role for role in saved if role not in known)
+    if unused:
+        flash(_("No deployed process, task or other user has the role %(roles)s: check the spelling.",
+                roles=", ".join(unused)), "info")
+
+
 @bp.route("/users", methods=["GET", "POST"])
 def users() -> Any:
     """All users; the form on the page adds one."""
     session = get_db()
     status = 200
     if request.method == "POST":
+        known = known_roles()  # before the new user holds the roles
         try:
             user = accounts.create_user(session, request.form.get("username", ""), request.form.get("password", ""),
                                         _roles_from_form(), request.form.get("display_name"))
@@ -54,9 +64,10 @@ def users() -> Any:
             status = 422
         else:
             flash(_("User %(name)s added.", name=user.username), "success")
+            _tell_unused(user.role_names, known)
             return redirect(url_for("admin.users"))
     return render_template("admin/users.html", users=accounts.list_users(session),
-                           roles=accounts.known_roles(session), form=request.form), status
+                           roles=known_roles(), form=request.form), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -67,6 +78,8 @@ def edit_user(user_id: int) -> Any:
     if user is None:
         abort(404)
     if request.method == "POST":
+        held = user.role_names
+        known = known_roles()
         try:
             accounts.set_roles(user, _roles_from_form())
             user.display_name = request.form.get("display_name", "").strip() or None
@@ -76,7 +89,8 @@ def edit_user(user_id: int) -> Any:
         except accounts.AccountError as err:
             rollback_request()
             flash(_("Not saved: %(reason)s", reason=account_message(err)), "error")
-            return render_template("admin/user_edit.html", user=user, roles=accounts.known_roles(session)), 422
+            return render_template("admin/user_edit.html", user=user, roles=known_roles()), 422
         flash(_("User %(name)s saved.", name=user.username), "success")
+        _tell_unused(user.role_names - held, known)
         return redirect(url_for("admin.users"))
-    return render_template("admin/user_edit.html", user=user, roles=accounts.known_roles(session))
+    return render_template("admin/user_edit.html", user=user, roles=known_roles())

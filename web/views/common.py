@@ -65,6 +65,17 @@ def may_work_on(task: Mapping[str, Any]) -> bool:
     return current_user.is_admin or task.get("role") in current_user.roles or acts_for_customer(task)
 
 
+def known_roles() -> list[str]:
+    """Every role there is to offer: the catalogue's, the users' and tasks', the deployed lanes'
+    and start rules' (with ``CASEFLOW_START_ROLES``)."""
+    from caseflow import accounts
+    from web import get_db
+
+    session = get_db()
+    configured = [r for roles in (current_app.config.get("CASEFLOW_START_ROLES") or {}).values() for r in roles]
+    return accounts.known_roles(session, [*engine.lane_roles(session), *configured])
+
+
 def start_roles(process_key: str) -> set[str]:
     """Who may start ``process_key`` (admins always may).
 

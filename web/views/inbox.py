@@ -13,11 +13,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 import engine
-from caseflow import accounts, clock, store
+from caseflow import clock, store
 from web import deadlines, get_db, manifests, templating
 from web.casefile import display
 from web.labels import display_name
-from web.views.common import inbox_roles
+from web.views.common import inbox_roles, known_roles
 
 bp = Blueprint("inbox", __name__)
 
@@ -132,7 +132,7 @@ def index() -> Any:
         task["deadline_state"] = deadlines.state(task["due_at"])
     describe_cases(session, tasks)  # one query for the page: its instances' names, urgency, versions
     sort_tasks(tasks, sort, descending)  # stable: the due order within equal values
-    role_choices = sorted(roles) if roles is not None else accounts.known_roles(session)
+    role_choices = sorted(roles) if roles is not None else known_roles()
     processes = engine.list_processes(session)
     selected = {"process": process or "", "role": role or "", "holder": holder}
     return render_template("inbox.html", tasks=tasks, processes=processes, role_choices=role_choices,

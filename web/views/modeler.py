@@ -20,7 +20,7 @@ from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError
 
 import engine
-from caseflow import accounts, bundles, drafts, drafts_forms, drafts_scripts
+from caseflow import bundles, drafts, drafts_forms, drafts_scripts
 from caseflow import manifest as manifests
 from schema.common import flatten_messages
 from schema.drafts import DraftTrySchema, ScriptCheckSchema, TryResultSchema
@@ -28,7 +28,7 @@ from web import get_db, rollback_request
 from web.api.core import ApiError, load_json
 from web.errors import engine_error_json, json_error
 from web.views import form_page
-from web.views.common import actor, engine_actor, settings
+from web.views.common import actor, engine_actor, known_roles, settings
 
 bp = Blueprint("modeler", __name__, url_prefix="/admin")
 
@@ -182,7 +182,7 @@ def page(key: str) -> Any:
         "formTexts": {n: t for n, t in files.items() if n.endswith(".json") and n != "manifest.json"},
         "deadlineKeys": [d.key for d in manifests.load(files).deadlines],
         "processes": sorted({p["key"] for p in engine.list_processes(session)} | _process_ids(files)),
-        "roles": accounts.known_roles(session),
+        "roles": known_roles(),
         "draft": _draft_json(draft) if draft is not None else None,
         "isAdmin": bool(current_user.is_admin), "mayDeploy": may_deploy(), "texts": _texts(),
         "csrfToken": generate_csrf(),
