@@ -49,9 +49,30 @@ def test_the_same_form_sent_twice_files_one_case_and_shows_it_both_times(app, de
     assert first.status_code == again.status_code == 200
     assert _number(first) == _number(again)
     assert _cases(database) == 1
-    # A new page is a new filing.
-    assert _number(_send(customer, _page(customer), REPAIR)) != _number(first)
+    assert 'data-testid="portal-filed-again"' not in first.get_data(as_text=True)
+    # A new page with other content is a new filing.
+    second = _send(customer, _page(customer), {**REPAIR, "serial_no": "SN-0043"})
+    assert _number(second) != _number(first)
     assert _cases(database) == 2
+
+
+def test_the_same_content_sent_again_from_a_new_page_shows_the_case_it_filed(app, deployed, browser, database,
+                                                                             monkeypatch):
+    """Back after filing and Send again, or a second tab: the very same content from the same
+    browser soon after is the filing repeated. The page says so; another browser files its own."""
+    customer = browser()
+    first = _number(_send(customer, _page(customer), REPAIR))
+    repeated = _send(customer, _page(customer), REPAIR)
+    assert _number(repeated) == first and _cases(database) == 1
+    assert 'data-testid="portal-filed-again"' in repeated.get_data(as_text=True)
+    other = browser()
+    assert _number(_send(other, _page(other), REPAIR)) != first  # someone else's browser
+    assert _cases(database) == 2
+    from web.portal import pages
+
+    monkeypatch.setattr(pages, "SAME_FILING_S", 0)  # long after: a new filing
+    assert _number(_send(customer, _page(customer), REPAIR)) != first
+    assert _cases(database) == 3
 
 
 def test_a_form_sent_back_with_errors_keeps_its_token_and_files_once_when_corrected(app, deployed, browser,
@@ -93,6 +114,9 @@ def test_two_sent_at_once_file_one_case(app, deployed, browser, database, monkey
         return None if len(calls) == 1 else real(session, token)
 
     monkeypatch.setattr(portal_filings, "filed_case", not_yet_then_real)
+    from web.portal import pages
+
+    monkeypatch.setattr(pages, "_same_filed_lately", lambda key, digest: None)  # both sent with the old cookie
     again = _send(customer, hidden, REPAIR)
     assert len(calls) == 2 and again.status_code == 200 and _number(again) == number
     assert _cases(database) == 1

@@ -9,6 +9,9 @@ page files once (:mod:`caseflow.portal_filings`): sent again, it shows the case 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import time
 from typing import Any
 
 from flask import current_app, redirect, request, url_for
@@ -106,10 +109,55 @@ def _render(key: str, schema: dict, values: dict | None, errors: dict[str, str] 
                     action=url_for("portal.file_submit", key=key), filing_token=token or _issue_token())
 
 
-def _show_filed(key: str, view: engine.CaseRecord) -> Any:
-    """Post/redirect/get to the "Received" page of the case ``view`` (reloading it files nothing again)."""
-    browser_session[_FILED] = {"key": key, "number": reference(view), "email": view["data"].get(FILINGS[key][1])}
+def _show_filed(key: str, view: engine.CaseRecord, again: bool = False) -> Any:
+    """Post/redirect/get to the "Received" page of the case ``view`` (reloading it files nothing
+    again); ``again``: the page says the same was sent before and is filed once."""
+    browser_session[_FILED] = {"key": key, "number": reference(view), "email": view["data"].get(FILINGS[key][1]),
+                               "again": again}
     return redirect(url_for("portal.filed"), 303)
+
+
+_SENT = "portal_filed_contents"  # the session's recent filings: a digest of what was sent, the case, when
+_KEPT_SENT = 4
+SAME_FILING_S = 30 * 60  # the same content sent again this soon by the same browser is the filing repeated
+
+
+def _content_digest(key: str) -> str:
+    """A digest of what the customer sent (the fields and the attached files' names), never the tokens."""
+    fields = sorted((name, value) for name, value in request.form.items(multi=True)
+                    if name not in ("csrf_token", FILING_TOKEN_FIELD))
+    files = sorted((name, upload.filename or "") for name, upload in request.files.items(multi=True))
+    text = json.dumps([key, fields, files], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _recent_filings() -> list[dict]:
+    kept = browser_session.get(_SENT)
+    now = time.time()
+    return [entry for entry in kept if isinstance(entry, dict) and isinstance(entry.get("case"), int)
+            and isinstance(entry.get("at"), (int, float)) and now - entry["at"] < SAME_FILING_S] \
+        if isinstance(kept, list) else []
+
+
+def _same_filed_lately(key: str, digest: str) -> Any | None:
+    """The "Received" page of the case this browser filed with the very same content lately (the
+    form sent again after Back, or from a second tab), or None."""
+    for entry in _recent_filings():
+        if entry.get("digest") == digest:
+            session = get_db()
+            try:
+                view = engine.show(session, entry["case"], audit=False)
+            except engine.NotFound:
+                return None
+            log.info("portal: the same %s sent again from %s; showing case %s, filed with it", key,
+                     client_address(), view["id"])
+            return _show_filed(key, view, again=True)
+    return None
+
+
+def _remember_filing(digest: str, case_id: int) -> None:
+    browser_session[_SENT] = [*_recent_filings(), {"digest": digest, "case": case_id, "at": int(time.time())}][
+        -_KEPT_SENT:]
 
 
 def _filed_before(key: str, token: str | None) -> Any | None:
@@ -165,6 +213,12 @@ def file_submit(key: str) -> Any:
         batch.discard()
         rollback_request()
         return _render(key, schema, submission.raw, errors, 422, token)
+    digest = _content_digest(key)
+    same = _same_filed_lately(key, digest)
+    if same is not None:
+        batch.discard()
+        rollback_request()
+        return same
     data = _filed(key, submission.data)
     try:
         view = engine.start(session, key, data, actor=portal_links.PORTAL_ACTOR)
@@ -186,6 +240,7 @@ def file_submit(key: str) -> Any:
         return again
     batch.adopt(view["id"])
     _keep_language(session, view)
+    _remember_filing(digest, view["id"])
     log.info("portal: %s %s filed from %s (case %s)", key, reference(view), client_address(), view["id"])
     return _show_filed(key, view)
 
@@ -198,4 +253,4 @@ def filed() -> Any:
     if not isinstance(found, dict) or found.get("key") not in FILINGS:
         return redirect(url_for("portal.index"))
     return page("portal/filed.html", language(), key=found["key"], number=str(found.get("number") or ""),
-                email=found.get("email"))
+                email=found.get("email"), again=found.get("again") is True)
