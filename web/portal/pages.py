@@ -149,6 +149,8 @@ def _same_filed_lately(key: str, digest: str) -> Any | None:
                 view = engine.show(session, entry["case"], audit=False)
             except engine.NotFound:
                 return None
+            if view["status"] == "cancelled":  # staff ended it meanwhile: sent again, it is filed anew
+                return None
             log.info("portal: the same %s sent again from %s; showing case %s, filed with it", key,
                      client_address(), view["id"])
             return _show_filed(key, view, again=True)
