@@ -32,7 +32,7 @@ def add_quality_user(admin, name: str) -> None:
     DEMO_PASSWORDS[name] = password
 
 
-def test_mentions_reach_the_bell_and_tasks_are_handed_on_to_substitutes(staff, server):
+def test_mentions_reach_the_bell_and_tasks_are_handed_on_to_substitutes(staff, server, tmp_path):
     suffix = secrets.token_hex(3)
     qa_b, qa_c = f"qab{suffix}", f"qac{suffix}"
     admin = staff("admin")
@@ -49,6 +49,25 @@ def test_mentions_reach_the_bell_and_tasks_are_handed_on_to_substitutes(staff, s
     colleague = staff(qa_b)
     before = colleague.page.locator("[data-testid=nav-unread]")
     unread = int(before.inner_text()) if before.count() else 0  # the new task of their role, if any
+
+    # Files over the limit together (each under it) are refused before sending; the text stays.
+    limit = int(service.page.get_attribute("[data-testid=comment-files]", "data-max-bytes"))
+    halves = []
+    for name in ("photo-1.bin", "photo-2.bin"):
+        part = tmp_path / name
+        with open(part, "wb") as out:
+            out.truncate(limit // 2 + 1024 * 1024)
+        halves.append(str(part))
+    service.page.fill("[data-testid=comment-text]", "two large photos")
+    service.page.set_input_files("[data-testid=comment-files]", halves)
+    url = service.page.url
+    service.page.click("[data-testid=comment-submit]")
+    service.page.wait_for_timeout(300)
+    assert service.page.url == url and service.page.input_value("[data-testid=comment-text]") == "two large photos"
+    message = service.page.eval_on_selector("[data-testid=comment-files]", "e => e.validationMessage")
+    assert message == service.page.get_attribute("[data-testid=comment-files]", "data-too-large-total-text")
+    assert "MB" in message
+    service.page.set_input_files("[data-testid=comment-files]", [])
 
     # A comment with an @mention: in the history at once, and in the mentioned user's bell.
     service.page.fill("[data-testid=comment-text]", f"@{qa_b} please look at the housing photos")

@@ -24,15 +24,24 @@
   }
 
   // Uploads over the server's limit are refused here, before the form is sent: the server would
-  // answer a request that large with a bare 413, and everything typed would be lost.
-  function oversized(input) {
-    var limit = Number(input.getAttribute("data-max-bytes"));
-    return Array.prototype.some.call(input.files || [], function (file) { return limit && file.size > limit; });
+  // answer a request that large with a bare 413, and everything typed would be lost. The limit
+  // (data-max-bytes) holds for one file and for all the files of a form together.
+  function bytesOf(inputs) {
+    var total = 0;
+    Array.prototype.forEach.call(inputs, function (input) {
+      Array.prototype.forEach.call(input.files || [], function (file) { total += file.size; });
+    });
+    return total;
   }
 
-  function checkUpload(input) {
-    var tooLarge = oversized(input);
-    input.setCustomValidity(tooLarge ? (input.getAttribute("data-too-large-text") || "") : "");
+  function checkUpload(input, formTotal) {
+    var limit = Number(input.getAttribute("data-max-bytes"));
+    var own = bytesOf([input]);
+    var single = (input.files || []).length === 1 && formTotal === undefined;
+    var tooLarge = limit > 0 && (formTotal === undefined ? own : formTotal) > limit;
+    var text = single ? input.getAttribute("data-too-large-text")
+      : (input.getAttribute("data-too-large-total-text") || input.getAttribute("data-too-large-text"));
+    input.setCustomValidity(tooLarge ? (text || "") : "");
     if (tooLarge) { input.reportValidity(); }
     return !tooLarge;
   }
@@ -50,6 +59,13 @@
     var inputs = form.querySelectorAll("input[type=file][data-max-bytes]");
     for (var i = 0; i < inputs.length; i += 1) {
       if (!checkUpload(inputs[i])) { event.preventDefault(); return; }
+    }
+    var total = bytesOf(inputs);
+    for (var j = inputs.length - 1; j >= 0; j -= 1) {  // the last input with files tells the total
+      if ((inputs[j].files || []).length) {
+        if (!checkUpload(inputs[j], total)) { event.preventDefault(); }
+        return;
+      }
     }
   }, true);
 
