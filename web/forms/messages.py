@@ -90,14 +90,15 @@ _BEFORE = re.compile(r"^must not be before (\S+)$")
 def localize_all(fields: dict[str, str], schema: dict | None = None) -> dict[str, str]:
     """Each field's message localized, saying the field's own limit where the validator's wording
     leaves it out ("is too long": at most N characters or entries; a date-time's limit is now, a
-    date's a day). A bound of a percent field
-    (``x-unit: percent``, stored as a fraction) is given as the percentage the person typed (100 %, not 1)."""
+    date's a day). A bound of a percent field (``x-unit: percent``, stored as a fraction) is given
+    as the percentage the person typed (100 %, not 1)."""
     out = {}
     for name, text in fields.items():
         message = str(text)
         node = _node_at(schema, name)
-        out[name] = _with_limit(message, node) or localize(
-            _BOUND.sub(lambda m: m[1] + _percent(m[2]), message) if node is not None and is_percent(node) else message)
+        if node is not None and is_percent(node):
+            message = _BOUND.sub(lambda m: m[1] + _percent(m[2]), message)
+        out[name] = (_precise(message, node) if node is not None else None) or localize(message)
     return out
 
 
@@ -112,35 +113,30 @@ def _node_at(schema: dict | None, name: str) -> dict | None:
         else:
             properties = node.get("properties")
             node = properties.get(part) if isinstance(properties, dict) else None
-    return node if isinstance(node, dict) and node is not schema else None
+    return node if isinstance(node, dict) else None
 
 
-def _with_limit(message: str, node: dict | None) -> str | None:
-    """The message of a length, format or date error that the field's schema can make precise, or None."""
-    if node is None:
-        return None
+def _precise(message: str, node: dict) -> str | None:
+    """The message of a length, format or date error that the field's schema makes precise, or None."""
+    is_array = node.get("type") == "array"
     if _EMAIL.search(message):
         return _("Enter an e-mail address such as name@example.com.")
     if _FUTURE.search(message) and node.get("format") == "date-time":  # the limit is now, not today
         return _("The time must not be in the future.")
     before = _BEFORE.search(message)
-    if before and node.get("format") == "date" and len(before[1]) > 10:  # days are compared: name the day
-        moment = clock.parse_moment(before[1])
-        if moment is not None:
-            day = moment.astimezone(clock.business_zone()).date().isoformat()
-            return _("The date must not be before %(date)s.", date=day)
-    for pattern, key in ((_TOO_LONG, "maxLength"), (_TOO_SHORT, "minLength")):
-        if not pattern.search(message):
-            continue
-        chars, items = node.get(key), node.get("maxItems" if key == "maxLength" else "minItems")
-        if key == "maxLength" and isinstance(chars, int) and node.get("type") != "array":
-            return _("This is too long (at most %(n)s characters).", n=f"{chars:,}")
-        if key == "maxLength" and isinstance(items, int):
-            return _("Too many entries (at most %(n)s).", n=items)
-        if key == "minLength" and isinstance(chars, int) and chars > 1 and node.get("type") != "array":
-            return _("Please write at least %(n)s characters.", n=chars)
-        if key == "minLength" and isinstance(items, int) and items > 1:
-            return _("Please give at least %(n)s entries.", n=items)
+    moment = clock.parse_moment(before[1]) if before and node.get("format") == "date" and len(before[1]) > 10 else None
+    if moment is not None:  # days are compared: name the day
+        return _("The date must not be before %(date)s.", date=moment.astimezone(clock.business_zone()).date())
+    if _TOO_LONG.search(message):
+        most = node.get("maxItems" if is_array else "maxLength")
+        if isinstance(most, int):
+            return _("Too many entries (at most %(n)s).", n=most) if is_array else \
+                _("This is too long (at most %(n)s characters).", n=f"{most:,}")
+    if _TOO_SHORT.search(message):
+        least = node.get("minItems" if is_array else "minLength")
+        if isinstance(least, int) and least > 1:
+            return _("Please give at least %(n)s entries.", n=least) if is_array else \
+                _("Please write at least %(n)s characters.", n=least)
     return None
 
 

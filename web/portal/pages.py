@@ -132,11 +132,13 @@ def _content_digest(key: str) -> str:
 
 
 def _recent_filings() -> list[dict]:
+    """This browser's filings of the last :data:`SAME_FILING_S` seconds (as its session keeps them)."""
     kept = browser_session.get(_SENT)
+    if not isinstance(kept, list):
+        return []
     now = time.time()
     return [entry for entry in kept if isinstance(entry, dict) and isinstance(entry.get("case"), int)
-            and isinstance(entry.get("at"), (int, float)) and now - entry["at"] < SAME_FILING_S] \
-        if isinstance(kept, list) else []
+            and isinstance(entry.get("at"), (int, float)) and now - entry["at"] < SAME_FILING_S]
 
 
 def _same_filed_lately(key: str, digest: str) -> Any | None:

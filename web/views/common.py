@@ -11,7 +11,7 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 import engine
-from caseflow import config, portal_links
+from caseflow import accounts, config, portal_links
 
 
 def settings() -> config.Settings:
@@ -68,7 +68,6 @@ def may_work_on(task: Mapping[str, Any]) -> bool:
 def known_roles() -> list[str]:
     """Every role there is to offer: the catalogue's, the users' and tasks', the deployed lanes'
     and start rules' (with ``CASEFLOW_START_ROLES``)."""
-    from caseflow import accounts
     from web import get_db
 
     session = get_db()
